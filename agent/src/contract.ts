@@ -1,0 +1,121 @@
+/**
+ * The contract between the constructs (lib/) and the agent (agent/src/).
+ *
+ * The constructs set exactly these environment variables, arguments, paths and ports;
+ * the agent's config code reads exactly these. Both sides import this file, and a test
+ * parses a synthesized container's env with the agent's own config code.
+ */
+
+/** Sub-commands of the agent CLI (`node agent.js <command>`). */
+export const COMMANDS = {
+  mountGuard: 'mount-guard',
+  uploader: 'uploader',
+  waitReady: 'wait-ready',
+} as const;
+export type Command = (typeof COMMANDS)[keyof typeof COMMANDS];
+
+/** Exit codes of the agent. */
+export const EXIT = {
+  ok: 0,
+  /** A runtime failure (e.g. wait-ready timed out, the mount could not be made at start). */
+  failure: 1,
+  /** Bad configuration: one line names the variable, the value and what was expected. */
+  config: 2,
+} as const;
+
+/** Environment variables. Prototype names are kept as they were. */
+export const ENV = {
+  // common
+  nodeName: 'NODE_NAME',
+  httpPort: 'AGENT_HTTP_PORT',
+  logLevel: 'LOG_LEVEL',
+  shutdownTimeout: 'SHUTDOWN_TIMEOUT',
+  /** Where the node's dump directory is seen by this container (uploader, wait-ready). */
+  dumpRoot: 'DUMP_ROOT',
+  markerName: 'MARKER_NAME',
+
+  // mount guard
+  mountSourceRoot: 'MOUNT_SOURCE_ROOT',
+  mountTarget: 'MOUNT_TARGET',
+  mountCheckInterval: 'MOUNT_CHECK_INTERVAL',
+
+  // wait-ready (init containers)
+  waitTimeout: 'WAIT_TIMEOUT',
+  /** Optional directory (relative to DUMP_ROOT) that wait-ready creates once the mount is verified. */
+  waitCreateSubdir: 'WAIT_CREATE_SUBDIR',
+
+  // uploader: prototype keys
+  s3Bucket: 'S3_BUCKET',
+  s3Prefix: 'S3_PREFIX',
+  watchInterval: 'WATCH_INTERVAL',
+  fileStableTime: 'FILE_STABLE_TIME',
+  awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
+  awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  awsDefaultRegion: 'AWS_DEFAULT_REGION',
+  s3EndpointUrl: 'S3_ENDPOINT_URL',
+
+  // uploader: new keys
+  completeQuietTime: 'COMPLETE_QUIET_TIME',
+  dumpPatterns: 'DUMP_PATTERNS',
+  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  s3StorageClass: 'S3_STORAGE_CLASS',
+  s3ChecksumMode: 'S3_CHECKSUM_MODE',
+  uploadPartSizeMb: 'UPLOAD_PART_SIZE_MB',
+  uploadConcurrency: 'UPLOAD_CONCURRENCY',
+  uploadGzip: 'UPLOAD_GZIP',
+  deleteAfterUpload: 'DELETE_AFTER_UPLOAD',
+  retentionMaxAge: 'RETENTION_MAX_AGE',
+  retentionMaxBytes: 'RETENTION_MAX_BYTES',
+} as const;
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** Paths inside the containers, and on the node. */
+export const PATHS = {
+  /** Node directory that the mount guard bind-mounts the PVC's node subdirectory onto. */
+  hostDumpDir: '/mnt/dump',
+  /** Where the mount guard container sees the PVC. */
+  guardSourceRoot: '/pv-storage',
+  /** Where the mount guard container sees the node's /mnt/dump (Bidirectional propagation). */
+  guardTarget: '/host/mnt/dump',
+  /** Where the uploader and the init containers see the node's /mnt/dump (HostToContainer). */
+  consumerDumpRoot: '/mnt/dump',
+  /** Where the application container sees its own per-pod folder. */
+  appDumpDir: '/dumps',
+  /** Ready marker file name, written through the mount (so it lives on the PVC). */
+  markerName: '.ready',
+} as const;
+
+/** HTTP endpoints every agent process serves on AGENT_HTTP_PORT. */
+export const HTTP = {
+  defaultPort: 9090,
+  health: '/healthz',
+  ready: '/readyz',
+  metrics: '/metrics',
+} as const;
+
+/** The marker file's JSON content. */
+export interface ReadyMarker {
+  /** Node name (downward API spec.nodeName). */
+  readonly node: string;
+  /** Absolute source path of the bind mount, as the guard sees it: `<MOUNT_SOURCE_ROOT>/<node>`. */
+  readonly source: string;
+  /** Mount target as the guard sees it. */
+  readonly target: string;
+  /** ISO time the mount was (re)made. */
+  readonly since: string;
+}
+
+/** Default dump file patterns (HotSpot, gzipped HotSpot from `jcmd GC.heap_dump -gz`, OpenJ9). */
+export const DEFAULT_DUMP_PATTERNS = ['*.hprof', '*.hprof.gz', '*.phd'] as const;
+
+/** Names of the user metadata keys on every uploaded object (x-amz-meta-*). */
+export const OBJECT_METADATA = {
+  node: 'node',
+  namespace: 'namespace',
+  pod: 'pod',
+  uploadTime: 'upload-time',
+  originalSize: 'original-size',
+  sha256: 'sha256',
+  complete: 'complete',
+  encoding: 'content-encoding-applied',
+} as const;

@@ -1,0 +1,1 @@
+console.error("agent main not written yet"); process.exit(1);
