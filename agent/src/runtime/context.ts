@@ -1,0 +1,20 @@
+/** What main.ts hands to every sub-command: everything a loop touches, injected. */
+import type { Registry } from 'prom-client';
+import type { Clock } from './clock';
+import type { Logger } from './logger';
+
+export interface CommandContext {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Prometheus registry served on /metrics. */
+  readonly registry: Registry;
+  /** Aborted when shutdown begins: loops finish their current step and return. */
+  readonly signal: AbortSignal;
+  /** Readiness reported on /readyz (false until the command says otherwise). */
+  setReady(ready: boolean, reason?: string): void;
+  /**
+   * Register a shutdown step. After `signal` aborts and the command's promise settles,
+   * steps run one at a time in registration order, under the shutdown deadline.
+   */
+  onShutdown(name: string, step: () => Promise<void> | void): void;
+}
