@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian packages the tests use (needs root): independent S3 clients (aws, rclone), Ceph RGW for the
+# compatibility suite, a JDK for real heap dumps, util-linux for unshare/mount/setpriv.
+set -euo pipefail
+pkgs=(awscli rclone ceph-mon ceph-osd radosgw ceph-common openjdk-17-jdk-headless util-linux bc curl)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "test dependencies present: ${pkgs[*]}"
