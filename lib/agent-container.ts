@@ -1,0 +1,123 @@
+/**
+ * Pieces shared by every container that runs the agent image: the agent's HTTP port and probes,
+ * resource blocks, and the `wait-ready` init container. Every name comes from the contract.
+ */
+import { k8s } from 'cdk8s-plus-28';
+import { COMMANDS, ENV, HTTP, PATHS } from '../agent/src/contract';
+import { checkKnownKeys, checkQuantity } from './validation';
+
+export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+export const IMAGE_PULL_POLICIES: readonly ImagePullPolicy[] = ['Always', 'IfNotPresent', 'Never'];
+
+/** Container resources (all four values, as Kubernetes quantities). */
+export interface ContainerResources {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu: string; readonly memory: string };
+}
+
+export function checkResources(prop: string, value: ContainerResources): k8s.ResourceRequirements {
+  checkKnownKeys(prop, value, ['requests', 'limits']);
+  checkKnownKeys(`${prop}.requests`, value.requests, ['cpu', 'memory']);
+  checkKnownKeys(`${prop}.limits`, value.limits, ['cpu', 'memory']);
+  const q = (path: string, v: unknown) => k8s.Quantity.fromString(checkQuantity(`${prop}.${path}`, v));
+  return {
+    requests: { cpu: q('requests.cpu', value.requests?.cpu), memory: q('requests.memory', value.requests?.memory) },
+    limits: { cpu: q('limits.cpu', value.limits?.cpu), memory: q('limits.memory', value.limits?.memory) },
+  };
+}
+
+/** `NAME` from the downward API field `fieldPath` (e.g. spec.nodeName: never `hostname`, which is the pod name). */
+export function fieldEnv(name: string, fieldPath: string): k8s.EnvVar {
+  return { name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } };
+}
+
+export function nodeNameEnv(): k8s.EnvVar {
+  return fieldEnv(ENV.nodeName, 'spec.nodeName');
+}
+
+export const AGENT_PORT_NAME = 'http';
+
+export function agentPort(): k8s.ContainerPort {
+  return { name: AGENT_PORT_NAME, containerPort: HTTP.defaultPort, protocol: 'TCP' };
+}
+
+/** Readiness on /readyz, liveness on /healthz, both served by the agent itself (no shell in the image). */
+export function agentProbes(): Pick<k8s.Container, 'readinessProbe' | 'livenessProbe'> {
+  const port = k8s.IntOrString.fromString(AGENT_PORT_NAME);
+  return {
+    readinessProbe: {
+      httpGet: { path: HTTP.ready, port },
+      initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3,
+    },
+    livenessProbe: {
+      httpGet: { path: HTTP.health, port },
+      initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3,
+    },
+  };
+}
+
+/** Env every agent process gets. */
+export function agentCommonEnv(logLevel: string): k8s.EnvVar[] {
+  return [
+    nodeNameEnv(),
+    { name: ENV.httpPort, value: String(HTTP.defaultPort) },
+    { name: ENV.logLevel, value: logLevel },
+  ];
+}
+
+export interface WaitReadyOptions {
+  readonly image: string;
+  readonly imagePullPolicy: ImagePullPolicy;
+  /** Pod volume holding the node's /mnt/dump (hostPath). */
+  readonly volumeName: string;
+  readonly timeoutSeconds: number;
+  readonly logLevel: string;
+  readonly securityContext: k8s.SecurityContext;
+  /** Whether wait-ready may write below the dump root (it creates `createSubdir`). */
+  readonly readOnly: boolean;
+  /**
+   * Env defined before the wait-ready env (e.g. POD_NAME for `$(POD_NAME)` expansion).
+   * @default none
+   */
+  readonly extraEnvBefore?: k8s.EnvVar[];
+  /**
+   * Directory below the dump root that wait-ready creates once the mount is verified.
+   * @default none
+   */
+  readonly createSubdir?: string;
+}
+
+/**
+ * Init container that blocks until the mount guard's marker is present and its content (node,
+ * source) matches this node: the hostPath is always "a mount point" inside the container (the
+ * kubelet's own bind), so only the marker proves the PVC is mounted.
+ */
+export function waitReadyInitContainer(o: WaitReadyOptions): k8s.Container {
+  const env: k8s.EnvVar[] = [
+    ...(o.extraEnvBefore ?? []),
+    nodeNameEnv(),
+    { name: ENV.logLevel, value: o.logLevel },
+    { name: ENV.dumpRoot, value: PATHS.consumerDumpRoot },
+    { name: ENV.markerName, value: PATHS.markerName },
+    { name: ENV.waitTimeout, value: String(o.timeoutSeconds) },
+  ];
+  if (o.createSubdir !== undefined) env.push({ name: ENV.waitCreateSubdir, value: o.createSubdir });
+  return {
+    name: COMMANDS.waitReady,
+    image: o.image,
+    imagePullPolicy: o.imagePullPolicy,
+    args: [COMMANDS.waitReady],
+    env,
+    volumeMounts: [{
+      name: o.volumeName,
+      mountPath: PATHS.consumerDumpRoot,
+      mountPropagation: 'HostToContainer',
+      readOnly: o.readOnly,
+    }],
+    securityContext: o.securityContext,
+    resources: {
+      requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
+      limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('128Mi') },
+    },
+  };
+}

@@ -1,0 +1,285 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { PATHS } from '../agent/src/contract';
+import { checkResources, ContainerResources, fieldEnv, IMAGE_PULL_POLICIES, ImagePullPolicy, nodeNameEnv, waitReadyInitContainer } from './agent-container';
+import { demoAppSource, DEMO_APP_FILE_NAME } from './demo-app/source';
+import { Route, RouteSpecTlsInsecureEdgeTerminationPolicy, RouteSpecTlsTermination, RouteSpecToKind } from './imports/route.openshift.io';
+import { componentLabels } from './labels';
+import { Platform, PLATFORMS } from './platform/platform';
+import {
+  checkDnsSubdomain, checkImage, checkInteger, checkKnownKeys, checkOneOf, PipelinePropsError,
+} from './validation';
+import { WorkloadIdentity } from './workload-identity';
+
+export const APP_NAME = 'memory-leak-app';
+export const APP_SERVICE_NAME = 'memory-leak-service';
+export const APP_SOURCE_CONFIGMAP_NAME = 'memory-leak-app-source';
+/**
+ * Stock JDK image for the demo. Single-file source launch (`java Leak.java`) compiles in memory
+ * with the jdk.compiler module, which JRE-only images lack, so this must be a JDK image; pinned
+ * to a release tag so the manifests are reproducible.
+ */
+export const DEMO_APP_IMAGE = 'eclipse-temurin:21.0.5_11-jdk';
+/** Downward-API variables the app's subPathExpr and the init container expand. */
+export const POD_NAME_ENV = 'POD_NAME';
+export const POD_NAMESPACE_ENV = 'POD_NAMESPACE';
+/** Per-pod dump folder below the node's /mnt/dump: every JVM is PID 1, so one folder per pod. */
+export const POD_DUMP_SUBPATH = `$(${POD_NAMESPACE_ENV})/$(${POD_NAME_ENV})`;
+
+/** Kubernetes Ingress for the application (plain Kubernetes only; OpenShift gets a Route). */
+export interface AppIngressSettings {
+  readonly host: string;
+  /** @default the cluster's default IngressClass */
+  readonly className?: string;
+  /** TLS Secret for the host. @default no TLS section */
+  readonly tlsSecretName?: string;
+}
+
+/** Application settings a user can set (the JSON config's `app` object). */
+export interface ApplicationSettings {
+  /**
+   * Deploy the application at all (a platform team may only want the dump pipeline).
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * The application's image; it runs with its own command. Setting it drops the demo source ConfigMap.
+   * @default DEMO_APP_IMAGE running the demo Leak.java from a ConfigMap
+   */
+  readonly image?: string;
+  /**
+   * Maximum heap (`-Xmx`), e.g. 256m or 1g.
+   * @default '256m'
+   */
+  readonly maxHeap?: string;
+  /** @default 1 */
+  readonly replicas?: number;
+  /** HTTP port the application listens on. @default 8080 */
+  readonly port?: number;
+  /** Path of the HTTP health endpoint used by both probes. @default '/health' */
+  readonly healthPath?: string;
+  /**
+   * Route host (OpenShift only).
+   * @default the router generates one
+   */
+  readonly routeHost?: string;
+  /**
+   * Ingress (plain Kubernetes only).
+   * @default no Ingress
+   */
+  readonly ingress?: AppIngressSettings;
+  /**
+   * UID of the application and its init container.
+   * @default unset on OpenShift (the SCC assigns one from the namespace's range); 1000 on Kubernetes
+   */
+  readonly runAsUser?: number;
+  /**
+   * Container resources.
+   * @default requests cpu 100m / memory 384Mi, limits cpu 1 / memory 512Mi
+   */
+  readonly resources?: ContainerResources;
+}
+
+export const APPLICATION_SETTINGS: readonly (keyof ApplicationSettings)[] = [
+  'enabled', 'image', 'maxHeap', 'replicas', 'port', 'healthPath', 'routeHost', 'ingress', 'runAsUser', 'resources',
+];
+
+const DEFAULT_RESOURCES: ContainerResources = {
+  requests: { cpu: '100m', memory: '384Mi' },
+  limits: { cpu: '1', memory: '512Mi' },
+};
+
+/** The JVM flags: heap dump into the per-pod folder on OOM, then exit so the pod restarts. */
+export function javaToolOptions(maxHeap: string): string {
+  return [
+    `-Xmx${maxHeap}`,
+    '-XX:+HeapDumpOnOutOfMemoryError',
+    `-XX:HeapDumpPath=${PATHS.appDumpDir}`,
+    '-XX:+ExitOnOutOfMemoryError',
+  ].join(' ');
+}
+
+export interface ApplicationProps extends Omit<ApplicationSettings, 'enabled'> {
+  readonly namespace: string;
+  /** The agent image, for the wait-ready init container. */
+  readonly agentImage: string;
+  /** @default 'openshift' */
+  readonly platform?: Platform;
+  /**
+   * ClusterRole granting `use` of the application's SCC.
+   * @default none (plain Kubernetes)
+   */
+  readonly sccClusterRoleName?: string;
+  /** Pull policy of the agent image. @default 'IfNotPresent' */
+  readonly imagePullPolicy?: ImagePullPolicy;
+  /** Seconds the init container waits for the mount guard's marker (0 = forever). @default 600 */
+  readonly waitTimeoutSeconds?: number;
+  /** Agent log level of the init container. @default 'info' */
+  readonly logLevel?: string;
+}
+
+/**
+ * The application Deployment (the demo leak by default), its Service, and a Route (OpenShift) or
+ * optional Ingress (Kubernetes). Its dumps land in `/mnt/dump/<namespace>/<pod>` on the node.
+ */
+export class Application extends Construct {
+  public readonly serviceAccountName: string;
+
+  public constructor(scope: Construct, id: string, props: ApplicationProps) {
+    super(scope, id);
+    const platform = checkOneOf('platform', props.platform ?? 'openshift', PLATFORMS);
+    const namespace = props.namespace;
+    const agentImage = checkImage('agentImage', props.agentImage);
+    const image = props.image === undefined ? undefined : checkImage('image', props.image);
+    const maxHeap = props.maxHeap ?? '256m';
+    if (typeof maxHeap !== 'string' || !/^[1-9]\d*[kKmMgG]?$/.test(maxHeap)) {
+      throw new PipelinePropsError('maxHeap', maxHeap, 'a -Xmx size such as 256m or 1g');
+    }
+    const replicas = checkInteger('replicas', props.replicas ?? 1, 0, 1000);
+    const port = checkInteger('port', props.port ?? 8080, 1, 65535);
+    const healthPath = props.healthPath ?? '/health';
+    if (typeof healthPath !== 'string' || !/^\/[\w\-./]*$/.test(healthPath)) {
+      throw new PipelinePropsError('healthPath', healthPath, 'an absolute URL path such as /health');
+    }
+    const runAsUser = props.runAsUser ?? (platform === 'kubernetes' ? 1000 : undefined);
+    if (runAsUser !== undefined) checkInteger('runAsUser', runAsUser, 1, 2_147_483_647);
+    const resources = checkResources('resources', props.resources ?? DEFAULT_RESOURCES);
+    const imagePullPolicy = checkOneOf('imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    const waitTimeout = checkInteger('waitTimeoutSeconds', props.waitTimeoutSeconds ?? 600, 0, 86_400);
+    if (props.routeHost !== undefined) {
+      if (platform !== 'openshift') throw new PipelinePropsError('routeHost', props.routeHost, 'no routeHost on platform "kubernetes" (use ingress)');
+      checkDnsSubdomain('routeHost', props.routeHost);
+    }
+    if (props.ingress !== undefined) {
+      if (platform !== 'kubernetes') throw new PipelinePropsError('ingress', props.ingress, 'no ingress on platform "openshift" (the app gets a Route)');
+      checkKnownKeys('ingress', props.ingress, ['host', 'className', 'tlsSecretName']);
+      checkDnsSubdomain('ingress.host', props.ingress.host);
+      if (props.ingress.className !== undefined) checkDnsSubdomain('ingress.className', props.ingress.className);
+      if (props.ingress.tlsSecretName !== undefined) checkDnsSubdomain('ingress.tlsSecretName', props.ingress.tlsSecretName);
+    }
+
+    const labels = componentLabels(APP_NAME, 'application');
+    const identity = new WorkloadIdentity(this, 'Identity', {
+      name: APP_NAME, namespace, labels, sccClusterRoleName: props.sccClusterRoleName,
+    });
+    this.serviceAccountName = identity.serviceAccountName;
+
+    if (image === undefined) {
+      new k8s.KubeConfigMap(this, 'Source', {
+        metadata: { name: APP_SOURCE_CONFIGMAP_NAME, namespace, labels },
+        data: { [DEMO_APP_FILE_NAME]: demoAppSource() },
+      });
+    }
+
+    const podEnv: k8s.EnvVar[] = [fieldEnv(POD_NAME_ENV, 'metadata.name'), fieldEnv(POD_NAMESPACE_ENV, 'metadata.namespace')];
+    const restricted: k8s.SecurityContext = {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    };
+    const httpPort = k8s.IntOrString.fromString('http');
+
+    const app: k8s.Container = {
+      name: 'app',
+      image: image ?? DEMO_APP_IMAGE,
+      imagePullPolicy: 'IfNotPresent',
+      command: image === undefined ? ['java', `/app/${DEMO_APP_FILE_NAME}`] : undefined,
+      env: [
+        ...podEnv,
+        nodeNameEnv(),
+        { name: 'JAVA_TOOL_OPTIONS', value: javaToolOptions(maxHeap) },
+      ],
+      ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+      // The demo compiles its source at start: the first probes wait for that.
+      readinessProbe: { httpGet: { path: healthPath, port: httpPort }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
+      livenessProbe: { httpGet: { path: healthPath, port: httpPort }, initialDelaySeconds: 60, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+      resources,
+      securityContext: restricted,
+      volumeMounts: [
+        {
+          name: 'host-dump',
+          mountPath: PATHS.appDumpDir,
+          // Resolved at main-container start, after wait-ready verified the mount and created the folder.
+          subPathExpr: POD_DUMP_SUBPATH,
+          mountPropagation: 'HostToContainer',
+        },
+        { name: 'tmp', mountPath: '/tmp' },
+        ...(image === undefined ? [{ name: 'app-source', mountPath: '/app', readOnly: true }] : []),
+      ],
+    };
+
+    new k8s.KubeDeployment(this, 'Resource', {
+      metadata: { name: APP_NAME, namespace, labels: { ...labels, 'app.openshift.io/runtime': 'java' } },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: APP_NAME } },
+        template: {
+          metadata: { labels: { ...labels, 'app.openshift.io/runtime': 'java' } },
+          spec: {
+            serviceAccountName: identity.serviceAccountName,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: { runAsNonRoot: true, runAsUser, seccompProfile: { type: 'RuntimeDefault' } },
+            initContainers: [waitReadyInitContainer({
+              image: agentImage, imagePullPolicy, volumeName: 'host-dump', timeoutSeconds: waitTimeout,
+              logLevel: props.logLevel ?? 'info', readOnly: false, securityContext: restricted,
+              // Defined first so $(POD_NAMESPACE)/$(POD_NAME) expands in WAIT_CREATE_SUBDIR. wait-ready
+              // creates the per-pod folder as the app's UID once the mount is verified.
+              extraEnvBefore: podEnv,
+              createSubdir: POD_DUMP_SUBPATH,
+            })],
+            containers: [app],
+            // Why not a hostPath of /mnt/dump/<namespace> (as DESIGN.md sketches): the kubelet creates
+            // a DirectoryOrCreate hostPath before init containers run, possibly on the node's root
+            // disk before the guard has mounted. The node's /mnt/dump must already exist (type
+            // Directory) and the per-pod subPath is resolved only at main-container start, after
+            // wait-ready has verified the marker.
+            volumes: [
+              { name: 'host-dump', hostPath: { path: PATHS.hostDumpDir, type: 'Directory' } },
+              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('256Mi') } },
+              ...(image === undefined ? [{ name: 'app-source', configMap: { name: APP_SOURCE_CONFIGMAP_NAME } }] : []),
+            ],
+          },
+        },
+      },
+    });
+
+    new k8s.KubeService(this, 'Service', {
+      metadata: { name: APP_SERVICE_NAME, namespace, labels },
+      spec: {
+        selector: { app: APP_NAME },
+        ports: [{ name: 'http', port, targetPort: httpPort, protocol: 'TCP' }],
+      },
+    });
+
+    if (platform === 'openshift') {
+      new Route(this, 'Route', {
+        metadata: { name: APP_NAME, namespace, labels },
+        spec: {
+          host: props.routeHost,
+          to: { kind: RouteSpecToKind.SERVICE, name: APP_SERVICE_NAME, weight: 100 },
+          port: { targetPort: 'http' },
+          tls: {
+            termination: RouteSpecTlsTermination.EDGE,
+            insecureEdgeTerminationPolicy: RouteSpecTlsInsecureEdgeTerminationPolicy.REDIRECT,
+          },
+        },
+      });
+    } else if (props.ingress !== undefined) {
+      const ing = props.ingress;
+      new k8s.KubeIngress(this, 'Ingress', {
+        metadata: { name: APP_NAME, namespace, labels },
+        spec: {
+          ingressClassName: ing.className,
+          tls: ing.tlsSecretName === undefined ? undefined : [{ hosts: [ing.host], secretName: ing.tlsSecretName }],
+          rules: [{
+            host: ing.host,
+            http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: APP_SERVICE_NAME, port: { name: 'http' } } } }] },
+          }],
+        },
+      });
+    }
+  }
+}

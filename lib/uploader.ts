@@ -1,0 +1,199 @@
+import { createHash } from 'crypto';
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { COMMANDS, ENV, PATHS } from '../agent/src/contract';
+import {
+  agentCommonEnv, agentPort, agentProbes, checkResources, ContainerResources, IMAGE_PULL_POLICIES, ImagePullPolicy,
+  waitReadyInitContainer,
+} from './agent-container';
+import { componentLabels } from './labels';
+import { uploaderCapabilities } from './platform/scc-profiles';
+import { resolveUploaderSettings, ResolvedCredentials, uploaderConfigData, UploaderSettings } from './uploader-config';
+import { checkImage, checkInteger, checkOneOf } from './validation';
+import { WorkloadIdentity } from './workload-identity';
+
+export const UPLOADER_NAME = 'heap-dump-s3-uploader';
+export const UPLOADER_CONFIGMAP_NAME = 's3-uploader-config';
+/** The prototype's pod label (`oc logs -l app=s3-uploader`). */
+export const UPLOADER_APP_LABEL = 's3-uploader';
+/** Pod-template annotation carrying the hash of the ConfigMap data: a config change rolls the pods. */
+export const CONFIG_HASH_ANNOTATION = 'checksum/config';
+
+/** Time to abort an in-flight multipart upload cleanly on shutdown. */
+const GRACE_SECONDS = 60;
+
+const DEFAULT_RESOURCES: ContainerResources = {
+  requests: { cpu: '100m', memory: '128Mi' },
+  limits: { cpu: '200m', memory: '256Mi' },
+};
+
+/** Stable hash of ConfigMap data (sorted keys, so the order props were written in does not matter). */
+export function configHash(data: Record<string, string>): string {
+  const canonical = JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]]));
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/** Secret-backed env: required keys fail the pod if missing; region and endpoint override the ConfigMap only when present. */
+function credentialEnv(c: ResolvedCredentials): k8s.EnvVar[] {
+  if (c.source !== 'secret') return [];
+  const ref = (name: string, optional: boolean): k8s.EnvVar =>
+    ({ name, valueFrom: { secretKeyRef: { name: c.secretName, key: name, optional } } });
+  return [
+    ref(ENV.awsAccessKeyId, false),
+    ref(ENV.awsSecretAccessKey, false),
+    ref(ENV.awsDefaultRegion, true),
+    ref(ENV.s3EndpointUrl, true),
+  ];
+}
+
+export interface UploaderProps extends UploaderSettings {
+  readonly namespace: string;
+  /** The agent image (runs `uploader` and `wait-ready`). */
+  readonly image: string;
+  /** PriorityClass shared with the mount guard. */
+  readonly priorityClassName: string;
+  /**
+   * ClusterRole granting `use` of the uploader's SCC.
+   * @default none (plain Kubernetes)
+   */
+  readonly sccClusterRoleName?: string;
+  /** @default 'IfNotPresent' */
+  readonly imagePullPolicy?: ImagePullPolicy;
+  /**
+   * Seconds the init container waits for the mount guard's marker (0 = forever).
+   * @default 600
+   */
+  readonly waitTimeoutSeconds?: number;
+  /**
+   * Container resources.
+   * @default requests cpu 100m / memory 128Mi, limits cpu 200m / memory 256Mi (the prototype's)
+   */
+  readonly resources?: ContainerResources;
+}
+
+/**
+ * The uploader: its ConfigMap, its Secret only when explicit values are given, and the DaemonSet
+ * that ships every node's finished dumps to S3.
+ */
+export class Uploader extends Construct {
+  public readonly serviceAccountName: string;
+  public readonly configMapName = UPLOADER_CONFIGMAP_NAME;
+
+  public constructor(scope: Construct, id: string, props: UploaderProps) {
+    super(scope, id);
+    const { namespace, image: rawImage, priorityClassName, sccClusterRoleName, imagePullPolicy: rawPull,
+      waitTimeoutSeconds, resources: rawResources, ...settings } = props;
+    const s = resolveUploaderSettings(settings);
+    const image = checkImage('image', rawImage);
+    const imagePullPolicy = checkOneOf('imagePullPolicy', rawPull ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    const waitTimeout = checkInteger('waitTimeoutSeconds', waitTimeoutSeconds ?? 600, 0, 86_400);
+    const resources = checkResources('resources', rawResources ?? DEFAULT_RESOURCES);
+    const labels = componentLabels(UPLOADER_APP_LABEL, 'uploader');
+
+    const identity = new WorkloadIdentity(this, 'Identity', {
+      name: UPLOADER_NAME,
+      namespace,
+      labels,
+      sccClusterRoleName,
+      annotations: s.credentials.source === 'workload-identity' ? s.credentials.serviceAccountAnnotations : undefined,
+    });
+    this.serviceAccountName = identity.serviceAccountName;
+
+    const data = uploaderConfigData(s);
+    new k8s.KubeConfigMap(this, 'Config', {
+      metadata: { name: UPLOADER_CONFIGMAP_NAME, namespace, labels },
+      data,
+    });
+
+    if (s.credentials.source === 'secret' && s.credentials.secretValues !== undefined) {
+      const v = s.credentials.secretValues;
+      const stringData: Record<string, string> = {
+        [ENV.awsAccessKeyId]: v.accessKeyId,
+        [ENV.awsSecretAccessKey]: v.secretAccessKey,
+      };
+      if (v.region !== undefined) stringData[ENV.awsDefaultRegion] = v.region;
+      if (v.endpointUrl !== undefined) stringData[ENV.s3EndpointUrl] = v.endpointUrl;
+      new k8s.KubeSecret(this, 'Credentials', {
+        metadata: { name: s.credentials.secretName, namespace, labels },
+        type: 'Opaque',
+        stringData,
+      });
+    }
+
+    // Dumps are written by other UIDs with HotSpot's mode 0600. Reading them needs DAC_READ_SEARCH
+    // (deleting also DAC_OVERRIDE + FOWNER). Kubernetes puts added capabilities of a non-root
+    // container only into its bounding set, not its effective set, so a non-root uploader could
+    // not use them: the uploader runs as uid 0, but unprivileged, with every other capability
+    // dropped, no privilege escalation and a read-only root filesystem.
+    const securityContext: k8s.SecurityContext = {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: uploaderCapabilities(s.deleteAfterUpload) },
+    };
+
+    const container: k8s.Container = {
+      name: COMMANDS.uploader,
+      image,
+      imagePullPolicy,
+      args: [COMMANDS.uploader],
+      envFrom: [{ configMapRef: { name: UPLOADER_CONFIGMAP_NAME } }],
+      env: [
+        ...agentCommonEnv(s.logLevel).filter((e) => e.name !== ENV.logLevel), // LOG_LEVEL comes from the ConfigMap
+        { name: ENV.dumpRoot, value: PATHS.consumerDumpRoot },
+        { name: ENV.markerName, value: PATHS.markerName },
+        // Below terminationGracePeriodSeconds: an in-flight multipart upload is aborted cleanly before SIGKILL.
+        { name: ENV.shutdownTimeout, value: String(GRACE_SECONDS - 5) },
+        ...credentialEnv(s.credentials),
+      ],
+      ports: [agentPort()],
+      ...agentProbes(),
+      resources,
+      securityContext,
+      volumeMounts: [
+        {
+          name: 'host-dump',
+          mountPath: PATHS.consumerDumpRoot,
+          // HostToContainer: a remount by the guard reaches this container.
+          mountPropagation: 'HostToContainer',
+          // Write access only when the uploader deletes what it uploaded.
+          readOnly: !s.deleteAfterUpload,
+        },
+        { name: 'tmp', mountPath: '/tmp' },
+      ],
+    };
+
+    new k8s.KubeDaemonSet(this, 'Resource', {
+      metadata: { name: UPLOADER_NAME, namespace, labels },
+      spec: {
+        selector: { matchLabels: { app: UPLOADER_APP_LABEL } },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(1) } },
+        template: {
+          metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash(data) } },
+          spec: {
+            serviceAccountName: identity.serviceAccountName,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            priorityClassName,
+            // Runs wherever the mount guard runs.
+            tolerations: [{ operator: 'Exists' }],
+            terminationGracePeriodSeconds: GRACE_SECONDS,
+            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+            initContainers: [waitReadyInitContainer({
+              image, imagePullPolicy, volumeName: 'host-dump', timeoutSeconds: waitTimeout, logLevel: s.logLevel,
+              readOnly: true,
+              securityContext: { ...securityContext, capabilities: { drop: ['ALL'] } },
+            })],
+            containers: [container],
+            volumes: [
+              { name: 'host-dump', hostPath: { path: PATHS.hostDumpDir, type: 'Directory' } },
+              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+            ],
+          },
+        },
+      },
+    });
+  }
+}

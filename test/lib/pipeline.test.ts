@@ -1,0 +1,166 @@
+import { Chart, Testing } from 'cdk8s';
+import { HeapDumpPipeline, HeapDumpPipelineProps } from '../../lib/pipeline';
+import { synthPipeline } from '../../lib/synth';
+import { CLUSTER_SCOPED_KINDS, find, ofKind, podSpec, workloads } from '../support/manifests';
+
+const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
+
+const CUSTOMISED: HeapDumpPipelineProps = {
+  agentImage: IMAGE,
+  namespace: 'payments-dumps',
+  imagePullPolicy: 'Always',
+  waitTimeoutSeconds: 120,
+  storage: { size: '50Gi', storageClassName: 'ocs-storagecluster-cephfs', accessMode: 'ReadWriteMany' },
+  priorityClass: { value: 2000000 },
+  volumeManager: { checkIntervalSeconds: 10 },
+  uploader: {
+    bucket: 'payments.heap-dumps',
+    prefix: 'prod/',
+    endpoint: 'https://minio.example.com:9000',
+    forcePathStyle: true,
+    storageClass: 'STANDARD_IA',
+    deleteAfterUpload: true,
+    retentionMaxAgeSeconds: 604800,
+    credentials: { source: 'workload-identity', roleArn: 'arn:aws:iam::123456789012:role/heap-dump-uploader' },
+  },
+  app: { image: 'registry.example.com/payments/api:1.4.2', maxHeap: '1g', replicas: 3, routeHost: 'api.apps.example.com' },
+};
+
+describe('HeapDumpPipeline', () => {
+  test('default pipeline matches the snapshot', () => {
+    expect(synthPipeline({ agentImage: IMAGE }).objects).toMatchSnapshot();
+  });
+
+  test('customised pipeline matches the snapshot', () => {
+    expect(synthPipeline(CUSTOMISED).objects).toMatchSnapshot();
+  });
+
+  test('kubernetes pipeline matches the snapshot', () => {
+    expect(synthPipeline({ agentImage: IMAGE, platform: 'kubernetes', app: { ingress: { host: 'leak.example.com', className: 'nginx' } } }).objects)
+      .toMatchSnapshot();
+  });
+
+  test('emits the prototype names and the objects of the issue on OpenShift', () => {
+    const { objects } = synthPipeline({ agentImage: IMAGE });
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'Namespace/memory-leak-demo',
+      'PriorityClass/dump-volume-critical',
+      'SecurityContextConstraints/dump-volume-privileged',
+      'ClusterRole/dump-volume-scc-user',
+      'SecurityContextConstraints/heap-dump-uploader',
+      'ClusterRole/heap-dump-uploader-scc-user',
+      'SecurityContextConstraints/heap-dump-app',
+      'ClusterRole/heap-dump-app-scc-user',
+      'PersistentVolumeClaim/dump-storage-pvc',
+      'ServiceAccount/dump-volume-manager',
+      'RoleBinding/dump-volume-manager-scc',
+      'DaemonSet/dump-volume-manager',
+      'ServiceAccount/heap-dump-s3-uploader',
+      'RoleBinding/heap-dump-s3-uploader-scc',
+      'ConfigMap/s3-uploader-config',
+      'DaemonSet/heap-dump-s3-uploader',
+      'ServiceAccount/memory-leak-app',
+      'RoleBinding/memory-leak-app-scc',
+      'ConfigMap/memory-leak-app-source',
+      'Deployment/memory-leak-app',
+      'Service/memory-leak-service',
+      'Route/memory-leak-app',
+    ]);
+  });
+
+  test.each([
+    ['default', { agentImage: IMAGE }],
+    ['customised', CUSTOMISED],
+    ['kubernetes', { agentImage: IMAGE, platform: 'kubernetes' as const }],
+  ])('%s: apply order is safe on an empty cluster', (_name, props) => {
+    const { objects } = synthPipeline(props);
+    const index = (kind: string, name: string) => objects.findIndex((o) => o.kind === kind && o.metadata.name === name);
+    // The namespace first, then every cluster-scoped object, then the namespaced ones.
+    expect(objects[0].kind).toBe('Namespace');
+    const firstNamespaced = objects.findIndex((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind));
+    expect(objects.slice(firstNamespaced).every((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind))).toBe(true);
+    // Whatever a workload references exists before it.
+    for (const w of workloads(objects)) {
+      const spec = podSpec(w);
+      const at = index(w.kind, w.metadata.name);
+      const refs: [string, string][] = [['ServiceAccount', spec.serviceAccountName]];
+      if (spec.priorityClassName) refs.push(['PriorityClass', spec.priorityClassName]);
+      for (const v of spec.volumes ?? []) {
+        if (v.persistentVolumeClaim) refs.push(['PersistentVolumeClaim', v.persistentVolumeClaim.claimName]);
+        if (v.configMap) refs.push(['ConfigMap', v.configMap.name]);
+      }
+      for (const c of spec.containers) for (const e of c.envFrom ?? []) refs.push(['ConfigMap', e.configMapRef.name]);
+      for (const b of ofKind(objects, 'RoleBinding').filter((rb) => rb.subjects[0].name === spec.serviceAccountName)) {
+        refs.push(['RoleBinding', b.metadata.name], ['ClusterRole', b.roleRef.name]);
+      }
+      for (const [kind, name] of refs) {
+        const refAt = index(kind, name);
+        expect({ workload: w.metadata.name, ref: `${kind}/${name}`, before: refAt >= 0 && refAt < at }).toEqual(
+          { workload: w.metadata.name, ref: `${kind}/${name}`, before: true });
+      }
+    }
+  });
+
+  test('cluster-scoped objects carry no namespace, namespaced ones carry the pipeline namespace', () => {
+    for (const props of [{ agentImage: IMAGE }, CUSTOMISED]) {
+      const { objects } = synthPipeline(props);
+      const ns = props.namespace ?? 'memory-leak-demo';
+      for (const o of objects) {
+        if (CLUSTER_SCOPED_KINDS.includes(o.kind)) expect(o.metadata.namespace).toBeUndefined();
+        else expect(`${o.kind}/${o.metadata.name}:${o.metadata.namespace}`).toBe(`${o.kind}/${o.metadata.name}:${ns}`);
+      }
+    }
+  });
+
+  test('a chart with a default namespace does not leak it into cluster-scoped objects', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'platform', { namespace: 'team-default' });
+    new HeapDumpPipeline(chart, 'dumps', { agentImage: IMAGE });
+    const objects = chart.toJson() as { kind: string; metadata: { namespace?: string } }[];
+    expect(objects.filter((o) => CLUSTER_SCOPED_KINDS.includes(o.kind)).map((o) => o.metadata.namespace)).toEqual(
+      [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect(objects.filter((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind)).every((o) => o.metadata.namespace === 'memory-leak-demo')).toBe(true);
+  });
+
+  test('kubernetes platform: no SCC, no Route, no RoleBinding; Pod Security labels; optional Ingress', () => {
+    const plain = synthPipeline({ agentImage: IMAGE, platform: 'kubernetes' }).objects;
+    const kinds = new Set(plain.map((o) => o.kind));
+    for (const k of ['SecurityContextConstraints', 'Route', 'ClusterRole', 'RoleBinding', 'Ingress']) expect(kinds.has(k)).toBe(false);
+    const ns = find(plain, 'Namespace', 'memory-leak-demo');
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
+    expect(ns.metadata.labels['pod-security.kubernetes.io/audit']).toBe('restricted');
+    expect(ns.metadata.labels['openshift.io/cluster-monitoring']).toBeUndefined();
+
+    const withIngress = synthPipeline({ agentImage: IMAGE, platform: 'kubernetes', app: { ingress: { host: 'leak.example.com', tlsSecretName: 'leak-tls' } } }).objects;
+    const ing = find(withIngress, 'Ingress', 'memory-leak-app');
+    expect(ing.spec.rules[0]).toEqual({
+      host: 'leak.example.com',
+      http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'memory-leak-service', port: { name: 'http' } } } }] },
+    });
+    expect(ing.spec.tls).toEqual([{ hosts: ['leak.example.com'], secretName: 'leak-tls' }]);
+  });
+
+  test('OpenShift namespace has the prototype monitoring label and a description', () => {
+    const ns = find(synthPipeline({ agentImage: IMAGE }).objects, 'Namespace', 'memory-leak-demo');
+    expect(ns.metadata.labels['openshift.io/cluster-monitoring']).toBe('true');
+    expect(ns.metadata.annotations['openshift.io/description']).toMatch(/heap dumps/);
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBeUndefined();
+  });
+
+  test('app.enabled false leaves out the application and its SCC', () => {
+    const { objects } = synthPipeline({ agentImage: IMAGE, app: { enabled: false } });
+    expect(objects.filter((o) => o.kind !== 'Namespace' && (o.metadata.name.startsWith('memory-leak-') || o.metadata.name.startsWith('heap-dump-app'))))
+      .toEqual([]);
+    expect(ofKind(objects, 'DaemonSet')).toHaveLength(2);
+  });
+
+  test('the PriorityClass is used by both DaemonSets and only by them', () => {
+    const { objects } = synthPipeline({ agentImage: IMAGE });
+    const pc = find(objects, 'PriorityClass', 'dump-volume-critical');
+    expect(pc.value).toBe(1000000);
+    expect(pc.globalDefault).toBe(false);
+    expect(ofKind(objects, 'DaemonSet').map((d) => podSpec(d).priorityClassName)).toEqual(['dump-volume-critical', 'dump-volume-critical']);
+    expect(podSpec(find(objects, 'Deployment', 'memory-leak-app')).priorityClassName).toBeUndefined();
+    expect(find(synthPipeline(CUSTOMISED).objects, 'PriorityClass', 'dump-volume-critical').value).toBe(2000000);
+  });
+});

@@ -1,0 +1,130 @@
+import { HeapDumpPipelineProps } from '../../../lib/pipeline';
+import { synthPipeline } from '../../../lib/synth';
+import { admissionErrors, PodSpec, RESTRICTED_V2_SCC, Scc, usableSccs } from '../../support/scc-admission';
+import { find, ofKind, podSpec, workloads } from '../../support/manifests';
+
+const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
+const VARIANTS: [string, HeapDumpPipelineProps][] = [
+  ['default', { agentImage: IMAGE }],
+  ['deletion enabled', { agentImage: IMAGE, uploader: { deleteAfterUpload: true } }],
+  ['custom namespace and app image', { agentImage: IMAGE, namespace: 'dumps', app: { image: 'registry.example.com/team/api:1.0.0' } }],
+];
+
+describe('SCC admission of every pod template (OpenShift)', () => {
+  test.each(VARIANTS)('%s: each pod is admitted by an SCC its ServiceAccount may use', (_name, props) => {
+    const { objects } = synthPipeline(props);
+    const ns = props.namespace ?? 'memory-leak-demo';
+    for (const w of workloads(objects)) {
+      const pod = podSpec(w) as PodSpec;
+      const usable = usableSccs(objects, pod.serviceAccountName!, ns);
+      const verdicts = usable.map((scc) => ({ scc: scc.metadata.name, errors: admissionErrors(scc, pod) }));
+      const admitting = verdicts.filter((v) => v.errors.length === 0).map((v) => v.scc);
+      expect({ workload: w.metadata.name, admitted: admitting.length > 0, verdicts })
+        .toMatchObject({ workload: w.metadata.name, admitted: true });
+    }
+  });
+
+  test('each workload needs exactly its own SCC: restricted-v2 alone rejects all three pods', () => {
+    const { objects } = synthPipeline({ agentImage: IMAGE });
+    const expected: Record<string, string[]> = {
+      'dump-volume-manager': ['dump-volume-privileged'],
+      'heap-dump-s3-uploader': ['heap-dump-uploader'],
+      'memory-leak-app': ['heap-dump-app'],
+    };
+    for (const w of workloads(objects)) {
+      const pod = podSpec(w) as PodSpec;
+      expect(admissionErrors(RESTRICTED_V2_SCC, pod)).not.toEqual([]);
+      const admitting = usableSccs(objects, pod.serviceAccountName!, 'memory-leak-demo')
+        .filter((scc) => admissionErrors(scc, pod).length === 0).map((s) => s.metadata.name);
+      expect({ [w.metadata.name]: admitting }).toEqual({ [w.metadata.name]: expected[w.metadata.name] });
+    }
+  });
+
+  test('the application and uploader ServiceAccounts cannot use the privileged SCC', () => {
+    const { objects } = synthPipeline({ agentImage: IMAGE });
+    for (const sa of ['heap-dump-s3-uploader', 'memory-leak-app']) {
+      const usable = usableSccs(objects, sa, 'memory-leak-demo');
+      expect(usable.map((s) => s.metadata.name)).not.toContain('dump-volume-privileged');
+      expect(usable.filter((s) => s.allowPrivilegedContainer).map((s) => s.metadata.name)).toEqual([]);
+      expect(usable).toHaveLength(2); // restricted-v2 and the account's own SCC
+    }
+    expect(usableSccs(objects, 'dump-volume-manager', 'memory-leak-demo').map((s) => s.metadata.name))
+      .toEqual(['restricted-v2', 'dump-volume-privileged']);
+  });
+
+  test('every RoleBinding grants one ClusterRole to exactly one ServiceAccount; no ClusterRoleBinding', () => {
+    const { objects } = synthPipeline({ agentImage: IMAGE });
+    expect(ofKind(objects, 'ClusterRoleBinding')).toEqual([]);
+    const bindings = ofKind(objects, 'RoleBinding');
+    expect(bindings.map((b) => [b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
+      ['dump-volume-manager-scc', 'dump-volume-scc-user', [{ kind: 'ServiceAccount', name: 'dump-volume-manager', namespace: 'memory-leak-demo' }]],
+      ['heap-dump-s3-uploader-scc', 'heap-dump-uploader-scc-user', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: 'memory-leak-demo' }]],
+      ['memory-leak-app-scc', 'heap-dump-app-scc-user', [{ kind: 'ServiceAccount', name: 'memory-leak-app', namespace: 'memory-leak-demo' }]],
+    ]);
+    for (const role of ofKind(objects, 'ClusterRole')) {
+      expect(role.rules).toHaveLength(1);
+      expect(role.rules[0].verbs).toEqual(['use']);
+      expect(role.rules[0].resources).toEqual(['securitycontextconstraints']);
+      expect(role.rules[0].resourceNames).toHaveLength(1);
+    }
+    for (const scc of ofKind(objects, 'SecurityContextConstraints')) {
+      expect([scc.users, scc.groups]).toEqual([[], []]);
+    }
+  });
+
+  test('only the mount guard SCC is privileged; the others are restricted-v2 plus what the role needs', () => {
+    const { objects } = synthPipeline({ agentImage: IMAGE });
+    const guard = find(objects, 'SecurityContextConstraints', 'dump-volume-privileged');
+    expect(guard).toMatchObject({ allowPrivilegedContainer: true, allowedCapabilities: ['SYS_ADMIN'], volumes: ['hostPath', 'persistentVolumeClaim'] });
+    const restrictedKeys = ['allowHostIPC', 'allowHostNetwork', 'allowHostPID', 'allowHostPorts', 'allowPrivilegedContainer', 'allowPrivilegeEscalation'];
+    for (const name of ['heap-dump-uploader', 'heap-dump-app']) {
+      const scc = find(objects, 'SecurityContextConstraints', name);
+      for (const k of restrictedKeys) expect(`${name}.${k}=${scc[k]}`).toBe(`${name}.${k}=false`);
+      expect(scc.requiredDropCapabilities).toEqual(['ALL']);
+      expect(scc.seccompProfiles).toEqual(['runtime/default']);
+      expect(scc.allowHostDirVolumePlugin).toBe(true);
+      // Volumes: restricted-v2's plus hostPath, nothing else.
+      expect([...scc.volumes].sort()).toEqual([...RESTRICTED_V2_SCC.volumes, 'hostPath'].sort());
+    }
+    const up = find(objects, 'SecurityContextConstraints', 'heap-dump-uploader');
+    expect(up.allowedCapabilities).toEqual(['DAC_READ_SEARCH']);
+    expect(up.runAsUser).toEqual({ type: 'MustRunAs', uid: 0 });
+    expect(up.readOnlyRootFilesystem).toBe(true);
+    const app = find(objects, 'SecurityContextConstraints', 'heap-dump-app');
+    expect(app.runAsUser).toEqual({ type: 'MustRunAsRange' });
+    expect(app.allowedCapabilities).toEqual(RESTRICTED_V2_SCC.allowedCapabilities);
+  });
+});
+
+describe('the SCC evaluator itself rejects what OpenShift rejects', () => {
+  const base: PodSpec = {
+    securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [{ name: 'c', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    volumes: [{ name: 'cfg', configMap: { name: 'x' } }],
+  };
+  const withContainer = (sc: object): PodSpec => ({ ...base, containers: [{ name: 'c', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, ...sc } }] });
+
+  test('admits a plain restricted pod', () => {
+    expect(admissionErrors(RESTRICTED_V2_SCC, base)).toEqual([]);
+  });
+  test.each([
+    ['privileged', withContainer({ privileged: true }), /privileged is not allowed/],
+    ['an added capability', withContainer({ capabilities: { add: ['SYS_ADMIN'], drop: ['ALL'] } }), /capability SYS_ADMIN is not allowed/],
+    ['a missing required drop', withContainer({ capabilities: {} }), /required drop of ALL is missing/],
+    ['a hostPath volume', { ...base, volumes: [{ name: 'h', hostPath: { path: '/mnt' } }] }, /type hostPath is not allowed/],
+    ['uid 0', withContainer({ runAsUser: 0 }), /runAsUser 0 is outside/],
+    ['privilege escalation', withContainer({ allowPrivilegeEscalation: true }), /privilege escalation/],
+    ['an unconfined seccomp profile', withContainer({ seccompProfile: { type: 'Unconfined' } }), /seccomp profile unconfined/],
+    ['host networking', { ...base, hostNetwork: true }, /hostNetwork/],
+  ])('rejects %s', (_name, pod, message) => {
+    expect(admissionErrors(RESTRICTED_V2_SCC, pod as PodSpec).join('\n')).toMatch(message);
+  });
+  test('MustRunAs uid 0 rejects another uid and runAsNonRoot', () => {
+    const scc: Scc = { ...RESTRICTED_V2_SCC, runAsUser: { type: 'MustRunAs', uid: 0 } };
+    expect(admissionErrors(scc, withContainer({ runAsUser: 1000 })).join()).toMatch(/not the required 0/);
+    expect(admissionErrors(scc, withContainer({ runAsNonRoot: true })).join()).toMatch(/runAsNonRoot conflicts/);
+  });
+  test('a read-only root filesystem SCC rejects a writable one', () => {
+    expect(admissionErrors({ ...RESTRICTED_V2_SCC, readOnlyRootFilesystem: true }, base).join()).toMatch(/read-only/);
+  });
+});

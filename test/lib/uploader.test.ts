@@ -1,0 +1,136 @@
+import { ENV } from '../../agent/src/contract';
+import { synthPipeline } from '../../lib/synth';
+import { configHash } from '../../lib/uploader';
+import { container, envVar, find, ofKind, podSpec } from '../support/manifests';
+
+const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
+
+describe('Uploader', () => {
+  const { objects } = synthPipeline({ agentImage: IMAGE });
+  const ds = find(objects, 'DaemonSet', 'heap-dump-s3-uploader');
+  const spec = podSpec(ds);
+  const up = container(ds, 'uploader');
+  const init = container(ds, 'wait-ready');
+
+  test('ConfigMap keeps the prototype keys and defaults and adds the new ones', () => {
+    const cm = find(objects, 'ConfigMap', 's3-uploader-config');
+    expect(cm.data).toEqual({
+      S3_BUCKET: 'heap-dumps',
+      S3_PREFIX: 'memory-leak-demo/',
+      WATCH_INTERVAL: '60',
+      FILE_STABLE_TIME: '120',
+      COMPLETE_QUIET_TIME: '2',
+      DUMP_PATTERNS: '*.hprof,*.hprof.gz,*.phd',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      S3_FORCE_PATH_STYLE: 'false',
+      S3_STORAGE_CLASS: 'STANDARD',
+      S3_CHECKSUM_MODE: 'WHEN_REQUIRED',
+      UPLOAD_PART_SIZE_MB: '8',
+      UPLOAD_CONCURRENCY: '4',
+      UPLOAD_GZIP: 'false',
+      DELETE_AFTER_UPLOAD: 'false',
+      RETENTION_MAX_AGE: '0',
+      RETENTION_MAX_BYTES: '0',
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  test('the container gets the ConfigMap, the node name, and the keys from the Secret by reference', () => {
+    expect(up.args).toEqual(['uploader']);
+    expect(up.envFrom).toEqual([{ configMapRef: { name: 's3-uploader-config' } }]);
+    expect(envVar(up, 'NODE_NAME').valueFrom).toEqual({ fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } });
+    expect(envVar(up, 'DUMP_ROOT').value).toBe('/mnt/dump');
+    expect(envVar(up, 'AWS_ACCESS_KEY_ID').valueFrom.secretKeyRef).toEqual({ name: 's3-credentials', key: 'AWS_ACCESS_KEY_ID', optional: false });
+    expect(envVar(up, 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 's3-credentials', key: 'AWS_SECRET_ACCESS_KEY', optional: false });
+    expect(envVar(up, 'AWS_DEFAULT_REGION').valueFrom.secretKeyRef.optional).toBe(true);
+    expect(envVar(up, 'S3_ENDPOINT_URL').valueFrom.secretKeyRef.optional).toBe(true);
+    // No Secret object: the user creates it, so applying dist/ can never overwrite it with placeholders.
+    expect(ofKind(objects, 'Secret')).toEqual([]);
+  });
+
+  test('mounts /mnt/dump read-only with HostToContainer propagation; least privilege to read other UIDs\' dumps', () => {
+    const mount = up.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/mnt/dump');
+    expect(mount).toEqual({ name: 'host-dump', mountPath: '/mnt/dump', mountPropagation: 'HostToContainer', readOnly: true });
+    expect(spec.volumes.find((v: { name: string }) => v.name === 'host-dump').hostPath).toEqual({ path: '/mnt/dump', type: 'Directory' });
+    expect(up.securityContext).toEqual({
+      runAsUser: 0, runAsNonRoot: false, privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['DAC_READ_SEARCH'] },
+    });
+    expect(spec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+  });
+
+  test('deletion after upload makes the mount writable and adds exactly DAC_OVERRIDE and FOWNER', () => {
+    const del = synthPipeline({ agentImage: IMAGE, uploader: { deleteAfterUpload: true } }).objects;
+    const c = container(find(del, 'DaemonSet', 'heap-dump-s3-uploader'), 'uploader');
+    expect(c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/mnt/dump').readOnly).toBe(false);
+    expect(c.securityContext.capabilities.add).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER']);
+    expect(find(del, 'SecurityContextConstraints', 'heap-dump-uploader').allowedCapabilities).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER']);
+    expect(find(del, 'ConfigMap', 's3-uploader-config').data.DELETE_AFTER_UPLOAD).toBe('true');
+  });
+
+  test('the init container waits for the marker and verifies the mount before the uploader starts', () => {
+    expect(init.image).toBe(IMAGE);
+    expect(init.args).toEqual(['wait-ready']);
+    expect(Object.fromEntries(init.env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value])))
+      .toEqual({ DUMP_ROOT: '/mnt/dump', MARKER_NAME: '.ready', WAIT_TIMEOUT: '600', LOG_LEVEL: 'info' });
+    expect(envVar(init, 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
+    expect(init.volumeMounts).toEqual([{ name: 'host-dump', mountPath: '/mnt/dump', mountPropagation: 'HostToContainer', readOnly: true }]);
+  });
+
+  test('probes, priority, tolerations and the prototype resources', () => {
+    expect(up.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(up.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(spec.priorityClassName).toBe('dump-volume-critical');
+    expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
+    expect(up.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } });
+    expect(ds.spec.selector.matchLabels).toEqual({ app: 's3-uploader' });
+  });
+
+  test('a ConfigMap change changes the pod template hash annotation (so the pods roll)', () => {
+    const hashOf = (objs: typeof objects) => find(objs, 'DaemonSet', 'heap-dump-s3-uploader').spec.template.metadata.annotations['checksum/config'];
+    const base = hashOf(objects);
+    expect(base).toBe(configHash(find(objects, 'ConfigMap', 's3-uploader-config').data));
+    expect(hashOf(synthPipeline({ agentImage: IMAGE, uploader: { watchIntervalSeconds: 30 } }).objects)).not.toBe(base);
+    expect(hashOf(synthPipeline({ agentImage: IMAGE, uploader: { bucket: 'other-bucket' } }).objects)).not.toBe(base);
+    expect(hashOf(synthPipeline({ agentImage: IMAGE }).objects)).toBe(base);
+  });
+
+  test('S3-compatible settings reach the ConfigMap', () => {
+    const objs = synthPipeline({
+      agentImage: IMAGE,
+      uploader: { endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, storageClass: 'REDUCED_REDUNDANCY', checksumMode: 'WHEN_SUPPORTED', patterns: ['*.hprof'], gzip: true, retentionMaxBytes: 1073741824 },
+    }).objects;
+    const data = find(objs, 'ConfigMap', 's3-uploader-config').data;
+    expect(data).toMatchObject({
+      S3_ENDPOINT_URL: 'http://127.0.0.1:9000', S3_FORCE_PATH_STYLE: 'true', S3_STORAGE_CLASS: 'REDUCED_REDUNDANCY',
+      S3_CHECKSUM_MODE: 'WHEN_SUPPORTED', DUMP_PATTERNS: '*.hprof', UPLOAD_GZIP: 'true', RETENTION_MAX_BYTES: '1073741824',
+    });
+  });
+
+  test('workload identity: ServiceAccount annotation, no Secret reference, no key env', () => {
+    const objs = synthPipeline({
+      agentImage: IMAGE,
+      uploader: { credentials: { source: 'workload-identity', roleArn: 'arn:aws:iam::123456789012:role/heap-dump-uploader' } },
+    }).objects;
+    expect(find(objs, 'ServiceAccount', 'heap-dump-s3-uploader').metadata.annotations)
+      .toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/heap-dump-uploader' });
+    const c = container(find(objs, 'DaemonSet', 'heap-dump-s3-uploader'), 'uploader');
+    expect(JSON.stringify(c)).not.toContain('secretKeyRef');
+    expect(envVar(c, ENV.awsAccessKeyId)).toBeUndefined();
+    expect(ofKind(objs, 'Secret')).toEqual([]);
+  });
+
+  test('explicit secret values (programmatic use only) emit a Secret with exactly those keys', () => {
+    const objs = synthPipeline({
+      agentImage: IMAGE,
+      uploader: { credentials: { secretName: 'team-s3', secretValues: { accessKeyId: 'id-from-vault', secretAccessKey: 'key-from-vault', region: 'eu-west-1' } } },
+    }).objects;
+    const secret = find(objs, 'Secret', 'team-s3');
+    expect(secret.stringData).toEqual({ AWS_ACCESS_KEY_ID: 'id-from-vault', AWS_SECRET_ACCESS_KEY: 'key-from-vault', AWS_DEFAULT_REGION: 'eu-west-1' });
+    const c = container(find(objs, 'DaemonSet', 'heap-dump-s3-uploader'), 'uploader');
+    expect(envVar(c, 'AWS_ACCESS_KEY_ID').valueFrom.secretKeyRef.name).toBe('team-s3');
+    // The Secret comes before the DaemonSet that reads it.
+    const idx = (k: string, n: string) => objs.findIndex((o) => o.kind === k && o.metadata.name === n);
+    expect(idx('Secret', 'team-s3')).toBeLessThan(idx('DaemonSet', 'heap-dump-s3-uploader'));
+  });
+});

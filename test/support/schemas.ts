@@ -1,0 +1,96 @@
+/**
+ * Schema validation of synthesized objects: Kubernetes kinds with kubernetes-models 4.x (the
+ * upstream OpenAPI schemas), OpenShift kinds (SCC, Route) with the openAPIV3Schema of the CRDs in
+ * the shared folder next to the repo. The CRDs are not committed; a missing file fails loudly.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import Ajv, { ValidateFunction } from 'ajv';
+import * as yaml from 'js-yaml';
+
+/** `<repo root>/../shared/crds` */
+export const CRD_DIR = path.resolve(__dirname, '..', '..', '..', 'shared', 'crds');
+
+interface Obj { apiVersion: string; kind: string; metadata?: { name?: string } }
+
+interface CrdVersion { name: string; schema: { openAPIV3Schema: Record<string, unknown> } }
+interface Crd { spec: { group: string; names: { kind: string }; versions: CrdVersion[] } }
+
+/**
+ * The CRD schemas leave unknown fields to the API server's pruning, which would silently drop a
+ * misspelt field; for validation every object schema that lists properties and does not
+ * preserve unknown fields gets `additionalProperties: false`, so a typo fails here instead.
+ */
+function closeObjects(schema: unknown): unknown {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return schema;
+  // Some CRD schemas carry `anyOf: null` (Go's nil slice); JSON Schema wants the keyword absent.
+  const out: Record<string, unknown> = Object.fromEntries(Object.entries(schema).filter(([, v]) => v !== null));
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(out.properties)) {
+    out.properties = Object.fromEntries(Object.entries(out.properties).map(([k, v]) => [k, closeObjects(v)]));
+    if (out.additionalProperties === undefined && out['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
+  }
+  if (isObj(out.items)) out.items = closeObjects(out.items);
+  if (isObj(out.additionalProperties)) out.additionalProperties = closeObjects(out.additionalProperties);
+  // allOf/anyOf/not hold partial constraints (properties without a type): left open on purpose.
+  return out;
+}
+
+let crdValidators: Map<string, ValidateFunction> | undefined;
+
+/** Loads and compiles every CRD in CRD_DIR, keyed by `apiVersion/kind`; throws if the folder or a file is missing. */
+export function loadCrdValidators(dir = CRD_DIR): Map<string, ValidateFunction> {
+  if (crdValidators !== undefined && dir === CRD_DIR) return crdValidators;
+  const expected = ['security.openshift.io_securitycontextconstraints.crd.yaml', 'route.openshift.io_routes.crd.yaml'];
+  for (const file of expected) {
+    if (!fs.existsSync(path.join(dir, file))) {
+      throw new Error(`OpenShift CRD schema ${file} not found in ${dir}: the tests read the CRDs from <repo root>/../shared/crds (not committed)`);
+    }
+  }
+  // Formats (int64, byte ...) are Kubernetes annotations, not checks ajv knows: types are still checked.
+  // useDefaults: the API server applies the schema's defaults before validating (e.g. Route wildcardPolicy None).
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, useDefaults: true });
+  const validators = new Map<string, ValidateFunction>();
+  for (const file of expected) {
+    const crd = yaml.load(fs.readFileSync(path.join(dir, file), 'utf8')) as Crd;
+    for (const version of crd.spec.versions) {
+      const schema = closeObjects(version.schema.openAPIV3Schema) as Record<string, unknown>;
+      validators.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(schema));
+    }
+  }
+  if (dir === CRD_DIR) crdValidators = validators;
+  return validators;
+}
+
+/** kubernetes-models module for an apiVersion: `v1` -> kubernetes-models/v1, `apps/v1` -> kubernetes-models/apps/v1. */
+function k8sModel(apiVersion: string, kind: string): { new(data: unknown): { validate(): void } } | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(`kubernetes-models/${apiVersion}`) as Record<string, unknown>;
+    return mod[kind] as { new(data: unknown): { validate(): void } } | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Errors of one object against its schema; [] when it is valid. Unknown kinds are an error too. */
+export function schemaErrors(obj: Obj): string[] {
+  const id = `${obj.kind}/${obj.metadata?.name ?? '?'}`;
+  const crd = loadCrdValidators().get(`${obj.apiVersion}/${obj.kind}`);
+  if (crd !== undefined) {
+    // First pass applies the schema defaults (as the API server does before validating); ajv may
+    // evaluate allOf/anyOf before it fills defaults, so the verdict is taken from the second pass.
+    const defaulted = structuredClone(obj);
+    crd(defaulted);
+    if (crd(defaulted)) return [];
+    return (crd.errors ?? []).map((e) => `${id}: ${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+  }
+  const Model = k8sModel(obj.apiVersion, obj.kind);
+  if (Model === undefined) return [`${id}: no schema for ${obj.apiVersion} ${obj.kind}`];
+  try {
+    new Model(obj).validate();
+    return [];
+  } catch (err) {
+    return [`${id}: ${(err as Error).message}`];
+  }
+}
