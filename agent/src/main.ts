@@ -1,1 +1,147 @@
-console.error("agent main not written yet"); process.exit(1);
+/**
+ * Agent entry point: `node agent.js <command>`. The only reader of process.env and process.argv;
+ * wires dependencies, serves health/metrics, handles signals and the ordered shutdown.
+ *
+ * Shutdown: the first SIGTERM/SIGINT aborts ctx.signal, waits for the command to return, runs the
+ * registered shutdown steps in order, closes HTTP and exits 0 (1 if a step failed). All of it runs
+ * under SHUTDOWN_TIMEOUT: past that deadline the process logs and exits 1. A second signal while
+ * shutting down is logged and ignored; the deadline still bounds the wait.
+ */
+import { type Command, COMMANDS, EXIT } from './contract';
+import { ConfigError, findTypos, parseCommand, type ResolvedConfig, resolveConfig } from './config';
+import type { CommandContext } from './runtime/context';
+import { systemClock } from './runtime/clock';
+import { startHttpServer } from './runtime/http';
+import { Lifecycle } from './runtime/lifecycle';
+import { createLogger, type Logger } from './runtime/logger';
+import { createRegistry } from './runtime/metrics';
+
+/**
+ * Command modules are loaded on demand: esbuild puts everything in one file, but a module's
+ * top-level code (e.g. the AWS SDK under the uploader) runs only when imported, so the mount
+ * guard does not pay the SDK's memory.
+ */
+async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<number> {
+  switch (resolved.command) {
+    case COMMANDS.mountGuard: {
+      const { runMountGuard } = await import('./mount-guard/guard');
+      const { commandMounter } = await import('./mount-guard/mounter');
+      await runMountGuard(resolved.config, ctx, { mounter: commandMounter() });
+      return EXIT.ok;
+    }
+    case COMMANDS.waitReady: {
+      const { runWaitReady } = await import('./wait-ready/wait-ready');
+      return runWaitReady(resolved.config, ctx);
+    }
+    case COMMANDS.uploader: {
+      const { runUploader } = await import('./uploader/command');
+      await runUploader(resolved.config, ctx);
+      return EXIT.ok;
+    }
+  }
+}
+
+/** Node's own warnings (deprecations, SDK version notices) go through the logger, not raw to stderr. */
+function routeProcessWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => logger.warn('runtime warning', { warning: w.name, detail: w.message }));
+}
+
+function resolve(argv: readonly string[], env: NodeJS.ProcessEnv, logger: Logger): ResolvedConfig | undefined {
+  try {
+    const command: Command = parseCommand(argv[0]);
+    return resolveConfig(command, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    logger.error('invalid configuration', { variable: error.variable, problem: error.message });
+    return undefined;
+  }
+}
+
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const bootLogger = createLogger({ level: 'info' }, { component: 'main' });
+  routeProcessWarnings(bootLogger);
+  // Before validation: a typo is often the reason a value is missing.
+  for (const typo of findTypos(env)) {
+    bootLogger.warn('unknown variable looks like a typo', { variable: typo.variable, suggestion: typo.suggestion });
+  }
+  const resolved = resolve(argv, env, bootLogger);
+  if (!resolved) return EXIT.config;
+  const { config } = resolved;
+
+  const root = createLogger({ level: config.logLevel }, { command: resolved.command, node: config.nodeName });
+  const log = root.child('main');
+  routeProcessWarnings(log);
+
+  const lifecycle = new Lifecycle(root.child('lifecycle'));
+  const registry = createRegistry({ node: config.nodeName, command: resolved.command });
+  let http;
+  try {
+    http = await startHttpServer({
+      host: config.httpHost,
+      port: config.httpPort,
+      registry,
+      readiness: () => lifecycle.ready,
+      health: () => lifecycle.health,
+      logger: root.child('http'),
+    });
+  } catch (error) {
+    log.error('http server failed to start', { host: config.httpHost, port: config.httpPort, error: error as Error });
+    return EXIT.failure;
+  }
+
+  let deadline: NodeJS.Timeout | undefined;
+  const armDeadline = () => {
+    // Not unref'd: a hung step with nothing else pending must still end in a logged exit 1.
+    deadline ??= setTimeout(() => {
+      log.error('shutdown deadline exceeded, exiting', { timeoutMs: config.shutdownTimeoutMs });
+      process.exit(EXIT.failure);
+    }, config.shutdownTimeoutMs);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (lifecycle.signal.aborted) {
+      log.warn('signal ignored: shutdown already in progress', { signal });
+      return;
+    }
+    log.info('shutdown requested', { signal });
+    armDeadline();
+    lifecycle.setReady(false, 'shutting down'); // out of Service endpoints while stopping
+    lifecycle.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const ctx: CommandContext = {
+    logger: root.child(resolved.command),
+    clock: systemClock,
+    registry,
+    signal: lifecycle.signal,
+    setReady: (ready, reason) => lifecycle.setReady(ready, reason),
+    onShutdown: (name, step) => lifecycle.onShutdown(name, step),
+    heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
+  };
+
+  let code: number;
+  try {
+    code = await dispatch(resolved, ctx);
+  } catch (error) {
+    log.error('command failed', { error: error as Error });
+    code = EXIT.failure;
+  }
+  armDeadline();
+  lifecycle.abort();
+  lifecycle.setReady(false, 'shutting down');
+  if (!(await lifecycle.runShutdownSteps())) code = EXIT.failure;
+  await http.close();
+  clearTimeout(deadline);
+  log.info('stopped', { exitCode: code });
+  return code;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'agent crashed', error: error.message }) + '\n');
+    process.exit(EXIT.failure);
+  },
+);

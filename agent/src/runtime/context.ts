@@ -17,4 +17,10 @@ export interface CommandContext {
    * steps run one at a time in registration order, under the shutdown deadline.
    */
   onShutdown(name: string, step: () => Promise<void> | void): void;
+  /**
+   * Optional liveness: a loop calls this after every iteration. Once a loop has reported,
+   * /healthz fails (503) when it stays silent longer than `maxSilenceMs` (e.g. stuck in a hung
+   * NFS call), so the kubelet restarts the container. Loops that never call it do not affect /healthz.
+   */
+  heartbeat?(loop: string, maxSilenceMs: number): void;
 }

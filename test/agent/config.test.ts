@@ -1,0 +1,206 @@
+import {
+  ConfigError, editDistance, findTypos, parseCommand, resolveConfig, resolveMountGuardConfig, resolveUploaderConfig,
+  resolveWaitReadyConfig, VARIABLES,
+} from '../../agent/src/config';
+import { COMMANDS, ENV, HTTP, PATHS } from '../../agent/src/contract';
+
+const BASE = { NODE_NAME: 'worker-1.example.com' };
+const UPLOADER = { ...BASE, S3_BUCKET: 'heap-dumps' };
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError, nothing was thrown');
+}
+
+describe('defaults', () => {
+  test('mount guard', () => {
+    expect(resolveMountGuardConfig(BASE)).toEqual({
+      nodeName: 'worker-1.example.com', httpHost: '0.0.0.0', httpPort: HTTP.defaultPort, logLevel: 'info', shutdownTimeoutMs: 25_000,
+      sourceRoot: PATHS.guardSourceRoot, target: PATHS.guardTarget, markerName: PATHS.markerName, checkIntervalMs: 30_000,
+    });
+  });
+  test('wait-ready', () => {
+    expect(resolveWaitReadyConfig(BASE)).toEqual({
+      nodeName: 'worker-1.example.com', httpHost: '0.0.0.0', httpPort: HTTP.defaultPort, logLevel: 'info', shutdownTimeoutMs: 25_000,
+      dumpRoot: PATHS.consumerDumpRoot, markerName: PATHS.markerName, timeoutMs: 600_000,
+    });
+  });
+  test('uploader (prototype defaults: 60 s scan, 120 s stable, STANDARD, WHEN_REQUIRED)', () => {
+    expect(resolveUploaderConfig(UPLOADER)).toEqual({
+      nodeName: 'worker-1.example.com', httpHost: '0.0.0.0', httpPort: HTTP.defaultPort, logLevel: 'info', shutdownTimeoutMs: 25_000,
+      dumpRoot: PATHS.consumerDumpRoot, markerName: PATHS.markerName,
+      s3: { bucket: 'heap-dumps', prefix: '', region: 'us-east-1', forcePathStyle: false, storageClass: 'STANDARD', checksumMode: 'WHEN_REQUIRED' },
+      watchIntervalMs: 60_000, fileStableTimeMs: 120_000, completeQuietTimeMs: 2_000,
+      patterns: ['*.hprof', '*.hprof.gz', '*.phd'], partSizeBytes: 8 * 2 ** 20, concurrency: 4, multipartThresholdBytes: 1024 * 2 ** 20,
+      gzip: false, deleteAfterUpload: false, retentionMaxAgeMs: 0, retentionMaxBytes: 0,
+    });
+  });
+  test('every contract variable has a table entry with an expectation', () => {
+    for (const name of Object.values(ENV)) expect(VARIABLES[name].expected.length).toBeGreaterThan(5);
+  });
+});
+
+describe('values', () => {
+  test('seconds accept decimals; booleans accept true/false/1/0/yes/no', () => {
+    const c = resolveUploaderConfig({ ...UPLOADER, WATCH_INTERVAL: '0.2', FILE_STABLE_TIME: '0', UPLOAD_GZIP: 'YES', DELETE_AFTER_UPLOAD: '1' });
+    expect(c).toMatchObject({ watchIntervalMs: 200, fileStableTimeMs: 0, gzip: true, deleteAfterUpload: true });
+    expect(resolveUploaderConfig({ ...UPLOADER, UPLOAD_GZIP: 'no', DELETE_AFTER_UPLOAD: '0' })).toMatchObject({ gzip: false, deleteAfterUpload: false });
+    expect(resolveMountGuardConfig({ ...BASE, MOUNT_CHECK_INTERVAL: '0.25' }).checkIntervalMs).toBe(250);
+  });
+  test('empty values mean "use the default" (ConfigMap keys set to "")', () => {
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_ENDPOINT_URL: '', S3_PREFIX: '', WATCH_INTERVAL: '' })).toMatchObject({ watchIntervalMs: 60_000, s3: { prefix: '' } });
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_ENDPOINT_URL: '' }).s3.endpoint).toBeUndefined();
+  });
+  test('S3 prefix normalised to "" or "x/"', () => {
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_PREFIX: 'memory-leak-demo' }).s3.prefix).toBe('memory-leak-demo/');
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_PREFIX: '/a/b/' }).s3.prefix).toBe('a/b/');
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_PREFIX: '/' }).s3.prefix).toBe('');
+  });
+  test('endpoint implies path style unless told otherwise', () => {
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_ENDPOINT_URL: 'http://127.0.0.1:9000' }).s3).toMatchObject({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_ENDPOINT_URL: 'https://s3.example.com', S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle).toBe(false);
+  });
+  test('region: AWS_DEFAULT_REGION wins over AWS_REGION, default us-east-1', () => {
+    expect(resolveUploaderConfig({ ...UPLOADER, AWS_REGION: 'eu-west-1' }).s3.region).toBe('eu-west-1');
+    expect(resolveUploaderConfig({ ...UPLOADER, AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-central-1' }).s3.region).toBe('eu-central-1');
+  });
+  test('static credentials only when both keys are set', () => {
+    expect(resolveUploaderConfig({ ...UPLOADER, AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 's3cr3t' }).s3.credentials).toEqual({ accessKeyId: 'AKID', secretAccessKey: 's3cr3t' });
+    expect(resolveUploaderConfig(UPLOADER).s3.credentials).toBeUndefined();
+  });
+  test('patterns, sizes, part size, storage classes, ports, subdir', () => {
+    expect(resolveUploaderConfig({ ...UPLOADER, DUMP_PATTERNS: ' *.hprof , core.* ' }).patterns).toEqual(['*.hprof', 'core.*']);
+    expect(resolveUploaderConfig({ ...UPLOADER, RETENTION_MAX_BYTES: '10Gi' }).retentionMaxBytes).toBe(10 * 2 ** 30);
+    expect(resolveUploaderConfig({ ...UPLOADER, RETENTION_MAX_BYTES: '1024' }).retentionMaxBytes).toBe(1024);
+    expect(resolveUploaderConfig({ ...UPLOADER, UPLOAD_PART_SIZE_MB: '5' }).partSizeBytes).toBe(5 * 2 ** 20);
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_STORAGE_CLASS: 'GLACIER_IR', S3_CHECKSUM_MODE: 'WHEN_SUPPORTED' }).s3).toMatchObject({ storageClass: 'GLACIER_IR', checksumMode: 'WHEN_SUPPORTED' });
+    expect(resolveMountGuardConfig({ ...BASE, AGENT_HTTP_PORT: '0' }).httpPort).toBe(0);
+    expect(resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_SUBDIR: 'ns-a//pod-1/', WAIT_TIMEOUT: '0' })).toMatchObject({ createSubdir: 'ns-a/pod-1', timeoutMs: 0 });
+    expect(resolveMountGuardConfig({ ...BASE, MOUNT_TARGET: '/host/mnt/dump/' }).target).toBe('/host/mnt/dump');
+  });
+  test('resolveConfig picks the resolver for the command', () => {
+    expect(resolveConfig(COMMANDS.mountGuard, BASE).command).toBe('mount-guard');
+    expect(resolveConfig(COMMANDS.waitReady, BASE).config).toMatchObject({ timeoutMs: 600_000 });
+    expect(resolveConfig(COMMANDS.uploader, UPLOADER).config).toMatchObject({ s3: { bucket: 'heap-dumps' } });
+  });
+});
+
+/** Every variable's error: [resolver, variable, bad value, exact message]. */
+const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, string, string, string]> = [
+  ['guard', resolveMountGuardConfig, 'NODE_NAME', 'Worker_1', 'NODE_NAME="Worker_1" is invalid: expected the node name from the downward API spec.nodeName (a DNS-1123 subdomain)'],
+  ['guard', resolveMountGuardConfig, 'NODE_NAME', '-a', 'NODE_NAME="-a" is invalid: expected the node name from the downward API spec.nodeName (a DNS-1123 subdomain)'],
+  ['guard', resolveMountGuardConfig, 'AGENT_HTTP_HOST', 'a b', 'AGENT_HTTP_HOST="a b" is invalid: expected an IP address or host name to bind'],
+  ['guard', resolveMountGuardConfig, 'AGENT_HTTP_PORT', '65536', 'AGENT_HTTP_PORT="65536" is invalid: expected a TCP port 0..65535 (0 = any free port)'],
+  ['guard', resolveMountGuardConfig, 'AGENT_HTTP_PORT', 'http', 'AGENT_HTTP_PORT="http" is invalid: expected a TCP port 0..65535 (0 = any free port)'],
+  ['guard', resolveMountGuardConfig, 'LOG_LEVEL', 'verbose', 'LOG_LEVEL="verbose" is invalid: expected one of debug, info, warn, error'],
+  ['guard', resolveMountGuardConfig, 'SHUTDOWN_TIMEOUT', '0', 'SHUTDOWN_TIMEOUT="0" is invalid: expected a number of seconds > 0'],
+  ['guard', resolveMountGuardConfig, 'SHUTDOWN_TIMEOUT', '10s', 'SHUTDOWN_TIMEOUT="10s" is invalid: expected a number of seconds > 0'],
+  ['guard', resolveMountGuardConfig, 'MOUNT_SOURCE_ROOT', 'pv-storage', 'MOUNT_SOURCE_ROOT="pv-storage" is invalid: expected an absolute path'],
+  ['guard', resolveMountGuardConfig, 'MOUNT_TARGET', 'host/mnt', 'MOUNT_TARGET="host/mnt" is invalid: expected an absolute path'],
+  ['guard', resolveMountGuardConfig, 'MOUNT_CHECK_INTERVAL', '0', 'MOUNT_CHECK_INTERVAL="0" is invalid: expected a number of seconds > 0'],
+  ['guard', resolveMountGuardConfig, 'MOUNT_CHECK_INTERVAL', '-5', 'MOUNT_CHECK_INTERVAL="-5" is invalid: expected a number of seconds > 0'],
+  ['guard', resolveMountGuardConfig, 'MARKER_NAME', 'a/b', 'MARKER_NAME="a/b" is invalid: expected a file name (no slashes, not . or ..)'],
+  ['guard', resolveMountGuardConfig, 'MARKER_NAME', '..', 'MARKER_NAME=".." is invalid: expected a file name (no slashes, not . or ..)'],
+  ['wait', resolveWaitReadyConfig, 'DUMP_ROOT', 'mnt/dump', 'DUMP_ROOT="mnt/dump" is invalid: expected an absolute path'],
+  ['wait', resolveWaitReadyConfig, 'WAIT_TIMEOUT', 'forever', 'WAIT_TIMEOUT="forever" is invalid: expected a number of seconds >= 0 (0 = wait forever)'],
+  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', '../etc', 'WAIT_CREATE_SUBDIR="../etc" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
+  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', '/abs', 'WAIT_CREATE_SUBDIR="/abs" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
+  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', 'ns/../../x', 'WAIT_CREATE_SUBDIR="ns/../../x" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
+  ['up', resolveUploaderConfig, 'S3_BUCKET', 'My_Bucket', 'S3_BUCKET="My_Bucket" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
+  ['up', resolveUploaderConfig, 'S3_BUCKET', 'ab', 'S3_BUCKET="ab" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
+  ['up', resolveUploaderConfig, 'S3_BUCKET', '192.168.1.1', 'S3_BUCKET="192.168.1.1" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
+  ['up', resolveUploaderConfig, 'S3_PREFIX', 'a\nb', 'S3_PREFIX="a\nb" is invalid: expected a key prefix without control characters'],
+  ['up', resolveUploaderConfig, 'WATCH_INTERVAL', '0', 'WATCH_INTERVAL="0" is invalid: expected a number of seconds > 0'],
+  ['up', resolveUploaderConfig, 'FILE_STABLE_TIME', '2m', 'FILE_STABLE_TIME="2m" is invalid: expected a number of seconds >= 0'],
+  ['up', resolveUploaderConfig, 'AWS_DEFAULT_REGION', 'us east', 'AWS_DEFAULT_REGION="us east" is invalid: expected an AWS region name (e.g. us-east-1)'],
+  ['up', resolveUploaderConfig, 'AWS_REGION', 'eu_west', 'AWS_REGION="eu_west" is invalid: expected an AWS region name (e.g. us-east-1)'],
+  ['up', resolveUploaderConfig, 'S3_ENDPOINT_URL', 'minio:9000', 'S3_ENDPOINT_URL="minio:9000" is invalid: expected an http:// or https:// URL, or empty for AWS'],
+  ['up', resolveUploaderConfig, 'S3_ENDPOINT_URL', 'ftp://x', 'S3_ENDPOINT_URL="ftp://x" is invalid: expected an http:// or https:// URL, or empty for AWS'],
+  ['up', resolveUploaderConfig, 'COMPLETE_QUIET_TIME', 'x', 'COMPLETE_QUIET_TIME="x" is invalid: expected a number of seconds >= 0'],
+  ['up', resolveUploaderConfig, 'DUMP_PATTERNS', '*.hprof,,*.phd', 'DUMP_PATTERNS="*.hprof,,*.phd" is invalid: expected comma-separated file name globs (e.g. *.hprof,*.phd)'],
+  ['up', resolveUploaderConfig, 'DUMP_PATTERNS', 'dumps/*.hprof', 'DUMP_PATTERNS="dumps/*.hprof" is invalid: expected comma-separated file name globs (e.g. *.hprof,*.phd)'],
+  ['up', resolveUploaderConfig, 'S3_FORCE_PATH_STYLE', 'maybe', 'S3_FORCE_PATH_STYLE="maybe" is invalid: expected true or false (default: true when S3_ENDPOINT_URL is set)'],
+  ['up', resolveUploaderConfig, 'S3_STORAGE_CLASS', 'standard', 'S3_STORAGE_CLASS="standard" is invalid: expected one of STANDARD, REDUCED_REDUNDANCY, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER, GLACIER_IR, DEEP_ARCHIVE, EXPRESS_ONEZONE, OUTPOSTS, SNOW'],
+  ['up', resolveUploaderConfig, 'S3_CHECKSUM_MODE', 'ALWAYS', 'S3_CHECKSUM_MODE="ALWAYS" is invalid: expected one of WHEN_REQUIRED, WHEN_SUPPORTED'],
+  ['up', resolveUploaderConfig, 'UPLOAD_PART_SIZE_MB', '4', 'UPLOAD_PART_SIZE_MB="4" is invalid: expected an integer number of MiB 5..5120 (S3 part size limits)'],
+  ['up', resolveUploaderConfig, 'UPLOAD_PART_SIZE_MB', '8.5', 'UPLOAD_PART_SIZE_MB="8.5" is invalid: expected an integer number of MiB 5..5120 (S3 part size limits)'],
+  ['up', resolveUploaderConfig, 'UPLOAD_CONCURRENCY', '0', 'UPLOAD_CONCURRENCY="0" is invalid: expected an integer 1..64'],
+  ['up', resolveUploaderConfig, 'UPLOAD_CONCURRENCY', '65', 'UPLOAD_CONCURRENCY="65" is invalid: expected an integer 1..64'],
+  ['up', resolveUploaderConfig, 'UPLOAD_MULTIPART_THRESHOLD_MB', '5121', 'UPLOAD_MULTIPART_THRESHOLD_MB="5121" is invalid: expected an integer number of MiB 5..5120 (single PUT limit 5 GiB)'],
+  ['up', resolveUploaderConfig, 'UPLOAD_GZIP', 'on', 'UPLOAD_GZIP="on" is invalid: expected true or false'],
+  ['up', resolveUploaderConfig, 'DELETE_AFTER_UPLOAD', 'y', 'DELETE_AFTER_UPLOAD="y" is invalid: expected true or false'],
+  ['up', resolveUploaderConfig, 'RETENTION_MAX_AGE', '7d', 'RETENTION_MAX_AGE="7d" is invalid: expected a number of seconds >= 0 (0 = off)'],
+  ['up', resolveUploaderConfig, 'RETENTION_MAX_BYTES', '10GB', 'RETENTION_MAX_BYTES="10GB" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)'],
+];
+
+describe('errors: one line naming the variable, the value and what was expected', () => {
+  test.each(ERROR_CASES)('%s %s=%j', (_cmd, resolver, name, value, message) => {
+    const base = resolver === resolveUploaderConfig ? UPLOADER : BASE;
+    const e = errorOf(() => resolver({ ...base, [name]: value }));
+    expect(e.message).toBe(message);
+    expect(e.variable).toBe(name);
+  });
+  test('every variable of the table has at least one error case (except free-form credentials)', () => {
+    const covered = new Set(ERROR_CASES.map((c) => c[2]));
+    const uncovered = Object.keys(VARIABLES).filter((n) => !covered.has(n) && n !== ENV.awsAccessKeyId && n !== ENV.awsSecretAccessKey);
+    expect(uncovered).toEqual([]);
+  });
+  test('required variables missing (also when empty)', () => {
+    expect(errorOf(() => resolveMountGuardConfig({})).message).toBe('NODE_NAME is missing: expected the node name from the downward API spec.nodeName (a DNS-1123 subdomain)');
+    expect(errorOf(() => resolveWaitReadyConfig({ NODE_NAME: '' })).variable).toBe('NODE_NAME');
+    expect(errorOf(() => resolveUploaderConfig(BASE)).message).toBe('S3_BUCKET is missing: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)');
+  });
+  test('one credential without the other names the missing one and never prints the secret', () => {
+    const noId = errorOf(() => resolveUploaderConfig({ ...UPLOADER, AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-very-secret' }));
+    expect(noId.message).toBe('AWS_ACCESS_KEY_ID is missing: expected it to be set because AWS_SECRET_ACCESS_KEY is set (set both, or neither to use the SDK default credential chain)');
+    expect(noId.message).not.toContain('wJalrXUtnFEMI');
+    const noSecret = errorOf(() => resolveUploaderConfig({ ...UPLOADER, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' }));
+    expect(noSecret.message).toBe('AWS_SECRET_ACCESS_KEY is missing: expected it to be set because AWS_ACCESS_KEY_ID is set (set both, or neither to use the SDK default credential chain)');
+  });
+  test('messages are single lines', () => {
+    for (const [, resolver, name, value] of ERROR_CASES) {
+      if (value.includes('\n')) continue; // the value itself is echoed verbatim
+      const base = resolver === resolveUploaderConfig ? UPLOADER : BASE;
+      expect(errorOf(() => resolver({ ...base, [name]: value })).message).not.toMatch(/\n/);
+    }
+  });
+  test('only the command\'s own variables are validated', () => {
+    expect(() => resolveMountGuardConfig({ ...BASE, S3_BUCKET: 'BAD' })).not.toThrow();
+  });
+});
+
+describe('parseCommand', () => {
+  test('known commands', () => {
+    expect(parseCommand('mount-guard')).toBe('mount-guard');
+    expect(parseCommand('wait-ready')).toBe('wait-ready');
+    expect(parseCommand('uploader')).toBe('uploader');
+  });
+  test('unknown or missing', () => {
+    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready');
+    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready');
+  });
+});
+
+describe('typo warnings', () => {
+  test('close names in our families are reported with a suggestion', () => {
+    expect(findTypos({ WATCH_INTERVALL: '5', S3_BUKET: 'x', MOUNT_CHECK_INTERVAL_SECONDS: '3', UPLOAD_CONCURENCY: '2' })).toEqual([
+      { variable: 'MOUNT_CHECK_INTERVAL_SECONDS', suggestion: 'MOUNT_CHECK_INTERVAL' },
+      { variable: 'S3_BUKET', suggestion: 'S3_BUCKET' },
+      { variable: 'UPLOAD_CONCURENCY', suggestion: 'UPLOAD_CONCURRENCY' },
+      { variable: 'WATCH_INTERVALL', suggestion: 'WATCH_INTERVAL' },
+    ]);
+  });
+  test('known names, other families and unrelated names are not reported', () => {
+    expect(findTypos({ WATCH_INTERVAL: '5', PATH: '/bin', HOME: '/', NODE_NAMEE: 'x', S3_SOMETHING_ELSE_ENTIRELY: 'y', AGENT_VERSION: '1' })).toEqual([]);
+  });
+  test('edit distance', () => {
+    expect(editDistance('WATCH_INTERVALL', 'WATCH_INTERVAL')).toBe(1);
+    expect(editDistance('abc', 'acb')).toBe(2);
+    expect(editDistance('', 'abc')).toBe(3);
+  });
+});

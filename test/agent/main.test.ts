@@ -1,0 +1,119 @@
+/** The bundled CLI (as the image runs it): config errors, typo warnings, runtime warnings. */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { AGENT_BUNDLE } from '../../scripts/bundle-agent';
+
+function run(args: string[], env: Record<string, string>, nodeArgs: string[] = []) {
+  const r = spawnSync('node', [...nodeArgs, AGENT_BUNDLE, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  return { code: r.status, stderr: r.stderr, lines, events: lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+describe('agent CLI (bundle)', () => {
+  test('a bad value: one JSON error line naming variable, value and expectation; exit 2; no stack trace', () => {
+    const r = run(['mount-guard'], { NODE_NAME: 'n1', MOUNT_CHECK_INTERVAL: '30s' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('');
+    expect(r.events).toEqual([
+      expect.objectContaining({ level: 'error', msg: 'invalid configuration', variable: 'MOUNT_CHECK_INTERVAL', problem: 'MOUNT_CHECK_INTERVAL="30s" is invalid: expected a number of seconds > 0' }),
+    ]);
+  });
+
+  test('unknown and missing command: exit 2', () => {
+    const r = run(['mountguard'], { NODE_NAME: 'n1' });
+    expect(r.code).toBe(2);
+    expect(r.events[0]).toMatchObject({ variable: 'command', problem: 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready' });
+    expect(run([], {}).code).toBe(2);
+  });
+
+  test('typos are warned about (before validation, so they explain a missing value)', () => {
+    const r = run(['uploader'], { NODE_NAME: 'n1', S3_BUKET: 'dumps', WATCH_INTERVALL: '5' });
+    expect(r.code).toBe(2);
+    expect(r.events.map((e) => [e.level, e.msg, e.variable, e.suggestion ?? e.problem])).toEqual([
+      ['warn', 'unknown variable looks like a typo', 'S3_BUKET', 'S3_BUCKET'],
+      ['warn', 'unknown variable looks like a typo', 'WATCH_INTERVALL', 'WATCH_INTERVAL'],
+      ['error', 'invalid configuration', 'S3_BUCKET', 'S3_BUCKET is missing: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
+    ]);
+  });
+
+  test('the secret key never appears in output', () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const r = run(['uploader'], { NODE_NAME: 'n1', S3_BUCKET: 'dumps', AWS_SECRET_ACCESS_KEY: secret });
+    expect(r.code).toBe(2);
+    expect(r.events[0]).toMatchObject({ variable: 'AWS_ACCESS_KEY_ID' });
+    expect(r.lines.join('\n') + r.stderr).not.toContain(secret);
+  });
+
+  test('runtime warnings (e.g. an SDK NodeVersionSupportWarning) become warn events on stdout, not raw stderr', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-warn-'));
+    try {
+      const preload = path.join(dir, 'warn.js');
+      fs.writeFileSync(preload, "process.emitWarning('node 20 support ends soon', 'NodeVersionSupportWarning');\n");
+      const r = run(['wait-ready'], { NODE_NAME: 'n1', DUMP_ROOT: dir, WAIT_TIMEOUT: '0.1', AGENT_HTTP_HOST: '127.0.0.1', AGENT_HTTP_PORT: '0' }, ['--require', preload]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('');
+      expect(r.events).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'runtime warning', warning: 'NodeVersionSupportWarning', detail: 'node 20 support ends soon' }));
+      expect(r.events).toContainEqual(expect.objectContaining({ level: 'error', msg: 'timed out waiting for the mount guard' }));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('HTTP port already in use: logged, exit 1', async () => {
+    const net = await import('net');
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const port = (srv.address() as { port: number }).port;
+      const r = run(['wait-ready'], { NODE_NAME: 'n1', AGENT_HTTP_HOST: '127.0.0.1', AGENT_HTTP_PORT: String(port) });
+      expect(r.code).toBe(1);
+      expect(r.events).toContainEqual(expect.objectContaining({ level: 'error', msg: 'http server failed to start', port }));
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe('bundle layout (memory: the guard must not parse the uploader)', () => {
+  const text = fs.readFileSync(AGENT_BUNDLE, 'utf8');
+
+  test('the AWS SDK is not in the bundle as code, only inside the lazily compiled uploader text', () => {
+    expect(text).toContain('lazy-module:./uploader/command');
+    expect(text).not.toMatch(/^\/\/ node_modules\/@aws-sdk\//m);
+    expect(text).not.toMatch(/^\/\/ agent\/src\/uploader\//m);
+    expect(text.length).toBeLessThan(1024 * 1024);
+  });
+
+  test('the uploader command still loads from the embedded text and stops cleanly on SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-uploader-'));
+    const { spawn } = await import('child_process');
+    const child = spawn('node', [AGENT_BUNDLE, 'uploader'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_NAME: 'n1', S3_BUCKET: 'dumps', S3_ENDPOINT_URL: 'http://127.0.0.1:9', DUMP_ROOT: dir, AGENT_HTTP_HOST: '127.0.0.1', AGENT_HTTP_PORT: '0', AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      // The uploader's own component logs once its module was compiled and started.
+      for (let i = 0; i < 100 && !/"component":"uploader"/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(/"component":"uploader"/);
+      // Let its start-up S3 check finish first: a SIGTERM during that check currently waits for
+      // the shutdown deadline (an uploader issue, reported; not what this test is about).
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+      expect(out).not.toMatch(/"msg":"command failed"/);
+      expect(out).not.toContain('not-a-real-secret');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
