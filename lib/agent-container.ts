@@ -3,7 +3,7 @@
  * resource blocks, and the `wait-ready` init container. Every name comes from the contract.
  */
 import { k8s } from 'cdk8s-plus-28';
-import { COMMANDS, ENV, HTTP, PATHS } from '../agent/src/contract';
+import { Command, COMMANDS, ENV, HTTP, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, PATHS } from '../agent/src/contract';
 import { checkKnownKeys, checkQuantity } from './validation';
 
 export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
@@ -56,12 +56,14 @@ export function agentProbes(): Pick<k8s.Container, 'readinessProbe' | 'livenessP
   };
 }
 
-/** Env every agent process gets. */
-export function agentCommonEnv(logLevel: string): k8s.EnvVar[] {
+/** Env every agent process gets (plus the Node options its command runs with, e.g. the guard's `--jitless`). */
+export function agentCommonEnv(command: Command, logLevel: string): k8s.EnvVar[] {
+  const nodeOptions = NODE_OPTIONS_BY_COMMAND[command];
   return [
     nodeNameEnv(),
     { name: ENV.httpPort, value: String(HTTP.defaultPort) },
     { name: ENV.logLevel, value: logLevel },
+    ...(nodeOptions ? [{ name: NODE_OPTIONS_ENV, value: nodeOptions }] : []),
   ];
 }
 

@@ -141,7 +141,7 @@ export class Uploader extends Construct {
       args: [COMMANDS.uploader],
       envFrom: [{ configMapRef: { name: UPLOADER_CONFIGMAP_NAME } }],
       env: [
-        ...agentCommonEnv(s.logLevel).filter((e) => e.name !== ENV.logLevel), // LOG_LEVEL comes from the ConfigMap
+        ...agentCommonEnv(COMMANDS.uploader, s.logLevel).filter((e) => e.name !== ENV.logLevel), // LOG_LEVEL comes from the ConfigMap
         { name: ENV.dumpRoot, value: PATHS.consumerDumpRoot },
         { name: ENV.markerName, value: PATHS.markerName },
         // Below terminationGracePeriodSeconds: an in-flight multipart upload is aborted cleanly before SIGKILL.

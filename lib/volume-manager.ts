@@ -85,7 +85,7 @@ export class VolumeManager extends Construct {
       imagePullPolicy,
       args: [COMMANDS.mountGuard],
       env: [
-        ...agentCommonEnv(props.logLevel ?? 'info'),
+        ...agentCommonEnv(COMMANDS.mountGuard, props.logLevel ?? 'info'),
         { name: ENV.mountSourceRoot, value: PATHS.guardSourceRoot },
         { name: ENV.mountTarget, value: PATHS.guardTarget },
         { name: ENV.mountCheckInterval, value: String(checkInterval) },

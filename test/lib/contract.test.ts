@@ -1,10 +1,10 @@
-import { ENV } from '../../agent/src/contract';
+import { ENV, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV } from '../../agent/src/contract';
 import { HeapDumpPipelineProps } from '../../lib/pipeline';
 import { synthPipeline } from '../../lib/synth';
 import { find, podSpec } from '../support/manifests';
 
 const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
-const CONTRACT_NAMES = new Set<string>(Object.values(ENV));
+const CONTRACT_NAMES = new Set<string>([...Object.values(ENV), NODE_OPTIONS_ENV]);
 
 const VARIANTS: [string, HeapDumpPipelineProps][] = [
   ['default', { agentImage: IMAGE }],
@@ -38,5 +38,13 @@ describe('constructs and agent share one contract', () => {
     const spec = podSpec(find(synthPipeline({ agentImage: IMAGE }).objects, 'Deployment', 'memory-leak-app'));
     const names = spec.initContainers[0].env.map((e: { name: string }) => e.name);
     expect(names.filter((n: string) => !CONTRACT_NAMES.has(n))).toEqual(['POD_NAME', 'POD_NAMESPACE']);
+  });
+});
+
+describe('the mount guard runs with the Node options its memory budget was measured with', () => {
+  test('NODE_OPTIONS on the guard container is the contract value', () => {
+    const spec = podSpec(find(synthPipeline({ agentImage: IMAGE }).objects, 'DaemonSet', 'dump-volume-manager'));
+    const env = spec.containers[0].env.find((e: { name: string }) => e.name === NODE_OPTIONS_ENV);
+    expect(env?.value).toBe(NODE_OPTIONS_BY_COMMAND['mount-guard']);
   });
 });

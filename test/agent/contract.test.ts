@@ -1,0 +1,79 @@
+/**
+ * The one check that ties the halves together: every agent container the constructs synthesize gets
+ * an environment (built the way the kubelet builds it) that the agent's own config code accepts, and
+ * the values that matter arrive unchanged.
+ */
+import { COMMANDS, Command, ENV, PATHS } from '../../agent/src/contract';
+import { findTypos, parseCommand, resolveConfig, UploaderConfig } from '../../agent/src/config';
+import { HeapDumpPipelineProps } from '../../lib/pipeline';
+import { synthPipeline } from '../../lib/synth';
+import { Container, PodContext, resolveEnv } from '../e2e/kubelet-sim';
+import { find, podSpec } from '../support/manifests';
+
+const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
+
+const VARIANTS: [string, HeapDumpPipelineProps][] = [
+  ['repo defaults', { agentImage: IMAGE }],
+  ['static keys, endpoint, gzip, deletion, retention', {
+    agentImage: IMAGE,
+    uploader: {
+      bucket: 'dumps-eu', prefix: 'team-a', endpoint: 'https://s3.example.internal:9000', forcePathStyle: true, gzip: true,
+      deleteAfterUpload: true, retentionMaxAgeSeconds: 86_400, retentionMaxBytes: 5 * 1024 ** 3, patterns: ['*.hprof'],
+      storageClass: 'STANDARD_IA', watchIntervalSeconds: 15, fileStableTimeSeconds: 30,
+    },
+  }],
+  ['IRSA (no Secret)', {
+    agentImage: IMAGE,
+    uploader: { credentials: { source: 'workload-identity', serviceAccountAnnotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/dumps' } } },
+  }],
+];
+
+function podContext(objects: ReturnType<typeof synthPipeline>['objects']): PodContext {
+  const configMaps: Record<string, Record<string, string>> = {};
+  for (const o of objects.filter((x) => x.kind === 'ConfigMap')) configMaps[o.metadata.name] = o.data ?? {};
+  // The user's own Secret, created out of band (dist/ never holds one).
+  const secrets = { 's3-credentials': { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret' } };
+  return { nodeName: 'worker-0.example.internal', namespace: 'memory-leak-demo', podName: 'pod-abc12', configMaps, secrets };
+}
+
+describe.each(VARIANTS)('%s', (_name, props) => {
+  const { objects } = synthPipeline(props);
+  const ctx = podContext(objects);
+  const agentContainers: Array<[string, Container]> = [];
+  for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app']]) {
+    const spec = podSpec(find(objects, kind, name));
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {
+      if (c.image === IMAGE) agentContainers.push([`${name}/${c.name}`, c]);
+    }
+  }
+
+  test('every agent container runs a known command', () => {
+    expect(agentContainers.map(([n, c]) => [n, c.args?.[0]]).sort()).toEqual([
+      ['dump-volume-manager/mount-guard', COMMANDS.mountGuard],
+      ['heap-dump-s3-uploader/uploader', COMMANDS.uploader],
+      ['heap-dump-s3-uploader/wait-ready', COMMANDS.waitReady],
+      ['memory-leak-app/wait-ready', COMMANDS.waitReady],
+    ].sort());
+  });
+
+  test.each(agentContainers)('%s: its env parses with the agent config, with no typo warnings', (_n, container) => {
+    const command: Command = parseCommand(container.args?.[0]);
+    const env = resolveEnv(container, ctx);
+    expect(findTypos(env)).toEqual([]);
+    const resolved = resolveConfig(command, env);
+    expect(resolved.config.nodeName).toBe(ctx.nodeName);
+    if (resolved.command === COMMANDS.uploader) {
+      const u: UploaderConfig = resolved.config;
+      const cm = ctx.configMaps['s3-uploader-config'];
+      expect(u.dumpRoot).toBe(PATHS.consumerDumpRoot);
+      expect(u.s3.bucket).toBe(cm[ENV.s3Bucket]);
+      expect(u.watchIntervalMs).toBe(Number(cm[ENV.watchInterval]) * 1000);
+      expect(u.fileStableTimeMs).toBe(Number(cm[ENV.fileStableTime]) * 1000);
+      expect(u.deleteAfterUpload).toBe(props.uploader?.deleteAfterUpload ?? false);
+      expect(u.gzip).toBe(props.uploader?.gzip ?? false);
+      expect(u.s3.storageClass).toBe(props.uploader?.storageClass ?? 'STANDARD');
+      if (props.uploader?.credentials?.source === 'workload-identity') expect(u.s3.credentials).toBeUndefined();
+      else expect(u.s3.credentials?.accessKeyId).toBe('AKIDEXAMPLE');
+    }
+  });
+});
