@@ -118,7 +118,7 @@ export class HeapDumpPipeline extends Construct {
     });
     const uploader = new SccPolicy(this, 'UploaderScc', {
       name: SCC_NAMES.uploader,
-      constraints: uploaderConstraints(r.deleteAfterUpload),
+      constraints: uploaderConstraints(r.removesLocalDumps),
       description: 'Heap dump uploader: restricted-v2 plus hostPath, uid 0 and DAC_READ_SEARCH to read dumps of any application UID.',
     });
     const app = r.appEnabled ? new SccPolicy(this, 'AppScc', {
@@ -137,7 +137,8 @@ interface TopLevel {
   readonly imagePullPolicy: ImagePullPolicy;
   readonly waitTimeoutSeconds: number;
   readonly appEnabled: boolean;
-  readonly deleteAfterUpload: boolean;
+  /** Deletion after upload or a retention cap: the uploader needs write access and two more capabilities. */
+  readonly removesLocalDumps: boolean;
 }
 
 function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
@@ -157,6 +158,8 @@ function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
     waitTimeoutSeconds: checkInteger('waitTimeoutSeconds', props.waitTimeoutSeconds ?? 600, 0, 86_400),
     appEnabled: checkBoolean('app.enabled', props.app?.enabled ?? true),
     // Needed before the uploader is built: its SCC's capabilities depend on it.
-    deleteAfterUpload: checkBoolean('uploader.deleteAfterUpload', props.uploader?.deleteAfterUpload ?? false),
+    removesLocalDumps: checkBoolean('uploader.deleteAfterUpload', props.uploader?.deleteAfterUpload ?? false)
+      || checkInteger('uploader.retentionMaxAgeSeconds', props.uploader?.retentionMaxAgeSeconds ?? 0, 0) > 0
+      || checkInteger('uploader.retentionMaxBytes', props.uploader?.retentionMaxBytes ?? 0, 0) > 0,
   };
 }

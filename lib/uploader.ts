@@ -125,13 +125,15 @@ export class Uploader extends Construct {
     // container only into its bounding set, not its effective set, so a non-root uploader could
     // not use them: the uploader runs as uid 0, but unprivileged, with every other capability
     // dropped, no privilege escalation and a read-only root filesystem.
+    // Deletion after upload and the retention cap both remove (verified) local dumps.
+    const removesLocalDumps = s.deleteAfterUpload || s.retentionMaxAgeSeconds > 0 || s.retentionMaxBytes > 0;
     const securityContext: k8s.SecurityContext = {
       runAsUser: 0,
       runAsNonRoot: false,
       privileged: false,
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'], add: uploaderCapabilities(s.deleteAfterUpload) },
+      capabilities: { drop: ['ALL'], add: uploaderCapabilities(removesLocalDumps) },
     };
 
     const container: k8s.Container = {
@@ -159,7 +161,7 @@ export class Uploader extends Construct {
           // HostToContainer: a remount by the guard reaches this container.
           mountPropagation: 'HostToContainer',
           // Write access only when the uploader deletes what it uploaded.
-          readOnly: !s.deleteAfterUpload,
+          readOnly: !removesLocalDumps,
         },
         { name: 'tmp', mountPath: '/tmp' },
       ],

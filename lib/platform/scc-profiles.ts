@@ -57,11 +57,12 @@ export function mountGuardConstraints(): Constraints {
 }
 
 /** Capabilities the uploader container adds (and its SCC allows). */
-export function uploaderCapabilities(deleteAfterUpload: boolean): string[] {
+export function uploaderCapabilities(removesLocalDumps: boolean): string[] {
   // DAC_READ_SEARCH: read dumps (mode 0600) owned by any application UID, without write access.
-  // Deleting after upload needs write on the app-owned directory (DAC_OVERRIDE) and, for sticky
-  // directories, ownership override (FOWNER); only then are they granted.
-  return deleteAfterUpload ? ['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER'] : ['DAC_READ_SEARCH'];
+  // Removing uploaded dumps (deletion after upload, or the retention cap) needs write on the
+  // app-owned directory (DAC_OVERRIDE) and, for sticky directories, ownership override (FOWNER);
+  // only then are they granted.
+  return removesLocalDumps ? ['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER'] : ['DAC_READ_SEARCH'];
 }
 
 /**
@@ -69,11 +70,11 @@ export function uploaderCapabilities(deleteAfterUpload: boolean): string[] {
  * It stays unprivileged, without escalation, with a read-only root filesystem and RuntimeDefault
  * seccomp; no NET_BIND_SERVICE (it listens on an unprivileged port).
  */
-export function uploaderConstraints(deleteAfterUpload: boolean): Constraints {
+export function uploaderConstraints(removesLocalDumps: boolean): Constraints {
   return {
     ...RESTRICTED_V2,
     allowHostDirVolumePlugin: true,
-    allowedCapabilities: uploaderCapabilities(deleteAfterUpload),
+    allowedCapabilities: uploaderCapabilities(removesLocalDumps),
     readOnlyRootFilesystem: true,
     runAsUser: { type: 'MustRunAs', uid: 0 },
     volumes: [...RESTRICTED_V2.volumes, 'hostPath'].sort(),

@@ -30,7 +30,7 @@ const VARIANTS: [string, HeapDumpPipelineProps][] = [
 
 function podContext(objects: ReturnType<typeof synthPipeline>['objects']): PodContext {
   const configMaps: Record<string, Record<string, string>> = {};
-  for (const o of objects.filter((x) => x.kind === 'ConfigMap')) configMaps[o.metadata.name] = o.data ?? {};
+  for (const o of objects.filter((x) => x.kind === 'ConfigMap')) configMaps[o.metadata.name] = (o.data ?? {}) as Record<string, string>;
   // The user's own Secret, created out of band (dist/ never holds one).
   const secrets = { 's3-credentials': { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret' } };
   return { nodeName: 'worker-0.example.internal', namespace: 'memory-leak-demo', podName: 'pod-abc12', configMaps, secrets };

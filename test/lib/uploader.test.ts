@@ -68,6 +68,17 @@ describe('Uploader', () => {
     expect(find(del, 'ConfigMap', 's3-uploader-config').data.DELETE_AFTER_UPLOAD).toBe('true');
   });
 
+  test.each([
+    ['a retention age', { retentionMaxAgeSeconds: 86_400 }],
+    ['a retention size', { retentionMaxBytes: 10 * 1024 ** 3 }],
+  ])('%s alone also makes the mount writable and adds DAC_OVERRIDE and FOWNER (retention removes uploaded dumps)', (_n, uploader) => {
+    const objs = synthPipeline({ agentImage: IMAGE, uploader }).objects;
+    const c = container(find(objs, 'DaemonSet', 'heap-dump-s3-uploader'), 'uploader');
+    expect(c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/mnt/dump').readOnly).toBe(false);
+    expect(c.securityContext.capabilities.add).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER']);
+    expect(find(objs, 'SecurityContextConstraints', 'heap-dump-uploader').allowedCapabilities).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER']);
+  });
+
   test('the init container waits for the marker and verifies the mount before the uploader starts', () => {
     expect(init.image).toBe(IMAGE);
     expect(init.args).toEqual(['wait-ready']);

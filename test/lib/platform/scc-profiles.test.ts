@@ -7,6 +7,7 @@ const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
 const VARIANTS: [string, HeapDumpPipelineProps][] = [
   ['default', { agentImage: IMAGE }],
   ['deletion enabled', { agentImage: IMAGE, uploader: { deleteAfterUpload: true } }],
+  ['retention cap only', { agentImage: IMAGE, uploader: { retentionMaxBytes: 1024 ** 3 } }],
   ['custom namespace and app image', { agentImage: IMAGE, namespace: 'dumps', app: { image: 'registry.example.com/team/api:1.0.0' } }],
 ];
 
