@@ -59,7 +59,8 @@ export interface VolumeManagerProps extends VolumeManagerSettings {
 
 /**
  * The mount guard DaemonSet: on every node it bind-mounts the PVC's `<nodeName>` subdirectory onto
- * the node's /mnt/dump (Bidirectional, so the mount is visible on the host and to other pods),
+ * the node's /mnt/dump (through the node's /mnt, Bidirectional, so the mount is visible on the host
+ * and to other pods; see PATHS.hostDumpParent for why the parent),
  * keeps it verified, and writes the ready marker through the mount.
  */
 export class VolumeManager extends Construct {
@@ -108,7 +109,7 @@ export class VolumeManager extends Construct {
       },
       volumeMounts: [
         { name: 'pv-storage', mountPath: PATHS.guardSourceRoot },
-        { name: 'host-dump', mountPath: PATHS.guardTarget, mountPropagation: 'Bidirectional' },
+        { name: 'host-mnt', mountPath: PATHS.guardHostParent, mountPropagation: 'Bidirectional' },
       ],
     };
 
@@ -132,7 +133,7 @@ export class VolumeManager extends Construct {
             containers: [container],
             volumes: [
               { name: 'pv-storage', persistentVolumeClaim: { claimName } },
-              { name: 'host-dump', hostPath: { path: PATHS.hostDumpDir, type: 'DirectoryOrCreate' } },
+              { name: 'host-mnt', hostPath: { path: PATHS.hostDumpParent, type: 'DirectoryOrCreate' } },
             ],
           },
         },

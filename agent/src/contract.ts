@@ -93,7 +93,16 @@ export const PATHS = {
   hostDumpDir: '/mnt/dump',
   /** Where the mount guard container sees the PVC. */
   guardSourceRoot: '/pv-storage',
-  /** Where the mount guard container sees the node's /mnt/dump (Bidirectional propagation). */
+  /**
+   * The guard mounts the node's PARENT directory (`/mnt`) at `/host/mnt` (Bidirectional) and binds onto
+   * `/host/mnt/dump` below it. Why not mount `/mnt/dump` itself: that path would then always be a
+   * mount point in the guard's container (the runtime's own hostPath bind), indistinguishable from a
+   * stale bind at start; below the parent, any mount at the target is ours or stale, never the runtime's.
+   */
+  hostDumpParent: '/mnt',
+  /** Where the mount guard container sees the node's /mnt (Bidirectional propagation). */
+  guardHostParent: '/host/mnt',
+  /** The bind mount target as the guard sees it: the node's /mnt/dump. */
   guardTarget: '/host/mnt/dump',
   /** Where the uploader and the init containers see the node's /mnt/dump (HostToContainer). */
   consumerDumpRoot: '/mnt/dump',

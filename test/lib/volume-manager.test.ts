@@ -29,11 +29,13 @@ describe('VolumeManager (mount guard DaemonSet)', () => {
     expect(guard.volumeMounts.find((m: { name: string }) => m.name === pvcVolume.name)).toEqual({ name: pvcVolume.name, mountPath: '/pv-storage' });
   });
 
-  test('mounts the node /mnt/dump with Bidirectional propagation in a privileged container with SYS_ADMIN', () => {
+  test('binds onto the node /mnt/dump through the node /mnt (Bidirectional) in a privileged container with SYS_ADMIN', () => {
+    // The parent, so that the target is never the runtime's own hostPath mount point (see PATHS.hostDumpParent).
     const hostVolume = spec.volumes.find((v: { hostPath?: unknown }) => v.hostPath);
-    expect(hostVolume.hostPath).toEqual({ path: '/mnt/dump', type: 'DirectoryOrCreate' });
+    expect(hostVolume.hostPath).toEqual({ path: '/mnt', type: 'DirectoryOrCreate' });
     expect(guard.volumeMounts.find((m: { name: string }) => m.name === hostVolume.name))
-      .toEqual({ name: hostVolume.name, mountPath: '/host/mnt/dump', mountPropagation: 'Bidirectional' });
+      .toEqual({ name: hostVolume.name, mountPath: '/host/mnt', mountPropagation: 'Bidirectional' });
+    expect(envVar(guard, 'MOUNT_TARGET').value).toBe('/host/mnt/dump');
     expect(guard.securityContext.privileged).toBe(true);
     expect(guard.securityContext.capabilities).toEqual({ add: ['SYS_ADMIN'], drop: ['ALL'] });
     expect(guard.securityContext.readOnlyRootFilesystem).toBe(true);

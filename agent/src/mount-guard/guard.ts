@@ -69,6 +69,8 @@ export class MountGuard {
   async start(): Promise<void> {
     // mountinfo shows resolved paths: compare against resolved paths, or a symlink looks "wrong".
     const sourceRoot = await realpathOrExplain(this.config.sourceRoot, 'MOUNT_SOURCE_ROOT (the PVC mount)');
+    // The target lies below the node's /mnt (see PATHS.hostDumpParent): create it on a fresh node.
+    await fs.mkdir(this.config.target, { recursive: true }).catch(() => undefined);
     this.target = await realpathOrExplain(this.config.target, 'MOUNT_TARGET (the node directory)');
     this.source = path.join(sourceRoot, this.config.nodeName);
     this.log.info('starting', { source: this.source, target: this.target, intervalMs: this.config.checkIntervalMs });

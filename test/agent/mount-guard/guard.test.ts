@@ -196,11 +196,21 @@ describeWithMountNs('mount guard (bundle, real bind mounts)', () => {
   });
 
   test('the mount cannot be made at start: exit 1 naming the problem, no marker left', async () => {
-    const g = await startGuard('rmdir target');
+    // A missing target directory is created (it lies below the node's /mnt); a FILE in its place
+    // cannot be bind-mounted over by a directory.
+    const g = await startGuard('rmdir target && touch target');
     expect(await g.ns.childExit).toBe(1);
     const failed = g.ns.events().find((e) => e.msg === 'command failed') as { error?: { message?: string } } | undefined;
-    expect(failed?.error?.message).toMatch(/^MOUNT_TARGET \(the node directory\) .*\/target is not usable: ENOENT/);
+    expect(failed?.error?.message).toMatch(/mount.*target/i);
     expect(fs.existsSync(path.join(g.source, '.ready'))).toBe(false);
+  });
+
+  test('a missing target directory (fresh node: only /mnt exists) is created and mounted', async () => {
+    const g = await startGuard('rmdir target');
+    await waitFor('healthy', () => healthy(g), 10_000);
+    expect(fs.existsSync(path.join(g.source, '.ready'))).toBe(true);
+    await g.ns.signalChild('SIGTERM');
+    expect(await g.ns.childExit).toBe(0);
   });
 
   test('SIGTERM: marker removed first, then unmounted, exit 0', async () => {
