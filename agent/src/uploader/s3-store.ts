@@ -1,0 +1,290 @@
+/**
+ * The S3 side of the uploader: HEAD, streaming upload, verification, orphan clean-up.
+ *
+ * Memory stays flat whatever the file size: every part is streamed straight from the open file
+ * (positioned reads, `ContentLength` set), never buffered. With `requestChecksumCalculation:
+ * WHEN_REQUIRED` the SDK signs such stream bodies as UNSIGNED-PAYLOAD (TLS protects them on real S3)
+ * and sends no aws-chunked framing, which S3-compatible servers mishandle (notes/s3-servers.md).
+ * Gzip output has no known length, so it goes through bounded part buffers (smaller than the input).
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  S3Client,
+  StorageClass,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { FileHandle } from 'fs/promises';
+import { Readable } from 'stream';
+import { createGzip, constants as zc } from 'zlib';
+import type { Logger } from '../runtime/logger';
+import { rangeStream } from './file-source';
+
+export interface StoreOptions {
+  readonly bucket: string;
+  readonly storageClass: string;
+  readonly partSizeBytes: number;
+  readonly concurrency: number;
+  /** Files up to this size go as one streamed PutObject. @default partSizeBytes */
+  readonly multipartThresholdBytes?: number;
+  readonly logger: Logger;
+}
+
+export interface HeadResult {
+  readonly size: number;
+  readonly metadata: Record<string, string>;
+}
+
+export interface UploadRequest {
+  readonly fh: FileHandle;
+  /** Bytes of the file to send (the size that was hashed). */
+  readonly size: number;
+  readonly key: string;
+  readonly metadata: Record<string, string>;
+  readonly gzip: boolean;
+  readonly signal?: AbortSignal;
+  /** Called with every chunk of original bytes read for sending. */
+  readonly onBytes?: (n: number) => void;
+  /** Last check before a multipart upload is committed; throwing aborts it. */
+  readonly beforeCommit?: () => Promise<void>;
+}
+
+export interface UploadResult {
+  /** Bytes stored in S3 (differs from the file size with gzip). */
+  readonly storedSize: number;
+  readonly multipart: boolean;
+}
+
+/** Minimum S3 part size (all parts but the last). */
+const MIN_PART = 5 * 1024 * 1024;
+const GZIP_PART = 8 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+
+export class S3Store {
+  constructor(
+    readonly client: S3Client,
+    private readonly opts: StoreOptions,
+  ) {}
+
+  get bucket(): string {
+    return this.opts.bucket;
+  }
+
+  /** Cheap reachability + permission check (readiness). Throws the SDK error. */
+  async checkBucket(signal?: AbortSignal): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }), { abortSignal: signal });
+  }
+
+  /** The object's size and metadata, or undefined if there is no object under `key`. */
+  async head(key: string, signal?: AbortSignal): Promise<HeadResult | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: key }), { abortSignal: signal });
+      return { size: out.ContentLength ?? -1, metadata: out.Metadata ?? {} };
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.$metadata?.httpStatusCode === 404 && (e.name === 'NotFound' || e.name === 'NoSuchKey')) return undefined;
+      throw error;
+    }
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: key }));
+  }
+
+  async upload(req: UploadRequest): Promise<UploadResult> {
+    if (req.gzip) return this.uploadGzip(req);
+    const threshold = this.opts.multipartThresholdBytes ?? this.opts.partSizeBytes;
+    if (req.size <= threshold) {
+      const ctl = linkedController(req.signal);
+      let readError: Error | undefined;
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            ...this.common(req),
+            ContentLength: req.size,
+            Body: rangeStream(req.fh, 0, req.size, req.onBytes, (e) => {
+              readError = e;
+              ctl.abort(e);
+            }),
+          }),
+          { abortSignal: ctl.signal },
+        );
+      } catch (error) {
+        throw readError ?? error;
+      } finally {
+        ctl.dispose();
+      }
+      return { storedSize: req.size, multipart: false };
+    }
+    // S3 allows at most 10,000 parts: very large files get larger parts (memory does not depend on it).
+    const partSize = Math.max(MIN_PART, this.opts.partSizeBytes, Math.ceil(req.size / MAX_PARTS));
+    const count = Math.ceil(req.size / partSize);
+    await this.multipart(req, count, async (n, fail) => {
+      const start = (n - 1) * partSize;
+      const end = Math.min(req.size, start + partSize);
+      return { body: rangeStream(req.fh, start, end, req.onBytes, fail), length: end - start };
+    }, this.opts.concurrency);
+    return { storedSize: req.size, multipart: true };
+  }
+
+  /** Gzip on the fly into a multipart upload; parts are buffers of compressed bytes. */
+  private async uploadGzip(req: UploadRequest): Promise<UploadResult> {
+    const gz = createGzip({ level: zc.Z_BEST_SPEED });
+    const source = rangeStream(req.fh, 0, req.size, req.onBytes, (e) => gz.destroy(e));
+    source.pipe(gz);
+    const parts = bufferedParts(gz, GZIP_PART);
+    let stored = 0;
+    await this.multipart(req, undefined, async (_n) => {
+      const next = await parts.next();
+      if (next.done) return undefined;
+      stored += next.value.length;
+      return { body: next.value, length: next.value.length };
+    }, Math.min(2, this.opts.concurrency));
+    return { storedSize: stored, multipart: true };
+  }
+
+  private common(req: UploadRequest) {
+    return {
+      Bucket: this.opts.bucket,
+      Key: req.key,
+      Metadata: req.metadata,
+      StorageClass: this.opts.storageClass as StorageClass,
+      ...(req.gzip ? { ContentEncoding: 'gzip', ContentType: 'application/gzip' } : { ContentType: 'application/octet-stream' }),
+    };
+  }
+
+  /**
+   * Runs a multipart upload with `concurrency` parts in flight. `nextPart(n)` gives part n's body
+   * (undefined = no more parts). Any failure aborts the other parts and the upload (best effort:
+   * orphans left by a failed abort are cleaned at the next start).
+   */
+  private async multipart(
+    req: UploadRequest,
+    count: number | undefined,
+    nextPart: (n: number, fail: (error: Error) => void) => Promise<{ body: Readable | Buffer; length: number } | undefined>,
+    concurrency: number,
+  ): Promise<void> {
+    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand(this.common(req)), { abortSignal: req.signal });
+    if (!UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
+    const inner = linkedController(req.signal);
+    let readError: Error | undefined;
+    const fail = (error: Error) => {
+      readError ??= error;
+      inner.abort(error);
+    };
+    const etags: string[] = [];
+    let issued = 0;
+    let exhausted = false;
+    const worker = async () => {
+      while (!exhausted && !inner.signal.aborted) {
+        if (count !== undefined && issued >= count) return;
+        const n = ++issued;
+        const part = await nextPart(n, fail);
+        if (!part) {
+          exhausted = true;
+          return;
+        }
+        const out = await this.client.send(
+          new UploadPartCommand({ Bucket: this.opts.bucket, Key: req.key, UploadId, PartNumber: n, Body: part.body, ContentLength: part.length }),
+          { abortSignal: inner.signal },
+        );
+        etags[n - 1] = out.ETag ?? '';
+      }
+    };
+    try {
+      const results = await Promise.allSettled(Array.from({ length: Math.max(1, concurrency) }, () => worker()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (readError) throw readError;
+      if (failed) throw failed.reason;
+      if (inner.signal.aborted) throw Object.assign(new Error('upload aborted'), { name: 'AbortError' });
+      await req.beforeCommit?.();
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.opts.bucket,
+          Key: req.key,
+          UploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+        }),
+      );
+    } catch (error) {
+      inner.abort();
+      await this.abortUpload(req.key, UploadId);
+      throw error;
+    } finally {
+      inner.dispose();
+    }
+  }
+
+  private async abortUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: key, UploadId: uploadId }));
+    } catch (error) {
+      this.opts.logger.debug('abort of multipart upload failed (cleaned at next start)', { key, error: error as Error });
+    }
+  }
+
+  /**
+   * Aborts every open multipart upload under `prefix` (ours: the node's own key space). Returns the
+   * count, or undefined when the server does not implement listing (s3rver: 501).
+   */
+  async abortOrphans(prefix: string): Promise<number | undefined> {
+    let aborted = 0;
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (;;) {
+      let page;
+      try {
+        page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.opts.bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
+      } catch (error) {
+        const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.$metadata?.httpStatusCode === 501 || e.name === 'NotImplemented') return undefined;
+        throw error;
+      }
+      for (const u of page.Uploads ?? []) {
+        if (!u.Key || !u.UploadId) continue;
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: u.Key, UploadId: u.UploadId }));
+        aborted++;
+      }
+      if (!page.IsTruncated) return aborted;
+      KeyMarker = page.NextKeyMarker;
+      UploadIdMarker = page.NextUploadIdMarker;
+    }
+  }
+}
+
+/** An AbortController that also aborts when `outer` does; dispose() unhooks it. */
+function linkedController(outer?: AbortSignal): AbortController & { dispose(): void } {
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort(outer?.reason);
+  if (outer?.aborted) ctl.abort(outer.reason);
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  return Object.assign(ctl, { dispose: () => outer?.removeEventListener('abort', onAbort) });
+}
+
+/** Re-chunks a stream into buffers of exactly `size` bytes (the last may be shorter); bounded memory. */
+export async function* bufferedParts(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let chunks: Buffer[] = [];
+  let have = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let c = chunk;
+    while (have + c.length >= size) {
+      const take = size - have;
+      chunks.push(c.subarray(0, take));
+      yield Buffer.concat(chunks, size);
+      chunks = [];
+      have = 0;
+      c = c.subarray(take);
+    }
+    if (c.length) {
+      chunks.push(c);
+      have += c.length;
+    }
+  }
+  if (have > 0 || chunks.length) yield Buffer.concat(chunks, have);
+}

@@ -1,0 +1,93 @@
+/** Runs the uploader loop in-process against a real S3 server, with small windows, for integration tests. */
+import { Registry } from 'prom-client';
+import { resolveUploaderConfig, type UploaderConfig } from '../../../agent/src/config';
+import { ENV } from '../../../agent/src/contract';
+import { systemClock } from '../../../agent/src/runtime/clock';
+import { memoryLogger } from '../../../agent/src/runtime/logger';
+import { createS3Client, createStore } from '../../../agent/src/uploader/command';
+import { Uploader, UploaderOptions } from '../../../agent/src/uploader/uploader';
+import { s3Env, type S3Server } from '../../support/s3';
+
+export type Events = ReturnType<typeof memoryLogger>['events'];
+
+export interface RunningUploader {
+  readonly events: Events;
+  readonly registry: Registry;
+  readonly readiness: Array<{ ready: boolean; reason?: string }>;
+  readonly done: Promise<void>;
+  isReady(): boolean;
+  stop(): Promise<void>;
+  metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
+}
+
+/** The config the agent would resolve from its env for this server and root, with small windows, plus overrides. */
+export function testConfig(server: S3Server, root: string, over: Partial<UploaderConfig> = {}, s3Over: Partial<UploaderConfig['s3']> = {}): UploaderConfig {
+  const base = resolveUploaderConfig({
+    ...s3Env(server),
+    [ENV.nodeName]: 'node-a',
+    [ENV.dumpRoot]: root,
+    [ENV.markerName]: '.ready',
+    [ENV.s3Prefix]: 'dumps/',
+    [ENV.watchInterval]: '1',
+    [ENV.fileStableTime]: '3',
+    [ENV.completeQuietTime]: '0.3',
+    [ENV.logLevel]: 'debug',
+  });
+  return { ...base, ...over, s3: { ...base.s3, ...s3Over } };
+}
+
+export const FAST_RETRY: UploaderOptions = { backoff: { baseMs: 100, capMs: 1000 }, readinessIntervalMs: 500, progressIntervalMs: 200 };
+
+export function startUploader(config: UploaderConfig, opts: UploaderOptions = FAST_RETRY): RunningUploader {
+  const logger = memoryLogger();
+  const registry = new Registry();
+  const ctl = new AbortController();
+  const readiness: Array<{ ready: boolean; reason?: string }> = [];
+  const client = createS3Client(config.s3, 16, logger);
+  // the SDK retries a little by itself; tests want failures to surface quickly
+  const store = createStore(config, { logger }, client);
+  const uploader = new Uploader(config, store, {
+    logger,
+    clock: systemClock,
+    registry,
+    signal: ctl.signal,
+    setReady: (ready, reason) => void readiness.push({ ready, reason }),
+  }, opts);
+  const done = uploader.run().finally(() => client.destroy());
+  return {
+    events: logger.events,
+    registry,
+    readiness,
+    done,
+    isReady: () => readiness.length > 0 && readiness[readiness.length - 1].ready,
+    async stop() {
+      ctl.abort();
+      await done;
+    },
+    async metric(name, labels) {
+      const m = registry.getSingleMetric(name);
+      if (!m) return undefined;
+      const values = (await m.get()).values as Array<{ value: number; labels: Record<string, unknown>; metricName?: string }>;
+      const v = values.find((x) => (!x.metricName || x.metricName === name) && Object.entries(labels ?? {}).every(([k, val]) => x.labels[k] === val));
+      return v?.value;
+    },
+  };
+}
+
+/** Polls until `check` returns a truthy value; throws with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const msgs = (events: Events, msg: string) => events.filter((e) => e.msg === msg);

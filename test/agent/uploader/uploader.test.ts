@@ -1,0 +1,446 @@
+/**
+ * The uploader loop against a real s3rver on loopback, real heap dumps from the JDK, real files.
+ * Objects are read back and compared by sha256; one check reads them with the aws CLI.
+ */
+import { createHash } from 'crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { gunzipSync } from 'zlib';
+import { OBJECT_METADATA } from '../../../agent/src/contract';
+import { awsCli } from '../../support/clients';
+import { makeHeapDump, makeLargeHprof, slowCopy, truncatedCopy } from '../../support/jvm';
+import { disposeAll, getObjectSha256, S3Server, sha256File, startS3Server } from '../../support/s3';
+import { eventually, msgs, startUploader, testConfig } from './harness';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let s3: S3Server;
+let tmp: string;
+let dump: string; // a real, complete HotSpot dump
+let n = 0;
+/** A fresh dump root and node name per test: tests never see each other's objects. */
+function fresh(): { root: string; node: string; prefix: string } {
+  n++;
+  const root = path.join(tmp, `root-${n}`);
+  mkdirSync(root, { recursive: true });
+  return { root, node: `node-${n}`, prefix: `dumps/node-${n}/` };
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'uploader-test-'));
+  [s3, dump] = await Promise.all([startS3Server('s3rver'), makeHeapDump(path.join(tmp, 'jvm'))]);
+}, 120_000);
+
+// a test that fails while the server is stopped must not take the following tests down with it
+let s3Down = false;
+async function stopS3(): Promise<void> {
+  s3Down = true;
+  await s3.stop();
+}
+async function startS3(): Promise<void> {
+  await s3.start();
+  s3Down = false;
+}
+afterEach(async () => {
+  if (s3Down) await startS3();
+});
+
+afterAll(async () => {
+  await disposeAll();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('uploader against s3rver', () => {
+  it('uploads a complete HPROF within seconds (not the full window), with metadata; the aws CLI reads the same bytes', async () => {
+    const { root, node, prefix } = fresh();
+    const cfg = testConfig(s3, root, { nodeName: node, fileStableTimeMs: 60_000 });
+    const up = startUploader(cfg);
+    try {
+      const dir = path.join(root, 'shop', 'web-1');
+      mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, 'java_pid1.hprof');
+      copyFileSync(dump, file);
+      const written = Date.now();
+      const key = `${prefix}shop/web-1/java_pid1.hprof`;
+      await eventually('the object', async () => (await s3.listKeys(prefix)).includes(key) && msgs(up.events, 'uploaded and verified').length > 0, 15_000);
+      // far below the 60 s window: the structural check let it go early
+      expect(Date.now() - written).toBeLessThan(15_000);
+      const obj = await getObjectSha256(s3, key);
+      expect(obj.sha256).toBe(await sha256File(file));
+      expect(obj.size).toBe(statSync(file).size);
+      expect(obj.metadata).toMatchObject({
+        [OBJECT_METADATA.node]: node,
+        [OBJECT_METADATA.namespace]: 'shop',
+        [OBJECT_METADATA.pod]: 'web-1',
+        [OBJECT_METADATA.originalSize]: String(statSync(file).size),
+        [OBJECT_METADATA.sha256]: obj.sha256,
+        [OBJECT_METADATA.complete]: 'true',
+      });
+      expect(Date.parse(obj.metadata[OBJECT_METADATA.uploadTime])).toBeGreaterThanOrEqual(written - 1000);
+      expect(obj.storageClass ?? 'STANDARD').toBe('STANDARD');
+      const cli = path.join(tmp, `cli-${n}.hprof`);
+      const r = await awsCli(s3, ['s3', 'cp', `s3://${s3.bucket}/${key}`, cli, '--only-show-errors']);
+      expect(r.code).toBe(0);
+      expect(await sha256File(cli)).toBe(obj.sha256);
+      expect(up.isReady()).toBe(true);
+      expect(await up.metric('heapdump_uploader_files_uploaded_total')).toBe(1);
+      expect(await up.metric('heapdump_uploader_bytes_uploaded_total')).toBe(obj.size);
+      expect(await up.metric('heapdump_uploader_backlog_files')).toBe(0);
+      expect(await up.metric('heapdump_uploader_last_success_timestamp_seconds')).toBeGreaterThan(written / 1000 - 1);
+      expect(existsSync(file)).toBe(true); // deletion is off by default
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('never uploads a growing file early (slow writer), then uploads it whole', async () => {
+    const { root, node, prefix } = fresh();
+    const up = startUploader(testConfig(s3, root, { nodeName: node }));
+    try {
+      const file = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
+      mkdirSync(path.dirname(file), { recursive: true });
+      const size = statSync(dump).size;
+      const chunkBytes = Math.ceil(size / 30);
+      const writing = slowCopy(dump, file, { chunkBytes, delayMs: 150 }); // ~4.5 s, pauses shorter than every window
+      let sawKeyWhileWriting = false;
+      let done = false;
+      void writing.then(() => (done = true));
+      while (!done) {
+        if ((await s3.listKeys(prefix)).length > 0 && !done) sawKeyWhileWriting = true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await writing;
+      expect(sawKeyWhileWriting).toBe(false);
+      const key = `${prefix}ns/pod/java_pid1.hprof`;
+      await eventually('the object after the write finished', async () => msgs(up.events, 'uploaded and verified').length === 1, 15_000);
+      const obj = await getObjectSha256(s3, key);
+      expect(obj.sha256).toBe(await sha256File(dump));
+      expect(obj.metadata[OBJECT_METADATA.complete]).toBe('true');
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('uploads a truncated dump only after the full window, marked complete=false', async () => {
+    const { root, node, prefix } = fresh();
+    const file = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
+    mkdirSync(path.dirname(file), { recursive: true });
+    await truncatedCopy(dump, file, Math.floor(statSync(dump).size * 0.6));
+    const lastWrite = statSync(file).mtimeMs;
+    const up = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 4000 }));
+    try {
+      await eventually('the uploading log', () => msgs(up.events, 'uploading').length === 1, 20_000);
+      // not before the full window since the last write (the short path is for complete dumps only)
+      expect(Date.parse(String(msgs(up.events, 'uploading')[0].time))).toBeGreaterThanOrEqual(lastWrite + 4000);
+      await eventually('the truncated dump', async () => msgs(up.events, 'uploaded and verified').length === 1, 20_000);
+      const obj = await getObjectSha256(s3, `${prefix}ns/pod/java_pid1.hprof`);
+      expect(obj.sha256).toBe(await sha256File(file));
+      expect(obj.metadata[OBJECT_METADATA.complete]).toBe('false');
+      expect(msgs(up.events, 'dump is not structurally complete: uploading it marked incomplete')).toHaveLength(1);
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('a restarted uploader uploads nothing twice (S3 is the only state)', async () => {
+    const { root, node, prefix } = fresh();
+    for (const pod of ['a', 'b']) {
+      mkdirSync(path.join(root, 'ns', pod), { recursive: true });
+      copyFileSync(dump, path.join(root, 'ns', pod, 'java_pid1.hprof'));
+    }
+    const cfg = testConfig(s3, root, { nodeName: node });
+    const first = startUploader(cfg);
+    await eventually('two uploads', () => msgs(first.events, 'uploaded and verified').length === 2);
+    await first.stop();
+    const times = await Promise.all(['a', 'b'].map(async (p) => (await getObjectSha256(s3, `${prefix}ns/${p}/java_pid1.hprof`)).metadata[OBJECT_METADATA.uploadTime]));
+
+    const second = startUploader(cfg);
+    try {
+      await eventually('two duplicates', () => msgs(second.events, 'already in S3: skipped').length === 2);
+      expect(msgs(second.events, 'uploaded and verified')).toHaveLength(0);
+      expect(await second.metric('heapdump_uploader_files_skipped_duplicate_total')).toBe(2);
+      const again = await Promise.all(['a', 'b'].map(async (p) => (await getObjectSha256(s3, `${prefix}ns/${p}/java_pid1.hprof`)).metadata[OBJECT_METADATA.uploadTime]));
+      expect(again).toEqual(times);
+      expect((await s3.listKeys(prefix)).sort()).toEqual([`${prefix}ns/a/java_pid1.hprof`, `${prefix}ns/b/java_pid1.hprof`]);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('two nodes with the same relative path give two objects', async () => {
+    const a = fresh();
+    const b = fresh();
+    const rel = path.join('ns', 'pod', 'java_pid1.hprof');
+    // same relative path on both nodes, different content (node b's dump is cut short)
+    for (const r of [a.root, b.root]) mkdirSync(path.join(r, 'ns', 'pod'), { recursive: true });
+    copyFileSync(dump, path.join(a.root, rel));
+    await truncatedCopy(dump, path.join(b.root, rel), 5000);
+    const upA = startUploader(testConfig(s3, a.root, { nodeName: a.node }, { prefix: 'shared/' }));
+    const upB = startUploader(testConfig(s3, b.root, { nodeName: b.node }, { prefix: 'shared/' }));
+    try {
+      await eventually('both uploads', () =>
+        msgs(upA.events, 'uploaded and verified').length === 1 && msgs(upB.events, 'uploaded and verified').length === 1);
+      const objA = await getObjectSha256(s3, `shared/${a.node}/ns/pod/java_pid1.hprof`);
+      const objB = await getObjectSha256(s3, `shared/${b.node}/ns/pod/java_pid1.hprof`);
+      expect(objA.sha256).toBe(await sha256File(path.join(a.root, rel)));
+      expect(objB.sha256).toBe(await sha256File(path.join(b.root, rel)));
+      expect(objA.sha256).not.toBe(objB.sha256);
+      expect(objA.metadata[OBJECT_METADATA.node]).toBe(a.node);
+      expect(objB.metadata[OBJECT_METADATA.node]).toBe(b.node);
+    } finally {
+      await Promise.all([upA.stop(), upB.stop()]);
+    }
+  });
+
+  it('odd file names give valid, distinct keys; a symlink pointing outside the root is ignored', async () => {
+    const { root, node, prefix } = fresh();
+    const dir = path.join(root, 'name space', 'pöd €');
+    mkdirSync(dir, { recursive: true });
+    const names: Array<[Buffer, string]> = [
+      [Buffer.from('with space.hprof'), 'with space.hprof'],
+      [Buffer.from('ünïcødé 日本.hprof'), 'ünïcødé 日本.hprof'],
+      [Buffer.from('new\nline.hprof'), 'new%0Aline.hprof'],
+      [Buffer.from('100%.hprof'), '100%25.hprof'],
+      [Buffer.concat([Buffer.from('latin1-'), Buffer.from([0xe9]), Buffer.from('.hprof')]), 'latin1-%E9.hprof'],
+    ];
+    const contents = new Map<string, string>();
+    names.forEach(([raw, key], i) => {
+      const body = Buffer.concat([readFileSync(dump).subarray(0, 2000), Buffer.from([i])]);
+      writeFileSync(Buffer.concat([Buffer.from(dir + '/'), raw]), body);
+      contents.set(`${prefix}name space/pöd €/${key}`, sha(body));
+    });
+    const outside = path.join(tmp, `outside-${n}`);
+    mkdirSync(outside);
+    copyFileSync(dump, path.join(outside, 'secret.hprof'));
+    symlinkSync(path.join(outside, 'secret.hprof'), path.join(root, 'link.hprof'));
+    symlinkSync(outside, path.join(root, 'linked-dir'));
+    const up = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 1500 }));
+    try {
+      await eventually('all odd names', () => msgs(up.events, 'uploaded and verified').length === names.length);
+      await new Promise((r) => setTimeout(r, 2000)); // a few more scans: the symlinks must still be ignored
+      const keys = (await s3.listKeys(prefix)).sort();
+      expect(keys).toEqual([...contents.keys()].sort());
+      for (const [key, digest] of contents) expect((await getObjectSha256(s3, key)).sha256).toBe(digest);
+      expect((await getObjectSha256(s3, [...contents.keys()][0])).metadata[OBJECT_METADATA.namespace]).toBe('name space');
+      expect((await getObjectSha256(s3, [...contents.keys()][0])).metadata[OBJECT_METADATA.pod]).toBe(encodeURIComponent('pöd €'));
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('a changed dump under the same name goes to a content-suffixed key, never over the first one', async () => {
+    const { root, node, prefix } = fresh();
+    const file = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
+    mkdirSync(path.dirname(file), { recursive: true });
+    copyFileSync(dump, file);
+    const up = startUploader(testConfig(s3, root, { nodeName: node }));
+    try {
+      await eventually('first upload', () => msgs(up.events, 'uploaded and verified').length === 1);
+      const firstSha = await sha256File(file);
+      const second = Buffer.concat([readFileSync(dump).subarray(0, 4000), Buffer.from('different')]);
+      writeFileSync(file, second);
+      await eventually('second upload', () => msgs(up.events, 'uploaded and verified').length === 2);
+      const suffixed = `${prefix}ns/pod/java_pid1.${sha(second).slice(0, 12)}.hprof`;
+      expect((await s3.listKeys(prefix)).sort()).toEqual([`${prefix}ns/pod/java_pid1.hprof`, suffixed].sort());
+      expect((await getObjectSha256(s3, `${prefix}ns/pod/java_pid1.hprof`)).sha256).toBe(firstSha);
+      expect((await getObjectSha256(s3, suffixed)).sha256).toBe(sha(second));
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('a file deleted while it is being uploaded is not committed; the loop goes on', async () => {
+    const { root, node, prefix } = fresh();
+    const big = path.join(root, 'ns', 'pod', 'big.hprof');
+    mkdirSync(path.dirname(big), { recursive: true });
+    await makeLargeHprof(big, 400 * 2 ** 20);
+    // multipart in small sequential parts: slow enough to delete the file in the middle
+    const up = startUploader(testConfig(s3, root, { nodeName: node, multipartThresholdBytes: 8 * 2 ** 20, concurrency: 1 }));
+    try {
+      await eventually('upload progress', () => msgs(up.events, 'upload progress').length > 0);
+      unlinkSync(big);
+      await eventually('the vanished log', () => msgs(up.events, 'dump vanished before it was uploaded').length === 1);
+      expect(await s3.listKeys(prefix)).toEqual([]);
+      // the loop still works
+      const next = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
+      copyFileSync(dump, next);
+      await eventually('the next dump', () => msgs(up.events, 'uploaded and verified').length === 1);
+      expect(await s3.listKeys(prefix)).toEqual([`${prefix}ns/pod/java_pid1.hprof`]);
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('S3 down at start and during an upload: everything arrives once, local files intact, ready again', async () => {
+    const { root, node, prefix } = fresh();
+    const small = path.join(root, 'ns', 'a', 'java_pid1.hprof');
+    mkdirSync(path.dirname(small), { recursive: true });
+    copyFileSync(dump, small);
+    await stopS3();
+    const up = startUploader(testConfig(s3, root, { nodeName: node, multipartThresholdBytes: 8 * 2 ** 20, concurrency: 2 }));
+    try {
+      await eventually('not ready while S3 is down', () => up.readiness.some((r) => !r.ready));
+      await new Promise((r) => setTimeout(r, 1500)); // the dump is stable now: uploads are attempted and fail
+      expect(msgs(up.events, 'uploaded and verified')).toHaveLength(0);
+      await startS3();
+      await eventually('the first dump after S3 came back', () => msgs(up.events, 'uploaded and verified').length === 1);
+      expect(up.isReady()).toBe(true);
+
+      const big = path.join(root, 'ns', 'b', 'big.hprof');
+      mkdirSync(path.dirname(big), { recursive: true });
+      await makeLargeHprof(big, 300 * 2 ** 20);
+      const bigSha = await sha256File(big);
+      await eventually('upload progress on the big dump', () => msgs(up.events, 'upload progress').length > 0);
+      await stopS3();
+      await new Promise((r) => setTimeout(r, 1000));
+      await startS3();
+      await eventually('the big dump', () => msgs(up.events, 'uploaded and verified').length === 2, 60_000);
+      expect(msgs(up.events, 'upload failed (local file kept)').length + msgs(up.events, 'upload failed again (local file kept)').length).toBeGreaterThan(0);
+      expect((await s3.listKeys(prefix)).sort()).toEqual([`${prefix}ns/a/java_pid1.hprof`, `${prefix}ns/b/big.hprof`]);
+      expect((await getObjectSha256(s3, `${prefix}ns/b/big.hprof`)).sha256).toBe(bigSha);
+      expect((await getObjectSha256(s3, `${prefix}ns/a/java_pid1.hprof`)).sha256).toBe(await sha256File(dump));
+      expect(await sha256File(big)).toBe(bigSha); // local file intact
+      expect(await up.metric('heapdump_uploader_retries_total')).toBeGreaterThan(0);
+      await eventually('ready again', () => up.isReady());
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it.each([
+    // a HEAD has no error body: s3rver's 403 for an unknown key id is reported as AccessDenied
+    ['wrong credentials', {}, { credentials: { accessKeyId: 'WRONGKEY', secretAccessKey: 'WRONGSECRET' } }, /^(AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch)$/],
+    ['a missing bucket', {}, { bucket: 'no-such-bucket' }, /^NoSuchBucket$/],
+  ])('%s: one clear error line, not ready, no crash, files kept', async (_what, over, s3Over, cause) => {
+    const { root, node } = fresh();
+    const file = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
+    mkdirSync(path.dirname(file), { recursive: true });
+    copyFileSync(dump, file);
+    const up = startUploader(testConfig(s3, root, { nodeName: node, ...over }, s3Over));
+    let settled = false;
+    void up.done.finally(() => (settled = true));
+    try {
+      await new Promise((r) => setTimeout(r, 4000)); // several readiness checks and upload attempts
+      const errors = up.events.filter((e) => e.level === 'error');
+      expect(errors).toHaveLength(1);
+      expect(String(errors[0].cause)).toMatch(cause);
+      expect(String(errors[0].hint)).toMatch(/bucket name, credentials and permissions/);
+      expect(up.isReady()).toBe(false);
+      expect(up.readiness.every((r) => !r.ready)).toBe(true);
+      expect(settled).toBe(false);
+      expect(existsSync(file)).toBe(true);
+      expect(msgs(up.events, 'uploaded and verified')).toHaveLength(0);
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('deletes a local dump only after the object is verified (not while S3 is down)', async () => {
+    const { root, node, prefix } = fresh();
+    const file = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
+    mkdirSync(path.dirname(file), { recursive: true });
+    copyFileSync(dump, file);
+    const digest = await sha256File(file);
+    await stopS3();
+    const up = startUploader(testConfig(s3, root, { nodeName: node, deleteAfterUpload: true }));
+    try {
+      await eventually('failed attempts while S3 is down', () => msgs(up.events, 'upload failed (local file kept)').length > 0);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(existsSync(file)).toBe(true);
+      await startS3();
+      await eventually('the local dump deleted', () => !existsSync(file));
+      const obj = await getObjectSha256(s3, `${prefix}ns/pod/java_pid1.hprof`);
+      expect(obj.sha256).toBe(digest);
+      const verified = up.events.findIndex((e) => e.msg === 'uploaded and verified');
+      const deleted = up.events.findIndex((e) => e.msg === 'deleted local dump (verified in S3)');
+      expect(verified).toBeGreaterThanOrEqual(0);
+      expect(deleted).toBeGreaterThan(verified);
+      expect(await up.metric('heapdump_uploader_local_files_deleted_total', { reason: 'uploaded' })).toBe(1);
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('the retention cap removes only dumps verified in S3, oldest first, never pending ones', async () => {
+    const { root, node, prefix } = fresh();
+    const dir = path.join(root, 'ns', 'pod');
+    mkdirSync(dir, { recursive: true });
+    const size = statSync(dump).size;
+    const old1 = path.join(dir, 'old1.hprof');
+    const old2 = path.join(dir, 'old2.hprof');
+    copyFileSync(dump, old1);
+    copyFileSync(dump, old2);
+    writeFileSync(old2, Buffer.concat([readFileSync(dump).subarray(0, 3000), Buffer.from('x')]));
+    utimes(old1, 3600);
+    utimes(old2, 1800);
+    // pending: a truncated dump that stays inside its (long) full window, so it is never uploaded here
+    const pending = path.join(dir, 'pending.hprof');
+    await truncatedCopy(dump, pending, Math.floor(size / 2));
+    const cap = Math.floor(size / 2) + 3001 + 10; // room for pending + old2, not for old1 too
+    const up = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 60_000, retentionMaxBytes: cap }));
+    try {
+      await eventually('the oldest uploaded dump removed', () => !existsSync(old1));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(existsSync(old2)).toBe(true); // under the cap once old1 went
+      expect(existsSync(pending)).toBe(true);
+      expect((await s3.listKeys(prefix)).sort()).toEqual([`${prefix}ns/pod/old1.hprof`, `${prefix}ns/pod/old2.hprof`]);
+      expect(await up.metric('heapdump_uploader_local_files_deleted_total', { reason: 'retention' })).toBe(1);
+      expect(await up.metric('heapdump_uploader_backlog_files')).toBe(1);
+      expect(await up.metric('heapdump_uploader_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(0);
+    } finally {
+      await up.stop();
+    }
+    // even a zero-ish cap never touches the pending dump
+    const up2 = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 60_000, retentionMaxBytes: 1 }));
+    try {
+      await eventually('old2 removed too', () => !existsSync(old2));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(existsSync(pending)).toBe(true);
+    } finally {
+      await up2.stop();
+    }
+  });
+
+  it('gzip on the fly: key gets .gz, content decompresses to the original, metadata says so', async () => {
+    const { root, node, prefix } = fresh();
+    const file = path.join(root, 'ns', 'pod', 'big.hprof');
+    mkdirSync(path.dirname(file), { recursive: true });
+    await makeLargeHprof(file, 40 * 2 ** 20); // several 8 MiB gzip parts
+    const digest = await sha256File(file);
+    const up = startUploader(testConfig(s3, root, { nodeName: node, gzip: true }));
+    try {
+      await eventually('the gzip upload', () => msgs(up.events, 'uploaded and verified').length === 1, 30_000);
+      const key = `${prefix}ns/pod/big.hprof.gz`;
+      expect(await s3.listKeys(prefix)).toEqual([key]);
+      const cli = path.join(tmp, `gz-${n}.hprof.gz`);
+      const r = await awsCli(s3, ['s3', 'cp', `s3://${s3.bucket}/${key}`, cli, '--only-show-errors']);
+      expect(r.code).toBe(0);
+      const raw = gunzipSync(readFileSync(cli));
+      expect(sha(raw)).toBe(digest);
+      const obj = await getObjectSha256(s3, key);
+      expect(obj.size).toBeLessThan(statSync(file).size);
+      expect(obj.metadata).toMatchObject({
+        [OBJECT_METADATA.sha256]: digest,
+        [OBJECT_METADATA.originalSize]: String(statSync(file).size),
+        [OBJECT_METADATA.encoding]: 'gzip',
+        [OBJECT_METADATA.complete]: 'true',
+      });
+    } finally {
+      await up.stop();
+    }
+    // a restart recognises the gzip object as done
+    const again = startUploader(testConfig(s3, root, { nodeName: node, gzip: true }));
+    try {
+      await eventually('duplicate', () => msgs(again.events, 'already in S3: skipped').length === 1);
+      expect(msgs(again.events, 'uploaded and verified')).toHaveLength(0);
+    } finally {
+      await again.stop();
+    }
+  });
+});
+
+function utimes(file: string, agoSeconds: number): void {
+  const t = new Date(Date.now() - agoSeconds * 1000);
+  utimesSync(file, t, t);
+}
