@@ -18,6 +18,8 @@ export type FailureKind =
   | 'transient'
   /** Credentials, permissions, missing bucket: one clear log line per cause, not ready, retry slowly. */
   | 'permanent'
+  /** The local file cannot be read (permissions): S3 is fine, so readiness is unaffected; retry slowly. */
+  | 'local'
   /** The local file vanished: nothing to retry. */
   | 'gone';
 
@@ -55,7 +57,7 @@ export function classifyFailure(error: unknown): ClassifiedFailure {
   const code = e.Code ?? e.code ?? e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
   if (code === 'ENOENT' || code === 'ESHRUNK' || code === 'EVANISHED') return { kind: 'gone', cause: code, message };
-  if (code === 'EACCES' || code === 'EPERM') return { kind: 'permanent', cause: `local ${code}`, message };
+  if (code === 'EACCES' || code === 'EPERM') return { kind: 'local', cause: `local ${code}`, message };
   if (PERMANENT.has(code)) return { kind: 'permanent', cause: code, message };
   // HEAD requests have no body, so the SDK only knows the status.
   if (status === 403) return { kind: 'permanent', cause: 'AccessDenied', message: `403 Forbidden: ${message}` };

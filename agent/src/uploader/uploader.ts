@@ -65,6 +65,8 @@ export class Uploader {
   private readonly tracked = new Map<string, Tracked>();
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly loggedCauses = new Set<string>();
+  /** Unreadable local files already reported (cause + path): one error line each. */
+  private readonly loggedLocal = new Set<string>();
   private readonly metrics: UploaderMetrics;
   private readonly log: Logger;
   private readonly windows: StabilityWindows;
@@ -124,7 +126,7 @@ export class Uploader {
     try {
       await this.store.checkBucket(this.ctx.signal);
       this.setReady(true);
-      if (!this.orphansCleaned) await this.cleanOrphans();
+      if (!this.orphansCleaned) await this.cleanOrphans().catch((error) => this.orphanCleanupFailed(error));
     } catch (error) {
       if (this.ctx.signal.aborted) return;
       this.reportFailure(classifyFailure(error), 'S3 check failed');
@@ -139,6 +141,19 @@ export class Uploader {
     else if (aborted > 0) this.log.info('aborted orphaned multipart uploads', { prefix, count: aborted });
   }
 
+  /**
+   * Listing or aborting multipart uploads may be denied by a bucket policy that allows uploads: that
+   * is not a reason to be unready (or to flap every check). Say so once and do not retry.
+   */
+  private orphanCleanupFailed(error: unknown): void {
+    if (this.ctx.signal.aborted) return;
+    this.orphansCleaned = true;
+    const f = classifyFailure(error);
+    this.log.warn('orphaned multipart upload clean-up failed; open uploads under this node may remain', {
+      cause: f.cause, error: f.message, hint: 'allow s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket',
+    });
+  }
+
   private setReady(ready: boolean, reason?: string): void {
     if (ready) this.loggedCauses.clear();
     if (this.ready === ready && ready) return;
@@ -149,6 +164,14 @@ export class Uploader {
   /** Permanent causes: one error line per distinct cause until things recover. */
   private reportFailure(f: ClassifiedFailure, what: string, fields: Record<string, unknown> = {}): void {
     if (f.kind === 'gone') return;
+    if (f.kind === 'local') {
+      // One file we cannot read says nothing about S3: log it once per file, keep readiness.
+      const key = `${f.cause} ${String(fields.path)}`;
+      if (this.loggedLocal.has(key)) return;
+      this.loggedLocal.add(key);
+      this.log.error(what, { cause: f.cause, error: f.message, hint: 'the uploader cannot read this file: it needs CAP_DAC_READ_SEARCH (granted by its SCC) and a readable mount', ...fields });
+      return;
+    }
     this.setReady(false, `${f.cause}: ${f.message}`);
     if (this.loggedCauses.has(f.cause)) {
       this.log.debug(what, { cause: f.cause, error: f.message, ...fields });
@@ -428,7 +451,7 @@ export class Uploader {
       this.tracked.delete(t.file.path.toString('latin1'));
       return;
     }
-    const delay = f.kind === 'permanent' ? this.backoff.capMs : backoffDelay(t.attempt, this.backoff);
+    const delay = f.kind === 'permanent' || f.kind === 'local' ? this.backoff.capMs : backoffDelay(t.attempt, this.backoff);
     t.attempt++;
     t.nextAttemptAt = this.ctx.clock.now() + delay;
     this.metrics.retries.inc();

@@ -24,6 +24,10 @@ describe('classifyFailure', () => {
     expect(classifyFailure(s3err('SlowDown', 503)).kind).toBe('transient');
     expect(classifyFailure(Object.assign(new Error('t'), { name: 'TimeoutError' })).kind).toBe('transient');
   });
+  it('an unreadable local file is a local problem (not an S3 one)', () => {
+    expect(classifyFailure(Object.assign(new Error('x'), { code: 'EACCES' }))).toMatchObject({ kind: 'local', cause: 'local EACCES' });
+    expect(classifyFailure(Object.assign(new Error('x'), { code: 'EPERM' })).kind).toBe('local');
+  });
   it('a vanished local file is gone (nothing to retry)', () => {
     expect(classifyFailure(Object.assign(new Error('x'), { code: 'ENOENT' })).kind).toBe('gone');
   });

@@ -187,6 +187,11 @@ describe('bundled agent: uploader', () => {
         expect(capEff(agent.proc.pid)).toBe(0n);
         await eventually('a permission error', () => agent.lines().some((e) => e.level === 'error' && String(e.cause).includes('EACCES')), 15_000);
         expect(await s3.listKeys('proc/node-nocap/')).toEqual([]);
+        // An unreadable file is not an S3 problem: still ready, and the hint names what is missing.
+        const errors = agent.lines().filter((e) => e.level === 'error');
+        expect(errors).toHaveLength(1);
+        expect(String(errors[0].hint)).toContain('CAP_DAC_READ_SEARCH');
+        expect(await getStatus(agent.port, HTTP.ready)).toBe(200);
       } finally {
         await agent.proc.dispose();
       }
