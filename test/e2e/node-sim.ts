@@ -1,0 +1,528 @@
+/**
+ * One simulated OpenShift node, run with the project's own processes.
+ *
+ * Layout under a temp directory `<sim>` (inside the namespace, `<sim>` is a shared mount, as `/` is on
+ * a systemd node):
+ *   <sim>/pvc                 the PVC (shared storage); the guard binds <pvc>/<node> onto the node's /mnt/dump
+ *   <sim>/node/...            the node's file system (hostPath volumes: /mnt, /mnt/dump)
+ *   <sim>/cm/<pod>/<vol>      configMap volumes, materialized from the synthesized ConfigMaps
+ *   <sim>/ctr/<pod>/<c>-<n>/  a container's view: each volumeMount rbind-mounted at its mountPath with
+ *                             the manifest's mountPropagation (rprivate / rslave / rshared) and readOnly
+ *
+ * So the guard's Bidirectional mount really has to propagate to the node and from there to the
+ * HostToContainer consumers, a subPath really pins the pod's folder, and a read-only mount is read-only.
+ * (E2E_SIM_MOUNTS=paths instead translates container paths straight to the node's directories.)
+ *
+ * Refinement of the "one driver process" design: a holder process (`unshare --mount --propagation
+ * private sleep`) owns a private mount namespace, and every "container" is started INTO it with
+ * `nsenter --mount=/proc/<holder>/ns/mnt [unshare --net] setpriv ... <cmd>`. nsenter, unshare and
+ * setpriv exec without forking, so the PID we spawn is the container's own PID: faults (SIGKILL the
+ * uploader, kill the guard, unmount from outside) are aimed at exact PIDs, with no control protocol.
+ * The test process stays outside the namespace and sees the node through `/proc/<holder>/root/...`
+ * (path resolution there uses the holder's mounts).
+ *
+ * Every container's env, command, paths, volumes and identity come from the manifests (kubelet-sim.ts).
+ * The simulation overrides only what a single host forces: the agents' HTTP port (agent pods share the
+ * host network here: port 0 = ephemeral, host 127.0.0.1), the S3 endpoint/bucket/credentials (the
+ * test's own server, as an operator would configure them), and options passed explicitly by the caller
+ * (listed in `overrides()` so reports can print them).
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { COMMANDS, ENV, PATHS } from '../../agent/src/contract';
+import { pidAlive, registerCleanup, runTracked, sleep, spawnTracked, stopPid, TrackedProcess } from '../support/procs';
+import {
+  commandLine, Container, mountTable, MountEntry, NodeLayout, PodContext, processIdentity, resolveEnv, setprivArgs,
+  translateEnv, translatePath, PodSpec,
+} from './kubelet-sim';
+import { containerOf, Manifests, REPO_ROOT, Workload } from './manifests';
+
+export interface S3Target {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface NodeSimOptions {
+  readonly manifests: Manifests;
+  readonly s3: S3Target;
+  /** @default 'sim-node-1' */
+  readonly nodeName?: string;
+  /** Extra env for the uploader container (e.g. shorter stability windows for a fault row). */
+  readonly uploaderEnv?: Record<string, string>;
+  /** Extra env for the mount guard container (e.g. a shorter check interval). */
+  readonly guardEnv?: Record<string, string>;
+  /**
+   * Replaces the heap-size flags of the Deployment's JAVA_TOOL_OPTIONS (the demo leaks ~10 MB / 5 s,
+   * so the Deployment's heap would take minutes to fill). The dump flags and paths stay the manifest's.
+   * @default '-Xmx48m'
+   */
+  readonly appHeap?: string;
+  /** UID the restricted SCC assigns to the app pod when the manifest leaves it open. @default 1000 */
+  readonly appUid?: number;
+  /** Mount a tmpfs of this size (e.g. '64m') as the PVC inside the namespace (disk-full row). */
+  readonly pvcTmpfsSize?: string;
+  /**
+   * Give each container its own kubelet-like bind mounts (with the manifests' mountPropagation and
+   * readOnly) under `<sim>/ctr/...`, instead of translating its paths straight to the node's
+   * directories. @default true, unless E2E_SIM_MOUNTS=paths
+   */
+  readonly bindMounts?: boolean;
+  /** Log agent output lines to the console (debugging). */
+  readonly verbose?: boolean;
+}
+
+export interface SimContainer {
+  readonly name: string;
+  readonly proc: TrackedProcess;
+  readonly env: Record<string, string>;
+  readonly argv: string[];
+}
+
+/** The agent bundle the image runs (built by jest's globalSetup / `npm run bundle`); from the repo root, so a bundled script finds it too. */
+const AGENT_BUNDLE = process.env.E2E_AGENT_BUNDLE ?? path.join(REPO_ROOT, '.build', 'agent', 'agent.js');
+const SIM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const HEAP_FLAGS = /^(-Xmx\S*|-Xms\S*|-XX:(Max|Initial|Min)RAMPercentage=\S*|-XX:MaxRAM=\S*)$/;
+
+let podSeq = 0;
+
+class HostPathMissing extends Error {}
+
+export class NodeSim {
+  readonly root: string;
+  readonly nodeName: string;
+  readonly pvcDir: string;
+  readonly nodeRoot: string;
+  private holder!: TrackedProcess;
+  private readonly started = new Set<TrackedProcess>();
+  /** Containers by role, latest first. */
+  guard?: SimContainer;
+  uploader?: SimContainer;
+  private readonly uploaders: SimContainer[] = [];
+  private readonly guards: SimContainer[] = [];
+  /** Kubelet-like bind mounts per container (default) instead of plain path translation. */
+  private readonly bindMounts: boolean;
+  private containerSeq = 0;
+  private unregister: () => void = () => undefined;
+  /** App containers (JVMs) started so far. */
+  readonly apps: SimContainer[] = [];
+
+  private constructor(readonly opts: NodeSimOptions) {
+    this.root = mkdtempSync(path.join(os.tmpdir(), 'e2e-node-'));
+    // mkdtemp gives 0700: the app runs as another uid and must traverse to its dump folder and code
+    chmodSync(this.root, 0o755);
+    this.nodeName = opts.nodeName ?? 'sim-node-1';
+    this.pvcDir = path.join(this.root, 'pvc');
+    this.nodeRoot = path.join(this.root, 'node');
+    this.bindMounts = opts.bindMounts ?? process.env.E2E_SIM_MOUNTS !== 'paths';
+  }
+
+  static async create(opts: NodeSimOptions): Promise<NodeSim> {
+    const sim = new NodeSim(opts);
+    // also on Ctrl-C / a failed test file: disposeAll() removes the node's temp dir too
+    sim.unregister = registerCleanup(() => sim.dispose());
+    try {
+      await sim.init();
+    } catch (err) {
+      await sim.dispose();
+      throw err;
+    }
+    return sim;
+  }
+
+  private async init(): Promise<void> {
+    mkdirSync(this.pvcDir, { recursive: true });
+    this.holder = spawnTracked('unshare', ['--mount', '--propagation', 'private', '--', 'sleep', 'infinity'], { env: { PATH: SIM_PATH } });
+    // the namespace exists once unshare has exec'd sleep
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const exe = await runTracked('readlink', [`/proc/${this.holder.pid}/exe`], { timeoutMs: 2000 });
+      if (exe.stdout.includes('sleep')) break;
+      await sleep(20);
+    }
+    if (this.bindMounts) {
+      // the node's root is a shared mount (systemd does that on a real node): Bidirectional and
+      // HostToContainer volume mounts then propagate as on a node
+      const r = await this.nsExec(['sh', '-c', `mount --bind '${this.root}' '${this.root}' && mount --make-rshared '${this.root}'`]);
+      if (r.code !== 0) throw new Error(`making ${this.root} a shared mount failed: ${r.stderr}`);
+    }
+    if (this.opts.pvcTmpfsSize) {
+      const r = await this.nsExec(['mount', '-t', 'tmpfs', '-o', `size=${this.opts.pvcTmpfsSize},mode=0755`, 'sim-pvc', this.pvcDir]);
+      if (r.code !== 0) throw new Error(`mounting a tmpfs PVC failed: ${r.stderr}`);
+    }
+  }
+
+  /** A path of the node as the test process (outside the namespace) can reach it. */
+  view(p: string): string {
+    return `/proc/${this.holder.pid}/root${p}`;
+  }
+
+  /** The node's /mnt/dump (or any hostPath) on the simulated node. */
+  hostPath(p: string): string {
+    return path.join(this.nodeRoot, p);
+  }
+
+  /** Runs a command inside the namespace as root and waits for it. */
+  nsExec(argv: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    return runTracked('nsenter', [`--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...argv], { env: { PATH: SIM_PATH }, timeoutMs });
+  }
+
+  /** What the simulation changes relative to the manifests (for reports). */
+  overrides(): Record<string, string> {
+    return {
+      [ENV.httpPort]: '0 (ephemeral: agent pods share the host network here)',
+      [ENV.httpHost]: '127.0.0.1',
+      [ENV.s3EndpointUrl]: this.opts.s3.endpoint,
+      [ENV.s3Bucket]: this.opts.s3.bucket,
+      'app heap': this.opts.appHeap ?? '-Xmx48m',
+      ...Object.fromEntries(Object.entries(this.opts.uploaderEnv ?? {}).map(([k, v]) => [`uploader ${k}`, v])),
+      ...Object.fromEntries(Object.entries(this.opts.guardEnv ?? {}).map(([k, v]) => [`guard ${k}`, v])),
+    };
+  }
+
+  // ---------------------------------------------------------------- pods and containers
+
+  private podContext(w: Workload, podName: string): PodContext {
+    const { manifests, s3 } = this.opts;
+    // the uploader ConfigMap carries the S3 location: point it at the test's server
+    const configMaps: Record<string, Record<string, string>> = {};
+    for (const [name, data] of Object.entries(manifests.configMaps)) {
+      configMaps[name] = { ...data };
+      if (ENV.s3Bucket in data) configMaps[name][ENV.s3Bucket] = s3.bucket;
+      if (ENV.s3EndpointUrl in data) configMaps[name][ENV.s3EndpointUrl] = s3.endpoint;
+    }
+    return {
+      nodeName: this.nodeName,
+      namespace: w.namespace,
+      podName,
+      podIP: '127.0.0.1',
+      serviceAccountName: (w.spec as { serviceAccountName?: string }).serviceAccountName,
+      configMaps,
+      secrets: this.secretsFor(w.spec),
+    };
+  }
+
+  /**
+   * The test's credentials (and endpoint/region, which the Secret may also carry), for every Secret
+   * key the pod references, chosen by the variable it feeds.
+   */
+  private secretsFor(spec: PodSpec): Record<string, Record<string, string>> {
+    const byVar: Record<string, string> = {
+      [ENV.awsAccessKeyId]: this.opts.s3.accessKeyId,
+      [ENV.awsSecretAccessKey]: this.opts.s3.secretAccessKey,
+      [ENV.awsDefaultRegion]: this.opts.s3.region,
+      [ENV.s3EndpointUrl]: this.opts.s3.endpoint,
+    };
+    const secrets: Record<string, Record<string, string>> = {};
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+      for (const e of c.env ?? []) {
+        const ref = e.valueFrom?.secretKeyRef;
+        if (!ref) continue;
+        const v = byVar[e.name];
+        if (v === undefined) throw new Error(`e2e sim: secret '${ref.name}/${ref.key}' feeds ${e.name}; only ${Object.keys(byVar).join(', ')} are simulated`);
+        (secrets[ref.name] ??= {})[ref.key] = v;
+      }
+      for (const src of c.envFrom ?? []) if (src.secretRef) secrets[src.secretRef.name] = { ...secrets[src.secretRef.name], ...byVar };
+    }
+    return secrets;
+  }
+
+  /** Writes each configMap volume's files to a directory of the node (as the kubelet projects them). */
+  private configMapDirs(spec: PodSpec, ctx: PodContext, podName: string): Record<string, string> {
+    const dirs: Record<string, string> = {};
+    for (const v of spec.volumes ?? []) {
+      if (!v.configMap) continue;
+      const data = ctx.configMaps[v.configMap.name];
+      if (!data) throw new Error(`e2e sim: configMap volume '${v.name}' names ConfigMap '${v.configMap.name}', not in the manifests`);
+      const dir = path.join(this.root, 'cm', podName, v.name);
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      const items = v.configMap.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      for (const it of items) {
+        const file = path.join(dir, it.path);
+        mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+        writeFileSync(file, data[it.key], { mode: v.configMap.defaultMode ?? 0o644 });
+      }
+      for (let d = dir; d.startsWith(this.root) && d !== this.root; d = path.dirname(d)) chmodSync(d, 0o755);
+      dirs[v.name] = dir;
+    }
+    return dirs;
+  }
+
+  /** Builds a container's process: env, mounts, argv, identity, all from the manifest. */
+  private prepare(w: Workload, container: Container, podName: string, extraEnv: Record<string, string> = {}, ctrRoot?: string, starting = false) {
+    const ctx = this.podContext(w, podName);
+    const layout: NodeLayout = {
+      nodeRoot: this.nodeRoot,
+      claims: this.claimsOf(w.spec),
+      configMapDirs: this.configMapDirs(w.spec, ctx, podName),
+      emptyDirRoot: path.join(this.root, 'empty', podName),
+    };
+    const rawEnv = resolveEnv(container, ctx);
+    const table = mountTable(w.spec, container, rawEnv, layout);
+    if (starting) this.checkHostPaths(w.spec, table);
+    // with kubelet-like bind mounts the process sees its volumes under its own container root
+    const procTable = ctrRoot ? table.map((m) => ({ ...m, source: path.join(ctrRoot, m.mountPath) })) : table;
+    const env = translateEnv(rawEnv, procTable);
+    const isAgent = Object.values(COMMANDS).some((c) => (container.args ?? [])[0] === c);
+    if (isAgent) {
+      env[ENV.httpPort] = '0';
+      env[ENV.httpHost] = '127.0.0.1';
+    }
+    Object.assign(env, extraEnv);
+    env.PATH = SIM_PATH;
+    env.HOME ??= '/tmp';
+    // the image's entrypoint is `node agent.js`; the container only gives the sub-command as args
+    const cmd = commandLine(container, rawEnv, procTable);
+    const argv = isAgent ? [process.execPath, AGENT_BUNDLE, ...cmd] : cmd;
+    const identity = processIdentity(w.spec, container, w === this.opts.manifests.app ? this.opts.appUid ?? 1000 : 0);
+    return { env, argv, table, identity, rawEnv };
+  }
+
+  /**
+   * As the kubelet does, in the node's view (inside the namespace, so through the guard's mount):
+   * a hostPath of type Directory must exist, DirectoryOrCreate is created; a missing subPath is created.
+   */
+  private checkHostPaths(spec: PodSpec, table: readonly MountEntry[]): void {
+    const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
+    for (const m of table) {
+      const hp = volumes.get(m.volume)?.hostPath;
+      if (!hp) continue;
+      const base = this.view(path.join(this.nodeRoot, hp.path));
+      if (!existsSync(base)) {
+        if (hp.type === 'DirectoryOrCreate') mkdirSync(base, { recursive: true, mode: 0o755 });
+        else throw new HostPathMissing(`e2e sim: hostPath ${hp.path} (type ${hp.type ?? 'unset'}) of volume '${m.volume}' does not exist on the node`);
+      }
+      if (!existsSync(this.view(m.source))) mkdirSync(this.view(m.source), { recursive: true });
+    }
+  }
+
+  /**
+   * prepare(), retried while a hostPath of type Directory is missing: the kubelet keeps such a pod in
+   * ContainerCreating (FailedMount) and retries, e.g. until the guard's pod has created /mnt/dump.
+   */
+  private async prepareWhenMountable(w: Workload, c: Container, podName: string, extraEnv: Record<string, string> | undefined, ctrRoot: string | undefined, timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return this.prepare(w, c, podName, extraEnv, ctrRoot, true);
+      } catch (err) {
+        if (!(err instanceof HostPathMissing) || Date.now() > deadline) throw err;
+        await sleep(250);
+      }
+    }
+  }
+
+  private claimsOf(spec: PodSpec): Record<string, string> {
+    const claims: Record<string, string> = {};
+    for (const v of spec.volumes ?? []) if (v.persistentVolumeClaim) claims[v.persistentVolumeClaim.claimName] = this.pvcDir;
+    return claims;
+  }
+
+  /**
+   * Starts a process in the node's mount namespace. `ownNetwork`: in a fresh network namespace too, as
+   * an application pod has (two demo JVMs both listen on 8080). Agent pods keep the host network: they
+   * reach the S3 server on the host's loopback. nsenter, unshare and setpriv all exec without forking.
+   */
+  private launch(name: string, argv: string[], env: Record<string, string>, setpriv: string[], ownNetwork = false): SimContainer {
+    const net = ownNetwork ? ['unshare', '--net', '--'] : [];
+    const proc = spawnTracked('nsenter', [`--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...net, ...setpriv, ...argv], { env, cwd: '/' });
+    this.started.add(proc);
+    if (this.opts.verbose) {
+      proc.child.stdout?.on('data', (d: Buffer) => process.stdout.write(`[${name}] ${d.toString()}`));
+      proc.child.stderr?.on('data', (d: Buffer) => process.stdout.write(`[${name}!] ${d.toString()}`));
+    }
+    return { name, proc, env, argv };
+  }
+
+  /**
+   * Starts one container of a pod: env/argv/identity from the manifest, its volumes mounted (bind
+   * mode) under a fresh container root, then the process. Waits while a hostPath is missing.
+   */
+  private async startContainer(
+    w: Workload, c: Container, podName: string,
+    opts: { name: string; extraEnv?: Record<string, string>; ownNetwork?: boolean; timeoutMs?: number },
+  ): Promise<SimContainer> {
+    const ctrRoot = this.bindMounts ? path.join(this.root, 'ctr', podName, `${c.name}-${++this.containerSeq}`) : undefined;
+    const p = await this.prepareWhenMountable(w, c, podName, opts.extraEnv, ctrRoot, opts.timeoutMs ?? 60_000);
+    if (ctrRoot) await this.mountContainer(ctrRoot, p.table);
+    return this.launch(opts.name, p.argv, p.env, setprivArgs(p.identity), opts.ownNetwork);
+  }
+
+  /**
+   * What the kubelet + runtime do for a container's volumes: an rbind of each volume's source at
+   * `<ctrRoot><mountPath>`, with the mount's propagation (None = rprivate, HostToContainer = rslave,
+   * Bidirectional = rshared: it shares the node's peer group, so the guard's mount reaches the node and
+   * from there every HostToContainer consumer), and read-only when asked. A subPath is bound as it
+   * resolves now, so a pod keeps its folder even if the node's mount goes away later.
+   */
+  private async mountContainer(ctrRoot: string, table: readonly MountEntry[]): Promise<void> {
+    const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+    const lines = ['set -e'];
+    for (const m of [...table].sort((x, y) => x.mountPath.length - y.mountPath.length)) {
+      const dst = path.join(ctrRoot, m.mountPath);
+      // emptyDir (and any missing non-hostPath source) is created by the kubelet; hostPaths were checked
+      lines.push(`[ -e ${q(m.source)} ] || mkdir -p ${q(m.source)}`, `mkdir -p ${q(dst)}`, `mount --rbind ${q(m.source)} ${q(dst)}`);
+      const prop = m.propagation === 'Bidirectional' ? '--make-rshared' : m.propagation === 'HostToContainer' ? '--make-rslave' : '--make-rprivate';
+      lines.push(`mount ${prop} ${q(dst)}`);
+      if (m.readOnly) lines.push(`mount -o remount,bind,ro ${q(dst)}`);
+    }
+    const r = await this.nsExec(['sh', '-c', lines.join('\n')]);
+    if (r.code !== 0) throw new Error(`e2e sim: mounting the volumes of ${ctrRoot} failed (${r.code}): ${r.stderr}\n${lines.join('\n')}`);
+  }
+
+  /** Starts the mount guard container (privileged: no setpriv). */
+  async startGuard(): Promise<SimContainer> {
+    const w = this.opts.manifests.guard;
+    this.guard = await this.startContainer(w, containerOf(w, COMMANDS.mountGuard), `${w.name}-sim`, { name: 'guard', extraEnv: this.opts.guardEnv });
+    this.guards.push(this.guard);
+    return this.guard;
+  }
+
+  /** Runs a pod's wait-ready init container to completion; throws with its output when it fails. */
+  async runWaitReady(w: Workload, podName: string, timeoutMs = 60_000): Promise<SimContainer> {
+    const c = containerOf(w, COMMANDS.waitReady, true);
+    const sc = await this.startContainer(w, c, podName, { name: `wait-ready ${podName}`, timeoutMs });
+    const timer = setTimeout(() => sc.proc.signal('SIGKILL'), timeoutMs);
+    const exit = await sc.proc.exited;
+    clearTimeout(timer);
+    if (exit.code !== 0) throw new Error(`wait-ready of pod ${podName} exited ${exit.code ?? exit.signal}:\n${sc.proc.output()}`);
+    return sc;
+  }
+
+  /** Starts the uploader pod: wait-ready init container, then the uploader. */
+  async startUploader(): Promise<SimContainer> {
+    const w = this.opts.manifests.uploader;
+    const podName = `${w.name}-sim`;
+    if ((w.spec.initContainers ?? []).length > 0) await this.runWaitReady(w, podName);
+    return this.restartUploader();
+  }
+
+  /** (Re)starts the uploader container in its pod (a container restart: init containers do not run again). */
+  async restartUploader(): Promise<SimContainer> {
+    const w = this.opts.manifests.uploader;
+    this.uploader = await this.startContainer(w, containerOf(w, COMMANDS.uploader), `${w.name}-sim`, { name: 'uploader', extraEnv: this.opts.uploaderEnv });
+    this.uploaders.push(this.uploader);
+    return this.uploader;
+  }
+
+  /** stdout lines of every guard container started so far. */
+  guardLog(): string[] {
+    return this.guards.flatMap((g) => g.proc.stdout);
+  }
+
+  /** stdout lines of every uploader container started so far (restarts included). */
+  uploaderLog(): string[] {
+    return this.uploaders.flatMap((u) => u.proc.stdout);
+  }
+
+  /** A fresh pod name of the app Deployment (ReplicaSet hash + random suffix, like the real thing). */
+  newAppPodName(): string {
+    podSeq++;
+    return `${this.opts.manifests.app.name}-5d8f9c${String(podSeq).padStart(3, '0')}-sim${process.pid % 1000}`;
+  }
+
+  /**
+   * The guard's bind mount as the node sees it: `<MOUNT_SOURCE_ROOT>/<NODE_NAME>` (on the PVC) onto
+   * MOUNT_TARGET, both translated through the guard container's mounts.
+   */
+  guardMount(): { source: string; target: string } {
+    const w = this.opts.manifests.guard;
+    const p = this.prepare(w, containerOf(w, COMMANDS.mountGuard), `${w.name}-sim`, this.opts.guardEnv);
+    const root = p.env[ENV.mountSourceRoot];
+    const target = p.env[ENV.mountTarget];
+    if (!root?.startsWith(this.root) || !target?.startsWith(this.root)) {
+      throw new Error(`e2e sim: guard ${ENV.mountSourceRoot}=${root} / ${ENV.mountTarget}=${target} are not under any volumeMount`);
+    }
+    return { source: path.join(root, p.env[ENV.nodeName]), target };
+  }
+
+  /** The guard's ready marker on the node (through the mount): `<target>/<MARKER_NAME>`. */
+  guardMarkerPath(): string {
+    const w = this.opts.manifests.guard;
+    const env = this.prepare(w, containerOf(w, COMMANDS.mountGuard), `${w.name}-sim`, this.opts.guardEnv).rawEnv;
+    return path.join(this.guardMount().target, env[ENV.markerName] ?? PATHS.markerName);
+  }
+
+  /** Where the app pod's dumps land: its container path, the node path (through the mount) and the PVC path. */
+  appDumpDirs(podName: string): { containerDir: string; nodeDir: string; pvcDir: string } {
+    const w = this.opts.manifests.app;
+    const c = containerOf(w, undefined);
+    const p = this.prepare(w, c, podName);
+    const dumpPath = jvmOption(p.rawEnv, 'HeapDumpPath');
+    if (!dumpPath) throw new Error(`e2e sim: JAVA_TOOL_OPTIONS of ${w.name} has no -XX:HeapDumpPath (value: ${p.rawEnv.JAVA_TOOL_OPTIONS})`);
+    const nodeDir = translatePath(dumpPath, p.table);
+    if (!nodeDir) throw new Error(`e2e sim: HeapDumpPath ${dumpPath} is not under any volumeMount of ${c.name}`);
+    const mount = this.guardMount();
+    if (!nodeDir.startsWith(mount.target + '/')) throw new Error(`e2e sim: app dump dir ${nodeDir} is not below the guard's mount target ${mount.target}`);
+    return { containerDir: dumpPath, nodeDir, pvcDir: path.join(mount.source, path.relative(mount.target, nodeDir)) };
+  }
+
+  /** The node path the uploader watches (its DUMP_ROOT translated back to the node's hostPath). */
+  consumerDumpRoot(): string {
+    const w = this.opts.manifests.uploader;
+    const c = containerOf(w, COMMANDS.uploader);
+    const p = this.prepare(w, c, `${w.name}-sim`);
+    return path.relative(this.nodeRoot, p.env[ENV.dumpRoot]).replace(/^/, '/');
+  }
+
+  /** The uploader's resolved settings (after overrides): S3 prefix, time windows, etc. */
+  uploaderEnv(): Record<string, string> {
+    const w = this.opts.manifests.uploader;
+    return this.prepare(w, containerOf(w, COMMANDS.uploader), `${w.name}-sim`, this.opts.uploaderEnv).env;
+  }
+
+  /** Starts an app pod: wait-ready (creates the per-pod folder), then the JVM as the pod's uid. */
+  async startApp(podName = this.newAppPodName()): Promise<SimContainer & { podName: string }> {
+    const w = this.opts.manifests.app;
+    await this.runWaitReady(w, podName);
+    const c = containerOf(w, undefined);
+    const heap = this.opts.appHeap ?? '-Xmx48m';
+    const jto = this.prepare(w, c, podName).rawEnv.JAVA_TOOL_OPTIONS ?? '';
+    const opts = jto.split(/\s+/).filter((t) => t && !HEAP_FLAGS.test(t));
+    // JAVA_TOOL_OPTIONS with only the heap size replaced (paths are translated by prepare as usual)
+    const sc = await this.startContainer(w, { ...c, env: (c.env ?? []).map((e) => (e.name === 'JAVA_TOOL_OPTIONS' ? { name: e.name, value: [heap, ...opts].join(' ') } : e)) },
+      podName, { name: `app ${podName}`, ownNetwork: true });
+    this.apps.push(sc);
+    return { ...sc, podName };
+  }
+
+  // ---------------------------------------------------------------- faults and teardown
+
+  /** SIGKILLs a container and waits until it is gone. */
+  async kill(c: SimContainer | undefined): Promise<void> {
+    if (!c) return;
+    c.proc.signal('SIGKILL');
+    await c.proc.exited;
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs. */
+  async stop(c: SimContainer | undefined, graceMs = 10_000): Promise<void> {
+    if (!c) return;
+    await c.proc.dispose(graceMs);
+  }
+
+  /** Whether the node's dump dir is a mount point inside the namespace (as findmnt reports it). */
+  async isMounted(nodePath: string): Promise<boolean> {
+    const r = await this.nsExec(['findmnt', '-n', '-o', 'TARGET', '--mountpoint', nodePath]);
+    return r.code === 0 && r.stdout.trim() !== '';
+  }
+
+  async dispose(): Promise<void> {
+    this.unregister();
+    for (const p of [...this.started].reverse()) {
+      if (p.exitInfo() === undefined) await p.dispose(3000);
+    }
+    if (this.holder && pidAlive(this.holder.pid)) await stopPid(this.holder.pid, 2000, 'SIGKILL');
+    if (this.holder) await this.holder.dispose(1000);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** The value of a `-XX:Name=value` option in JAVA_TOOL_OPTIONS. */
+export function jvmOption(env: Record<string, string>, name: string): string | undefined {
+  const m = (env.JAVA_TOOL_OPTIONS ?? '').match(new RegExp(`(?:^|\\s)-XX:${name}=(\\S+)`));
+  return m?.[1];
+}
