@@ -27,7 +27,7 @@
  * test's own server, as an operator would configure them), and options passed explicitly by the caller
  * (listed in `overrides()` so reports can print them).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { COMMANDS, ENV, PATHS } from '../../agent/src/contract';
@@ -106,6 +106,8 @@ export class NodeSim {
   /** Kubelet-like bind mounts per container (default) instead of plain path translation. */
   private readonly bindMounts: boolean;
   private containerSeq = 0;
+  /** The agent bundle as the simulated containers run it. */
+  private readonly agentBundle: string;
   private unregister: () => void = () => undefined;
   /** App containers (JVMs) started so far. */
   readonly apps: SimContainer[] = [];
@@ -114,6 +116,12 @@ export class NodeSim {
     this.root = mkdtempSync(path.join(os.tmpdir(), 'e2e-node-'));
     // mkdtemp gives 0700: the app runs as another uid and must traverse to its dump folder and code
     chmodSync(this.root, 0o755);
+    // The "image": a copy of the bundle every simulated user can read (the checkout itself may sit
+    // below a directory only root can enter, e.g. a CI clone under a mkdtemp dir).
+    this.agentBundle = path.join(this.root, 'image', 'agent.js');
+    mkdirSync(path.dirname(this.agentBundle), { mode: 0o755 });
+    copyFileSync(AGENT_BUNDLE, this.agentBundle);
+    chmodSync(this.agentBundle, 0o644);
     this.nodeName = opts.nodeName ?? 'sim-node-1';
     this.pvcDir = path.join(this.root, 'pvc');
     this.nodeRoot = path.join(this.root, 'node');
@@ -276,7 +284,7 @@ export class NodeSim {
     env.HOME ??= '/tmp';
     // the image's entrypoint is `node agent.js`; the container only gives the sub-command as args
     const cmd = commandLine(container, rawEnv, procTable);
-    const argv = isAgent ? [process.execPath, AGENT_BUNDLE, ...cmd] : cmd;
+    const argv = isAgent ? [process.execPath, this.agentBundle, ...cmd] : cmd;
     const identity = processIdentity(w.spec, container, w === this.opts.manifests.app ? this.opts.appUid ?? 1000 : 0);
     return { env, argv, table, identity, rawEnv };
   }
