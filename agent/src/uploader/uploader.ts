@@ -42,6 +42,12 @@ export interface UploaderOptions {
   readonly readinessIntervalMs?: number;
   /** Log upload progress at most this often. @default 10 s */
   readonly progressIntervalMs?: number;
+  /**
+   * /healthz fails when the loop has been silent this long (a stuck loop gets the pod restarted).
+   * The loop beats once per pass and while upload bytes flow.
+   * @default 3 x WATCH_INTERVAL + 120 s
+   */
+  readonly heartbeatMaxSilenceMs?: number;
 }
 
 type Status = 'pending' | 'done';
@@ -76,11 +82,12 @@ export class Uploader {
   private orphansCleaned = false;
   private nextReadinessAt = 0;
   private ready?: boolean;
+  private lastBeat = 0;
 
   constructor(
     private readonly cfg: UploaderSettings,
     private readonly store: S3Store,
-    private readonly ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry' | 'signal' | 'setReady'>,
+    private readonly ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry' | 'signal' | 'setReady' | 'heartbeat'>,
     private readonly opts: UploaderOptions = {},
   ) {
     this.metrics = createUploaderMetrics(ctx.registry);
@@ -104,6 +111,7 @@ export class Uploader {
     });
     try {
       while (!signal.aborted) {
+        this.beat();
         const now = clock.now();
         if (now >= this.nextReadinessAt) await this.checkReadiness();
         await this.scanOnce();
@@ -117,6 +125,11 @@ export class Uploader {
       if (this.debounce) clearTimeout(this.debounce);
       this.log.info('uploader stopped');
     }
+  }
+
+  private beat(): void {
+    this.lastBeat = this.ctx.clock.now();
+    this.ctx.heartbeat?.('uploader', this.opts.heartbeatMaxSilenceMs ?? 3 * this.cfg.watchIntervalMs + 120_000);
   }
 
   // ---- readiness -------------------------------------------------------------------------------
@@ -414,6 +427,7 @@ export class Uploader {
       onBytes: (n) => {
         sent += n;
         const now = this.ctx.clock.now();
+        if (now - this.lastBeat >= 1000) this.beat(); // a long upload is progress, not a stuck loop
         if (now - lastLog < every) return;
         lastLog = now;
         this.log.info('upload progress', {

@@ -4,6 +4,7 @@ import { resolveUploaderConfig, type UploaderConfig } from '../../../agent/src/c
 import { ENV } from '../../../agent/src/contract';
 import { systemClock } from '../../../agent/src/runtime/clock';
 import { memoryLogger } from '../../../agent/src/runtime/logger';
+import { Lifecycle } from '../../../agent/src/runtime/lifecycle';
 import { createS3Client, createStore } from '../../../agent/src/uploader/command';
 import { Uploader, UploaderOptions } from '../../../agent/src/uploader/uploader';
 import { s3Env, type S3Server } from '../../support/s3';
@@ -16,6 +17,8 @@ export interface RunningUploader {
   readonly readiness: Array<{ ready: boolean; reason?: string }>;
   readonly done: Promise<void>;
   isReady(): boolean;
+  /** What /healthz would answer, from the loop's heartbeats. */
+  health(): { healthy: boolean; reason?: string };
   stop(): Promise<void>;
   metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
 }
@@ -43,6 +46,8 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
   const registry = new Registry();
   const ctl = new AbortController();
   const readiness: Array<{ ready: boolean; reason?: string }> = [];
+  // The runtime's own health bookkeeping (what /healthz serves), fed by the loop's heartbeats.
+  const lifecycle = new Lifecycle(logger);
   const client = createS3Client(config.s3, 16, logger);
   // the SDK retries a little by itself; tests want failures to surface quickly
   const store = createStore(config, { logger }, client);
@@ -52,6 +57,7 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
     registry,
     signal: ctl.signal,
     setReady: (ready, reason) => void readiness.push({ ready, reason }),
+    heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
   }, opts);
   const done = uploader.run().finally(() => client.destroy());
   return {
@@ -60,6 +66,7 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
     readiness,
     done,
     isReady: () => readiness.length > 0 && readiness[readiness.length - 1].ready,
+    health: () => lifecycle.health,
     async stop() {
       ctl.abort();
       await done;

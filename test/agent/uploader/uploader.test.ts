@@ -11,7 +11,7 @@ import { OBJECT_METADATA } from '../../../agent/src/contract';
 import { awsCli } from '../../support/clients';
 import { makeHeapDump, makeLargeHprof, slowCopy, truncatedCopy } from '../../support/jvm';
 import { disposeAll, getObjectSha256, S3Server, sha256File, startS3Server } from '../../support/s3';
-import { eventually, msgs, startUploader, testConfig } from './harness';
+import { eventually, FAST_RETRY, msgs, startUploader, testConfig } from './harness';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -91,6 +91,24 @@ describe('uploader against s3rver', () => {
       expect(existsSync(file)).toBe(true); // deletion is off by default
     } finally {
       await up.stop();
+    }
+  });
+
+  it('the loop keeps /healthz healthy by its heartbeat; a stopped loop turns it unhealthy', async () => {
+    const { root, node } = fresh();
+    mkdirSync(root, { recursive: true });
+    const up = startUploader(testConfig(s3, root, { nodeName: node }), { ...FAST_RETRY, heartbeatMaxSilenceMs: 1500 });
+    let stopped = false;
+    try {
+      await eventually('the first beat', () => up.health().healthy);
+      await new Promise((r) => setTimeout(r, 3000)); // twice the silence limit: only renewed beats keep it healthy
+      expect(up.health()).toEqual({ healthy: true });
+      await up.stop();
+      stopped = true;
+      await new Promise((r) => setTimeout(r, 1700));
+      expect(up.health()).toMatchObject({ healthy: false, reason: expect.stringContaining('loop uploader silent') });
+    } finally {
+      if (!stopped) await up.stop();
     }
   });
 
