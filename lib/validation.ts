@@ -83,11 +83,6 @@ export function checkOneOf<T extends string>(prop: string, value: unknown, allow
   return value as T;
 }
 
-export function checkNonEmptyString(prop: string, value: unknown, expected = 'a non-empty string'): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new PipelinePropsError(prop, value, expected);
-  return value;
-}
-
 /** S3 bucket naming rules (the subset every S3-compatible server accepts). */
 export function checkBucketName(prop: string, value: unknown): string {
   const ok = typeof value === 'string'

@@ -22,7 +22,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { COMMANDS, ENV, NODE_OPTIONS_BY_COMMAND } from '../agent/src/contract';
-import { AWS_CLI, RCLONE_REMOTE } from '../test/support/clients';
+import { AWS_CLI, awsCliEnv, baseEnv, RCLONE_REMOTE, rcloneEnv } from '../test/support/clients';
 import { makeLargeHprof } from '../test/support/jvm';
 import { disposeAll, freePort, runTracked, sleep, spawnTracked } from '../test/support/procs';
 import { S3Server, s3Env, startS3Server } from '../test/support/s3';
@@ -67,42 +67,9 @@ async function measured(cmd: string, args: string[], env: NodeJS.ProcessEnv): Pr
   return { seconds, peakMiB: peak / 1024, stdout: p.stdout.join('\n') };
 }
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('AWS_') || k.startsWith('RCLONE_') || k === 'NODE_OPTIONS') delete env[k];
-  return env;
-}
-
-function awsEnv(s3: S3Server): NodeJS.ProcessEnv {
-  return {
-    ...cleanEnv(),
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    AWS_DEFAULT_REGION: s3.region,
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-}
-
-function rcloneEnv(s3: S3Server): NodeJS.ProcessEnv {
-  const r = `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_`;
-  return {
-    ...cleanEnv(),
-    RCLONE_CONFIG: '/dev/null',
-    [`${r}TYPE`]: 's3',
-    [`${r}PROVIDER`]: 'Other',
-    [`${r}ENDPOINT`]: s3.endpoint,
-    [`${r}FORCE_PATH_STYLE`]: 'true',
-    [`${r}ACCESS_KEY_ID`]: s3.accessKeyId,
-    [`${r}SECRET_ACCESS_KEY`]: s3.secretAccessKey,
-    [`${r}REGION`]: s3.region,
-  };
-}
-
 function uploaderEnv(s3: S3Server, root: string): NodeJS.ProcessEnv {
   return {
-    ...cleanEnv(),
+    ...baseEnv(),
     ...s3Env(s3),
     [ENV.nodeName]: 'bench-node',
     [ENV.dumpRoot]: root,
@@ -133,7 +100,7 @@ async function throughput(s3: S3Server, file: string, root: string): Promise<Rec
   const runs: Record<string, Run[]> = { 'aws s3 cp': [], 'rclone copyto': [], uploader: [], 'uploader, multipart forced (info)': [] };
   for (let i = 0; i < RUNS; i++) {
     const clients: Array<[string, () => Promise<Run>, string]> = [
-      ['aws s3 cp', () => measured(AWS_CLI, ['--endpoint-url', s3.endpoint, 's3', 'cp', file, `s3://${s3.bucket}/bench/aws-${i}`, '--only-show-errors'], awsEnv(s3)), `bench/aws-${i}`],
+      ['aws s3 cp', () => measured(AWS_CLI, ['--endpoint-url', s3.endpoint, 's3', 'cp', file, `s3://${s3.bucket}/bench/aws-${i}`, '--only-show-errors'], awsCliEnv(s3)), `bench/aws-${i}`],
       ['rclone copyto', () => measured('env', ['-u', 'AWS_CA_BUNDLE', 'rclone', 'copyto', file, `${RCLONE_REMOTE}:${s3.bucket}/bench/rclone-${i}`], rcloneEnv(s3)), `bench/rclone-${i}`],
       ['uploader', () => measured('node', [DRIVER], driverEnv(s3, root, file, `bench/uploader-${i}`)), `bench/uploader-${i}`],
       // Not a target: the same file as 8 MiB parts x4 (the default path for files above the 1 GiB

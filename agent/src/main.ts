@@ -17,9 +17,9 @@ import { createLogger, type Logger } from './runtime/logger';
 import { createRegistry } from './runtime/metrics';
 
 /**
- * Command modules are loaded on demand: esbuild puts everything in one file, but a module's
- * top-level code (e.g. the AWS SDK under the uploader) runs only when imported, so the mount
- * guard does not pay the SDK's memory.
+ * Command modules are loaded on demand, so a command runs only its own top-level code. The
+ * uploader (with the AWS SDK) is additionally embedded in the bundle as text and compiled only
+ * here (scripts/bundle-agent.ts): otherwise V8 would still parse it in every process.
  */
 async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<number> {
   switch (resolved.command) {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { awsCli, rclone } from '../support/clients';
-import { pidAlive } from '../support/procs';
+import { expectOutageKeepsData } from './outage';
 import { cephAvailable, disposeAll, getObjectSha256, s3Env, S3Server, sha256File, startS3Server } from '../support/s3';
 
 const describeCeph = cephAvailable() ? describe : describe.skip;
@@ -50,20 +50,7 @@ describeCeph('ceph harness', () => {
   });
 
   it('an RGW outage (stop/start, kill/start) keeps the data', async () => {
-    const pid1 = s3.pid()!;
-    expect(pid1).toBeGreaterThan(0);
-    await s3.stop();
-    expect(s3.pid()).toBeUndefined();
-    expect(pidAlive(pid1)).toBe(false);
-    await expect(s3.listKeys()).rejects.toThrow();
-    await s3.start();
-    const pid2 = s3.pid()!;
-    expect(pid2).not.toBe(pid1);
-    expect((await getObjectSha256(s3, 'd/x.hprof')).sha256).toBe(sha);
-    await s3.kill();
-    expect(pidAlive(pid2)).toBe(false);
-    await s3.start();
-    expect((await getObjectSha256(s3, 'd/x.hprof')).sha256).toBe(sha);
+    await expectOutageKeepsData(s3, 'd/x.hprof', sha);
   }, 60_000);
 
   it('lists open multipart uploads', async () => {

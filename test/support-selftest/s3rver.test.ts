@@ -3,6 +3,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes, createHash } from 'crypto';
 import { disposeAll, getObjectSha256, s3Env, S3Server, startS3Server } from '../support/s3';
 import { pidAlive } from '../support/procs';
+import { expectOutageKeepsData } from './outage';
 
 describe('s3rver harness', () => {
   let s3: S3Server;
@@ -44,19 +45,7 @@ describe('s3rver harness', () => {
   });
 
   it('keeps data and port across stop/start, and across kill/start', async () => {
-    const pid1 = s3.pid()!;
-    await s3.stop();
-    expect(s3.pid()).toBeUndefined();
-    expect(pidAlive(pid1)).toBe(false);
-    await expect(s3.listKeys()).rejects.toThrow();
-    await s3.start();
-    const pid2 = s3.pid()!;
-    expect(pid2).not.toBe(pid1);
-    expect((await getObjectSha256(s3, 'a/b.hprof')).sha256).toBe(sha);
-    await s3.kill();
-    expect(pidAlive(pid2)).toBe(false);
-    await s3.start();
-    expect((await getObjectSha256(s3, 'a/b.hprof')).sha256).toBe(sha);
+    await expectOutageKeepsData(s3, 'a/b.hprof', sha);
   });
 
   it('paginates listKeys past 1000 keys', async () => {
