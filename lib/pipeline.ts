@@ -8,7 +8,7 @@ import { SccPolicy } from './platform/scc-policy';
 import { applicationConstraints, mountGuardConstraints, uploaderConstraints } from './platform/scc-profiles';
 import { DUMP_STORAGE_SETTINGS, DumpStorage, DumpStorageSettings } from './storage';
 import { Uploader } from './uploader';
-import { UPLOADER_SETTINGS, UploaderSettings } from './uploader-config';
+import { resolveUploaderSettings, UPLOADER_SETTINGS, UploaderSettings } from './uploader-config';
 import {
   checkBoolean, checkImage, checkInteger, checkKnownKeys, checkOneOf, PipelinePropsError, withPropScope,
 } from './validation';
@@ -158,8 +158,9 @@ function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
     waitTimeoutSeconds: checkInteger('waitTimeoutSeconds', props.waitTimeoutSeconds ?? 600, 0, 86_400),
     appEnabled: checkBoolean('app.enabled', props.app?.enabled ?? true),
     // Needed before the uploader is built: its SCC's capabilities depend on it.
-    removesLocalDumps: checkBoolean('uploader.deleteAfterUpload', props.uploader?.deleteAfterUpload ?? false)
-      || checkInteger('uploader.retentionMaxAgeSeconds', props.uploader?.retentionMaxAgeSeconds ?? 0, 0) > 0
-      || checkInteger('uploader.retentionMaxBytes', props.uploader?.retentionMaxBytes ?? 0, 0) > 0,
+    removesLocalDumps: withPropScope('uploader', () => {
+      const u = resolveUploaderSettings(props.uploader);
+      return u.afterUpload !== 'keep' || u.retentionMaxAgeSeconds > 0 || u.retentionMaxBytes > 0;
+    }),
   };
 }

@@ -18,6 +18,12 @@ export type S3StorageClass = (typeof S3_STORAGE_CLASSES)[number];
 export const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
 export type ChecksumMode = (typeof CHECKSUM_MODES)[number];
 
+export const AFTER_UPLOAD_ACTIONS = ['archive', 'delete', 'keep'] as const;
+export type AfterUploadAction = (typeof AFTER_UPLOAD_ACTIONS)[number];
+
+export const PAYLOAD_CHECKSUMS = ['md5', 'sha256'] as const;
+export type PayloadChecksum = (typeof PAYLOAD_CHECKSUMS)[number];
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type AgentLogLevel = (typeof LOG_LEVELS)[number];
 
@@ -93,11 +99,26 @@ export interface UploaderSettings {
   readonly concurrency?: number;
   /** Gzip dumps on the fly. @default false */
   readonly gzip?: boolean;
-  /** Delete a local dump once its upload is verified; grants the uploader write access. @default false */
-  readonly deleteAfterUpload?: boolean;
-  /** Delete already-uploaded dumps older than this many seconds (0 = off). @default 0 */
+  /**
+   * What happens to a local dump once it is verified in S3. `archive`: moved out of the application's
+   * folder into the node's root-owned archive (so the next OOM of a restarted container writes its dump
+   * again), bounded by the retention settings; `delete`: removed; `keep`: left in place (the uploader
+   * then mounts the dump folder read-only, and a second OOM of the same container writes no dump).
+   * @default 'archive'
+   */
+  readonly afterUpload?: AfterUploadAction;
+  /**
+   * Digest sent with every PUT and part, checked by the server against the bytes it receives:
+   * `md5` (Content-MD5, understood by every S3-compatible server) or `sha256` (x-amz-checksum-sha256:
+   * AWS S3 and newer servers; cheaper for one-PUT uploads).
+   * @default 'md5'
+   */
+  readonly payloadChecksum?: PayloadChecksum;
+  /** Analyse each HPROF while it is read and write a summary next to the dump. @default true */
+  readonly analysis?: boolean;
+  /** Remove archived (verified) dumps older than this many seconds (0 = off). @default 604800 (7 days) */
   readonly retentionMaxAgeSeconds?: number;
-  /** Keep at most this many bytes of already-uploaded dumps per node (0 = off). @default 0 */
+  /** Keep at most this many bytes of dumps per node; the oldest archived ones go first (0 = off). @default 2147483648 (2 GiB) */
   readonly retentionMaxBytes?: number;
   /** @default 'info' */
   readonly logLevel?: AgentLogLevel;
@@ -108,7 +129,7 @@ export interface UploaderSettings {
 export const UPLOADER_SETTINGS: readonly (keyof UploaderSettings)[] = [
   'bucket', 'prefix', 'watchIntervalSeconds', 'fileStableTimeSeconds', 'completeQuietTimeSeconds', 'patterns',
   'endpoint', 'forcePathStyle', 'region', 'storageClass', 'checksumMode', 'partSizeMb', 'concurrency', 'gzip',
-  'deleteAfterUpload', 'retentionMaxAgeSeconds', 'retentionMaxBytes', 'logLevel', 'credentials',
+  'afterUpload', 'payloadChecksum', 'analysis', 'retentionMaxAgeSeconds', 'retentionMaxBytes', 'logLevel', 'credentials',
 ];
 
 /** Credentials after defaults and validation. */
@@ -133,7 +154,9 @@ export interface ResolvedUploaderSettings {
   readonly partSizeMb: number;
   readonly concurrency: number;
   readonly gzip: boolean;
-  readonly deleteAfterUpload: boolean;
+  readonly afterUpload: AfterUploadAction;
+  readonly payloadChecksum: PayloadChecksum;
+  readonly analysis: boolean;
   readonly retentionMaxAgeSeconds: number;
   readonly retentionMaxBytes: number;
   readonly logLevel: AgentLogLevel;
@@ -236,9 +259,11 @@ export function resolveUploaderSettings(s: UploaderSettings = {}): ResolvedUploa
     partSizeMb: checkInteger('partSizeMb', s.partSizeMb ?? 8, 5, 5120),
     concurrency: checkInteger('concurrency', s.concurrency ?? 4, 1, 64),
     gzip: checkBoolean('gzip', s.gzip ?? false),
-    deleteAfterUpload: checkBoolean('deleteAfterUpload', s.deleteAfterUpload ?? false),
-    retentionMaxAgeSeconds: checkInteger('retentionMaxAgeSeconds', s.retentionMaxAgeSeconds ?? 0, 0),
-    retentionMaxBytes: checkInteger('retentionMaxBytes', s.retentionMaxBytes ?? 0, 0),
+    afterUpload: checkOneOf('afterUpload', s.afterUpload ?? 'archive', AFTER_UPLOAD_ACTIONS),
+    payloadChecksum: checkOneOf('payloadChecksum', s.payloadChecksum ?? 'md5', PAYLOAD_CHECKSUMS),
+    analysis: checkBoolean('analysis', s.analysis ?? true),
+    retentionMaxAgeSeconds: checkInteger('retentionMaxAgeSeconds', s.retentionMaxAgeSeconds ?? 604_800, 0),
+    retentionMaxBytes: checkInteger('retentionMaxBytes', s.retentionMaxBytes ?? 2 * 1024 ** 3, 0),
     logLevel: checkOneOf('logLevel', s.logLevel ?? 'info', LOG_LEVELS),
     credentials: resolveCredentials(s.credentials),
   };
@@ -263,7 +288,9 @@ export function uploaderConfigData(r: ResolvedUploaderSettings): Record<string, 
     [ENV.uploadPartSizeMb]: String(r.partSizeMb),
     [ENV.uploadConcurrency]: String(r.concurrency),
     [ENV.uploadGzip]: String(r.gzip),
-    [ENV.deleteAfterUpload]: String(r.deleteAfterUpload),
+    [ENV.afterUpload]: r.afterUpload,
+    [ENV.uploadChecksum]: r.payloadChecksum,
+    [ENV.dumpAnalysis]: String(r.analysis),
     [ENV.retentionMaxAge]: String(r.retentionMaxAgeSeconds),
     [ENV.retentionMaxBytes]: String(r.retentionMaxBytes),
     [ENV.logLevel]: r.logLevel,

@@ -125,8 +125,8 @@ export class Uploader extends Construct {
     // container only into its bounding set, not its effective set, so a non-root uploader could
     // not use them: the uploader runs as uid 0, but unprivileged, with every other capability
     // dropped, no privilege escalation and a read-only root filesystem.
-    // Deletion after upload and the retention cap both remove (verified) local dumps.
-    const removesLocalDumps = s.deleteAfterUpload || s.retentionMaxAgeSeconds > 0 || s.retentionMaxBytes > 0;
+    // Archiving or deleting verified dumps, and the retention limits, all write in the dump tree.
+    const removesLocalDumps = s.afterUpload !== 'keep' || s.retentionMaxAgeSeconds > 0 || s.retentionMaxBytes > 0;
     const securityContext: k8s.SecurityContext = {
       runAsUser: 0,
       runAsNonRoot: false,

@@ -8,7 +8,8 @@ import { open } from 'fs/promises';
 import { resolveUploaderConfig } from '../agent/src/config';
 import { createLogger } from '../agent/src/runtime/logger';
 import { createStore } from '../agent/src/uploader/command';
-import { sha256Of, tuneV8ForFlatMemory } from '../agent/src/uploader/file-source';
+import { tuneV8ForFlatMemory } from '../agent/src/uploader/file-source';
+import { readPass } from '../agent/src/uploader/read-pass';
 
 async function main(): Promise<void> {
   const file = process.env.BENCH_FILE;
@@ -21,8 +22,12 @@ async function main(): Promise<void> {
   const fh = await open(file, 'r');
   try {
     const { size } = await fh.stat();
-    const sha256 = await sha256Of(fh, size);
-    const { multipart } = await store.upload({ fh, size, key, metadata: { sha256, 'original-size': String(size) }, gzip: false });
+    const partSize = store.partSizeFor(size);
+    const pass = await readPass(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, { size, partSize, digest: config.digest, gzipHprof: false }, { readTimeoutMs: config.readTimeoutMs });
+    const sha256 = pass.sha256;
+    const { multipart } = await store.upload({
+      fh, size, key, metadata: { sha256, 'original-size': String(size) }, gzip: false, digest: config.digest, partSize, partDigests: pass.partDigests,
+    });
     const head = await store.head(key);
     if (!head || head.size !== size || head.metadata.sha256 !== sha256) throw new Error(`verification failed: ${JSON.stringify(head)}`);
     process.stdout.write(JSON.stringify({ ms: Date.now() - t0, bytes: size, multipart }) + '\n');

@@ -63,7 +63,12 @@ export interface UploaderConfig extends CommonConfig {
   /** Files up to this size are one streamed PutObject, larger ones multipart. */
   readonly multipartThresholdBytes: number;
   readonly gzip: boolean;
-  readonly deleteAfterUpload: boolean;
+  readonly digest: PayloadDigest;
+  readonly afterUpload: AfterUpload;
+  readonly maxWatches: number;
+  readonly maxFiles: number;
+  readonly readTimeoutMs: number;
+  readonly analysis: boolean;
   /** 0 = off. */
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
@@ -95,6 +100,10 @@ export const STORAGE_CLASSES = [
   'GLACIER_IR', 'DEEP_ARCHIVE', 'EXPRESS_ONEZONE', 'OUTPOSTS', 'SNOW',
 ] as const;
 const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
+export const AFTER_UPLOAD = ['archive', 'delete', 'keep'] as const;
+export type AfterUpload = (typeof AFTER_UPLOAD)[number];
+export const PAYLOAD_DIGESTS = ['md5', 'sha256'] as const;
+export type PayloadDigest = (typeof PAYLOAD_DIGESTS)[number];
 const SIZE_UNITS: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 
 /** Seconds (integer or decimal) -> milliseconds. */
@@ -248,9 +257,14 @@ export const VARIABLES = {
   [ENV.uploadConcurrency]: v({ default: '4', expected: 'an integer 1..64', parse: integer(1, 64) }),
   [ENV.uploadMultipartThresholdMb]: v({ default: '1024', expected: 'an integer number of MiB 5..5120 (single PUT limit 5 GiB)', parse: integer(5, 5120) }),
   [ENV.uploadGzip]: v({ default: 'false', expected: 'true or false', parse: boolean }),
-  [ENV.deleteAfterUpload]: v({ default: 'false', expected: 'true or false', parse: boolean }),
-  [ENV.retentionMaxAge]: v({ default: '0', expected: 'a number of seconds >= 0 (0 = off)', parse: seconds({ positive: false }) }),
-  [ENV.retentionMaxBytes]: v({ default: '0', expected: 'a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)', parse: byteSize }),
+  [ENV.uploadChecksum]: v({ default: 'md5', expected: `one of ${PAYLOAD_DIGESTS.join(', ')}`, parse: oneOf(PAYLOAD_DIGESTS) }),
+  [ENV.afterUpload]: v({ default: 'archive', expected: `one of ${AFTER_UPLOAD.join(', ')}`, parse: oneOf(AFTER_UPLOAD) }),
+  [ENV.watchMaxDirectories]: v({ default: '1024', expected: 'an integer 0..100000', parse: integer(0, 100_000) }),
+  [ENV.dumpMaxFiles]: v({ default: '10000', expected: 'an integer 1..1000000', parse: integer(1, 1_000_000) }),
+  [ENV.fileReadTimeout]: v({ default: '60', expected: 'a number of seconds > 0', parse: seconds({ positive: true }) }),
+  [ENV.dumpAnalysis]: v({ default: 'true', expected: 'true or false', parse: boolean }),
+  [ENV.retentionMaxAge]: v({ default: '604800', expected: 'a number of seconds >= 0 (0 = off)', parse: seconds({ positive: false }) }),
+  [ENV.retentionMaxBytes]: v({ default: '2Gi', expected: 'a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)', parse: byteSize }),
 } satisfies Record<EnvName, Variable<unknown>>;
 
 type Vars = typeof VARIABLES;
@@ -367,7 +381,12 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     concurrency: required(env, ENV.uploadConcurrency),
     multipartThresholdBytes: required(env, ENV.uploadMultipartThresholdMb) * 2 ** 20,
     gzip: required(env, ENV.uploadGzip),
-    deleteAfterUpload: required(env, ENV.deleteAfterUpload),
+    digest: required(env, ENV.uploadChecksum),
+    afterUpload: required(env, ENV.afterUpload),
+    maxWatches: required(env, ENV.watchMaxDirectories),
+    maxFiles: required(env, ENV.dumpMaxFiles),
+    readTimeoutMs: required(env, ENV.fileReadTimeout),
+    analysis: required(env, ENV.dumpAnalysis),
     retentionMaxAgeMs: required(env, ENV.retentionMaxAge),
     retentionMaxBytes: required(env, ENV.retentionMaxBytes),
   };
@@ -400,7 +419,7 @@ export function parseCommand(arg: string | undefined): Command {
 // ---------------------------------------------------------------------------------------------
 // Typo detection: unknown variables of our families that look like a known name.
 
-const FAMILIES = /^(S3|WATCH|FILE|MOUNT|UPLOAD|RETENTION|DUMP|WAIT|AGENT|MARKER|COMPLETE|DELETE)_/;
+const FAMILIES = /^(S3|WATCH|FILE|MOUNT|UPLOAD|RETENTION|DUMP|WAIT|AGENT|MARKER|COMPLETE|DELETE|AFTER)_/;
 
 export interface TypoWarning {
   readonly variable: string;

@@ -84,7 +84,18 @@ export const ENV = {
   /** Files up to this size go as one streamed PUT; larger ones as multipart (parts of UPLOAD_PART_SIZE_MB). */
   uploadMultipartThresholdMb: 'UPLOAD_MULTIPART_THRESHOLD_MB',
   uploadGzip: 'UPLOAD_GZIP',
-  deleteAfterUpload: 'DELETE_AFTER_UPLOAD',
+  /** md5 (Content-MD5) or sha256 (x-amz-checksum-sha256): the digest the server checks on every PUT and part. */
+  uploadChecksum: 'UPLOAD_CHECKSUM',
+  /** What happens to a local dump once verified in S3: archive (move out of the JVM's way), delete, keep. */
+  afterUpload: 'AFTER_UPLOAD',
+  /** Directories watched for events at most (the periodic scan covers the rest). */
+  watchMaxDirectories: 'WATCH_MAX_DIRECTORIES',
+  /** Dump files tracked at most. */
+  dumpMaxFiles: 'DUMP_MAX_FILES',
+  /** A single read of a dump that takes longer fails that file's attempt (a hung disk never stops the loop). */
+  fileReadTimeout: 'FILE_READ_TIMEOUT',
+  /** Analyse each HPROF in the read pass and write a summary next to the dump. */
+  dumpAnalysis: 'DUMP_ANALYSIS',
   retentionMaxAge: 'RETENTION_MAX_AGE',
   retentionMaxBytes: 'RETENTION_MAX_BYTES',
 } as const;
@@ -113,6 +124,12 @@ export const PATHS = {
   appDumpDir: '/dumps',
   /** Ready marker file name, written through the mount (so it lives on the PVC). */
   markerName: '.ready',
+  /**
+   * Verified dumps are moved out of the tenant's folder into this root-owned folder below the dump
+   * root (same filesystem: a rename), as `<namespace>/<pod>/<key name>`: the JVM's next OOM can write
+   * `java_pid1.hprof` again, and local copies stay bounded by the retention settings.
+   */
+  archiveDir: '.heapdump-archive',
 } as const;
 
 /** HTTP endpoints every agent process serves on AGENT_HTTP_PORT. */
@@ -148,4 +165,12 @@ export const OBJECT_METADATA = {
   sha256: 'sha256',
   complete: 'complete',
   encoding: 'content-encoding-applied',
+  /** The dump file's last modification (ISO time): which occurrence this is. */
+  modifiedTime: 'modified-time',
+  /** MD5 (hex) of the bytes sent as one PUT: what the object's ETag must be. */
+  md5: 'md5',
+  /** Decompressed size of a gzip-compressed dump (`.hprof.gz`), when every member decoded. */
+  uncompressedSize: 'uncompressed-size',
+  /** Name of the summary object next to the dump (`<dump key>.summary.json`). */
+  summary: 'summary',
 } as const;

@@ -59,10 +59,10 @@ export function mountGuardConstraints(): Constraints {
 /** Capabilities the uploader container adds (and its SCC allows). */
 export function uploaderCapabilities(removesLocalDumps: boolean): string[] {
   // DAC_READ_SEARCH: read dumps (mode 0600) owned by any application UID, without write access.
-  // Removing uploaded dumps (deletion after upload, or the retention cap) needs write on the
-  // app-owned directory (DAC_OVERRIDE) and, for sticky directories, ownership override (FOWNER);
-  // only then are they granted.
-  return removesLocalDumps ? ['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER'] : ['DAC_READ_SEARCH'];
+  // Moving a verified dump out of the application's folder (or deleting it) needs write on that
+  // app-owned, non-sticky folder: DAC_OVERRIDE. (No FOWNER: the agents never rename or remove in a
+  // sticky directory they do not own, and every move goes through pinned directories.)
+  return removesLocalDumps ? ['DAC_READ_SEARCH', 'DAC_OVERRIDE'] : ['DAC_READ_SEARCH'];
 }
 
 /**

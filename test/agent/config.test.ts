@@ -37,7 +37,8 @@ describe('defaults', () => {
       s3: { bucket: 'heap-dumps', prefix: '', region: 'us-east-1', forcePathStyle: false, storageClass: 'STANDARD', checksumMode: 'WHEN_REQUIRED' },
       watchIntervalMs: 60_000, fileStableTimeMs: 120_000, completeQuietTimeMs: 2_000,
       patterns: ['*.hprof', '*.hprof.gz', '*.phd'], partSizeBytes: 8 * 2 ** 20, concurrency: 4, multipartThresholdBytes: 1024 * 2 ** 20,
-      gzip: false, deleteAfterUpload: false, retentionMaxAgeMs: 0, retentionMaxBytes: 0,
+      gzip: false, afterUpload: 'archive', digest: 'md5', retentionMaxAgeMs: 604_800_000, retentionMaxBytes: 2 * 1024 ** 3,
+      maxWatches: 1024, maxFiles: 10_000, readTimeoutMs: 60_000, analysis: true,
     });
   });
   test('every contract variable has a table entry with an expectation', () => {
@@ -47,9 +48,9 @@ describe('defaults', () => {
 
 describe('values', () => {
   test('seconds accept decimals; booleans accept true/false/1/0/yes/no', () => {
-    const c = resolveUploaderConfig({ ...UPLOADER, WATCH_INTERVAL: '0.2', FILE_STABLE_TIME: '0', UPLOAD_GZIP: 'YES', DELETE_AFTER_UPLOAD: '1' });
-    expect(c).toMatchObject({ watchIntervalMs: 200, fileStableTimeMs: 0, gzip: true, deleteAfterUpload: true });
-    expect(resolveUploaderConfig({ ...UPLOADER, UPLOAD_GZIP: 'no', DELETE_AFTER_UPLOAD: '0' })).toMatchObject({ gzip: false, deleteAfterUpload: false });
+    const c = resolveUploaderConfig({ ...UPLOADER, WATCH_INTERVAL: '0.2', FILE_STABLE_TIME: '0', UPLOAD_GZIP: 'YES', AFTER_UPLOAD: 'delete' });
+    expect(c).toMatchObject({ watchIntervalMs: 200, fileStableTimeMs: 0, gzip: true, afterUpload: 'delete' });
+    expect(resolveUploaderConfig({ ...UPLOADER, UPLOAD_GZIP: 'no', AFTER_UPLOAD: 'keep' })).toMatchObject({ gzip: false, afterUpload: 'keep' });
     expect(resolveMountGuardConfig({ ...BASE, MOUNT_CHECK_INTERVAL: '0.25' }).checkIntervalMs).toBe(250);
   });
   test('empty values mean "use the default" (ConfigMap keys set to "")', () => {
@@ -133,7 +134,12 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'UPLOAD_CONCURRENCY', '65', 'UPLOAD_CONCURRENCY="65" is invalid: expected an integer 1..64'],
   ['up', resolveUploaderConfig, 'UPLOAD_MULTIPART_THRESHOLD_MB', '5121', 'UPLOAD_MULTIPART_THRESHOLD_MB="5121" is invalid: expected an integer number of MiB 5..5120 (single PUT limit 5 GiB)'],
   ['up', resolveUploaderConfig, 'UPLOAD_GZIP', 'on', 'UPLOAD_GZIP="on" is invalid: expected true or false'],
-  ['up', resolveUploaderConfig, 'DELETE_AFTER_UPLOAD', 'y', 'DELETE_AFTER_UPLOAD="y" is invalid: expected true or false'],
+  ['up', resolveUploaderConfig, 'AFTER_UPLOAD', 'y', 'AFTER_UPLOAD="y" is invalid: expected one of archive, delete, keep'],
+  ['up', resolveUploaderConfig, 'UPLOAD_CHECKSUM', 'crc32', 'UPLOAD_CHECKSUM="crc32" is invalid: expected one of md5, sha256'],
+  ['up', resolveUploaderConfig, 'WATCH_MAX_DIRECTORIES', '-1', 'WATCH_MAX_DIRECTORIES="-1" is invalid: expected an integer 0..100000'],
+  ['up', resolveUploaderConfig, 'DUMP_MAX_FILES', '0', 'DUMP_MAX_FILES="0" is invalid: expected an integer 1..1000000'],
+  ['up', resolveUploaderConfig, 'FILE_READ_TIMEOUT', '0', 'FILE_READ_TIMEOUT="0" is invalid: expected a number of seconds > 0'],
+  ['up', resolveUploaderConfig, 'DUMP_ANALYSIS', 'sometimes', 'DUMP_ANALYSIS="sometimes" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_AGE', '7d', 'RETENTION_MAX_AGE="7d" is invalid: expected a number of seconds >= 0 (0 = off)'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_BYTES', '10GB', 'RETENTION_MAX_BYTES="10GB" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)'],
 ];

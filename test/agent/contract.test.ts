@@ -18,7 +18,7 @@ const VARIANTS: [string, HeapDumpPipelineProps][] = [
     agentImage: IMAGE,
     uploader: {
       bucket: 'dumps-eu', prefix: 'team-a', endpoint: 'https://s3.example.internal:9000', forcePathStyle: true, gzip: true,
-      deleteAfterUpload: true, retentionMaxAgeSeconds: 86_400, retentionMaxBytes: 5 * 1024 ** 3, patterns: ['*.hprof'],
+      afterUpload: 'delete', retentionMaxAgeSeconds: 86_400, retentionMaxBytes: 5 * 1024 ** 3, patterns: ['*.hprof'],
       storageClass: 'STANDARD_IA', watchIntervalSeconds: 15, fileStableTimeSeconds: 30,
     },
   }],
@@ -69,7 +69,7 @@ describe.each(VARIANTS)('%s', (_name, props) => {
       expect(u.s3.bucket).toBe(cm[ENV.s3Bucket]);
       expect(u.watchIntervalMs).toBe(Number(cm[ENV.watchInterval]) * 1000);
       expect(u.fileStableTimeMs).toBe(Number(cm[ENV.fileStableTime]) * 1000);
-      expect(u.deleteAfterUpload).toBe(props.uploader?.deleteAfterUpload ?? false);
+      expect(u.afterUpload).toBe(props.uploader?.afterUpload ?? 'archive');
       expect(u.gzip).toBe(props.uploader?.gzip ?? false);
       expect(u.s3.storageClass).toBe(props.uploader?.storageClass ?? 'STANDARD');
       if (props.uploader?.credentials?.source === 'workload-identity') expect(u.s3.credentials).toBeUndefined();

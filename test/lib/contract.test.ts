@@ -11,7 +11,7 @@ const VARIANTS: [string, HeapDumpPipelineProps][] = [
   ['everything set', {
     agentImage: IMAGE,
     uploader: {
-      endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, gzip: true, deleteAfterUpload: true, retentionMaxAgeSeconds: 3600,
+      endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, gzip: true, afterUpload: 'delete', retentionMaxAgeSeconds: 3600,
       retentionMaxBytes: 1000, patterns: ['*.hprof'], logLevel: 'debug',
       credentials: { secretValues: { accessKeyId: 'a', secretAccessKey: 'b', region: 'eu-west-1', endpointUrl: 'http://127.0.0.1:9000' } },
     },

@@ -19,7 +19,7 @@ const CUSTOMISED: HeapDumpPipelineProps = {
     endpoint: 'https://minio.example.com:9000',
     forcePathStyle: true,
     storageClass: 'STANDARD_IA',
-    deleteAfterUpload: true,
+    afterUpload: 'delete',
     retentionMaxAgeSeconds: 604800,
     credentials: { source: 'workload-identity', roleArn: 'arn:aws:iam::123456789012:role/heap-dump-uploader' },
   },

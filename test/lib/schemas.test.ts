@@ -10,7 +10,7 @@ const VARIANTS: [string, HeapDumpPipelineProps][] = [
   ['default', { agentImage: IMAGE }],
   ['customised', {
     agentImage: IMAGE, namespace: 'dumps', storage: { size: '1Ti', storageClassName: 'cephfs', accessMode: 'ReadWriteOnce' },
-    uploader: { deleteAfterUpload: true, endpoint: 'https://s3.example.com', credentials: { secretValues: { accessKeyId: 'a', secretAccessKey: 'b' } } },
+    uploader: { afterUpload: 'delete', endpoint: 'https://s3.example.com', credentials: { secretValues: { accessKeyId: 'a', secretAccessKey: 'b' } } },
     app: { image: 'registry.example.com/team/api:1.0.0', routeHost: 'api.apps.example.com' },
   }],
   ['workload identity', { agentImage: IMAGE, uploader: { credentials: { source: 'workload-identity', roleArn: 'arn:aws:iam::123456789012:role/r' } } }],

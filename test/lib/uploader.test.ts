@@ -28,9 +28,11 @@ describe('Uploader', () => {
       UPLOAD_PART_SIZE_MB: '8',
       UPLOAD_CONCURRENCY: '4',
       UPLOAD_GZIP: 'false',
-      DELETE_AFTER_UPLOAD: 'false',
-      RETENTION_MAX_AGE: '0',
-      RETENTION_MAX_BYTES: '0',
+      AFTER_UPLOAD: 'archive',
+      UPLOAD_CHECKSUM: 'md5',
+      DUMP_ANALYSIS: 'true',
+      RETENTION_MAX_AGE: '604800',
+      RETENTION_MAX_BYTES: '2147483648',
       LOG_LEVEL: 'info',
     });
   });
@@ -48,35 +50,36 @@ describe('Uploader', () => {
     expect(ofKind(objects, 'Secret')).toEqual([]);
   });
 
-  test('mounts /mnt/dump read-only with HostToContainer propagation; least privilege to read other UIDs\' dumps', () => {
+  test('by default mounts /mnt/dump writable (verified dumps are archived) with HostToContainer propagation; DAC_READ_SEARCH + DAC_OVERRIDE only', () => {
     const mount = up.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/mnt/dump');
-    expect(mount).toEqual({ name: 'host-dump', mountPath: '/mnt/dump', mountPropagation: 'HostToContainer', readOnly: true });
+    expect(mount).toEqual({ name: 'host-dump', mountPath: '/mnt/dump', mountPropagation: 'HostToContainer', readOnly: false });
     expect(spec.volumes.find((v: { name: string }) => v.name === 'host-dump').hostPath).toEqual({ path: '/mnt/dump', type: 'Directory' });
     expect(up.securityContext).toEqual({
       runAsUser: 0, runAsNonRoot: false, privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'], add: ['DAC_READ_SEARCH'] },
+      capabilities: { drop: ['ALL'], add: ['DAC_READ_SEARCH', 'DAC_OVERRIDE'] },
     });
     expect(spec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
   });
 
-  test('deletion after upload makes the mount writable and adds exactly DAC_OVERRIDE and FOWNER', () => {
-    const del = synthPipeline({ agentImage: IMAGE, uploader: { deleteAfterUpload: true } }).objects;
-    const c = container(find(del, 'DaemonSet', 'heap-dump-s3-uploader'), 'uploader');
-    expect(c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/mnt/dump').readOnly).toBe(false);
-    expect(c.securityContext.capabilities.add).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER']);
-    expect(find(del, 'SecurityContextConstraints', 'heap-dump-uploader').allowedCapabilities).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER']);
-    expect(find(del, 'ConfigMap', 's3-uploader-config').data.DELETE_AFTER_UPLOAD).toBe('true');
+  test('keep without retention: the mount is read-only and reading other UIDs\' dumps is all it may do', () => {
+    const ro = synthPipeline({ agentImage: IMAGE, uploader: { afterUpload: 'keep', retentionMaxAgeSeconds: 0, retentionMaxBytes: 0 } }).objects;
+    const c = container(find(ro, 'DaemonSet', 'heap-dump-s3-uploader'), 'uploader');
+    expect(c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/mnt/dump').readOnly).toBe(true);
+    expect(c.securityContext.capabilities.add).toEqual(['DAC_READ_SEARCH']);
+    expect(find(ro, 'SecurityContextConstraints', 'heap-dump-uploader').allowedCapabilities).toEqual(['DAC_READ_SEARCH']);
+    expect(find(ro, 'ConfigMap', 's3-uploader-config').data.AFTER_UPLOAD).toBe('keep');
   });
 
   test.each([
-    ['a retention age', { retentionMaxAgeSeconds: 86_400 }],
-    ['a retention size', { retentionMaxBytes: 10 * 1024 ** 3 }],
-  ])('%s alone also makes the mount writable and adds DAC_OVERRIDE and FOWNER (retention removes uploaded dumps)', (_n, uploader) => {
+    ['a retention age', { afterUpload: 'keep' as const, retentionMaxAgeSeconds: 86_400, retentionMaxBytes: 0 }],
+    ['a retention size', { afterUpload: 'keep' as const, retentionMaxAgeSeconds: 0, retentionMaxBytes: 10 * 1024 ** 3 }],
+    ['deletion', { afterUpload: 'delete' as const }],
+  ])('%s also makes the mount writable and adds exactly DAC_OVERRIDE', (_n, uploader) => {
     const objs = synthPipeline({ agentImage: IMAGE, uploader }).objects;
     const c = container(find(objs, 'DaemonSet', 'heap-dump-s3-uploader'), 'uploader');
     expect(c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/mnt/dump').readOnly).toBe(false);
-    expect(c.securityContext.capabilities.add).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER']);
-    expect(find(objs, 'SecurityContextConstraints', 'heap-dump-uploader').allowedCapabilities).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE', 'FOWNER']);
+    expect(c.securityContext.capabilities.add).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE']);
+    expect(find(objs, 'SecurityContextConstraints', 'heap-dump-uploader').allowedCapabilities).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE']);
   });
 
   test('the init container waits for the marker and verifies the mount before the uploader starts', () => {

@@ -6,6 +6,7 @@ import type { S3Config, UploaderConfig } from '../config';
 import type { CommandContext } from '../runtime/context';
 import type { Logger } from '../runtime/logger';
 import { tuneV8ForFlatMemory } from './file-source';
+import { Retainer } from './after-upload';
 import { S3Store } from './s3-store';
 import { Uploader } from './uploader';
 
@@ -57,5 +58,12 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   tuneV8ForFlatMemory();
   const store = createStore(config, ctx);
   ctx.onShutdown('s3 client', () => store.client.destroy());
-  await new Uploader(config, store, ctx).run();
+  const retainer = new Retainer({
+    afterUpload: config.afterUpload,
+    nodeName: config.nodeName,
+    prefix: config.s3.prefix,
+    retentionMaxAgeMs: config.retentionMaxAgeMs,
+    retentionMaxBytes: config.retentionMaxBytes,
+  }, store, ctx.logger.child('retain'));
+  await new Uploader(config, store, retainer, ctx).run();
 }

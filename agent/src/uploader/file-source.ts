@@ -7,9 +7,8 @@
  * a cheap young-generation collection after every 2 MiB read (~500 scavenges of a tiny young space
  * per GiB: no measurable cost); with 128 KiB chunks this gave the lowest peak without losing
  * throughput (1 GiB to s3rver, peak RSS: single PUT ~70 MiB, multipart ~75 MiB; 256 KiB chunks and a
- * GC every 8 MiB: 77-82 MiB). Hashing reuses one buffer and allocates nothing.
+ * GC every 8 MiB: 77-82 MiB). The read pass (read-pass.ts) reuses one buffer and allocates nothing.
  */
-import { createHash } from 'crypto';
 import type { FileHandle } from 'fs/promises';
 import { Readable } from 'stream';
 import { setFlagsFromString } from 'v8';
@@ -59,21 +58,6 @@ export class ReadBudget {
 }
 
 export const sharedBudget = new ReadBudget();
-
-/** SHA-256 of the first `size` bytes of an open file, reusing one buffer. */
-export async function sha256Of(fh: FileHandle, size: number, onProgress?: (bytes: number) => void): Promise<string> {
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1024 * 1024);
-  let pos = 0;
-  while (pos < size) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
-    if (bytesRead === 0) throw Object.assign(new Error(`file shrank while hashing (at ${pos} of ${size})`), { code: 'ESHRUNK' });
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-    onProgress?.(bytesRead);
-  }
-  return hash.digest('hex');
-}
 
 /**
  * A Readable over bytes [start, end) of an already open file. Positioned reads on the shared handle,

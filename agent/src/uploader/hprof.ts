@@ -20,6 +20,12 @@ const MAGICS = ['JAVA PROFILE 1.0.2', 'JAVA PROFILE 1.0.1'];
 const HEAP_DUMP_END = 0x2c;
 const RECORD_HEADER = 9;
 const WINDOW = 64 * 1024;
+/**
+ * A HotSpot dump has well under a million records (names, classes, frames, a few heap segments); a
+ * crafted file of tiny records could make the walk last minutes. Past this many it is not a dump
+ * to trust early: the verdict is incomplete and the file waits for the full stability window.
+ */
+export const MAX_WALK_RECORDS = 5_000_000;
 
 export async function checkHprof(read: PositionedRead, size: number): Promise<HprofVerdict> {
   const head = Buffer.alloc(Math.min(64, size));
@@ -50,7 +56,9 @@ async function walk(read: PositionedRead, size: number, start: number): Promise<
   let offset = start;
   let lastTag = -1;
   let lastLength = -1;
+  let records = 0;
   while (offset < size) {
+    if (++records > MAX_WALK_RECORDS) return { kind: 'incomplete', reason: `more than ${MAX_WALK_RECORDS} records: not checked further` };
     if (offset + RECORD_HEADER > size) return { kind: 'incomplete', reason: `record header cut at ${offset}` };
     if (winStart < 0 || offset < winStart || offset + RECORD_HEADER > winStart + winLen) {
       winStart = offset;
@@ -76,5 +84,85 @@ export async function checkHprofFile(path: string | Buffer): Promise<HprofVerdic
     return await checkHprof(async (buf, pos, len) => (await fh.read(buf, 0, len, pos)).bytesRead, size);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * The same structural check over a byte stream (push based), for dumps that cannot be read at
+ * positions: the decompressed bytes of a `.hprof.gz`. Only the record headers are parsed; bodies are
+ * skipped by their (unsigned 32-bit) length, so the cost is the decompression, not the walk.
+ */
+export class HprofStreamWalker {
+  private bytes = 0;
+  /** Header bytes, then one record header at a time (never more than 64 + 13 bytes). */
+  private pending = Buffer.alloc(0);
+  private headerDone = false;
+  private skip = 0;
+  private lastTag = -1;
+  private lastLength = -1;
+  private verdict?: HprofVerdict;
+
+  update(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    let c = chunk;
+    while (c.length > 0 && this.verdict === undefined) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, c.length);
+        this.skip -= n;
+        c = c.subarray(n);
+        continue;
+      }
+      const need = this.headerDone ? RECORD_HEADER : 64 + 13;
+      const take = Math.min(c.length, need - this.pending.length);
+      this.pending = Buffer.concat([this.pending, c.subarray(0, take)]);
+      c = c.subarray(take);
+      if (!this.headerDone) this.tryHeader(c.length === 0);
+      else if (this.pending.length === RECORD_HEADER) {
+        this.lastTag = this.pending[0];
+        this.lastLength = this.pending.readUInt32BE(5);
+        this.skip = this.lastLength;
+        this.pending = Buffer.alloc(0);
+      }
+    }
+  }
+
+  /** Parses the header once its NUL and the 12 bytes after it are in `pending`; gives back what follows. */
+  private tryHeader(endOfChunk: boolean): void {
+    const nul = this.pending.indexOf(0);
+    if (nul < 0) {
+      if (this.pending.length >= 64) this.verdict = { kind: 'not-hprof', reason: 'no HPROF header' };
+      return;
+    }
+    const magic = this.pending.subarray(0, nul).toString('latin1');
+    if (!MAGICS.includes(magic)) {
+      this.verdict = { kind: 'not-hprof', reason: `unknown header ${JSON.stringify(magic)}` };
+      return;
+    }
+    const first = nul + 1 + 4 + 8;
+    if (this.pending.length < first) {
+      if (!endOfChunk && this.pending.length >= 64 + 13) this.verdict = { kind: 'not-hprof', reason: 'header too long' };
+      return;
+    }
+    const rest = this.pending.subarray(first);
+    this.headerDone = true;
+    this.pending = Buffer.alloc(0);
+    if (rest.length > 0) {
+      // bytes read past the header belong to the first record: walk them like any chunk
+      this.bytes -= rest.length;
+      this.update(Buffer.from(rest));
+    }
+  }
+
+  structure(): { complete: boolean; reason?: string; bytes: number } {
+    const v = this.verdictNow();
+    return v.kind === 'complete' ? { complete: true, bytes: this.bytes } : { complete: false, reason: v.reason, bytes: this.bytes };
+  }
+
+  private verdictNow(): HprofVerdict {
+    if (this.verdict) return this.verdict;
+    if (!this.headerDone) return { kind: 'incomplete', reason: 'header cut short' };
+    if (this.skip > 0 || this.pending.length > 0) return { kind: 'incomplete', reason: `stream ends inside a record (at ${this.bytes})` };
+    if (this.lastTag !== HEAP_DUMP_END || this.lastLength !== 0) return { kind: 'incomplete', reason: 'does not end with HEAP DUMP END' };
+    return { kind: 'complete' };
   }
 }

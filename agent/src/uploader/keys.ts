@@ -62,24 +62,48 @@ export function nodePrefix(prefix: string, node: string): string {
   return prefix + node + '/';
 }
 
-/** Known dump extensions, longest first: the content suffix goes before them. */
+/** Known dump extensions, longest first: tags go before them. */
 const EXTENSIONS = ['.hprof.gz', '.hprof', '.phd', '.gz'];
 
-/**
- * The key used when the plain key already holds a *different* dump (same name, other content):
- * `java_pid1.hprof` -> `java_pid1.<first 12 hex of sha256>.hprof`. Derived from the content, so a
- * restart finds the same key again (idempotent) and a different dump is never overwritten.
- */
-export function contentSuffixedKey(key: string, sha256: string): string {
+/** `dir/stem.ext` -> `dir/stem.<tag>.ext` (before the dump extension, or the last extension, or at the end). */
+export function insertTag(key: string, tag: string): string {
   const slash = key.lastIndexOf('/');
   const dir = key.slice(0, slash + 1);
   const base = key.slice(slash + 1);
-  const tag = sha256.slice(0, 12);
   const ext = EXTENSIONS.find((e) => base.length > e.length && base.endsWith(e));
   if (ext) return dir + base.slice(0, -ext.length) + '.' + tag + ext;
   const dot = base.lastIndexOf('.');
   if (dot > 0) return dir + base.slice(0, dot) + '.' + tag + base.slice(dot);
   return dir + base + '.' + tag;
+}
+
+/** Dates JavaScript can format (an mtime planted far outside is clamped, never a crash). */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * Which occurrence a dump is: its last modification time in UTC, as `2026-11-30T01-02-03.456Z`
+ * (no colons: the name is also a local file name). A container that runs out of memory again
+ * writes `java_pid1.hprof` again; its mtime differs, so every OOM gets its own key, and the same
+ * file gives the same key after an uploader restart and after it was moved into the archive
+ * (rename keeps the mtime).
+ */
+export function occurrenceStamp(mtimeMs: number): string {
+  const ms = Number.isFinite(mtimeMs) ? Math.min(MAX_TIME_MS, Math.max(0, Math.floor(mtimeMs))) : 0;
+  return new Date(ms).toISOString().replace(/:/g, '-');
+}
+
+/** The key of one occurrence of a dump: `<prefix><node>/<path below the root>` with the occurrence stamp before the extension. */
+export function dumpKey(prefix: string, node: string, segments: readonly Buffer[], mtimeMs: number): string {
+  return insertTag(objectKey(prefix, node, segments), occurrenceStamp(mtimeMs));
+}
+
+/**
+ * The key used when the dump's key already holds *different* content (e.g. a file rewritten in place
+ * with its mtime restored): the first 12 hex of the sha256 as a further tag. Derived from the content,
+ * so a restart finds the same key again (idempotent) and another dump is never overwritten.
+ */
+export function contentSuffixedKey(key: string, sha256: string): string {
+  return insertTag(key, sha256.slice(0, 12));
 }
 
 /**

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export interface UploaderMetrics {
   readonly uploaded: Counter;
   readonly failed: Counter;
+  readonly fileErrors: Counter<'reason'>;
   readonly duplicates: Counter;
   readonly bytes: Counter;
   readonly duration: Histogram;
@@ -11,34 +12,51 @@ export interface UploaderMetrics {
   readonly backlog: Gauge;
   readonly oldestPendingAge: Gauge;
   readonly lastSuccess: Gauge;
-  readonly deleted: Counter<'reason'>;
+  readonly settled: Counter<'action'>;
+  readonly skipped: Counter<'reason'>;
+  readonly untracked: Gauge;
+  readonly watched: Gauge;
+  readonly unwatched: Gauge;
+  readonly localBytes: Gauge<'state'>;
+  readonly volumeCapacity: Gauge;
+  readonly volumeUsed: Gauge;
+  readonly summaries: Counter<'result'>;
 }
 
-const P = 'heapdump_uploader_';
+export const UPLOADER_METRIC_PREFIX = 'heapdump_uploader_';
+const P = UPLOADER_METRIC_PREFIX;
 
 export function createUploaderMetrics(registry: Registry): UploaderMetrics {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(P + name) as T | undefined) ?? make();
   const registers = [registry];
+  const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+    get(name, () => new Counter<L>({ name: P + name, help, labelNames, registers }));
+  const gauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+    get(name, () => new Gauge<L>({ name: P + name, help, labelNames, registers }));
   return {
-    uploaded: get(`files_uploaded_total`, () => new Counter({ name: `${P}files_uploaded_total`, help: 'Dumps uploaded and verified in S3', registers })),
-    failed: get(`upload_failures_total`, () => new Counter({ name: `${P}upload_failures_total`, help: 'Failed upload attempts', registers })),
-    duplicates: get(`files_skipped_duplicate_total`, () =>
-      new Counter({ name: `${P}files_skipped_duplicate_total`, help: 'Dumps skipped because S3 already holds the same content', registers })),
-    bytes: get(`bytes_uploaded_total`, () => new Counter({ name: `${P}bytes_uploaded_total`, help: 'Bytes stored in S3 by completed uploads', registers })),
-    duration: get(`upload_duration_seconds`, () =>
-      new Histogram({
-        name: `${P}upload_duration_seconds`,
-        help: 'Time from start of hashing to verified object',
-        buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
-        registers,
-      })),
-    retries: get(`retries_total`, () => new Counter({ name: `${P}retries_total`, help: 'Upload attempts scheduled after a failure', registers })),
-    backlog: get(`backlog_files`, () => new Gauge({ name: `${P}backlog_files`, help: 'Dump files seen and not yet in S3', registers })),
-    oldestPendingAge: get(`oldest_pending_age_seconds`, () =>
-      new Gauge({ name: `${P}oldest_pending_age_seconds`, help: 'Age (since last modification) of the oldest dump not yet in S3', registers })),
-    lastSuccess: get(`last_success_timestamp_seconds`, () =>
-      new Gauge({ name: `${P}last_success_timestamp_seconds`, help: 'Unix time of the last verified upload', registers })),
-    deleted: get(`local_files_deleted_total`, () =>
-      new Counter({ name: `${P}local_files_deleted_total`, help: 'Local dumps removed after verification', labelNames: ['reason'] as const, registers })),
+    uploaded: counter('files_uploaded_total', 'Dumps uploaded and verified in S3'),
+    failed: counter('upload_failures_total', 'Failed upload attempts (any cause)'),
+    fileErrors: counter('file_errors_total', 'Failed attempts by cause: transient, a per-file S3 refusal code, local ..., permanent causes', ['reason']),
+    duplicates: counter('files_skipped_duplicate_total', 'Dumps skipped because S3 already holds the same content'),
+    bytes: counter('bytes_uploaded_total', 'Bytes stored in S3 by completed uploads'),
+    duration: get('upload_duration_seconds', () => new Histogram({
+      name: `${P}upload_duration_seconds`,
+      help: 'Time from the start of the read pass to the verified object',
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+      registers,
+    })),
+    retries: counter('retries_total', 'Upload attempts scheduled after a failure'),
+    backlog: gauge('backlog_files', 'Dump files seen and not yet in S3'),
+    oldestPendingAge: gauge('oldest_pending_age_seconds', 'Age (since last modification) of the oldest dump not yet in S3'),
+    lastSuccess: gauge('last_success_timestamp_seconds', 'Unix time of the last verified upload'),
+    settled: counter('local_files_settled_total', 'Local dumps handled after verification: archived, deleted, or expired from the archive', ['action']),
+    skipped: counter('files_skipped_total', 'Matching entries never uploaded: fifo, socket, device, symlink, hardlink, sparse', ['reason']),
+    untracked: gauge('untracked_files', 'Dump files beyond DUMP_MAX_FILES (not tracked until others are gone)'),
+    watched: gauge('watched_directories', 'Directories watched for filesystem events'),
+    unwatched: gauge('unwatched_directories', 'Directories beyond WATCH_MAX_DIRECTORIES (found by the periodic scan only)'),
+    localBytes: gauge('local_dump_bytes', 'Bytes of dumps on this node: pending (not in S3 yet) and archived (verified copies)', ['state']),
+    volumeCapacity: gauge('volume_capacity_bytes', 'Capacity of the filesystem holding the dump folder (the PVC)'),
+    volumeUsed: gauge('volume_used_bytes', 'Used bytes of the filesystem holding the dump folder (the PVC)'),
+    summaries: counter('summaries_total', 'Dump summaries written next to the dumps, or failed', ['result']),
   };
 }

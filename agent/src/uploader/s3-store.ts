@@ -3,9 +3,16 @@
  *
  * Memory stays flat whatever the file size: every part is streamed straight from the open file
  * (positioned reads, `ContentLength` set), never buffered. With `requestChecksumCalculation:
- * WHEN_REQUIRED` the SDK signs such stream bodies as UNSIGNED-PAYLOAD (TLS protects them on real S3)
- * and sends no aws-chunked framing, which S3-compatible servers mishandle (notes/s3-servers.md).
- * Gzip output has no known length, so it goes through bounded part buffers (smaller than the input).
+ * WHEN_REQUIRED` the SDK signs such stream bodies as UNSIGNED-PAYLOAD and sends no aws-chunked
+ * framing, which S3-compatible servers mishandle (docs/architecture.md, "S3-compatible servers").
+ *
+ * Every PUT and every part carries the digest the read pass computed from the bytes it read
+ * (Content-MD5, or x-amz-checksum-sha256): the server recomputes it over what it receives and rejects
+ * the request (BadDigest) if the file changed between the two reads, so no object is ever stored as
+ * "verified" with bytes that differ from its sha256 metadata.
+ * Gzip output has no known length, so it goes through bounded part buffers (smaller than the input),
+ * each digested in memory; the original bytes are hashed again on the way and compared with the
+ * read pass's sha256 before the upload is committed.
  */
 import {
   AbortMultipartUploadCommand,
@@ -19,11 +26,13 @@ import {
   StorageClass,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { createHash } from 'crypto';
 import type { FileHandle } from 'fs/promises';
 import { Readable } from 'stream';
 import { createGzip, constants as zc } from 'zlib';
 import type { Logger } from '../runtime/logger';
 import { rangeStream } from './file-source';
+import type { PayloadDigest } from './read-pass';
 
 export interface StoreOptions {
   readonly bucket: string;
@@ -38,6 +47,8 @@ export interface StoreOptions {
 export interface HeadResult {
   readonly size: number;
   readonly metadata: Record<string, string>;
+  /** Without quotes; '' when the server gave none. */
+  readonly etag: string;
 }
 
 export interface UploadRequest {
@@ -47,6 +58,12 @@ export interface UploadRequest {
   readonly key: string;
   readonly metadata: Record<string, string>;
   readonly gzip: boolean;
+  readonly digest: PayloadDigest;
+  /** Part size of the read pass (undefined: one PUT), and its digest per part; unused with gzip. */
+  readonly partSize?: number;
+  readonly partDigests: readonly Buffer[];
+  /** With gzip: the read pass's sha256 of the original bytes, checked again before commit. */
+  readonly sha256?: string;
   readonly signal?: AbortSignal;
   /** Called with every chunk of original bytes read for sending. */
   readonly onBytes?: (n: number) => void;
@@ -84,7 +101,7 @@ export class S3Store {
   async head(key: string, signal?: AbortSignal): Promise<HeadResult | undefined> {
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: key }), { abortSignal: signal });
-      return { size: out.ContentLength ?? -1, metadata: out.Metadata ?? {} };
+      return { size: out.ContentLength ?? -1, metadata: out.Metadata ?? {}, etag: (out.ETag ?? '').replace(/"/g, '') };
     } catch (error) {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (e.$metadata?.httpStatusCode === 404 && (e.name === 'NotFound' || e.name === 'NoSuchKey')) return undefined;
@@ -92,16 +109,39 @@ export class S3Store {
     }
   }
 
+  /** A small object from memory (a dump's summary), with its Content-MD5. */
+  async putSmall(key: string, body: Buffer, contentType: string, metadata: Record<string, string>, signal?: AbortSignal): Promise<void> {
+    await this.client.send(new PutObjectCommand({
+      Bucket: this.opts.bucket,
+      Key: key,
+      Body: body,
+      ContentLength: body.length,
+      ContentType: contentType,
+      ContentMD5: createHash('md5').update(body).digest('base64'),
+      Metadata: metadata,
+      StorageClass: this.opts.storageClass as StorageClass,
+    }), { abortSignal: signal });
+  }
+
+  /** The part size the store uses for a file of `size` bytes, or undefined for one PUT. */
+  partSizeFor(size: number): number | undefined {
+    const threshold = this.opts.multipartThresholdBytes ?? this.opts.partSizeBytes;
+    if (size <= threshold) return undefined;
+    // S3 allows at most 10,000 parts: very large files get larger parts (memory does not depend on it).
+    return Math.max(MIN_PART, this.opts.partSizeBytes, Math.ceil(size / MAX_PARTS));
+  }
+
   async upload(req: UploadRequest): Promise<UploadResult> {
     if (req.gzip) return this.uploadGzip(req);
-    const threshold = this.opts.multipartThresholdBytes ?? this.opts.partSizeBytes;
-    if (req.size <= threshold) {
+    const partSize = req.partSize;
+    if (partSize === undefined) {
       const ctl = linkedController(req.signal);
       let readError: Error | undefined;
       try {
         await this.client.send(
           new PutObjectCommand({
             ...this.common(req),
+            ...digestHeader(req.digest, req.partDigests[0]),
             ContentLength: req.size,
             Body: rangeStream(req.fh, 0, req.size, req.onBytes, (e) => {
               readError = e;
@@ -117,13 +157,12 @@ export class S3Store {
       }
       return { storedSize: req.size, multipart: false };
     }
-    // S3 allows at most 10,000 parts: very large files get larger parts (memory does not depend on it).
-    const partSize = Math.max(MIN_PART, this.opts.partSizeBytes, Math.ceil(req.size / MAX_PARTS));
     const count = Math.ceil(req.size / partSize);
+    if (req.partDigests.length !== count) throw new Error(`expected ${count} part digests, got ${req.partDigests.length}`);
     await this.multipart(req, count, async (n, fail) => {
       const start = (n - 1) * partSize;
       const end = Math.min(req.size, start + partSize);
-      return { body: rangeStream(req.fh, start, end, req.onBytes, fail), length: end - start };
+      return { body: rangeStream(req.fh, start, end, req.onBytes, fail), length: end - start, digest: req.partDigests[n - 1] };
     }, this.opts.concurrency);
     return { storedSize: req.size, multipart: true };
   }
@@ -131,15 +170,28 @@ export class S3Store {
   /** Gzip on the fly into a multipart upload; parts are buffers of compressed bytes. */
   private async uploadGzip(req: UploadRequest): Promise<UploadResult> {
     const gz = createGzip({ level: zc.Z_BEST_SPEED });
-    const source = rangeStream(req.fh, 0, req.size, req.onBytes, (e) => gz.destroy(e));
+    const again = createHash('sha256');
+    const source = rangeStream(req.fh, 0, req.size, (n) => req.onBytes?.(n), (e) => gz.destroy(e));
+    source.on('data', (chunk: Buffer) => again.update(chunk));
     source.pipe(gz);
     const parts = bufferedParts(gz, GZIP_PART);
     let stored = 0;
-    await this.multipart(req, undefined, async (_n) => {
+    await this.multipart({
+      ...req,
+      // The compressed bytes are made here, so their digests are too; the original bytes must still
+      // be the ones the read pass hashed.
+      beforeCommit: async () => {
+        const sha = again.digest('hex');
+        if (req.sha256 !== undefined && sha !== req.sha256) {
+          throw Object.assign(new Error('file changed between the read pass and the upload'), { code: 'ECHANGED' });
+        }
+        await req.beforeCommit?.();
+      },
+    }, undefined, async (_n) => {
       const next = await parts.next();
       if (next.done) return undefined;
       stored += next.value.length;
-      return { body: next.value, length: next.value.length };
+      return { body: next.value, length: next.value.length, digest: createHash(req.digest).update(next.value).digest() };
     }, Math.min(2, this.opts.concurrency));
     return { storedSize: stored, multipart: true };
   }
@@ -162,10 +214,13 @@ export class S3Store {
   private async multipart(
     req: UploadRequest,
     count: number | undefined,
-    nextPart: (n: number, fail: (error: Error) => void) => Promise<{ body: Readable | Buffer; length: number } | undefined>,
+    nextPart: (n: number, fail: (error: Error) => void) => Promise<{ body: Readable | Buffer; length: number; digest: Buffer } | undefined>,
     concurrency: number,
   ): Promise<void> {
-    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand(this.common(req)), { abortSignal: req.signal });
+    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({
+      ...this.common(req),
+      ...(req.digest === 'sha256' ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
+    }), { abortSignal: req.signal });
     if (!UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
     const inner = linkedController(req.signal);
     let readError: Error | undefined;
@@ -173,7 +228,7 @@ export class S3Store {
       readError ??= error;
       inner.abort(error);
     };
-    const etags: string[] = [];
+    const done: Array<{ ETag: string; PartNumber: number; ChecksumSHA256?: string }> = [];
     let issued = 0;
     let exhausted = false;
     const worker = async () => {
@@ -186,10 +241,17 @@ export class S3Store {
           return;
         }
         const out = await this.client.send(
-          new UploadPartCommand({ Bucket: this.opts.bucket, Key: req.key, UploadId, PartNumber: n, Body: part.body, ContentLength: part.length }),
+          new UploadPartCommand({
+            Bucket: this.opts.bucket, Key: req.key, UploadId, PartNumber: n, Body: part.body, ContentLength: part.length,
+            ...digestHeader(req.digest, part.digest),
+          }),
           { abortSignal: inner.signal },
         );
-        etags[n - 1] = out.ETag ?? '';
+        done[n - 1] = {
+          ETag: out.ETag ?? '',
+          PartNumber: n,
+          ...(req.digest === 'sha256' ? { ChecksumSHA256: part.digest.toString('base64') } : {}),
+        };
       }
     };
     try {
@@ -204,7 +266,7 @@ export class S3Store {
           Bucket: this.opts.bucket,
           Key: req.key,
           UploadId,
-          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+          MultipartUpload: { Parts: done },
         }),
       );
     } catch (error) {
@@ -251,6 +313,22 @@ export class S3Store {
       UploadIdMarker = page.NextUploadIdMarker;
     }
   }
+}
+
+/** The request field carrying a payload digest the server checks. */
+function digestHeader(digest: PayloadDigest, value: Buffer | undefined): { ContentMD5?: string; ChecksumSHA256?: string } {
+  if (value === undefined) throw new Error('no payload digest for a request body');
+  return digest === 'md5' ? { ContentMD5: value.toString('base64') } : { ChecksumSHA256: value.toString('base64') };
+}
+
+/**
+ * The ETag S3 gives an object uploaded with these MD5 digests: the MD5 itself for one PUT, the MD5
+ * of the parts' MD5s plus `-<parts>` for multipart. Servers that encrypt with KMS (or s3rver, whose
+ * multipart ETag is the MD5 of the whole) give other forms: callers compare only a matching form.
+ */
+export function expectedEtag(md5s: readonly Buffer[], multipart: boolean): string {
+  if (!multipart) return md5s[0].toString('hex');
+  return `${createHash('md5').update(Buffer.concat(md5s as Buffer[])).digest('hex')}-${md5s.length}`;
 }
 
 /** An AbortController that also aborts when `outer` does; dispose() unhooks it. */

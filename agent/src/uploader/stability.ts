@@ -1,7 +1,7 @@
 /**
  * When is a dump finished? (pure: decisions from observations, no I/O)
  *
- * A file is quiet once its (size, mtime, inode) state has been seen unchanged on two observations at
+ * A file is quiet once its version (device, inode, size, mtime, ctime) has been seen unchanged on two observations at
  * least `confirmMs` apart; from then on it has been quiet since its mtime. (Using mtime rather than
  * our own first sighting lets a restarted uploader pick up old dumps at once; the second observation
  * guards against a writer that is still going.) Then:
@@ -9,14 +9,14 @@
  *  - anything else (truncated HPROF, gzip, phd) goes after the full `stableMs` window.
  */
 
-export interface FileState {
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ino: number;
-}
+import { type FileIdentity, sameVersion } from '../fs/pinned-dir';
 
-export interface Observation extends FileState {
-  /** When this exact state was first observed. */
+export interface Observation {
+  /** The version observed (device, inode, size, mtime, ctime). */
+  readonly state: FileIdentity;
+  /** Its mtime in ms. */
+  readonly mtimeMs: number;
+  /** When this exact version was first observed. */
   readonly firstSeenAt: number;
 }
 
@@ -27,14 +27,14 @@ export interface StabilityWindows {
   readonly confirmMs: number;
 }
 
-export function sameState(a: FileState, b: FileState): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+export function mtimeMsOf(state: FileIdentity): number {
+  return Number(state.mtimeNs / 1_000_000n);
 }
 
-/** Folds a new stat into the previous observation. */
-export function observe(prev: Observation | undefined, now: FileState, at: number): Observation {
-  if (prev && sameState(prev, now)) return prev;
-  return { size: now.size, mtimeMs: now.mtimeMs, ino: now.ino, firstSeenAt: at };
+/** Folds a new stat into the previous observation: any change of the version restarts the clock. */
+export function observe(prev: Observation | undefined, now: FileIdentity, at: number): Observation {
+  if (prev && sameVersion(prev.state, now)) return prev;
+  return { state: now, mtimeMs: mtimeMsOf(now), firstSeenAt: at };
 }
 
 /** How long the file has been quiet at `at`, or 0 if that is not confirmed yet. */

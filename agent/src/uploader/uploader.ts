@@ -1,24 +1,30 @@
 /**
- * The uploader loop: scan, decide, upload, verify, clean up; woken early by filesystem events.
+ * The uploader loop: the orchestrator. Each pass: check the bucket when due, scan the tree (find:
+ * scanner.ts, woken early by watcher.ts), fold what it found into the tracked state (track:
+ * tracker.ts), run the due upload jobs one at a time (upload: upload-job.ts), settle verified dumps
+ * and trim the archive (retain: after-upload.ts), report failures (failures.ts), sleep.
  *
  * S3 is the only record of what is done (HEAD: same size + sha256 metadata), so a restart uploads
- * nothing twice; the in-memory map only saves work. One file is uploaded at a time (its parts go in
- * parallel): dumps are few and large, and one at a time keeps memory and disk reads predictable.
+ * nothing twice; the in-memory state only saves work. One file is uploaded at a time (its parts go in
+ * parallel): dumps are few and large, and one at a time keeps memory and disk reads predictable. No
+ * file can hold the loop: reads time out, every failure backs off on its own, other dumps keep going.
  */
-import { constants as fsc, FSWatcher, promises as fsp, watch } from 'fs';
-import type { FileHandle } from 'fs/promises';
+import type { AfterUpload, PayloadDigest } from '../config';
 import { OBJECT_METADATA } from '../contract';
+import { PinnedDir } from '../fs/pinned-dir';
 import type { CommandContext } from '../runtime/context';
 import type { Logger } from '../runtime/logger';
-import { sha256Of } from './file-source';
-import { checkHprof, HprofVerdict } from './hprof';
-import { contentSuffixedKey, metadataValue, nodePrefix, objectKey, podOf } from './keys';
-import { createUploaderMetrics, UploaderMetrics } from './metrics';
-import { selectForRetention } from './retention';
-import { backoffDelay, BackoffPolicy, classifyFailure, ClassifiedFailure, DEFAULT_BACKOFF } from './retry';
-import { DumpFile, scanDumps } from './scanner';
-import { FileState, observe, Observation, readiness, readyAt, sameState, StabilityWindows } from './stability';
-import { HeadResult, S3Store } from './s3-store';
+import { type Retainer, volumeUsage } from './after-upload';
+import { FailureReporter } from './failures';
+import { nodePrefix } from './keys';
+import { createUploaderMetrics, type UploaderMetrics } from './metrics';
+import { type BackoffPolicy, classifyFailure, DEFAULT_BACKOFF } from './retry';
+import { DEFAULT_SCAN_LIMITS, scanDumps } from './scanner';
+import type { S3Store } from './s3-store';
+import { readiness, readyAt, type StabilityWindows } from './stability';
+import { type Tracked, Tracker } from './tracker';
+import { type DumpKind, kindOfName, type Triage, type TriageOutcome, UploadJob, type VerifiedDump } from './upload-job';
+import { DirWatcher } from './watcher';
 
 /** What the loop needs from the resolved config (UploaderConfig satisfies it). */
 export interface UploaderSettings {
@@ -31,10 +37,17 @@ export interface UploaderSettings {
   readonly fileStableTimeMs: number;
   readonly completeQuietTimeMs: number;
   readonly gzip: boolean;
-  readonly deleteAfterUpload: boolean;
+  readonly digest: PayloadDigest;
+  readonly afterUpload: AfterUpload;
+  readonly maxWatches: number;
+  readonly maxFiles: number;
+  readonly readTimeoutMs: number;
   readonly retentionMaxAgeMs: number;
   readonly retentionMaxBytes: number;
 }
+
+/** Told about every verified dump (notifications, events); must not throw or block. */
+export type VerifiedListener = (dump: VerifiedDump, triage: TriageOutcome | undefined) => void;
 
 export interface UploaderOptions {
   readonly backoff?: BackoffPolicy;
@@ -44,60 +57,65 @@ export interface UploaderOptions {
   readonly progressIntervalMs?: number;
   /**
    * /healthz fails when the loop has been silent this long (a stuck loop gets the pod restarted).
-   * The loop beats once per pass and while upload bytes flow.
-   * @default 3 x WATCH_INTERVAL + 120 s
+   * The loop beats once per pass and while bytes are read or sent.
+   * @default 3 x WATCH_INTERVAL + FILE_READ_TIMEOUT + 120 s
    */
   readonly heartbeatMaxSilenceMs?: number;
-}
-
-type Status = 'pending' | 'done';
-
-interface Tracked {
-  file: DumpFile;
-  obs: Observation;
-  status: Status;
-  /** State that was verified in S3 (status done). */
-  doneState?: FileState;
-  key?: string;
-  sha?: { state: FileState; sha256: string };
-  hprof?: { state: FileState; verdict: HprofVerdict };
-  attempt: number;
-  nextAttemptAt: number;
+  /** The triage analysis for a dump of this kind, or undefined. @default none */
+  readonly triage?: (kind: DumpKind) => Triage | undefined;
+  /** @default none */
+  readonly onVerified?: VerifiedListener;
+  /** How often the archive is trimmed and local usage measured. @default 60 s */
+  readonly housekeepingIntervalMs?: number;
 }
 
 const EVENT_DEBOUNCE_MS = 250;
+/** An event-driven scan waits at least this many times the last scan's duration (a tenant writing nonstop cannot make the loop scan nonstop). */
+const SCAN_THROTTLE_FACTOR = 10;
 
 export class Uploader {
-  private readonly tracked = new Map<string, Tracked>();
-  private readonly watchers = new Map<string, FSWatcher>();
-  private readonly loggedCauses = new Set<string>();
-  /** Unreadable local files already reported (cause + path): one error line each. */
-  private readonly loggedLocal = new Set<string>();
+  private readonly tracker: Tracker;
+  private readonly watcher: DirWatcher;
   private readonly metrics: UploaderMetrics;
+  private readonly failures: FailureReporter;
+  private readonly job: UploadJob;
   private readonly log: Logger;
   private readonly windows: StabilityWindows;
-  private readonly backoff: BackoffPolicy;
   private wakeCtl?: AbortController;
   private debounce?: NodeJS.Timeout;
   private orphansCleaned = false;
   private nextReadinessAt = 0;
-  private ready?: boolean;
+  private nextHousekeepingAt = 0;
+  private lastScanMs = 0;
+  private lastScanEnd = 0;
   private lastBeat = 0;
+  /** Keys written last time whose bytes did not verify: the next attempt overwrites them. */
+  private readonly overwrite = new Map<string, string>();
 
   constructor(
     private readonly cfg: UploaderSettings,
     private readonly store: S3Store,
+    private readonly retainer: Retainer,
     private readonly ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry' | 'signal' | 'setReady' | 'heartbeat'>,
     private readonly opts: UploaderOptions = {},
   ) {
     this.metrics = createUploaderMetrics(ctx.registry);
     this.log = ctx.logger.child('uploader');
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.tracker = new Tracker(cfg.maxFiles);
+    this.watcher = new DirWatcher(cfg.maxWatches, () => this.onEvent(), this.log);
+    this.failures = new FailureReporter(this.log, this.metrics, opts.backoff ?? DEFAULT_BACKOFF, ctx.setReady, store.bucket);
     this.windows = {
       completeQuietMs: cfg.completeQuietTimeMs,
       stableMs: cfg.fileStableTimeMs,
       confirmMs: Math.min(1000, cfg.completeQuietTimeMs, cfg.fileStableTimeMs),
     };
+    this.job = new UploadJob(
+      {
+        nodeName: cfg.nodeName, prefix: cfg.s3.prefix, gzip: cfg.gzip, digest: cfg.digest, readTimeoutMs: cfg.readTimeoutMs,
+        progressIntervalMs: opts.progressIntervalMs ?? 10_000,
+      },
+      { store, clock: ctx.clock, logger: this.log, signal: ctx.signal, onBytes: () => this.beatWhileBusy(), triage: opts.triage },
+    );
   }
 
   /** Runs until the context's signal aborts; resolves once stopped (no upload left running). */
@@ -108,41 +126,56 @@ export class Uploader {
       bucket: this.store.bucket,
       keyPrefix: nodePrefix(this.cfg.s3.prefix, this.cfg.nodeName),
       patterns: this.cfg.patterns,
+      afterUpload: this.cfg.afterUpload,
+      checksum: this.cfg.digest,
     });
     try {
       while (!signal.aborted) {
         this.beat();
-        const now = clock.now();
-        if (now >= this.nextReadinessAt) await this.checkReadiness();
-        await this.scanOnce();
-        await this.processReady();
-        await this.applyRetention();
+        if (clock.now() >= this.nextReadinessAt) await this.checkBucket();
+        const root = await this.openRoot();
+        if (root) {
+          try {
+            await this.scan(root);
+            await this.processDue(root);
+            if (clock.now() >= this.nextHousekeepingAt) await this.housekeeping(root);
+          } finally {
+            await root.close();
+          }
+        }
         this.updateGauges();
         await this.sleepUntil(this.nextWake());
       }
     } finally {
-      this.closeWatchers();
+      this.watcher.close();
       if (this.debounce) clearTimeout(this.debounce);
       this.log.info('uploader stopped');
     }
   }
 
+  // ---- liveness --------------------------------------------------------------------------------
+
   private beat(): void {
     this.lastBeat = this.ctx.clock.now();
-    this.ctx.heartbeat?.('uploader', this.opts.heartbeatMaxSilenceMs ?? 3 * this.cfg.watchIntervalMs + 120_000);
+    this.ctx.heartbeat?.('uploader', this.opts.heartbeatMaxSilenceMs ?? 3 * this.cfg.watchIntervalMs + this.cfg.readTimeoutMs + 120_000);
   }
 
-  // ---- readiness -------------------------------------------------------------------------------
+  /** Reading, hashing, analysing and sending are progress, not a stuck loop. */
+  private beatWhileBusy(): void {
+    if (this.ctx.clock.now() - this.lastBeat >= 1000) this.beat();
+  }
 
-  private async checkReadiness(): Promise<void> {
+  // ---- the bucket (readiness) ------------------------------------------------------------------
+
+  private async checkBucket(): Promise<void> {
     this.nextReadinessAt = this.ctx.clock.now() + (this.opts.readinessIntervalMs ?? 30_000);
     try {
       await this.store.checkBucket(this.ctx.signal);
-      this.setReady(true);
+      this.failures.bucketOk();
       if (!this.orphansCleaned) await this.cleanOrphans().catch((error) => this.orphanCleanupFailed(error));
     } catch (error) {
       if (this.ctx.signal.aborted) return;
-      this.reportFailure(classifyFailure(error), 'S3 check failed');
+      this.failures.bucketFailed(error);
     }
   }
 
@@ -167,119 +200,80 @@ export class Uploader {
     });
   }
 
-  private setReady(ready: boolean, reason?: string): void {
-    if (ready) this.loggedCauses.clear();
-    if (this.ready === ready && ready) return;
-    this.ready = ready;
-    this.ctx.setReady(ready, reason);
+  // ---- find and track ----------------------------------------------------------------------------
+
+  /** The root, opened afresh each pass: after a remount by the guard an old descriptor would show the old mount. */
+  private async openRoot(): Promise<PinnedDir | undefined> {
+    try {
+      return await PinnedDir.open(this.cfg.dumpRoot);
+    } catch (error) {
+      this.failures.once(`root ${(error as NodeJS.ErrnoException).code}`, () =>
+        this.log.error('cannot open the dump root', { path: this.cfg.dumpRoot, error: error as Error }));
+      return undefined;
+    }
   }
 
-  /** Permanent causes: one error line per distinct cause until things recover. */
-  private reportFailure(f: ClassifiedFailure, what: string, fields: Record<string, unknown> = {}): void {
-    if (f.kind === 'gone') return;
-    if (f.kind === 'local') {
-      // One file we cannot read says nothing about S3: log it once per file, keep readiness.
-      const key = `${f.cause} ${String(fields.path)}`;
-      if (this.loggedLocal.has(key)) return;
-      this.loggedLocal.add(key);
-      this.log.error(what, { cause: f.cause, error: f.message, hint: 'the uploader cannot read this file: it needs CAP_DAC_READ_SEARCH (granted by its SCC) and a readable mount', ...fields });
-      return;
+  private async scan(root: PinnedDir): Promise<void> {
+    const started = this.ctx.clock.now();
+    this.watcher.beginScan();
+    const result = await scanDumps(root, {
+      patterns: this.cfg.patterns,
+      markerName: this.cfg.markerName,
+      limits: { ...DEFAULT_SCAN_LIMITS, maxFiles: this.cfg.maxFiles },
+      onDir: (dir, segments) => this.watcher.add(dir, segments),
+    });
+    const complete = !result.truncated.dirs;
+    const watch = this.watcher.endScan(complete);
+    this.metrics.watched.set(watch.watched);
+    this.metrics.unwatched.set(watch.unwatched);
+    for (const e of result.errors) this.log.debug('cannot read a directory', { path: e.path, error: e.error });
+    if (result.truncated.dirs || result.truncated.depth) {
+      this.failures.once('scan truncated', () => this.log.warn('the dump tree is larger than the scan limits: the rest is not looked at', {
+        dirs: result.dirCount, truncatedDirs: result.truncated.dirs, truncatedDepth: result.truncated.depth,
+      }));
     }
-    this.setReady(false, `${f.cause}: ${f.message}`);
-    if (this.loggedCauses.has(f.cause)) {
-      this.log.debug(what, { cause: f.cause, error: f.message, ...fields });
-      return;
-    }
-    this.loggedCauses.add(f.cause);
-    const hint = f.kind === 'permanent' ? 'check the bucket name, credentials and permissions; retrying slowly' : 'retrying with backoff';
-    (f.kind === 'permanent' ? this.log.error : this.log.warn)(what, { cause: f.cause, error: f.message, bucket: this.store.bucket, hint, ...fields });
-  }
-
-  // ---- scanning and events ---------------------------------------------------------------------
-
-  private async scanOnce(): Promise<void> {
     const now = this.ctx.clock.now();
-    const result = await scanDumps(this.cfg.dumpRoot, this.cfg.patterns, this.cfg.markerName);
-    for (const e of result.errors) {
-      if (e.path === this.cfg.dumpRoot) this.log.warn('cannot read the dump root', { path: e.path, error: e.error });
-      else this.log.debug('cannot read a directory', { path: e.path, error: e.error });
+    const { untracked, newlySkipped } = this.tracker.reconcile(result.files, result.skipped, now);
+    this.metrics.untracked.set(untracked + (result.truncated.files ? 1 : 0));
+    if (untracked > 0 || result.truncated.files) {
+      this.failures.once('too many files', () => this.log.warn('more dump files than DUMP_MAX_FILES: the rest waits until others are gone', { limit: this.cfg.maxFiles }));
     }
-    const seen = new Set<string>();
-    for (const file of result.files) {
-      const id = file.path.toString('latin1');
-      seen.add(id);
-      const t = this.tracked.get(id);
-      if (!t) {
-        this.tracked.set(id, { file, obs: observe(undefined, file, now), status: 'pending', attempt: 0, nextAttemptAt: 0 });
-        continue;
-      }
-      t.file = file;
-      t.obs = observe(t.obs, file, now);
-      if (t.status === 'done' && t.doneState && !sameState(t.doneState, file)) {
-        this.log.info('dump changed after upload: will upload the new content', { path: file.path.toString() });
-        Object.assign(t, { status: 'pending', doneState: undefined, key: undefined, attempt: 0, nextAttemptAt: 0 });
-      }
+    for (const s of newlySkipped) {
+      this.metrics.skipped.inc({ reason: s.reason });
+      this.log.warn('not uploading a matching entry that is not a plain dump file', { path: s.id, reason: s.reason });
     }
-    for (const id of this.tracked.keys()) if (!seen.has(id)) this.tracked.delete(id);
-    this.syncWatchers(result.dirs);
-  }
-
-  private syncWatchers(dirs: Buffer[]): void {
-    const want = new Set(dirs.map((d) => d.toString('latin1')));
-    for (const [id, w] of this.watchers) {
-      if (!want.has(id)) {
-        w.close();
-        this.watchers.delete(id);
-      }
-    }
-    for (const dir of dirs) {
-      const id = dir.toString('latin1');
-      if (this.watchers.has(id)) continue;
-      try {
-        // One non-recursive watch per directory the scanner (lstat, no symlinks) visited: events can
-        // never come from outside the root. Events only wake the loop early; the scan decides.
-        const w = watch(dir, { persistent: false }, () => this.onEvent());
-        w.on('error', () => {
-          w.close();
-          this.watchers.delete(id);
-        });
-        this.watchers.set(id, w);
-      } catch (error) {
-        this.log.debug('cannot watch a directory: relying on the periodic scan', { path: dir.toString(), error: error as Error });
-      }
-    }
-  }
-
-  private closeWatchers(): void {
-    for (const w of this.watchers.values()) w.close();
-    this.watchers.clear();
+    this.lastScanEnd = this.ctx.clock.now();
+    this.lastScanMs = this.lastScanEnd - started;
   }
 
   private onEvent(): void {
     if (this.debounce) return;
+    const throttle = Math.max(EVENT_DEBOUNCE_MS, SCAN_THROTTLE_FACTOR * this.lastScanMs);
+    const delay = Math.max(Math.min(EVENT_DEBOUNCE_MS, this.cfg.completeQuietTimeMs || EVENT_DEBOUNCE_MS), this.lastScanEnd + throttle - this.ctx.clock.now());
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
       this.wakeCtl?.abort();
-    }, Math.min(EVENT_DEBOUNCE_MS, this.cfg.completeQuietTimeMs || EVENT_DEBOUNCE_MS));
+    }, delay);
   }
 
   private nextWake(): number {
     const now = this.ctx.clock.now();
-    let wake = now + this.cfg.watchIntervalMs;
-    wake = Math.min(wake, this.nextReadinessAt);
-    for (const t of this.tracked.values()) {
-      if (t.status !== 'pending') continue;
-      // An HPROF may go after the short quiet time unless this very state already failed the check.
-      const failedCheck = t.hprof !== undefined && sameState(t.hprof.state, t.obs) && t.hprof.verdict.kind !== 'complete';
-      const window = this.isHprof(t.file) && !failedCheck ? this.windows.completeQuietMs : this.windows.stableMs;
+    let wake = Math.min(now + this.cfg.watchIntervalMs, this.nextReadinessAt);
+    for (const t of this.tracker.all()) {
+      if (t.phase === 'done' && !t.settled) wake = Math.min(wake, t.nextAttemptAt);
+      if (t.phase !== 'pending') continue;
+      // The short window applies unless this very version already failed its completeness check.
+      const kind = kindOfName(t.file.segments[t.file.segments.length - 1]);
+      const failed = (Tracker.current(t.check, t.obs.state) && t.check?.verdict.kind !== 'complete')
+        || (Tracker.current(t.pass, t.obs.state) && kind === 'hprof-gzip' && !t.pass?.result.decoded?.complete);
+      const window = kind !== 'other' && !failed ? this.windows.completeQuietMs : this.windows.stableMs;
       wake = Math.min(wake, Math.max(readyAt(t.obs, window, this.windows), t.nextAttemptAt));
     }
     return Math.max(wake, now + 10);
   }
 
   private async sleepUntil(at: number): Promise<void> {
-    // Shutdown may have begun while this pass ran (e.g. during the start-up S3 check): an abort
-    // listener added now would never fire, so do not start sleeping at all.
+    // Shutdown may have begun while this pass ran: an abort listener added now would never fire.
     if (this.ctx.signal.aborted) return;
     const ctl = new AbortController();
     this.wakeCtl = ctl;
@@ -293,251 +287,155 @@ export class Uploader {
     }
   }
 
-  // ---- deciding and uploading ------------------------------------------------------------------
+  // ---- upload and settle -------------------------------------------------------------------------
 
-  private isHprof(file: DumpFile): boolean {
-    return file.segments[file.segments.length - 1].toString('latin1').endsWith('.hprof');
-  }
-
-  private async processReady(): Promise<void> {
-    const pending = [...this.tracked.values()].filter((t) => t.status === 'pending').sort((a, b) => a.file.mtimeMs - b.file.mtimeMs);
-    for (const t of pending) {
+  private async processDue(root: PinnedDir): Promise<void> {
+    for (const t of this.tracker.due(this.ctx.clock.now())) {
       if (this.ctx.signal.aborted) return;
-      if (t.nextAttemptAt > this.ctx.clock.now()) continue;
-      await this.processOne(t);
+      if (t.phase === 'done') await this.settle(root, t);
+      else await this.upload(root, t);
     }
   }
 
-  private async processOne(t: Tracked): Promise<void> {
+  private async upload(root: PinnedDir, t: Tracked): Promise<void> {
     const state = readiness(t.obs, this.ctx.clock.now(), this.windows);
     if (state === 'wait') return;
-    const pathStr = t.file.path.toString();
-    let fh: FileHandle;
     try {
-      fh = await fsp.open(t.file.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-    } catch (error) {
-      return this.failed(t, error);
-    }
-    const started = this.ctx.clock.now();
-    try {
-      const st = await fh.stat();
-      if (!sameState({ size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }, t.obs)) return; // changed: the next scan re-observes
-      const fileState: FileState = { size: t.obs.size, mtimeMs: t.obs.mtimeMs, ino: t.obs.ino };
-
-      let complete: 'true' | 'false' | 'unknown' = 'unknown';
-      if (this.isHprof(t.file)) {
-        if (!t.hprof || !sameState(t.hprof.state, fileState)) {
-          const verdict = await checkHprof(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, fileState.size);
-          t.hprof = { state: fileState, verdict };
-        }
-        const v = t.hprof.verdict;
-        if (v.kind !== 'complete' && state !== 'quiet-full') return; // wait for the full window
-        complete = v.kind === 'complete' ? 'true' : 'false';
-        if (v.kind !== 'complete') this.log.warn('dump is not structurally complete: uploading it marked incomplete', { path: pathStr, reason: v.reason });
-      } else if (state !== 'quiet-full') {
+      const out = await this.job.run(root, t, state, this.overwrite.get(t.id));
+      if (out.kind === 'checked') {
+        if (out.check) this.tracker.setCheck(t, out.state, out.check);
+        if (out.pass) this.tracker.setPass(t, out.pass);
         return;
       }
-
-      if (!t.sha || !sameState(t.sha.state, fileState)) t.sha = { state: fileState, sha256: await sha256Of(fh, fileState.size) };
-      const sha256 = t.sha.sha256;
-      const gzip = this.cfg.gzip && !pathStr.endsWith('.gz');
-      const baseKey = objectKey(this.cfg.s3.prefix, this.cfg.nodeName, t.file.segments) + (gzip ? '.gz' : '');
-      const target = await this.resolveTarget(baseKey, sha256, fileState.size, gzip);
-
-      if (target.duplicate) {
-        this.metrics.duplicates.inc();
-        this.log.info('already in S3: skipped', { path: pathStr, key: target.key, size: fileState.size });
-      } else {
-        const metadata = this.metadataFor(t.file, sha256, fileState.size, complete, gzip);
-        this.log.info('uploading', { path: pathStr, key: target.key, size: fileState.size, complete, gzip });
-        const { storedSize } = await this.uploadWithProgress(fh, t, target.key, metadata, gzip, fileState);
-        const head = await this.store.head(target.key, this.ctx.signal);
-        if (!head || !matches(head, sha256, fileState.size, gzip) || (gzip && head.size !== storedSize)) {
-          throw Object.assign(new Error(`verification failed for ${target.key}: ${JSON.stringify(head ?? 'missing')}`), { code: 'EVERIFY' });
-        }
-        const seconds = (this.ctx.clock.now() - started) / 1000;
-        this.metrics.uploaded.inc();
-        this.metrics.bytes.inc(storedSize);
-        this.metrics.duration.observe(seconds);
-        this.log.info('uploaded and verified', {
-          path: pathStr,
-          key: target.key,
-          size: fileState.size,
-          storedSize,
-          complete,
-          seconds: Number(seconds.toFixed(3)),
-          mibPerSecond: Number((fileState.size / 2 ** 20 / Math.max(seconds, 0.001)).toFixed(1)),
-        });
-      }
-      this.metrics.lastSuccess.set(Date.now() / 1000);
-      Object.assign(t, { status: 'done', doneState: fileState, key: target.key, attempt: 0, nextAttemptAt: 0 });
-      this.setReady(true);
-      if (this.cfg.deleteAfterUpload) await this.deleteVerified(t, 'uploaded');
+      if (out.kind !== 'verified') return;
+      this.overwrite.delete(t.id);
+      const done = this.tracker.markDone(t, out.state, out.dump.key, this.cfg.afterUpload === 'keep');
+      this.verified(out.dump, out.triage);
+      await this.settle(root, done);
     } catch (error) {
-      this.failed(t, error);
-    } finally {
-      await fh.close().catch(() => undefined);
+      this.attemptFailed(t, error);
     }
   }
 
-  /**
-   * Where this content goes: the plain key if free, or already ours (same sha256 + size) -> duplicate;
-   * if the plain key holds a different dump, the content-suffixed key (never overwrite another dump).
-   * Anything under the suffixed key that does not verify is a failed copy of this same content.
-   */
-  private async resolveTarget(baseKey: string, sha256: string, size: number, gzip: boolean): Promise<{ key: string; duplicate: boolean }> {
-    const base = await this.store.head(baseKey, this.ctx.signal);
-    if (!base) return { key: baseKey, duplicate: false };
-    if (matches(base, sha256, size, gzip)) return { key: baseKey, duplicate: true };
-    const suffixed = contentSuffixedKey(baseKey, sha256);
-    const other = await this.store.head(suffixed, this.ctx.signal);
-    if (other && matches(other, sha256, size, gzip)) return { key: suffixed, duplicate: true };
-    this.log.info('key holds a different dump: using a content-suffixed key', { key: baseKey, suffixedKey: suffixed });
-    return { key: suffixed, duplicate: false };
+  private verified(dump: VerifiedDump, triage: TriageOutcome | undefined): void {
+    this.metrics.lastSuccess.set(this.ctx.clock.now() / 1000);
+    if (dump.duplicate) {
+      this.metrics.duplicates.inc();
+    } else {
+      this.metrics.uploaded.inc();
+      this.metrics.bytes.inc(dump.storedSize);
+      this.metrics.duration.observe(dump.seconds);
+      this.log.info('uploaded and verified', {
+        key: dump.key,
+        size: dump.size,
+        storedSize: dump.storedSize,
+        complete: dump.complete,
+        seconds: Number(dump.seconds.toFixed(3)),
+        mibPerSecond: Number((dump.size / 2 ** 20 / Math.max(dump.seconds, 0.001)).toFixed(1)),
+      });
+    }
+    if (triage && dump.summaryKeys && !dump.duplicate) void this.writeSummary(dump, triage);
+    else if (!dump.duplicate) this.opts.onVerified?.(dump, triage);
   }
 
-  private metadataFor(file: DumpFile, sha256: string, size: number, complete: string, gzip: boolean): Record<string, string> {
-    const { namespace, pod } = podOf(file.segments);
-    const m: Record<string, string> = {
-      [OBJECT_METADATA.node]: metadataValue(this.cfg.nodeName),
-      [OBJECT_METADATA.uploadTime]: new Date(this.ctx.clock.now()).toISOString(),
-      [OBJECT_METADATA.originalSize]: String(size),
-      [OBJECT_METADATA.sha256]: sha256,
-      [OBJECT_METADATA.complete]: complete,
-    };
-    if (namespace !== undefined) m[OBJECT_METADATA.namespace] = metadataValue(namespace);
-    if (pod !== undefined) m[OBJECT_METADATA.pod] = metadataValue(pod);
-    if (gzip) m[OBJECT_METADATA.encoding] = 'gzip';
-    return m;
-  }
-
-  private async uploadWithProgress(fh: FileHandle, t: Tracked, key: string, metadata: Record<string, string>, gzip: boolean, state: FileState) {
-    const every = this.opts.progressIntervalMs ?? 10_000;
-    const start = this.ctx.clock.now();
-    let sent = 0;
-    let lastLog = start;
-    const path = t.file.path;
-    return this.store.upload({
-      fh,
-      size: state.size,
-      key,
-      metadata,
-      gzip,
-      signal: this.ctx.signal,
-      onBytes: (n) => {
-        sent += n;
-        const now = this.ctx.clock.now();
-        if (now - this.lastBeat >= 1000) this.beat(); // a long upload is progress, not a stuck loop
-        if (now - lastLog < every) return;
-        lastLog = now;
-        this.log.info('upload progress', {
-          key,
-          percent: Number(((100 * sent) / Math.max(1, state.size)).toFixed(1)),
-          mibPerSecond: Number((sent / 2 ** 20 / ((now - start) / 1000)).toFixed(1)),
-        });
-      },
-      // A dump deleted or replaced while uploading is not committed (its multipart upload is aborted).
-      beforeCommit: async () => {
-        const st = await fsp.lstat(path).catch(() => undefined);
-        if (!st || st.ino !== state.ino || st.size !== state.size || st.mtimeMs !== state.mtimeMs) {
-          throw Object.assign(new Error('file vanished or changed during upload'), { code: st ? 'ECHANGED' : 'EVANISHED' });
-        }
-      },
-    });
-  }
-
-  private failed(t: Tracked, error: unknown): void {
-    if (this.ctx.signal.aborted) return;
-    const code = (error as { code?: string }).code;
-    const pathStr = t.file.path.toString();
-    if (code === 'ECHANGED') {
-      this.log.info('dump changed during upload: waiting for it to settle again', { path: pathStr });
-      return;
-    }
-    const f = classifyFailure(error);
-    this.metrics.failed.inc();
-    // The failed attempt's abort of its multipart upload may itself have failed (S3 down): list and
-    // abort our own open uploads again at the next successful S3 check. Safe: uploads run only inside
-    // this sequential loop, so none of ours is in flight then.
-    this.orphansCleaned = false;
-    if (f.kind === 'gone') {
-      this.log.warn('dump vanished before it was uploaded', { path: pathStr, error: f.message });
-      this.tracked.delete(t.file.path.toString('latin1'));
-      return;
-    }
-    const delay = f.kind === 'permanent' || f.kind === 'local' ? this.backoff.capMs : backoffDelay(t.attempt, this.backoff);
-    t.attempt++;
-    t.nextAttemptAt = this.ctx.clock.now() + delay;
-    this.metrics.retries.inc();
-    const repeated = this.loggedCauses.has(f.cause);
-    this.reportFailure(f, 'upload failed (local file kept)', { path: pathStr, attempt: t.attempt, retryInMs: delay });
-    // Transient failures stay visible at each (backed-off) retry; permanent ones were said once.
-    if (repeated && f.kind === 'transient') {
-      this.log.warn('upload failed again (local file kept)', { path: pathStr, cause: f.cause, attempt: t.attempt, retryInMs: delay });
-    }
-  }
-
-  // ---- local deletion and retention ------------------------------------------------------------
-
-  /** Deletes a local dump only if S3 verifies it (HEAD: size + sha256) and the file is unchanged. */
-  private async deleteVerified(t: Tracked, reason: 'uploaded' | 'retention'): Promise<boolean> {
-    if (t.status !== 'done' || !t.key || !t.sha || !t.doneState) return false;
-    const gzip = t.key.endsWith('.gz') && !t.file.path.toString().endsWith('.gz');
-    const head = await this.store.head(t.key, this.ctx.signal);
-    if (!head || !matches(head, t.sha.sha256, t.doneState.size, gzip)) {
-      this.log.warn('not deleting: S3 does not verify the object', { path: t.file.path.toString(), key: t.key });
-      Object.assign(t, { status: 'pending', doneState: undefined, key: undefined });
-      return false;
-    }
-    const st = await fsp.lstat(t.file.path).catch(() => undefined);
-    if (!st || !sameState({ size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }, t.doneState)) return false;
+  /** After the dump is verified; never blocks or fails the dump (a failure is logged and counted). */
+  private async writeSummary(dump: VerifiedDump, triage: TriageOutcome): Promise<void> {
+    const keys = dump.summaryKeys!;
     try {
-      await fsp.unlink(t.file.path);
+      const { json, text } = triage.render(dump);
+      const metadata = { [OBJECT_METADATA.node]: this.cfg.nodeName, dump: keys.json.slice(0, -'.summary.json'.length).split('/').pop() ?? '' };
+      await this.store.putSmall(keys.json, Buffer.from(json), 'application/json', metadata, this.ctx.signal);
+      await this.store.putSmall(keys.text, Buffer.from(text), 'text/plain; charset=utf-8', metadata, this.ctx.signal);
+      this.metrics.summaries.inc({ result: 'written' });
+      this.log.info('dump summary written', { key: keys.json });
     } catch (error) {
-      const f = classifyFailure(error);
-      if (!this.loggedCauses.has(`delete ${f.cause}`)) {
-        this.loggedCauses.add(`delete ${f.cause}`);
-        this.log.error('cannot delete a verified dump', { path: t.file.path.toString(), error: error as Error });
-      }
-      return false;
+      this.metrics.summaries.inc({ result: 'failed' });
+      this.log.warn('dump summary not written (the dump itself is safe in S3)', { key: keys.json, error: error as Error });
     }
-    this.tracked.delete(t.file.path.toString('latin1'));
-    this.metrics.deleted.inc({ reason });
-    this.log.info('deleted local dump (verified in S3)', { path: t.file.path.toString(), key: t.key, reason });
-    return true;
+    this.opts.onVerified?.(dump, triage);
   }
 
-  private async applyRetention(): Promise<void> {
-    const { retentionMaxAgeMs: maxAgeMs, retentionMaxBytes: maxBytes } = this.cfg;
-    if (!maxAgeMs && !maxBytes) return;
-    const all = [...this.tracked.entries()];
-    const ids = selectForRetention(
-      all.map(([id, t]) => ({ id, size: t.file.size, mtimeMs: t.file.mtimeMs, verified: t.status === 'done' })),
-      Date.now(),
-      { maxAgeMs, maxBytes },
-    );
-    for (const id of ids) {
-      const t = this.tracked.get(id);
-      if (!t) continue;
-      try {
-        await this.deleteVerified(t, 'retention');
-      } catch (error) {
-        this.log.debug('retention check failed', { path: t.file.path.toString(), error: error as Error });
+  private async settle(root: PinnedDir, t: Tracked): Promise<void> {
+    if (!t.done || t.settled) return;
+    try {
+      const result = await this.retainer.settle(root, t.file.segments, t.done.state, t.done.key);
+      switch (result) {
+        case 'archived':
+        case 'deleted':
+          this.metrics.settled.inc({ action: result });
+          this.log.info(result === 'archived' ? 'verified dump moved to the archive' : 'verified dump deleted', { path: t.id, key: t.done.key });
+          this.tracker.forget(t);
+          break;
+        case 'gone':
+          this.tracker.forget(t);
+          break;
+        case 'changed':
+          // A new version is a new dump: the next scan finds it and it goes through the whole job.
+          this.log.info('dump changed after it was verified: the new content will be uploaded', { path: t.id });
+          this.tracker.markSettled(t);
+          break;
+        case 'kept':
+          this.tracker.markSettled(t);
+          break;
       }
+    } catch (error) {
+      const f = this.failures.fileFailed(t.id, t.attempt, error);
+      this.tracker.markFailed(t, this.ctx.clock.now(), Math.max(f.delayMs, 1000));
+    }
+  }
+
+  private attemptFailed(t: Tracked, error: unknown): void {
+    if (this.ctx.signal.aborted) return;
+    const overwrite = (error as { overwrite?: string }).overwrite;
+    if (overwrite !== undefined) this.overwrite.set(t.id, overwrite);
+    const f = this.failures.fileFailed(t.id, t.attempt, error);
+    // A failed attempt's abort of its multipart upload may itself have failed (S3 down): abort our
+    // open uploads again at the next successful bucket check (uploads run only in this loop).
+    this.orphansCleaned = false;
+    switch (f.failure.kind) {
+      case 'gone':
+        this.log.warn('dump vanished before it was uploaded', { path: t.id, error: f.failure.message });
+        this.tracker.forget(t);
+        return;
+      case 'changed':
+        this.log.info('dump changed during its upload: waiting for it to settle again', { path: t.id, cause: f.failure.cause });
+        this.tracker.markChanged(t, this.ctx.clock.now());
+        return;
+      default:
+        this.metrics.retries.inc();
+        this.tracker.markFailed(t, this.ctx.clock.now(), f.delayMs);
+        if (f.checkBucket) this.nextReadinessAt = Math.min(this.nextReadinessAt, this.ctx.clock.now());
+    }
+  }
+
+  // ---- housekeeping and gauges -----------------------------------------------------------------
+
+  private async housekeeping(root: PinnedDir): Promise<void> {
+    this.nextHousekeepingAt = this.ctx.clock.now() + (this.opts.housekeepingIntervalMs ?? 60_000);
+    const pendingBytes = this.tracker.all().filter((t) => t.phase === 'pending').reduce((sum, t) => sum + t.obs.state.size, 0);
+    try {
+      const removed = await this.retainer.applyRetention(root, this.ctx.clock.now(), pendingBytes, this.ctx.signal);
+      for (const id of removed) {
+        this.metrics.settled.inc({ action: 'expired' });
+        this.log.info('archived dump removed by retention', { path: id });
+      }
+      const archived = await this.retainer.listArchive(root);
+      this.metrics.localBytes.set({ state: 'archived' }, archived.reduce((sum, f) => sum + f.size, 0));
+    } catch (error) {
+      this.failures.once(`housekeeping ${(error as NodeJS.ErrnoException).code}`, () => this.log.warn('archive housekeeping failed', { error: error as Error }));
+    }
+    this.metrics.localBytes.set({ state: 'pending' }, pendingBytes);
+    const usage = await volumeUsage(this.cfg.dumpRoot);
+    if (usage) {
+      this.metrics.volumeCapacity.set(usage.capacity);
+      this.metrics.volumeUsed.set(usage.used);
     }
   }
 
   private updateGauges(): void {
-    const pending = [...this.tracked.values()].filter((t) => t.status === 'pending');
+    const pending = this.tracker.all().filter((t) => t.phase === 'pending');
     this.metrics.backlog.set(pending.length);
-    const oldest = pending.reduce((m, t) => Math.min(m, t.file.mtimeMs), Infinity);
-    this.metrics.oldestPendingAge.set(pending.length ? Math.max(0, (Date.now() - oldest) / 1000) : 0);
+    const oldest = pending.reduce((m, t) => Math.min(m, t.obs.mtimeMs), Infinity);
+    this.metrics.oldestPendingAge.set(pending.length ? Math.max(0, (this.ctx.clock.now() - oldest) / 1000) : 0);
   }
-}
-
-/** Same content: sha256 and original size in the metadata, and (uncompressed) the object size. */
-export function matches(head: HeadResult, sha256: string, size: number, gzip: boolean): boolean {
-  const m = head.metadata;
-  if (m[OBJECT_METADATA.sha256] !== sha256 || m[OBJECT_METADATA.originalSize] !== String(size)) return false;
-  return gzip || head.size === size;
 }

@@ -5,6 +5,8 @@ import { ENV } from '../../../agent/src/contract';
 import { systemClock } from '../../../agent/src/runtime/clock';
 import { memoryLogger } from '../../../agent/src/runtime/logger';
 import { Lifecycle } from '../../../agent/src/runtime/lifecycle';
+import { Retainer } from '../../../agent/src/uploader/after-upload';
+import { insertTag, occurrenceStamp } from '../../../agent/src/uploader/keys';
 import { createS3Client, createStore } from '../../../agent/src/uploader/command';
 import { Uploader, UploaderOptions } from '../../../agent/src/uploader/uploader';
 import { s3Env, type S3Server } from '../../support/s3';
@@ -51,7 +53,14 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
   const client = createS3Client(config.s3, 16, logger);
   // the SDK retries a little by itself; tests want failures to surface quickly
   const store = createStore(config, { logger }, client);
-  const uploader = new Uploader(config, store, {
+  const retainer = new Retainer({
+    afterUpload: config.afterUpload,
+    nodeName: config.nodeName,
+    prefix: config.s3.prefix,
+    retentionMaxAgeMs: config.retentionMaxAgeMs,
+    retentionMaxBytes: config.retentionMaxBytes,
+  }, store, logger);
+  const uploader = new Uploader(config, store, retainer, {
     logger,
     clock: systemClock,
     registry,
@@ -98,3 +107,8 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
 }
 
 export const msgs = (events: Events, msg: string) => events.filter((e) => e.msg === msg);
+
+/** The key of one occurrence of a dump: `<key path>` with the dump's mtime stamp before its extension. */
+export function stampedKey(keyPath: string, mtimeMs: number): string {
+  return insertTag(keyPath, occurrenceStamp(mtimeMs));
+}

@@ -1,7 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'fs';
+import { execFileSync } from 'child_process';
+import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { globToRegExp, scanDumps } from '../../../agent/src/uploader/scanner';
+import { PinnedDir } from '../../../agent/src/fs/pinned-dir';
+import { globToRegExp, scanDumps, type ScanOptions } from '../../../agent/src/uploader/scanner';
 import { DEFAULT_DUMP_PATTERNS } from '../../../agent/src/contract';
 
 describe('scanDumps', () => {
@@ -17,8 +20,16 @@ describe('scanDumps', () => {
   afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
   const rel = (segs: readonly Buffer[]) => segs.map((s) => s.toString('latin1')).join('/');
+  async function scan(opts: Partial<ScanOptions> = {}) {
+    const dir = await PinnedDir.open(root);
+    try {
+      return await scanDumps(dir, { patterns: DEFAULT_DUMP_PATTERNS, markerName: '.ready', ...opts });
+    } finally {
+      await dir.close();
+    }
+  }
 
-  it('finds dumps recursively by pattern; skips hidden entries, the marker and symlinks (files and dirs)', async () => {
+  it('finds dumps breadth first by pattern; skips hidden entries and the marker; never follows symlinks (files and dirs)', async () => {
     writeFileSync(path.join(root, 'ns', 'pod-a', 'java_pid1.hprof'), 'x');
     writeFileSync(path.join(root, 'ns', 'pod-a', 'd.hprof.gz'), 'x');
     writeFileSync(path.join(root, 'ns', 'heapdump.phd'), 'x');
@@ -29,24 +40,51 @@ describe('scanDumps', () => {
     writeFileSync(path.join(tmp, 'outside', 'secret.hprof'), 'x');
     symlinkSync(path.join(tmp, 'outside', 'secret.hprof'), path.join(root, 'ns', 'link.hprof'));
     symlinkSync(path.join(tmp, 'outside'), path.join(root, 'ns', 'linkdir'));
-    const r = await scanDumps(root, DEFAULT_DUMP_PATTERNS, 'marker.hprof');
+    const r = await scan({ markerName: 'marker.hprof' });
     expect(r.files.map((f) => rel(f.segments)).sort()).toEqual(['ns/heapdump.phd', 'ns/pod-a/d.hprof.gz', 'ns/pod-a/java_pid1.hprof']);
-    expect(r.dirs.map((d) => d.toString()).sort()).toEqual([root, path.join(root, 'ns'), path.join(root, 'ns', 'pod-a')]);
+    expect(rel(r.files[0].segments)).toBe('ns/heapdump.phd'); // breadth first: shallower levels before deeper ones
+    expect(r.skipped).toEqual([expect.objectContaining({ id: 'ns/link.hprof', reason: 'symlink' })]);
+    expect(r.dirCount).toBe(3); // root, ns, ns/pod-a: never outside/ through linkdir
   });
 
-  it('handles names that are not valid UTF-8 (raw bytes kept, file readable)', async () => {
+  it('skips FIFOs, sockets, hard links and sparse files with their reason', async () => {
+    const dir = path.join(root, 'ns', 'pod-a');
+    execFileSync('mkfifo', [path.join(dir, 'fifo.hprof')]);
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(path.join(dir, 'sock.hprof'), resolve));
+    writeFileSync(path.join(dir, 'real.hprof'), 'dense');
+    linkSync(path.join(dir, 'real.hprof'), path.join(dir, 'alias.hprof'));
+    const sparse = path.join(dir, 'huge.hprof');
+    closeSync(openSync(sparse, 'w'));
+    truncateSync(sparse, 64 * 2 ** 30); // 64 GiB of holes
+    const r = await scan().finally(() => new Promise((resolve) => server.close(resolve)));
+    const reasons = Object.fromEntries(r.skipped.map((s) => [s.id.split('/').pop(), s.reason]));
+    expect(reasons).toEqual({ 'fifo.hprof': 'fifo', 'sock.hprof': 'socket', 'real.hprof': 'hardlink', 'alias.hprof': 'hardlink', 'huge.hprof': 'sparse' });
+    expect(r.files).toEqual([]);
+  });
+
+  it('handles names that are not valid UTF-8 (raw bytes kept)', async () => {
     const name = Buffer.concat([Buffer.from('bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.hprof')]);
     writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'ns') + '/'), name]), 'content');
-    const r = await scanDumps(root, ['*.hprof'], '.ready');
+    const r = await scan({ patterns: ['*.hprof'] });
     expect(r.files).toHaveLength(1);
     expect(r.files[0].segments[1].equals(name)).toBe(true);
-    expect(r.files[0].size).toBe(7);
+    expect(r.files[0].state.size).toBe(7);
   });
 
-  it('reports an unreadable root instead of throwing', async () => {
-    const r = await scanDumps(path.join(tmp, 'missing'), ['*.hprof'], '.ready');
-    expect(r.files).toEqual([]);
-    expect(r.errors[0].error.code).toBe('ENOENT');
+  it('is bounded: depth, directories and files beyond the limits are counted as truncated', async () => {
+    let deep = path.join(root, 'ns', 'pod-a');
+    for (let i = 0; i < 5; i++) deep = path.join(deep, `d${i}`);
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(path.join(deep, 'deep.hprof'), 'x');
+    for (let i = 0; i < 5; i++) writeFileSync(path.join(root, 'ns', `f${i}.hprof`), 'x');
+    const r = await scan({ limits: { maxDepth: 3, maxDirs: 100, maxFiles: 3 } });
+    expect(r.truncated).toEqual({ dirs: false, files: true, depth: true });
+    expect(r.files).toHaveLength(3);
+    expect(r.files.every((f) => f.segments.length === 2)).toBe(true);
+    const few = await scan({ limits: { maxDepth: 8, maxDirs: 2, maxFiles: 100 } });
+    expect(few.truncated.dirs).toBe(true);
+    expect(few.dirCount).toBe(2);
   });
 });
 

@@ -1,7 +1,9 @@
 import { observe, readiness, readyAt, StabilityWindows } from '../../../agent/src/uploader/stability';
 
 const w: StabilityWindows = { completeQuietMs: 2000, stableMs: 120_000, confirmMs: 1000 };
-const st = (size: number, mtimeMs: number) => ({ size, mtimeMs, ino: 7 });
+const ns = (ms: number) => BigInt(ms) * 1_000_000n;
+const st = (size: number, mtimeMs: number, more: { ino?: bigint; ctimeMs?: number } = {}) =>
+  ({ dev: 1n, ino: more.ino ?? 7n, size, mtimeNs: ns(mtimeMs), ctimeNs: ns(more.ctimeMs ?? mtimeMs) });
 
 describe('stability', () => {
   it('a growing file is never ready, however often it is observed', () => {
@@ -30,14 +32,18 @@ describe('stability', () => {
     expect(readiness(obs, 1_001_000, w)).toBe('quiet-full');
   });
 
-  it('any change (size, mtime or inode) restarts the clock', () => {
+  it('any change (size, mtime, inode or ctime) restarts the clock', () => {
     let obs = observe(undefined, st(10, 0), 0);
     obs = observe(obs, st(10, 5000), 5000);
     expect(readiness(obs, 6000, w)).toBe('wait');
     expect(readiness(obs, 7000, w)).toBe('quiet-short');
-    obs = observe(obs, { size: 10, mtimeMs: 5000, ino: 8 }, 7000);
+    obs = observe(obs, st(10, 5000, { ino: 8n }), 7000);
     expect(obs.firstSeenAt).toBe(7000);
     expect(readiness(obs, 7500, w)).toBe('wait');
+    // rewritten in place with its mtime put back (touch -d): only the ctime shows it
+    obs = observe(obs, st(10, 5000, { ino: 8n, ctimeMs: 9000 }), 9000);
+    expect(obs.firstSeenAt).toBe(9000);
+    expect(readiness(obs, 9500, w)).toBe('wait');
   });
 
   it('an mtime in the future (clock skew) does not make a file ready early', () => {

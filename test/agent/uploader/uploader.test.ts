@@ -7,11 +7,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
-import { OBJECT_METADATA } from '../../../agent/src/contract';
+import { OBJECT_METADATA, PATHS } from '../../../agent/src/contract';
 import { awsCli } from '../../support/clients';
 import { makeHeapDump, makeLargeHprof, slowCopy, truncatedCopy } from '../../support/jvm';
 import { disposeAll, getObjectSha256, S3Server, sha256File, startS3Server } from '../../support/s3';
-import { eventually, FAST_RETRY, msgs, startUploader, testConfig } from './harness';
+import { eventually, FAST_RETRY, msgs, stampedKey, startUploader, testConfig } from './harness';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -62,20 +62,23 @@ describe('uploader against s3rver', () => {
       const file = path.join(dir, 'java_pid1.hprof');
       copyFileSync(dump, file);
       const written = Date.now();
-      const key = `${prefix}shop/web-1/java_pid1.hprof`;
+      const { mtimeMs, size } = statSync(file);
+      const key = stampedKey(`${prefix}shop/web-1/java_pid1.hprof`, mtimeMs);
       await eventually('the object', async () => (await s3.listKeys(prefix)).includes(key) && msgs(up.events, 'uploaded and verified').length > 0, 15_000);
       // far below the 60 s window: the structural check let it go early
       expect(Date.now() - written).toBeLessThan(15_000);
       const obj = await getObjectSha256(s3, key);
-      expect(obj.sha256).toBe(await sha256File(file));
-      expect(obj.size).toBe(statSync(file).size);
+      expect(obj.sha256).toBe(await sha256File(dump));
+      expect(obj.size).toBe(size);
       expect(obj.metadata).toMatchObject({
         [OBJECT_METADATA.node]: node,
         [OBJECT_METADATA.namespace]: 'shop',
         [OBJECT_METADATA.pod]: 'web-1',
-        [OBJECT_METADATA.originalSize]: String(statSync(file).size),
+        [OBJECT_METADATA.originalSize]: String(size),
         [OBJECT_METADATA.sha256]: obj.sha256,
         [OBJECT_METADATA.complete]: 'true',
+        [OBJECT_METADATA.md5]: createHash('md5').update(readFileSync(dump)).digest('hex'),
+        [OBJECT_METADATA.modifiedTime]: new Date(Math.floor(mtimeMs)).toISOString(),
       });
       expect(Date.parse(obj.metadata[OBJECT_METADATA.uploadTime])).toBeGreaterThanOrEqual(written - 1000);
       expect(obj.storageClass ?? 'STANDARD').toBe('STANDARD');
@@ -88,7 +91,13 @@ describe('uploader against s3rver', () => {
       expect(await up.metric('heapdump_uploader_bytes_uploaded_total')).toBe(obj.size);
       expect(await up.metric('heapdump_uploader_backlog_files')).toBe(0);
       expect(await up.metric('heapdump_uploader_last_success_timestamp_seconds')).toBeGreaterThan(written / 1000 - 1);
-      expect(existsSync(file)).toBe(true); // deletion is off by default
+      // by default the verified dump leaves the application's folder for the node's archive, unchanged
+      const archived = path.join(root, PATHS.archiveDir, 'shop', 'web-1', key.split('/').pop()!);
+      await eventually('the dump archived', () => !existsSync(file) && existsSync(archived));
+      expect(await sha256File(archived)).toBe(obj.sha256);
+      expect(statSync(archived).mtimeMs).toBe(mtimeMs);
+      expect(statSync(path.join(root, PATHS.archiveDir)).mode & 0o7777).toBe(0o700);
+      expect(await up.metric('heapdump_uploader_local_files_settled_total', { action: 'archived' })).toBe(1);
     } finally {
       await up.stop();
     }
@@ -130,7 +139,7 @@ describe('uploader against s3rver', () => {
       }
       await writing;
       expect(sawKeyWhileWriting).toBe(false);
-      const key = `${prefix}ns/pod/java_pid1.hprof`;
+      const key = stampedKey(`${prefix}ns/pod/java_pid1.hprof`, statSync(file).mtimeMs);
       await eventually('the object after the write finished', async () => msgs(up.events, 'uploaded and verified').length === 1, 15_000);
       const obj = await getObjectSha256(s3, key);
       expect(obj.sha256).toBe(await sha256File(dump));
@@ -146,14 +155,15 @@ describe('uploader against s3rver', () => {
     mkdirSync(path.dirname(file), { recursive: true });
     await truncatedCopy(dump, file, Math.floor(statSync(dump).size * 0.6));
     const lastWrite = statSync(file).mtimeMs;
+    const digest = await sha256File(file);
     const up = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 4000 }));
     try {
       await eventually('the uploading log', () => msgs(up.events, 'uploading').length === 1, 20_000);
       // not before the full window since the last write (the short path is for complete dumps only)
       expect(Date.parse(String(msgs(up.events, 'uploading')[0].time))).toBeGreaterThanOrEqual(lastWrite + 4000);
       await eventually('the truncated dump', async () => msgs(up.events, 'uploaded and verified').length === 1, 20_000);
-      const obj = await getObjectSha256(s3, `${prefix}ns/pod/java_pid1.hprof`);
-      expect(obj.sha256).toBe(await sha256File(file));
+      const obj = await getObjectSha256(s3, stampedKey(`${prefix}ns/pod/java_pid1.hprof`, lastWrite));
+      expect(obj.sha256).toBe(digest);
       expect(obj.metadata[OBJECT_METADATA.complete]).toBe('false');
       expect(msgs(up.events, 'dump is not structurally complete: uploading it marked incomplete')).toHaveLength(1);
     } finally {
@@ -163,24 +173,28 @@ describe('uploader against s3rver', () => {
 
   it('a restarted uploader uploads nothing twice (S3 is the only state)', async () => {
     const { root, node, prefix } = fresh();
+    const keys: Record<string, string> = {};
     for (const pod of ['a', 'b']) {
       mkdirSync(path.join(root, 'ns', pod), { recursive: true });
-      copyFileSync(dump, path.join(root, 'ns', pod, 'java_pid1.hprof'));
+      const file = path.join(root, 'ns', pod, 'java_pid1.hprof');
+      copyFileSync(dump, file);
+      keys[pod] = stampedKey(`${prefix}ns/${pod}/java_pid1.hprof`, statSync(file).mtimeMs);
     }
-    const cfg = testConfig(s3, root, { nodeName: node });
+    // files left in place (as after a crash between verification and the move): S3 alone says they are done
+    const cfg = testConfig(s3, root, { nodeName: node, afterUpload: 'keep' });
     const first = startUploader(cfg);
     await eventually('two uploads', () => msgs(first.events, 'uploaded and verified').length === 2);
     await first.stop();
-    const times = await Promise.all(['a', 'b'].map(async (p) => (await getObjectSha256(s3, `${prefix}ns/${p}/java_pid1.hprof`)).metadata[OBJECT_METADATA.uploadTime]));
+    const times = await Promise.all(['a', 'b'].map(async (p) => (await getObjectSha256(s3, keys[p])).metadata[OBJECT_METADATA.uploadTime]));
 
     const second = startUploader(cfg);
     try {
       await eventually('two duplicates', () => msgs(second.events, 'already in S3: skipped').length === 2);
       expect(msgs(second.events, 'uploaded and verified')).toHaveLength(0);
       expect(await second.metric('heapdump_uploader_files_skipped_duplicate_total')).toBe(2);
-      const again = await Promise.all(['a', 'b'].map(async (p) => (await getObjectSha256(s3, `${prefix}ns/${p}/java_pid1.hprof`)).metadata[OBJECT_METADATA.uploadTime]));
+      const again = await Promise.all(['a', 'b'].map(async (p) => (await getObjectSha256(s3, keys[p])).metadata[OBJECT_METADATA.uploadTime]));
       expect(again).toEqual(times);
-      expect((await s3.listKeys(prefix)).sort()).toEqual([`${prefix}ns/a/java_pid1.hprof`, `${prefix}ns/b/java_pid1.hprof`]);
+      expect((await s3.listKeys(prefix)).sort()).toEqual([keys.a, keys.b].sort());
     } finally {
       await second.stop();
     }
@@ -194,15 +208,18 @@ describe('uploader against s3rver', () => {
     for (const r of [a.root, b.root]) mkdirSync(path.join(r, 'ns', 'pod'), { recursive: true });
     copyFileSync(dump, path.join(a.root, rel));
     await truncatedCopy(dump, path.join(b.root, rel), 5000);
+    const [shaA, shaB] = await Promise.all([sha256File(path.join(a.root, rel)), sha256File(path.join(b.root, rel))]);
+    const keyA = stampedKey(`shared/${a.node}/ns/pod/java_pid1.hprof`, statSync(path.join(a.root, rel)).mtimeMs);
+    const keyB = stampedKey(`shared/${b.node}/ns/pod/java_pid1.hprof`, statSync(path.join(b.root, rel)).mtimeMs);
     const upA = startUploader(testConfig(s3, a.root, { nodeName: a.node }, { prefix: 'shared/' }));
     const upB = startUploader(testConfig(s3, b.root, { nodeName: b.node }, { prefix: 'shared/' }));
     try {
       await eventually('both uploads', () =>
         msgs(upA.events, 'uploaded and verified').length === 1 && msgs(upB.events, 'uploaded and verified').length === 1);
-      const objA = await getObjectSha256(s3, `shared/${a.node}/ns/pod/java_pid1.hprof`);
-      const objB = await getObjectSha256(s3, `shared/${b.node}/ns/pod/java_pid1.hprof`);
-      expect(objA.sha256).toBe(await sha256File(path.join(a.root, rel)));
-      expect(objB.sha256).toBe(await sha256File(path.join(b.root, rel)));
+      const objA = await getObjectSha256(s3, keyA);
+      const objB = await getObjectSha256(s3, keyB);
+      expect(objA.sha256).toBe(shaA);
+      expect(objB.sha256).toBe(shaB);
       expect(objA.sha256).not.toBe(objB.sha256);
       expect(objA.metadata[OBJECT_METADATA.node]).toBe(a.node);
       expect(objB.metadata[OBJECT_METADATA.node]).toBe(b.node);
@@ -225,8 +242,9 @@ describe('uploader against s3rver', () => {
     const contents = new Map<string, string>();
     names.forEach(([raw, key], i) => {
       const body = Buffer.concat([readFileSync(dump).subarray(0, 2000), Buffer.from([i])]);
-      writeFileSync(Buffer.concat([Buffer.from(dir + '/'), raw]), body);
-      contents.set(`${prefix}name space/pöd €/${key}`, sha(body));
+      const file = Buffer.concat([Buffer.from(dir + '/'), raw]);
+      writeFileSync(file, body);
+      contents.set(stampedKey(`${prefix}name space/pöd €/${key}`, statSync(file).mtimeMs), sha(body));
     });
     const outside = path.join(tmp, `outside-${n}`);
     mkdirSync(outside);
@@ -247,24 +265,43 @@ describe('uploader against s3rver', () => {
     }
   });
 
-  it('a changed dump under the same name goes to a content-suffixed key, never over the first one', async () => {
+  it('every occurrence of the same name gets its own key; content rewritten under a restored mtime gets a content-suffixed one', async () => {
     const { root, node, prefix } = fresh();
     const file = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
     mkdirSync(path.dirname(file), { recursive: true });
-    copyFileSync(dump, file);
+    // a container that runs out of memory three times: each dump is moved out of its way once verified
+    const keys: string[] = [];
     const up = startUploader(testConfig(s3, root, { nodeName: node }));
     try {
-      await eventually('first upload', () => msgs(up.events, 'uploaded and verified').length === 1);
-      const firstSha = await sha256File(file);
-      const second = Buffer.concat([readFileSync(dump).subarray(0, 4000), Buffer.from('different')]);
-      writeFileSync(file, second);
-      await eventually('second upload', () => msgs(up.events, 'uploaded and verified').length === 2);
-      const suffixed = `${prefix}ns/pod/java_pid1.${sha(second).slice(0, 12)}.hprof`;
-      expect((await s3.listKeys(prefix)).sort()).toEqual([`${prefix}ns/pod/java_pid1.hprof`, suffixed].sort());
-      expect((await getObjectSha256(s3, `${prefix}ns/pod/java_pid1.hprof`)).sha256).toBe(firstSha);
-      expect((await getObjectSha256(s3, suffixed)).sha256).toBe(sha(second));
+      for (let i = 0; i < 3; i++) {
+        const body = Buffer.concat([readFileSync(dump).subarray(0, 4000 + i), Buffer.from(`occurrence ${i}`)]);
+        writeFileSync(file, body);
+        utimes(file, 60 - i); // distinct mtimes, as three OOMs seconds apart have
+        keys.push(stampedKey(`${prefix}ns/pod/java_pid1.hprof`, statSync(file).mtimeMs));
+        await eventually(`occurrence ${i} archived`, () => !existsSync(file) && msgs(up.events, 'uploaded and verified').length === i + 1);
+        expect((await getObjectSha256(s3, keys[i])).sha256).toBe(sha(body));
+      }
+      expect((await s3.listKeys(prefix)).sort()).toEqual([...keys].sort());
     } finally {
       await up.stop();
+    }
+    // kept in place and rewritten in place with its mtime put back: the key is taken by other content
+    const keep = startUploader(testConfig(s3, root, { nodeName: node, afterUpload: 'keep' }));
+    try {
+      const first = Buffer.concat([readFileSync(dump).subarray(0, 5000), Buffer.from('first')]);
+      writeFileSync(file, first);
+      const mtime = statSync(file).mtime;
+      const key = stampedKey(`${prefix}ns/pod/java_pid1.hprof`, mtime.getTime());
+      await eventually('first upload', () => msgs(keep.events, 'uploaded and verified').length === 1);
+      const second = Buffer.concat([readFileSync(dump).subarray(0, 5000), Buffer.from('other')]);
+      writeFileSync(file, second);
+      utimesSync(file, mtime, mtime);
+      await eventually('second upload', () => msgs(keep.events, 'uploaded and verified').length === 2);
+      const suffixed = key.replace(/\.hprof$/, `.${sha(second).slice(0, 12)}.hprof`);
+      expect((await getObjectSha256(s3, key)).sha256).toBe(sha(first));
+      expect((await getObjectSha256(s3, suffixed)).sha256).toBe(sha(second));
+    } finally {
+      await keep.stop();
     }
   });
 
@@ -283,8 +320,9 @@ describe('uploader against s3rver', () => {
       // the loop still works
       const next = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
       copyFileSync(dump, next);
+      const nextKey = stampedKey(`${prefix}ns/pod/java_pid1.hprof`, statSync(next).mtimeMs);
       await eventually('the next dump', () => msgs(up.events, 'uploaded and verified').length === 1);
-      expect(await s3.listKeys(prefix)).toEqual([`${prefix}ns/pod/java_pid1.hprof`]);
+      expect(await s3.listKeys(prefix)).toEqual([nextKey]);
     } finally {
       await up.stop();
     }
@@ -295,8 +333,9 @@ describe('uploader against s3rver', () => {
     const small = path.join(root, 'ns', 'a', 'java_pid1.hprof');
     mkdirSync(path.dirname(small), { recursive: true });
     copyFileSync(dump, small);
+    const smallKey = stampedKey(`${prefix}ns/a/java_pid1.hprof`, statSync(small).mtimeMs);
     await stopS3();
-    const up = startUploader(testConfig(s3, root, { nodeName: node, multipartThresholdBytes: 8 * 2 ** 20, concurrency: 2 }));
+    const up = startUploader(testConfig(s3, root, { nodeName: node, multipartThresholdBytes: 8 * 2 ** 20, concurrency: 2, afterUpload: 'keep' }));
     try {
       await eventually('not ready while S3 is down', () => up.readiness.some((r) => !r.ready));
       await new Promise((r) => setTimeout(r, 1500)); // the dump is stable now: uploads are attempted and fail
@@ -309,15 +348,16 @@ describe('uploader against s3rver', () => {
       mkdirSync(path.dirname(big), { recursive: true });
       await makeLargeHprof(big, 300 * 2 ** 20);
       const bigSha = await sha256File(big);
+      const bigKey = stampedKey(`${prefix}ns/b/big.hprof`, statSync(big).mtimeMs);
       await eventually('upload progress on the big dump', () => msgs(up.events, 'upload progress').length > 0);
       await stopS3();
       await new Promise((r) => setTimeout(r, 1000));
       await startS3();
       await eventually('the big dump', () => msgs(up.events, 'uploaded and verified').length === 2, 60_000);
-      expect(msgs(up.events, 'upload failed (local file kept)').length + msgs(up.events, 'upload failed again (local file kept)').length).toBeGreaterThan(0);
-      expect((await s3.listKeys(prefix)).sort()).toEqual([`${prefix}ns/a/java_pid1.hprof`, `${prefix}ns/b/big.hprof`]);
-      expect((await getObjectSha256(s3, `${prefix}ns/b/big.hprof`)).sha256).toBe(bigSha);
-      expect((await getObjectSha256(s3, `${prefix}ns/a/java_pid1.hprof`)).sha256).toBe(await sha256File(dump));
+      expect(msgs(up.events, 'upload failed (local file kept), retrying with backoff').length + msgs(up.events, 'upload failed again (local file kept)').length).toBeGreaterThan(0);
+      expect((await s3.listKeys(prefix)).sort()).toEqual([smallKey, bigKey].sort());
+      expect((await getObjectSha256(s3, bigKey)).sha256).toBe(bigSha);
+      expect((await getObjectSha256(s3, smallKey)).sha256).toBe(await sha256File(dump));
       expect(await sha256File(big)).toBe(bigSha); // local file intact
       expect(await up.metric('heapdump_uploader_retries_total')).toBeGreaterThan(0);
       await eventually('ready again', () => up.isReady());
@@ -340,10 +380,12 @@ describe('uploader against s3rver', () => {
     void up.done.finally(() => (settled = true));
     try {
       await new Promise((r) => setTimeout(r, 4000)); // several readiness checks and upload attempts
-      const errors = up.events.filter((e) => e.level === 'error');
+      const errors = up.events.filter((e) => e.level === 'error' && e.msg === 'S3 check failed');
       expect(errors).toHaveLength(1);
       expect(String(errors[0].cause)).toMatch(cause);
-      expect(String(errors[0].hint)).toMatch(/bucket name, credentials and permissions/);
+      expect(String(errors[0].hint)).toMatch(/bucket name, endpoint, credentials and permissions/);
+      // uploads refused for the same reason say so once more at most, never per attempt
+      expect(up.events.filter((e) => e.level === 'error').length).toBeLessThanOrEqual(2);
       expect(up.isReady()).toBe(false);
       expect(up.readiness.every((r) => !r.ready)).toBe(true);
       expect(settled).toBe(false);
@@ -354,33 +396,34 @@ describe('uploader against s3rver', () => {
     }
   });
 
-  it('deletes a local dump only after the object is verified (not while S3 is down)', async () => {
+  it('AFTER_UPLOAD=delete removes a local dump only after its object is verified (not while S3 is down)', async () => {
     const { root, node, prefix } = fresh();
     const file = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
     mkdirSync(path.dirname(file), { recursive: true });
     copyFileSync(dump, file);
     const digest = await sha256File(file);
+    const key = stampedKey(`${prefix}ns/pod/java_pid1.hprof`, statSync(file).mtimeMs);
     await stopS3();
-    const up = startUploader(testConfig(s3, root, { nodeName: node, deleteAfterUpload: true }));
+    const up = startUploader(testConfig(s3, root, { nodeName: node, afterUpload: 'delete' }));
     try {
-      await eventually('failed attempts while S3 is down', () => msgs(up.events, 'upload failed (local file kept)').length > 0);
+      await eventually('failed attempts while S3 is down', () => msgs(up.events, 'upload failed (local file kept), retrying with backoff').length > 0);
       await new Promise((r) => setTimeout(r, 1000));
       expect(existsSync(file)).toBe(true);
       await startS3();
       await eventually('the local dump deleted', () => !existsSync(file));
-      const obj = await getObjectSha256(s3, `${prefix}ns/pod/java_pid1.hprof`);
-      expect(obj.sha256).toBe(digest);
+      expect((await getObjectSha256(s3, key)).sha256).toBe(digest);
       const verified = up.events.findIndex((e) => e.msg === 'uploaded and verified');
-      const deleted = up.events.findIndex((e) => e.msg === 'deleted local dump (verified in S3)');
+      const deleted = up.events.findIndex((e) => e.msg === 'verified dump deleted');
       expect(verified).toBeGreaterThanOrEqual(0);
       expect(deleted).toBeGreaterThan(verified);
-      expect(await up.metric('heapdump_uploader_local_files_deleted_total', { reason: 'uploaded' })).toBe(1);
+      expect(await up.metric('heapdump_uploader_local_files_settled_total', { action: 'deleted' })).toBe(1);
+      expect(existsSync(path.join(root, PATHS.archiveDir))).toBe(false);
     } finally {
       await up.stop();
     }
   });
 
-  it('the retention cap removes only dumps verified in S3, oldest first, never pending ones', async () => {
+  it('retention trims the archive: oldest verified dumps first, beyond the byte cap; never a dump not in S3', async () => {
     const { root, node, prefix } = fresh();
     const dir = path.join(root, 'ns', 'pod');
     mkdirSync(dir, { recursive: true });
@@ -388,31 +431,36 @@ describe('uploader against s3rver', () => {
     const old1 = path.join(dir, 'old1.hprof');
     const old2 = path.join(dir, 'old2.hprof');
     copyFileSync(dump, old1);
-    copyFileSync(dump, old2);
     writeFileSync(old2, Buffer.concat([readFileSync(dump).subarray(0, 3000), Buffer.from('x')]));
     utimes(old1, 3600);
     utimes(old2, 1800);
+    const key1 = stampedKey(`${prefix}ns/pod/old1.hprof`, statSync(old1).mtimeMs);
+    const key2 = stampedKey(`${prefix}ns/pod/old2.hprof`, statSync(old2).mtimeMs);
+    const archived = (key: string) => path.join(root, PATHS.archiveDir, 'ns', 'pod', key.split('/').pop()!);
     // pending: a truncated dump that stays inside its (long) full window, so it is never uploaded here
     const pending = path.join(dir, 'pending.hprof');
     await truncatedCopy(dump, pending, Math.floor(size / 2));
     const cap = Math.floor(size / 2) + 3001 + 10; // room for pending + old2, not for old1 too
-    const up = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 60_000, retentionMaxBytes: cap }));
+    const opts = { ...FAST_RETRY, housekeepingIntervalMs: 300 };
+    const up = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 60_000, retentionMaxBytes: cap }), opts);
     try {
-      await eventually('the oldest uploaded dump removed', () => !existsSync(old1));
+      await eventually('both archived', () => msgs(up.events, 'verified dump moved to the archive').length === 2);
+      await eventually('the oldest archived dump removed', () => !existsSync(archived(key1)));
       await new Promise((r) => setTimeout(r, 1500));
-      expect(existsSync(old2)).toBe(true); // under the cap once old1 went
+      expect(existsSync(archived(key2))).toBe(true); // under the cap once old1 went
       expect(existsSync(pending)).toBe(true);
-      expect((await s3.listKeys(prefix)).sort()).toEqual([`${prefix}ns/pod/old1.hprof`, `${prefix}ns/pod/old2.hprof`]);
-      expect(await up.metric('heapdump_uploader_local_files_deleted_total', { reason: 'retention' })).toBe(1);
+      expect((await s3.listKeys(prefix)).sort()).toEqual([key1, key2].sort());
+      expect(await up.metric('heapdump_uploader_local_files_settled_total', { action: 'expired' })).toBe(1);
       expect(await up.metric('heapdump_uploader_backlog_files')).toBe(1);
-      expect(await up.metric('heapdump_uploader_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(0);
+      expect(await up.metric('heapdump_uploader_local_dump_bytes', { state: 'archived' })).toBe(3001);
+      expect(await up.metric('heapdump_uploader_volume_capacity_bytes')).toBeGreaterThan(0);
     } finally {
       await up.stop();
     }
     // even a zero-ish cap never touches the pending dump
-    const up2 = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 60_000, retentionMaxBytes: 1 }));
+    const up2 = startUploader(testConfig(s3, root, { nodeName: node, fileStableTimeMs: 60_000, retentionMaxBytes: 1 }), opts);
     try {
-      await eventually('old2 removed too', () => !existsSync(old2));
+      await eventually('old2 removed too', () => !existsSync(archived(key2)));
       await new Promise((r) => setTimeout(r, 1500));
       expect(existsSync(pending)).toBe(true);
     } finally {
@@ -426,10 +474,11 @@ describe('uploader against s3rver', () => {
     mkdirSync(path.dirname(file), { recursive: true });
     await makeLargeHprof(file, 40 * 2 ** 20); // several 8 MiB gzip parts
     const digest = await sha256File(file);
-    const up = startUploader(testConfig(s3, root, { nodeName: node, gzip: true }));
+    const { size, mtimeMs } = statSync(file);
+    const up = startUploader(testConfig(s3, root, { nodeName: node, gzip: true, afterUpload: 'keep' }));
     try {
       await eventually('the gzip upload', () => msgs(up.events, 'uploaded and verified').length === 1, 30_000);
-      const key = `${prefix}ns/pod/big.hprof.gz`;
+      const key = stampedKey(`${prefix}ns/pod/big.hprof`, mtimeMs) + '.gz';
       expect(await s3.listKeys(prefix)).toEqual([key]);
       const cli = path.join(tmp, `gz-${n}.hprof.gz`);
       const r = await awsCli(s3, ['s3', 'cp', `s3://${s3.bucket}/${key}`, cli, '--only-show-errors']);
@@ -437,10 +486,10 @@ describe('uploader against s3rver', () => {
       const raw = gunzipSync(readFileSync(cli));
       expect(sha(raw)).toBe(digest);
       const obj = await getObjectSha256(s3, key);
-      expect(obj.size).toBeLessThan(statSync(file).size);
+      expect(obj.size).toBeLessThan(size);
       expect(obj.metadata).toMatchObject({
         [OBJECT_METADATA.sha256]: digest,
-        [OBJECT_METADATA.originalSize]: String(statSync(file).size),
+        [OBJECT_METADATA.originalSize]: String(size),
         [OBJECT_METADATA.encoding]: 'gzip',
         [OBJECT_METADATA.complete]: 'true',
       });
@@ -448,7 +497,7 @@ describe('uploader against s3rver', () => {
       await up.stop();
     }
     // a restart recognises the gzip object as done
-    const again = startUploader(testConfig(s3, root, { nodeName: node, gzip: true }));
+    const again = startUploader(testConfig(s3, root, { nodeName: node, gzip: true, afterUpload: 'keep' }));
     try {
       await eventually('duplicate', () => msgs(again.events, 'already in S3: skipped').length === 1);
       expect(msgs(again.events, 'uploaded and verified')).toHaveLength(0);

@@ -6,8 +6,9 @@ import { find, ofKind, podSpec, workloads } from '../../support/manifests';
 const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
 const VARIANTS: [string, HeapDumpPipelineProps][] = [
   ['default', { agentImage: IMAGE }],
-  ['deletion enabled', { agentImage: IMAGE, uploader: { deleteAfterUpload: true } }],
-  ['retention cap only', { agentImage: IMAGE, uploader: { retentionMaxBytes: 1024 ** 3 } }],
+  ['deletion after upload', { agentImage: IMAGE, uploader: { afterUpload: 'delete' } }],
+  ['read-only uploader (keep, no retention)', { agentImage: IMAGE, uploader: { afterUpload: 'keep', retentionMaxAgeSeconds: 0, retentionMaxBytes: 0 } }],
+  ['keep with a retention cap only', { agentImage: IMAGE, uploader: { afterUpload: 'keep', retentionMaxAgeSeconds: 0, retentionMaxBytes: 1024 ** 3 } }],
   ['custom namespace and app image', { agentImage: IMAGE, namespace: 'dumps', app: { image: 'registry.example.com/team/api:1.0.0' } }],
 ];
 
@@ -88,7 +89,8 @@ describe('SCC admission of every pod template (OpenShift)', () => {
       expect([...scc.volumes].sort()).toEqual([...RESTRICTED_V2_SCC.volumes, 'hostPath'].sort());
     }
     const up = find(objects, 'SecurityContextConstraints', 'heap-dump-uploader');
-    expect(up.allowedCapabilities).toEqual(['DAC_READ_SEARCH']);
+    // read any application's dumps, and move verified ones out of its folder (AFTER_UPLOAD=archive)
+    expect(up.allowedCapabilities).toEqual(['DAC_READ_SEARCH', 'DAC_OVERRIDE']);
     expect(up.runAsUser).toEqual({ type: 'MustRunAs', uid: 0 });
     expect(up.readOnlyRootFilesystem).toBe(true);
     const app = find(objects, 'SecurityContextConstraints', 'heap-dump-app');

@@ -1,0 +1,224 @@
+/**
+ * The one read of a dump before it is uploaded. The bytes read once feed, in the same pass:
+ *  - the whole-object sha256 (the object's identity in its metadata);
+ *  - the payload digest of every PUT or part (Content-MD5, or x-amz-checksum-sha256), so the server
+ *    rejects bytes that differ from the bytes read here (the upload itself reads the file again);
+ *  - for a gzip-compressed HPROF: the streaming decode (every member to its end, trailers checked)
+ *    and the structure of the decompressed dump (does it end on HEAP DUMP END);
+ *  - the triage analysis of the (decompressed) HPROF.
+ * The analysis and the decode never fail the pass: their failure is recorded; the upload goes on.
+ */
+import { createHash, type Hash } from 'crypto';
+import { createGunzip, type Gunzip } from 'zlib';
+import { fsError } from '../fs/pinned-dir';
+import { HprofStreamWalker } from './hprof';
+
+import type { PayloadDigest } from '../config';
+
+/** Payload digests the uploader sends: MD5 (checked by S3-compatible servers, s3rver excepted), or SHA-256 (AWS and newer servers). */
+export type { PayloadDigest };
+
+/** Reads up to `length` bytes at `position` into `buffer`; the count read (0 at EOF). */
+export type PositionedRead = (buffer: Buffer, position: number, length: number) => Promise<number>;
+
+/** A push-based analysis of an HPROF byte stream (the triage analyzer satisfies it). */
+export interface StreamAnalysis {
+  update(chunk: Buffer): void;
+}
+
+export interface PassPlan {
+  /** Bytes to read (the size that was observed). */
+  readonly size: number;
+  /** Part size when the upload is multipart; undefined for one PUT. */
+  readonly partSize?: number;
+  readonly digest: PayloadDigest;
+  /** The file is a gzip-compressed HPROF: decode it and check the decompressed structure. */
+  readonly gzipHprof: boolean;
+  /** The (decoded) bytes to analyse, or undefined for none. */
+  readonly analysis?: StreamAnalysis;
+}
+
+export interface PassResult {
+  readonly sha256: string;
+  /** MD5 of the whole file (hex) when the digest is md5 and the upload is one PUT: the ETag S3 returns. */
+  readonly md5?: string;
+  /** One digest (raw bytes) per PUT / part, in the plan's algorithm. */
+  readonly partDigests: readonly Buffer[];
+  /** Gzip-compressed HPROF only. */
+  readonly decoded?: {
+    readonly complete: boolean;
+    readonly reason?: string;
+    /** Decompressed bytes (known when every member decoded). */
+    readonly uncompressedSize?: number;
+  };
+  /** Why the analysis stopped early, if it did (the summary is then partial or absent). */
+  readonly analysisError?: string;
+}
+
+export interface PassDeps {
+  readonly signal?: AbortSignal;
+  /** Called with every chunk's size (liveness: a long pass is progress). */
+  readonly onBytes?: (n: number) => void;
+  /** A single read that takes longer fails the pass (a hung disk or NFS server never hangs the loop). */
+  readonly readTimeoutMs: number;
+  /** @default 1 MiB */
+  readonly chunkSize?: number;
+}
+
+const DEFAULT_CHUNK = 1024 * 1024;
+
+/** A read that gives up after `ms` (the read itself may stay stuck in the thread pool; the pass moves on). */
+export function withReadTimeout(read: PositionedRead, ms: number): PositionedRead {
+  return (buffer, position, length) => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<number>((_, reject) => {
+      timer = setTimeout(() => reject(fsError('EREADTIMEOUT', `a read of ${length} bytes at ${position} took more than ${ms} ms`)), ms);
+    });
+    return Promise.race([read(buffer, position, length), timeout]).finally(() => clearTimeout(timer));
+  };
+}
+
+export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassDeps): Promise<PassResult> {
+  const timedRead = withReadTimeout(read, deps.readTimeoutMs);
+  const whole = createHash('sha256');
+  const wholeMd5 = plan.digest === 'md5' && plan.partSize === undefined ? createHash('md5') : undefined;
+  const parts = new PartDigests(plan);
+  const decoder = plan.gzipHprof ? new GzipDecoder(plan.analysis) : undefined;
+  let analysisError: string | undefined;
+  const analyse = !plan.gzipHprof && plan.analysis ? guarded(plan.analysis, (e) => (analysisError ??= e)) : undefined;
+
+  const buf = Buffer.allocUnsafe(deps.chunkSize ?? DEFAULT_CHUNK);
+  let pos = 0;
+  while (pos < plan.size) {
+    if (deps.signal?.aborted) throw Object.assign(new Error('read pass aborted'), { name: 'AbortError' });
+    const n = await timedRead(buf, pos, Math.min(buf.length, plan.size - pos));
+    if (n === 0) throw fsError('ESHRUNK', `file shrank while reading (at ${pos} of ${plan.size})`);
+    const chunk = buf.subarray(0, n);
+    whole.update(chunk);
+    wholeMd5?.update(chunk);
+    parts.update(chunk);
+    analyse?.(chunk);
+    if (decoder) await decoder.write(chunk);
+    pos += n;
+    deps.onBytes?.(n);
+  }
+  const sha256 = whole.digest();
+  const decoded = decoder ? await decoder.end() : undefined;
+  if (decoder?.analysisError) analysisError ??= decoder.analysisError;
+  return {
+    sha256: sha256.toString('hex'),
+    ...(wholeMd5 ? { md5: wholeMd5.digest('hex') } : {}),
+    // One PUT with SHA-256: the payload checksum is the whole-object sha256, computed once.
+    partDigests: plan.partSize === undefined && plan.digest === 'sha256' ? [sha256] : parts.finish(),
+    ...(decoded ? { decoded } : {}),
+    ...(analysisError !== undefined ? { analysisError } : {}),
+  };
+}
+
+/** Wraps an analysis so an exception disables it instead of failing the pass. */
+function guarded(a: StreamAnalysis, onError: (message: string) => void): (chunk: Buffer) => void {
+  let failed = false;
+  return (chunk) => {
+    if (failed) return;
+    try {
+      a.update(chunk);
+    } catch (error) {
+      failed = true;
+      onError(`analysis failed: ${(error as Error).message}`);
+    }
+  };
+}
+
+/** Payload digests per part boundary (or one for the whole file). */
+class PartDigests {
+  private readonly out: Buffer[] = [];
+  private current?: Hash;
+  private inPart = 0;
+
+  constructor(private readonly plan: PassPlan) {
+    // One PUT with SHA-256 reuses the whole-object hash: nothing to compute here.
+    if (!(plan.partSize === undefined && plan.digest === 'sha256')) this.current = createHash(plan.digest);
+  }
+
+  update(chunk: Buffer): void {
+    if (!this.current) return;
+    const partSize = this.plan.partSize;
+    if (partSize === undefined) {
+      this.current.update(chunk);
+      return;
+    }
+    let c = chunk;
+    while (c.length > 0) {
+      const take = Math.min(c.length, partSize - this.inPart);
+      this.current.update(c.subarray(0, take));
+      this.inPart += take;
+      c = c.subarray(take);
+      if (this.inPart === partSize) {
+        this.out.push(this.current.digest());
+        this.current = createHash(this.plan.digest);
+        this.inPart = 0;
+      }
+    }
+  }
+
+  finish(): Buffer[] {
+    if (this.current && (this.inPart > 0 || this.out.length === 0)) this.out.push(this.current.digest());
+    return this.out;
+  }
+}
+
+/**
+ * Streaming gunzip of every member (HotSpot writes a compressed dump as many gzip members, in
+ * parallel): zlib checks each member's CRC-32 and length trailer; a cut-off stream or a bad trailer
+ * is an incomplete dump, never an exception. The decompressed bytes go to the structure walker
+ * (does the dump end on HEAP DUMP END) and to the analysis.
+ */
+class GzipDecoder {
+  private readonly gz: Gunzip;
+  private bytes = 0;
+  private error?: Error;
+  analysisError?: string;
+  private readonly analyse?: (chunk: Buffer) => void;
+  private readonly walker = new HprofStreamWalker();
+
+  constructor(analysis?: StreamAnalysis) {
+    this.gz = createGunzip();
+    if (analysis) this.analyse = guarded(analysis, (e) => (this.analysisError ??= e));
+    this.gz.on('data', (out: Buffer) => {
+      this.bytes += out.length;
+      this.walker.update(out);
+      this.analyse?.(out);
+    });
+    this.gz.on('error', (e) => (this.error ??= e));
+  }
+
+  /** Writes a copy (the caller reuses its buffer) and waits while zlib catches up. */
+  async write(chunk: Buffer): Promise<void> {
+    if (this.error) return;
+    if (!this.gz.write(Buffer.from(chunk))) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.gz.off('drain', done);
+          this.gz.off('error', done);
+          resolve();
+        };
+        this.gz.once('drain', done);
+        this.gz.once('error', done);
+      });
+    }
+  }
+
+  async end(): Promise<NonNullable<PassResult['decoded']>> {
+    if (!this.error) {
+      await new Promise<void>((resolve) => {
+        this.gz.once('end', resolve);
+        this.gz.once('error', () => resolve());
+        this.gz.end();
+      });
+    }
+    this.gz.destroy();
+    if (this.error) return { complete: false, reason: `gzip stream is not complete: ${this.error.message}` };
+    const structure = this.walker.structure();
+    return { complete: structure.complete, ...(structure.reason ? { reason: structure.reason } : {}), uncompressedSize: this.bytes };
+  }
+}
