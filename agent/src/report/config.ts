@@ -42,7 +42,7 @@ export const NOTIFY_VARIABLES: Readonly<Record<string, { readonly default?: stri
   [NOTIFY_ENV.webhookFormat]: { default: 'json', expected: `one of ${WEBHOOK_FORMATS.join(', ')}`, doc: '`json`: the generic JSON document (schema heapdump-pipeline.io/notification/v1); `slack`: a Slack incoming-webhook message (text + blocks).' },
   [NOTIFY_ENV.webhookEvents]: { default: NOTIFICATION_EVENTS.join(','), expected: `a comma-separated subset of ${NOTIFICATION_EVENTS.join(', ')}`, doc: 'Which uploads are posted to the webhook: complete dumps, truncated ones, or both.' },
   [NOTIFY_ENV.clusterName]: { expected: 'a short cluster name without control characters (at most 63 characters)', doc: 'Optional cluster name shown in webhook messages (several clusters may post to one channel).' },
-  [NOTIFY_ENV.timeout]: { default: '10', expected: 'a number of seconds > 0', doc: 'Timeout of one request (webhook POST, or each Kubernetes API call).' },
+  [NOTIFY_ENV.timeout]: { default: '10', expected: 'a number of seconds > 0', doc: 'Timeout of one delivery attempt: the webhook POST, or for an Event the pod GET and the Event POST together.' },
   [NOTIFY_ENV.maxAttempts]: { default: '5', expected: 'an integer 1..20', doc: 'Attempts per notification and channel (backoff 1 s doubling to 60 s, full jitter) before it counts as failed. 4xx answers other than 408/429 are not retried.' },
   [NOTIFY_ENV.queueSize]: { default: '100', expected: 'an integer 1..10000', doc: 'Pending notifications per channel; when full the oldest is dropped and counted.' },
   [NOTIFY_ENV.shutdownGrace]: { default: '5', expected: 'a number of seconds >= 0', doc: 'At shutdown, pending notifications get this long to go out; then they are dropped with a log line.' },
