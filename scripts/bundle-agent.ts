@@ -17,16 +17,19 @@ const ROOT = path.join(__dirname, '..');
 
 export const AGENT_BUNDLE = path.join(ROOT, '.build', 'agent', 'agent.js');
 
-/** Import specifiers (as written in agent/src/main.ts) whose module is embedded as lazily compiled text. */
+/** Import specifiers (as written in the importing module: main.ts, kube-events.ts) whose module is embedded as lazily compiled text. */
 export const LAZY_MODULES: Readonly<Record<string, string>> = {
   './uploader/command': path.join(ROOT, 'agent', 'src', 'uploader', 'command.ts'),
+  // @kubernetes/client-node (imported by agent/src/report/kube-events.ts only when Kubernetes Events are
+  // enabled): inlined into the uploader's text it would cost every uploader ~8 MiB even with events off.
+  './kube-api': path.join(ROOT, 'agent', 'src', 'report', 'kube-api.ts'),
 };
 
 const COMMON = { bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning' } as const;
 
-/** The module, bundled on its own (CommonJS), as a string. */
+/** The module, bundled on its own (CommonJS), as a string; lazy modules inside it are embedded the same way. */
 async function bundleToText(entry: string): Promise<{ code: string; inputs: string[] }> {
-  const result = await build({ ...COMMON, entryPoints: [entry], format: 'cjs', write: false, metafile: true });
+  const result = await build({ ...COMMON, entryPoints: [entry], format: 'cjs', write: false, metafile: true, plugins: [lazyModules()] });
   return { code: result.outputFiles[0].text, inputs: Object.keys(result.metafile.inputs).map((p) => path.resolve(ROOT, p)) };
 }
 

@@ -62,6 +62,37 @@ export function loadCrdValidators(dir = CRD_DIR): Map<string, ValidateFunction> 
   return validators;
 }
 
+/** `<repo root>/crds`: CRDs vendored into the repository (with their provenance in crds/SOURCES*.md). */
+export const REPO_CRD_DIR = path.resolve(__dirname, '..', '..', 'crds');
+
+/** The Prometheus Operator CRDs (PodMonitor, ServiceMonitor, PrometheusRule), vendored in crds/. */
+export const MONITORING_CRD_FILES = [
+  'monitoring.coreos.com_podmonitors.yaml', 'monitoring.coreos.com_servicemonitors.yaml', 'monitoring.coreos.com_prometheusrules.yaml',
+] as const;
+
+let monitoringValidators: Map<string, ValidateFunction> | undefined;
+
+/** Validators of the monitoring CRDs in REPO_CRD_DIR, keyed by `apiVersion/kind`, compiled like loadCrdValidators'. */
+export function loadMonitoringCrdValidators(): Map<string, ValidateFunction> {
+  if (monitoringValidators !== undefined) return monitoringValidators;
+  // The operator's schemas use Go's inline flag `(?i)` (e.g. `^(?i)(abort|warn)?$`), which JavaScript
+  // regexps do not have: the same pattern, case-insensitive.
+  const goRegExp = Object.assign((pattern: string, u: string) => {
+    const m = /^(\^?)\(\?i\)(.*)$/s.exec(pattern);
+    return m ? new RegExp(m[1] + m[2], u + 'i') : new RegExp(pattern, u);
+  }, { code: 'new RegExp' });
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, useDefaults: true, code: { regExp: goRegExp } });
+  const validators = new Map<string, ValidateFunction>();
+  for (const file of MONITORING_CRD_FILES) {
+    const crd = yaml.load(fs.readFileSync(path.join(REPO_CRD_DIR, file), 'utf8')) as Crd;
+    for (const version of crd.spec.versions) {
+      validators.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(closeObjects(version.schema.openAPIV3Schema) as Record<string, unknown>));
+    }
+  }
+  monitoringValidators = validators;
+  return validators;
+}
+
 /** kubernetes-models module for an apiVersion: `v1` -> kubernetes-models/v1, `apps/v1` -> kubernetes-models/apps/v1. */
 function k8sModel(apiVersion: string, kind: string): { new(data: unknown): { validate(): void } } | undefined {
   try {
@@ -76,7 +107,8 @@ function k8sModel(apiVersion: string, kind: string): { new(data: unknown): { val
 /** Errors of one object against its schema; [] when it is valid. Unknown kinds are an error too. */
 export function schemaErrors(obj: Obj): string[] {
   const id = `${obj.kind}/${obj.metadata?.name ?? '?'}`;
-  const crd = loadCrdValidators().get(`${obj.apiVersion}/${obj.kind}`);
+  const key = `${obj.apiVersion}/${obj.kind}`;
+  const crd = obj.apiVersion.startsWith('monitoring.coreos.com/') ? loadMonitoringCrdValidators().get(key) : loadCrdValidators().get(key);
   if (crd !== undefined) {
     // First pass applies the schema defaults (as the API server does before validating); ajv may
     // evaluate allOf/anyOf before it fills defaults, so the verdict is taken from the second pass.

@@ -1,0 +1,241 @@
+/**
+ * Webhook notifications: a generic JSON document or a Slack incoming-webhook message, POSTed to a
+ * URL that comes from a Secret.
+ *
+ * The URL's path, query and userinfo are the secret (a Slack webhook URL is a bearer credential),
+ * so nothing here logs more than `scheme://host[:port]`, and every error text is scrubbed of the URL
+ * and its parts before it can reach a log line (fetch's "Failed to parse URL from <url>" would leak it).
+ */
+import { promises as fsp } from 'fs';
+import type { LogFields } from '../runtime/logger';
+import { parseWebhookUrl, type WebhookFormat, type WebhookUrlSource } from './config';
+import type { AttemptOutcome } from './queue';
+import {
+  type ClassSize, type DumpReport, eventOf, formatBytes, formatCount, largestClasses, type NotificationEvent, preferredSummaryUri, summaryUris,
+} from './report';
+
+export const JSON_SCHEMA_ID = 'heapdump-pipeline.io/notification/v1';
+
+/** The generic JSON document (versioned by `schema`). */
+export interface JsonNotification {
+  readonly schema: typeof JSON_SCHEMA_ID;
+  readonly event: NotificationEvent;
+  readonly cluster?: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly node: string;
+  readonly object: { readonly uri: string; readonly key: string; readonly size: number; readonly sha256: string; readonly complete: boolean };
+  readonly summary: { readonly keys: readonly string[]; readonly uris: readonly string[] };
+  readonly topClasses: readonly ClassSize[];
+  readonly uploadedAt: string;
+  readonly text: string;
+}
+
+export function plainText(report: DumpReport, cluster?: string): string {
+  const where = `${cluster ? `${cluster}: ` : ''}${report.namespace}/${report.pod} on ${report.node}`;
+  return `${report.complete ? 'Heap dump' : 'Incomplete heap dump'} from ${where} uploaded to ${report.objectUri} (${formatBytes(report.size)})`;
+}
+
+export function jsonPayload(report: DumpReport, cluster?: string): JsonNotification {
+  return {
+    schema: JSON_SCHEMA_ID,
+    event: eventOf(report),
+    ...(cluster !== undefined ? { cluster } : {}),
+    namespace: report.namespace,
+    pod: report.pod,
+    node: report.node,
+    object: { uri: report.objectUri, key: report.key, size: report.size, sha256: report.sha256, complete: report.complete },
+    summary: { keys: [...report.summaryKeys], uris: summaryUris(report) },
+    topClasses: largestClasses(report.topClasses),
+    uploadedAt: new Date(report.uploadedAt).toISOString(),
+    text: plainText(report, cluster),
+  };
+}
+
+/** Slack mrkdwn: &, < and > are control characters (links, mentions) and must be escaped in data. */
+export function slackEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function clip(s: string, max: number): string {
+  const chars = [...s];
+  return chars.length <= max ? s : chars.slice(0, max - 1).join('') + '…';
+}
+
+/** Block Kit limits (api.slack.com/reference/block-kit): header 150, section text 3000, field 2000 characters. */
+export const SLACK_LIMITS = { header: 150, sectionText: 3000, field: 2000, fields: 10, blocks: 50, text: 40_000 } as const;
+
+/** A Slack incoming-webhook message: `text` (notifications, fallback) + blocks. */
+export function slackPayload(report: DumpReport, cluster?: string): { text: string; blocks: unknown[] } {
+  const top = largestClasses(report.topClasses);
+  const summary = preferredSummaryUri(report);
+  const field = (label: string, value: string) => ({ type: 'mrkdwn', text: clip(`*${label}*\n${slackEscape(value)}`, SLACK_LIMITS.field) });
+  const table = top.length === 0
+    ? '_Top classes: not available (dump not analysed)._'
+    : '*Top classes by shallow size*\n```\n' + top.map((c) => `${formatBytes(c.shallowBytes).padStart(10)}  ${formatCount(c.instances).padStart(13)}  ${slackEscape(c.name)}`).join('\n') + '\n```';
+  const blocks: unknown[] = [
+    { type: 'header', text: { type: 'plain_text', text: clip(`${report.complete ? 'Heap dump' : 'Incomplete heap dump'}: ${report.namespace}/${report.pod}`, SLACK_LIMITS.header), emoji: false } },
+    {
+      type: 'section',
+      fields: [
+        field('Namespace', report.namespace),
+        field('Pod', report.pod),
+        field('Node', report.node),
+        field('Size', formatBytes(report.size)),
+        ...(cluster !== undefined ? [field('Cluster', cluster)] : []),
+        ...(!report.complete ? [field('Complete', 'no: the file ends early, the summary is partial')] : []),
+      ],
+    },
+    { type: 'section', text: { type: 'mrkdwn', text: clip(`*Object*\n\`${slackEscape(report.objectUri)}\``, SLACK_LIMITS.sectionText) } },
+    { type: 'section', text: { type: 'mrkdwn', text: clip(table, SLACK_LIMITS.sectionText) } },
+    {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: clip(`sha256 ${report.sha256}${summary ? ` · summary \`${slackEscape(summary)}\`` : ''} · ${new Date(report.uploadedAt).toISOString()}`, SLACK_LIMITS.field) }],
+    },
+  ];
+  return { text: clip(slackEscape(plainText(report, cluster)), SLACK_LIMITS.text), blocks };
+}
+
+export function webhookBody(format: WebhookFormat, report: DumpReport, cluster?: string): string {
+  return JSON.stringify(format === 'slack' ? slackPayload(report, cluster) : jsonPayload(report, cluster));
+}
+
+/** `scheme://host[:port]`: the only part of a webhook URL that may be logged. */
+export function safeOrigin(url: URL): string {
+  return `${url.protocol}//${url.host}`;
+}
+
+/** Removes the URL and its secret parts (userinfo, path, query, fragment) from a text. */
+export function redactUrl(text: string, url: URL | undefined, raw?: string): string {
+  const secrets = new Set<string>();
+  if (raw) secrets.add(raw.trim());
+  if (url) {
+    secrets.add(url.href);
+    const tail = url.pathname + url.search + url.hash;
+    if (tail.length > 1) secrets.add(tail);
+    if (url.pathname.length > 1) secrets.add(url.pathname);
+    if (url.search.length > 1) secrets.add(url.search);
+    if (url.username) secrets.add(url.username);
+    if (url.password) secrets.add(url.password);
+  }
+  let out = text;
+  // Longest first, so a full URL is replaced before its pieces.
+  for (const s of [...secrets].filter((x) => x.length >= 2).sort((a, b) => b.length - a.length)) {
+    out = out.split(s).join('[redacted]');
+    // fetch and URL errors may show the URL percent-encoded or decoded
+    for (const variant of [encodeURI(s), safeDecode(s)]) if (variant !== s && variant.length >= 2) out = out.split(variant).join('[redacted]');
+  }
+  return out;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export type Fetch = (input: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal; redirect: 'manual' }) => Promise<{
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}>;
+
+export interface WebhookChannelOptions {
+  readonly source: WebhookUrlSource;
+  readonly format: WebhookFormat;
+  readonly cluster?: string;
+  /** @default globalThis.fetch */
+  readonly fetch?: Fetch;
+  /** @default fs.promises.readFile */
+  readonly readFile?: (path: string) => Promise<string>;
+}
+
+/** Resolves the URL (re-reading a mounted Secret file each time). Errors never contain the URL. */
+export async function resolveWebhookUrl(source: WebhookUrlSource, readFile: (path: string) => Promise<string>): Promise<{ url?: URL; raw?: string; problem?: string }> {
+  let raw: string;
+  if (source.kind === 'env') raw = source.url;
+  else {
+    try {
+      raw = (await readFile(source.path)).trim();
+    } catch (error) {
+      return { problem: `cannot read the webhook URL file ${source.path}: ${(error as { code?: string }).code ?? 'error'}` };
+    }
+  }
+  const url = parseWebhookUrl(raw);
+  return url ? { url, raw } : { raw, problem: `the webhook URL${source.kind === 'file' ? ` in ${source.path}` : ''} is not an http(s) URL` };
+}
+
+/** Seconds (or an HTTP date) from Retry-After, in ms; undefined when absent or unreadable. */
+function retryAfterMs(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** One delivery attempt of the webhook channel. Also returns the origin to log (never the URL). */
+export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): {
+  attempt: (report: DumpReport, signal: AbortSignal) => Promise<AttemptOutcome>;
+  /** Scrubs the current URL out of any text. */
+  redact: (text: string) => string;
+  /** `scheme://host` of the URL last used, for log lines. */
+  target: () => LogFields;
+} {
+  const doFetch: Fetch = opts.fetch ?? ((input, init) => fetch(input, init));
+  const readFile = opts.readFile ?? ((p: string) => fsp.readFile(p, 'utf8'));
+  let last: { url?: URL; raw?: string } = opts.source.kind === 'env' ? { url: parseWebhookUrl(opts.source.url), raw: opts.source.url } : {};
+  const redact = (text: string) => redactUrl(text, last.url, last.raw);
+  return {
+    redact,
+    target: () => (last.url ? { target: safeOrigin(last.url) } : {}),
+    async attempt(report, signal) {
+      const resolved = await resolveWebhookUrl(opts.source, readFile);
+      last = { url: resolved.url ?? last.url, raw: resolved.raw ?? last.raw };
+      if (!resolved.url) return { ok: false, retryable: opts.source.kind === 'file', cause: 'webhook URL', message: resolved.problem ?? 'no URL' };
+      const target = safeOrigin(resolved.url);
+      // fetch refuses URLs with credentials (and would print the URL saying so): send them as Basic auth.
+      const endpoint = new URL(resolved.url.href);
+      const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'heapdump-pipeline-uploader' };
+      if (endpoint.username || endpoint.password) {
+        headers.authorization = 'Basic ' + Buffer.from(`${safeDecode(endpoint.username)}:${safeDecode(endpoint.password)}`).toString('base64');
+        endpoint.username = '';
+        endpoint.password = '';
+      }
+      let res;
+      try {
+        res = await doFetch(endpoint.href, {
+          method: 'POST',
+          headers,
+          body: webhookBody(opts.format, report, opts.cluster),
+          signal,
+          // A redirect would send the message (and the URL's secret path in Referer-like logs) elsewhere.
+          redirect: 'manual',
+        });
+      } catch (error) {
+        // fetch wraps the real reason (ECONNREFUSED, ...) in `cause`
+        const e = error as { cause?: { code?: unknown; message?: unknown }; name?: string; message?: string };
+        const code = typeof e.cause?.code === 'string' ? e.cause.code : e.name ?? 'Error';
+        const detail = typeof e.cause?.message === 'string' ? e.cause.message : e.message ?? String(error);
+        return { ok: false, retryable: true, cause: code, message: redact(`POST to ${target} failed: ${detail}`) };
+      }
+      // Read a little of the answer: Slack explains errors in a word (`invalid_payload`, `no_service`).
+      let answer = '';
+      try {
+        answer = (await res.text()).slice(0, 200).replace(/\s+/g, ' ').trim();
+      } catch {
+        // the status is enough
+      }
+      if (res.status >= 200 && res.status < 300) return { ok: true, detail: { target, status: res.status } };
+      const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
+      return {
+        ok: false,
+        retryable,
+        cause: `HTTP ${res.status}`,
+        message: redact(`POST to ${target} answered ${res.status}${answer ? `: ${answer}` : ''}`),
+        ...(res.status === 429 || res.status === 503 ? { retryAfterMs: retryAfterMs(res.headers.get('retry-after'), now()) } : {}),
+      };
+    },
+  };
+}
