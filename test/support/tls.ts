@@ -1,0 +1,57 @@
+/**
+ * Certificates made by the tests with the openssl CLI: a throw-away CA, and server certificates it signs
+ * for the webhook Service's DNS names (and 127.0.0.1). Keys are P-256, valid for a day.
+ */
+import { execFileSync } from 'child_process';
+import { X509Certificate } from 'crypto';
+import { readFileSync, writeFileSync } from 'fs';
+import * as path from 'path';
+
+export interface TestCa {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** PEM, for a client's `ca`. */
+  readonly certPem: string;
+}
+
+export interface ServerCert {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** sha256 fingerprint as Node's getPeerCertificate().fingerprint256 shows it. */
+  readonly fingerprint256: string;
+}
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export function makeCa(dir: string, name = 'heapdump test CA'): TestCa {
+  const certFile = path.join(dir, 'ca.crt');
+  const keyFile = path.join(dir, 'ca.key');
+  openssl([
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
+    '-days', '1', '-subj', `/CN=${name}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  return { certFile, keyFile, certPem: readFileSync(certFile, 'utf8') };
+}
+
+/** A server certificate for `dnsNames` (the first is the CN) and 127.0.0.1, written as `<base>.crt` / `<base>.key`. */
+export function issueServerCert(ca: TestCa, dir: string, dnsNames: readonly string[], base = 'tls'): ServerCert {
+  const keyFile = path.join(dir, `${base}.key`);
+  const csrFile = path.join(dir, `${base}.csr`);
+  const certFile = path.join(dir, `${base}.crt`);
+  const extFile = path.join(dir, `${base}.ext`);
+  writeFileSync(extFile, [
+    `subjectAltName=${[...dnsNames.map((d) => `DNS:${d}`), 'IP:127.0.0.1'].join(',')}`,
+    'extendedKeyUsage=serverAuth',
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature',
+  ].join('\n'));
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csrFile, '-subj', `/CN=${dnsNames[0]}`]);
+  openssl(['x509', '-req', '-in', csrFile, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', certFile, '-days', '1', '-extfile', extFile]);
+  const certPem = readFileSync(certFile, 'utf8');
+  return { certFile, keyFile, certPem, keyPem: readFileSync(keyFile, 'utf8'), fingerprint256: new X509Certificate(certPem).fingerprint256 };
+}
