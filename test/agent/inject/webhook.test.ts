@@ -1,9 +1,10 @@
 /**
  * The inject webhook over real HTTPS, with a CA and a serving certificate made by the test: the client
  * verifies the server as the API server does (CA bundle + the Service's DNS name). Every patch is applied
- * with an independent applier; every patched pod validates against the Kubernetes schema and is admitted
+ * with an independent applier; every patched pod validates against the Kubernetes schema, is admitted
  * by the application SCC (while restricted-v2 alone would refuse its hostPath, as on a real cluster where
- * the SCC plugin re-runs after the webhook and must pick the application SCC).
+ * the SCC plugin re-runs after the webhook and must pick the application SCC) and by the dump-volume
+ * admission policy (its CEL evaluated with @bufbuild/cel).
  */
 import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import * as https from 'https';
@@ -19,7 +20,9 @@ import { systemClock } from '../../../agent/src/runtime/clock';
 import { memoryLogger } from '../../../agent/src/runtime/logger';
 import { createRegistry } from '../../../agent/src/runtime/metrics';
 import type { Registry } from '../../../agent/src/runtime/prom';
+import { dumpVolumePolicy } from '../../../lib/admission-policy';
 import { synthPipeline } from '../../../lib/synth';
+import { policyRefusals } from '../../support/admission-policy';
 import { applyPatch, type Operation } from '../../support/json-patch';
 import { find } from '../../support/manifests';
 import { admissionReview, type Json, OPENSHIFT_UID, pod, type Workload, WORKLOADS } from '../../support/pods';
@@ -32,6 +35,7 @@ const SERVICE_DNS = ['heapdump-inject.heapdump-system.svc', 'heapdump-inject.hea
 const OPT_IN = { [INJECT_ANNOTATIONS.inject]: 'true' };
 const MAX_BODY = 2 * 2 ** 20;
 
+const POLICY = dumpVolumePolicy({ agentImage: IMAGE });
 const APP_SCC = find(synthPipeline({ agentImage: IMAGE }).objects, 'SecurityContextConstraints', 'heap-dump-app') as unknown as Scc;
 
 const SETTINGS: AdmissionSettings = {
@@ -152,6 +156,7 @@ describe('inject webhook over HTTPS', () => {
     expect(admissionErrors(APP_SCC, patched.spec as PodSpec, uids)).toEqual([]);
     expect(admissionErrors(RESTRICTED_V2_SCC, patched.spec as PodSpec, uids)).toEqual(['volume heapdump-host: type hostPath is not allowed', 'volume heapdump-host: host directories are not allowed']);
     expect(admissionErrors(RESTRICTED_V2_SCC, object.spec as PodSpec, uids)).toEqual([]); // before: restricted-v2 was enough
+    expect(policyRefusals(POLICY, patched)).toEqual([]);
 
     // pods of controllers have no name yet: nothing depends on it at admission
     expect(patched.metadata.name).toBe(object.metadata.name);
@@ -176,6 +181,7 @@ describe('inject webhook over HTTPS', () => {
     const patched = applyPatch(object, patchOf(answer)!);
     expect(patched.spec.containers[1]).toEqual(object.spec.containers[1]);
     expect(admissionErrors(APP_SCC, patched.spec as PodSpec)).toEqual([]);
+    expect(policyRefusals(POLICY, patched)).toEqual([]);
   });
 
   test('not opted in, opted out, and the pipeline\'s own namespace: allowed, no patch', async () => {
