@@ -248,6 +248,7 @@ describe('inject webhook over HTTPS', () => {
     expect(declared).toMatchObject({ status: 413, json: { error: `body larger than ${MAX_BODY} bytes` } });
     const streamed = await post(server.port, ca, huge, { chunked: true }).catch((e: NodeJS.ErrnoException) => ({ status: -1, code: e.code }));
     // Streamed: the answer comes as soon as the limit is passed; a client still writing may see the reset instead.
+    if (process.env.INJECT_TEST_VERBOSE) console.log(`streamed huge body: ${JSON.stringify(streamed)}`);
     expect([413, -1]).toContain(streamed.status);
     if (streamed.status === -1) expect(['ECONNRESET', 'EPIPE']).toContain((streamed as { code?: string }).code);
     const atLimit = JSON.stringify({ ...review(pod({ workload: 'Deployment', annotations: OPT_IN })), padding: 'x'.repeat(MAX_BODY - 10_000) });
