@@ -8,6 +8,7 @@
  */
 import { COMMANDS, type Command, DEFAULT_DUMP_PATTERNS, ENV, type EnvName, HTTP, PATHS } from './contract';
 import { LOG_LEVELS, type LogLevel } from './runtime/logger';
+import { type InjectConfig, resolveInjectConfig } from './inject/config';
 
 export interface CommonConfig {
   readonly nodeName: string;
@@ -395,7 +396,8 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
 export type ResolvedConfig =
   | { readonly command: typeof COMMANDS.mountGuard; readonly config: MountGuardConfig }
   | { readonly command: typeof COMMANDS.waitReady; readonly config: WaitReadyConfig }
-  | { readonly command: typeof COMMANDS.uploader; readonly config: UploaderConfig };
+  | { readonly command: typeof COMMANDS.uploader; readonly config: UploaderConfig }
+  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig };
 
 export function resolveConfig(command: Command, env: Env): ResolvedConfig {
   switch (command) {
@@ -405,6 +407,9 @@ export function resolveConfig(command: Command, env: Env): ResolvedConfig {
       return { command, config: resolveWaitReadyConfig(env) };
     case COMMANDS.uploader:
       return { command, config: resolveUploaderConfig(env) };
+    case COMMANDS.inject:
+      // Its own small resolver (agent/src/inject/config.ts) until it joins the settings table.
+      return { command, config: resolveInjectConfig(env, common(env)) };
   }
 }
 

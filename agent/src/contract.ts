@@ -11,6 +11,8 @@ export const COMMANDS = {
   mountGuard: 'mount-guard',
   uploader: 'uploader',
   waitReady: 'wait-ready',
+  /** Mutating admission webhook: gives opted-in pods what `collectPod` defines (agent/src/inject). */
+  inject: 'inject',
 } as const;
 export type Command = (typeof COMMANDS)[keyof typeof COMMANDS];
 
@@ -27,6 +29,10 @@ export const NODE_OPTIONS_BY_COMMAND: Readonly<Partial<Record<Command, string>>>
   // The uploader's work is file I/O, native SHA-256 and sockets: without the JIT its peak RSS drops
   // ~12 MiB (4 GiB multipart: 81 -> 66 MiB) at the same throughput (measured by `npm run bench`).
   uploader: '--jitless',
+  // The webhook's work per review is small (parse, a pure function, a diff): without the JIT its peak RSS is
+  // ~51 MiB instead of ~63-67 MiB, and p99 latency was no worse, on a busy 2-core machine even better
+  // (no compiler threads competing): `npm run bench:inject` measures both modes.
+  inject: '--jitless',
 };
 
 /** Exit codes of the agent. */
@@ -100,6 +106,85 @@ export const ENV = {
   retentionMaxBytes: 'RETENTION_MAX_BYTES',
 } as const;
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/**
+ * Env the pipeline puts INTO a collected application pod (plan decisions 3 and 4). The pod-identity pair
+ * uses the pipeline's own names so an application's own POD_NAME never collides; the per-pod subPathExpr
+ * expands them. WAIT_CREATE_POD_FOLDER / WAIT_FOLDER_GROUP are read by `wait-ready` (its pod-folder mode,
+ * issue 8); until the settings table absorbs them they live here, apart from ENV.
+ */
+export const POD_ENV = {
+  namespace: 'HEAPDUMP_POD_NAMESPACE',
+  name: 'HEAPDUMP_POD_NAME',
+} as const;
+
+export const WAIT_READY_POD_ENV = {
+  /** "true": create `<root>/<namespace>/<pod>` from the pod-identity env once the mount is verified. */
+  createPodFolder: 'WAIT_CREATE_POD_FOLDER',
+  /** Optional gid: the pod folder becomes 02770 with this group instead of 0700. */
+  folderGroup: 'WAIT_FOLDER_GROUP',
+} as const;
+
+/** The per-pod folder below /mnt/dump, as a subPathExpr over POD_ENV. */
+export const POD_DUMP_SUBPATH_EXPR = `$(${POD_ENV.namespace})/$(${POD_ENV.name})`;
+
+/** Label/annotation domain (plan decision 5). */
+export const LABEL_DOMAIN = 'heapdump-pipeline.io';
+
+/** Annotations and labels of collected pods (defaults; the webhook's names are configurable). */
+export const INJECT_ANNOTATIONS = {
+  /** Pod annotation: "true" opts in, "false" opts out. */
+  inject: `${LABEL_DOMAIN}/inject`,
+  /** Pod annotation: comma-separated names of the containers to instrument (default: every container). */
+  containers: `${LABEL_DOMAIN}/containers`,
+  /** Pod annotation: which JVM options variable to extend when the container sets none (JAVA_TOOL_OPTIONS or JDK_JAVA_OPTIONS). */
+  javaOptionsEnv: `${LABEL_DOMAIN}/java-options-env`,
+  /** Set on collected pods: `<definition version>-<hash of the options>`. */
+  injected: `${LABEL_DOMAIN}/injected`,
+  /** Set on collected pods: the containers that got the dump folder. */
+  instrumented: `${LABEL_DOMAIN}/instrumented`,
+} as const;
+
+/** Label set on collected pods ("true"), so `-l heapdump-pipeline.io/collected=true` finds them. */
+export const COLLECTED_LABEL = `${LABEL_DOMAIN}/collected`;
+
+/** Name of the init container every collected pod gets (plan decision 4). */
+export const WAIT_READY_CONTAINER_NAME = 'heapdump-wait-ready';
+
+/**
+ * Env of the `inject` command (the webhook). Kept apart from ENV while agent/src/config.ts becomes one
+ * settings table; agent/src/inject/config.ts resolves them.
+ */
+export const INJECT_ENV = {
+  /** The webhook's own namespace (downward API metadata.namespace): pods there are never mutated. */
+  pipelineNamespace: 'INJECT_PIPELINE_NAMESPACE',
+  httpsPort: 'INJECT_HTTPS_PORT',
+  tlsCertFile: 'INJECT_TLS_CERT_FILE',
+  tlsKeyFile: 'INJECT_TLS_KEY_FILE',
+  certReloadInterval: 'INJECT_CERT_RELOAD_INTERVAL',
+  maxBodyBytes: 'INJECT_MAX_BODY_BYTES',
+  /** opt-in: only pods annotated inject="true"; opt-out: every pod of a selected namespace unless "false". */
+  policy: 'INJECT_POLICY',
+  agentImage: 'INJECT_AGENT_IMAGE',
+  imagePullPolicy: 'INJECT_IMAGE_PULL_POLICY',
+  dumpPath: 'INJECT_DUMP_PATH',
+  /** LOG_LEVEL of the injected wait-ready init container. */
+  logLevel: 'INJECT_LOG_LEVEL',
+  /** WAIT_TIMEOUT of the injected wait-ready init container, seconds. */
+  waitTimeout: 'INJECT_WAIT_TIMEOUT',
+  /** -XX:HeapDumpGzipLevel (1-9, JDK 17+); 0 = not set. */
+  gzipLevel: 'INJECT_GZIP_LEVEL',
+  injectAnnotation: 'INJECT_ANNOTATION',
+  containersAnnotation: 'INJECT_CONTAINERS_ANNOTATION',
+} as const;
+
+/** HTTPS endpoint of the webhook. */
+export const INJECT_HTTPS = {
+  defaultPort: 8443,
+  mutatePods: '/mutate-pods',
+  /** Where the serving certificate Secret is mounted (service-ca and cert-manager both write tls.crt / tls.key). */
+  tlsDir: '/etc/heapdump-inject/tls',
+} as const;
 
 /** Paths inside the containers, and on the node. */
 export const PATHS = {

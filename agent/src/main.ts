@@ -38,6 +38,11 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
       await runUploader(resolved.config, ctx);
       return EXIT.ok;
     }
+    case COMMANDS.inject: {
+      const { runInject } = await import('./inject/command');
+      await runInject(resolved.config, ctx);
+      return EXIT.ok;
+    }
   }
 }
 

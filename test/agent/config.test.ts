@@ -187,8 +187,8 @@ describe('parseCommand', () => {
     expect(parseCommand('uploader')).toBe('uploader');
   });
   test('unknown or missing', () => {
-    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready');
-    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready');
+    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject');
+    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready, inject');
   });
 });
 

@@ -28,7 +28,7 @@ describe('agent CLI (bundle)', () => {
   test('unknown and missing command: exit 2', () => {
     const r = run(['mountguard'], { NODE_NAME: 'n1' });
     expect(r.code).toBe(2);
-    expect(r.events[0]).toMatchObject({ variable: 'command', problem: 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready' });
+    expect(r.events[0]).toMatchObject({ variable: 'command', problem: 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject' });
     expect(run([], {}).code).toBe(2);
   });
 

@@ -107,22 +107,23 @@ function k8sModel(apiVersion: string, kind: string): { new(data: unknown): { val
 /** Errors of one object against its schema; [] when it is valid. Unknown kinds are an error too. */
 export function schemaErrors(obj: Obj): string[] {
   const id = `${obj.kind}/${obj.metadata?.name ?? '?'}`;
+  // Kubernetes kinds first: they need no CRD file.
+  const Model = k8sModel(obj.apiVersion, obj.kind);
+  if (Model !== undefined) {
+    try {
+      new Model(obj).validate();
+      return [];
+    } catch (err) {
+      return [`${id}: ${(err as Error).message}`];
+    }
+  }
   const key = `${obj.apiVersion}/${obj.kind}`;
   const crd = obj.apiVersion.startsWith('monitoring.coreos.com/') ? loadMonitoringCrdValidators().get(key) : loadCrdValidators().get(key);
-  if (crd !== undefined) {
-    // First pass applies the schema defaults (as the API server does before validating); ajv may
-    // evaluate allOf/anyOf before it fills defaults, so the verdict is taken from the second pass.
-    const defaulted = structuredClone(obj);
-    crd(defaulted);
-    if (crd(defaulted)) return [];
-    return (crd.errors ?? []).map((e) => `${id}: ${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
-  }
-  const Model = k8sModel(obj.apiVersion, obj.kind);
-  if (Model === undefined) return [`${id}: no schema for ${obj.apiVersion} ${obj.kind}`];
-  try {
-    new Model(obj).validate();
-    return [];
-  } catch (err) {
-    return [`${id}: ${(err as Error).message}`];
-  }
+  if (crd === undefined) return [`${id}: no schema for ${obj.apiVersion} ${obj.kind}`];
+  // First pass applies the schema defaults (as the API server does before validating); ajv may
+  // evaluate allOf/anyOf before it fills defaults, so the verdict is taken from the second pass.
+  const defaulted = structuredClone(obj);
+  crd(defaulted);
+  if (crd(defaulted)) return [];
+  return (crd.errors ?? []).map((e) => `${id}: ${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 }

@@ -12,9 +12,11 @@ import type * as Prom from 'prom-client';
 export const Registry: typeof Prom.Registry = require('prom-client/lib/registry');
 export const Counter: typeof Prom.Counter = require('prom-client/lib/counter');
 export const Gauge: typeof Prom.Gauge = require('prom-client/lib/gauge');
+export const Histogram: typeof Prom.Histogram = require('prom-client/lib/histogram');
 export type Registry = Prom.Registry;
 export type Counter<T extends string = string> = Prom.Counter<T>;
 export type Gauge<T extends string = string> = Prom.Gauge<T>;
+export type Histogram<T extends string = string> = Prom.Histogram<T>;
 
 type DefaultMetric = (registry: Prom.Registry, config: { prefix?: string }) => void;
 
