@@ -4,14 +4,16 @@
  *
  * Shutdown: the first SIGTERM/SIGINT aborts ctx.signal, waits for the command to return, runs the
  * registered shutdown steps in order, closes HTTP and exits 0 (1 if a step failed). All of it runs
- * under SHUTDOWN_TIMEOUT: past that deadline the process logs and exits 1. A second signal while
- * shutting down is logged and ignored; the deadline still bounds the wait.
+ * under SHUTDOWN_TIMEOUT: past that deadline the process logs and kills itself (runtime/exit.ts: a
+ * thread stuck in a read of hung storage would keep a plain exit waiting forever). A second signal
+ * while shutting down is logged and ignored; the deadline still bounds the wait.
  */
 import { type Command, COMMANDS, EXIT } from './contract';
 import { ConfigError, findTypos, parseCommand, type ResolvedConfig, resolveConfig } from './config';
 import type { CommandContext } from './runtime/context';
 import { systemClock } from './runtime/clock';
 import { startHttpServer } from './runtime/http';
+import { killSelf } from './runtime/exit';
 import { Lifecycle } from './runtime/lifecycle';
 import { createLogger, type Logger } from './runtime/logger';
 import { createRegistry } from './runtime/metrics';
@@ -97,10 +99,10 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
 
   let deadline: NodeJS.Timeout | undefined;
   const armDeadline = () => {
-    // Not unref'd: a hung step with nothing else pending must still end in a logged exit 1.
+    // Not unref'd: a hung step with nothing else pending must still end the process, after a log line.
     deadline ??= setTimeout(() => {
       log.error('shutdown deadline exceeded, exiting', { timeoutMs: config.shutdownTimeoutMs });
-      process.exit(EXIT.failure);
+      killSelf();
     }, config.shutdownTimeoutMs);
   };
   const onSignal = (signal: NodeJS.Signals) => {

@@ -21,11 +21,17 @@ export interface FaultProxyOptions {
   readonly delayMs?: number;
   /** Seed of the deterministic random sequence. @default 1 */
   readonly seed?: number;
+  /**
+   * Requests whose method and path (decoded, without the query) match are refused with this S3 error,
+   * as a server refuses one request for what it carries (e.g. 400 KeyTooLongError).
+   * @default none
+   */
+  readonly refuse?: ReadonlyArray<{ readonly method?: string; readonly path: RegExp; readonly status: number; readonly code: string }>;
 }
 
 export interface FaultProxy {
   readonly endpoint: string;
-  readonly stats: { requests: number; error500: number; error503: number; slowed: number; forwarded: number };
+  readonly stats: { requests: number; error500: number; error503: number; slowed: number; forwarded: number; refused: number };
   close(): Promise<void>;
 }
 
@@ -51,7 +57,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const target = new URL(opts.target);
   const random = prng(opts.seed ?? 1);
   const delayMs = opts.delayMs ?? 2000;
-  const stats = { requests: 0, error500: 0, error503: 0, slowed: 0, forwarded: 0 };
+  const stats = { requests: 0, error500: 0, error503: 0, slowed: 0, forwarded: 0, refused: 0 };
   const agent = new http.Agent({ keepAlive: true });
 
   const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -72,6 +78,14 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   const server = http.createServer((req, res) => {
     stats.requests++;
+    const reqPath = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    const rule = opts.refuse?.find((x) => (x.method === undefined || x.method === req.method) && x.path.test(reqPath));
+    if (rule) {
+      stats.refused++;
+      req.resume();
+      req.on('end', () => s3Error(res, rule.status, rule.code));
+      return;
+    }
     const r = random();
     const p500 = opts.error500 ?? 0;
     const p503 = opts.error503 ?? 0;

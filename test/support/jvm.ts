@@ -230,3 +230,16 @@ export async function makeLargeHprof(dst: string, bytes: number, opts: { sparse?
     await fh.close();
   }
 }
+
+/**
+ * A small, structurally complete HPROF (header, one UTF8 record holding `tag`, HEAP DUMP END): distinct
+ * content per tag, uploaded after the short quiet time like a finished dump. Mode 0600.
+ */
+export function tinyHprof(tag: string): Buffer {
+  const header = Buffer.concat([Buffer.from(`${HPROF_VERSION}\0`, 'latin1'), Buffer.alloc(4 + 8)]);
+  header.writeUInt32BE(ID_SIZE, HPROF_VERSION.length + 1);
+  const text = Buffer.from(tag, 'utf8');
+  const body = Buffer.concat([Buffer.alloc(ID_SIZE), text]);
+  body.writeBigUInt64BE(7n, 0);
+  return Buffer.concat([header, recordHeader(HPROF_TAG.utf8, body.length), body, recordHeader(HPROF_TAG.heapDumpEnd, 0)]);
+}

@@ -1,5 +1,5 @@
 /** Uploader metrics on the agent's registry (served on /metrics). */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from '../runtime/prom';
 
 export interface UploaderMetrics {
   readonly uploaded: Counter;

@@ -7,6 +7,12 @@
  * ready marker and the archive) and the configured marker name are skipped. Everything is bounded:
  * depth, directories, files; what is left out is counted, never silently dropped.
  *
+ * The walk's metadata calls (open, readdir, lstat, close) are synchronous: each costs ~10 us, against
+ * ~100 us for a thread-pool round trip, which made a 20,000-directory tree take 25 s of CPU per scan
+ * (measured here). The walk yields to the event loop every few milliseconds, so probes, metrics and
+ * signals are still served; a metadata call that hangs (a dead NFS server) stops the loop either way,
+ * and the liveness probe restarts the pod. Reading file contents stays asynchronous, with timeouts.
+ *
  * A match that is not a plain, dense, singly-linked regular file is reported as skipped with its
  * reason instead of becoming a candidate:
  *  - FIFOs, sockets, devices, symlinks: nothing to upload, and opening some of them could block;
@@ -15,8 +21,8 @@
  *  - sparse files (allocated blocks far below the size): a 64 GiB hole costs nothing to make and
  *    would cost an hour of upload; a real dump is written densely.
  */
-import type { BigIntStats } from 'fs';
-import { type FileIdentity, identityOf, kindOf, openPath, type PinnedDir } from '../fs/pinned-dir';
+import type { BigIntStats, Dirent } from 'fs';
+import { type FileIdentity, identityOf, kindOf, openPathSync, type PinnedDir } from '../fs/pinned-dir';
 
 export interface DumpFile {
   /** Raw names from the root down to the file. */
@@ -40,13 +46,13 @@ export interface SkippedFile {
 export interface ScanLimits {
   /** Directory levels below the root that are walked (root = 0; `<ns>/<pod>` = 2). @default 8 */
   readonly maxDepth: number;
-  /** Directories visited per scan. @default 20000 */
+  /** Directories visited per scan. @default 50000 */
   readonly maxDirs: number;
   /** Dump files reported per scan (the first found, breadth first). @default 10000 */
   readonly maxFiles: number;
 }
 
-export const DEFAULT_SCAN_LIMITS: ScanLimits = { maxDepth: 8, maxDirs: 20_000, maxFiles: 10_000 };
+export const DEFAULT_SCAN_LIMITS: ScanLimits = { maxDepth: 8, maxDirs: 50_000, maxFiles: 10_000 };
 
 export interface ScanResult {
   readonly files: DumpFile[];
@@ -102,6 +108,9 @@ export interface ScanOptions {
 }
 
 /** Walks `root` (pinned by the caller, left open). Never throws for what it finds in the tree. */
+/** The walk gives the event loop a turn after this long. */
+const SLICE_MS = 5;
+
 export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<ScanResult> {
   const limits = opts.limits ?? DEFAULT_SCAN_LIMITS;
   const matches = makeMatcher(opts.patterns);
@@ -112,68 +121,120 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
     dirCount: 0,
     truncated: { dirs: false, files: false, depth: false },
   };
+  const opener = new SiblingOpener(root);
   // Breadth first: the namespace and pod folders (where dumps are written) come before anything a
   // tenant nests deeper, so limits cut the least interesting part.
-  let level: Array<{ segments: Buffer[] }> = [{ segments: [] }];
-  for (let depth = 0; level.length > 0; depth++) {
-    const next: Array<{ segments: Buffer[] }> = [];
-    for (const { segments } of level) {
-      if (result.dirCount >= limits.maxDirs) {
-        result.truncated.dirs = true;
-        break;
-      }
-      let dir: PinnedDir;
-      try {
-        dir = segments.length === 0 ? await root.reopen() : await openPath(root, segments);
-      } catch (error) {
-        result.errors.push({ path: describe(root, segments), error: error as NodeJS.ErrnoException });
-        continue;
-      }
-      try {
-        result.dirCount++;
-        opts.onDir?.(dir, segments);
-        let names: Buffer[];
+  let level: Buffer[][] = [[]];
+  let sliceStart = Date.now();
+  try {
+    for (let depth = 0; level.length > 0; depth++) {
+      const next: Buffer[][] = [];
+      for (const segments of level) {
+        if (result.dirCount >= limits.maxDirs) {
+          result.truncated.dirs = true;
+          break;
+        }
+        if (Date.now() - sliceStart >= SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          sliceStart = Date.now();
+        }
+        let dir: PinnedDir;
         try {
-          names = await dir.list();
+          dir = opener.open(segments);
         } catch (error) {
           result.errors.push({ path: describe(root, segments), error: error as NodeJS.ErrnoException });
           continue;
         }
-        for (const name of names) {
-          if (isIgnoredName(name, opts.markerName)) continue;
-          let st: BigIntStats | undefined;
+        try {
+          result.dirCount++;
+          opts.onDir?.(dir, segments);
+          let entries: Dirent<Buffer>[];
           try {
-            st = await dir.lstat(name);
-          } catch {
-            continue; // vanished or unreadable between list and lstat
-          }
-          if (!st) continue;
-          const childSegments = [...segments, name];
-          if (st.isDirectory()) {
-            if (depth + 1 > limits.maxDepth) result.truncated.depth = true;
-            else next.push({ segments: childSegments });
+            entries = dir.listTypedSync();
+          } catch (error) {
+            result.errors.push({ path: describe(root, segments), error: error as NodeJS.ErrnoException });
             continue;
           }
-          if (!matches(name.toString('utf8'))) continue;
-          const id = idOf(childSegments);
-          const reason = skipReason(st);
-          if (reason !== undefined) {
-            result.skipped.push({ id, segments: childSegments, reason, size: Number(st.size) });
-            continue;
+          for (const entry of entries) {
+            const name = entry.name;
+            if (isIgnoredName(name, opts.markerName)) continue;
+            // The type comes from readdir; a directory swapped for a symlink afterwards fails the
+            // O_NOFOLLOW open of the next level, so no lstat is needed for the walk itself.
+            if (entry.isDirectory()) {
+              if (depth + 1 > limits.maxDepth) result.truncated.depth = true;
+              else next.push([...segments, name]);
+              continue;
+            }
+            const unknownType = !entry.isFile() && !entry.isSymbolicLink() && !entry.isFIFO() && !entry.isSocket()
+              && !entry.isBlockDevice() && !entry.isCharacterDevice();
+            if (!matches(name.toString('utf8'))) {
+              if (!unknownType) continue;
+            }
+            let st: BigIntStats | undefined;
+            try {
+              st = dir.lstatSync(name);
+            } catch {
+              continue; // vanished or unreadable between readdir and lstat
+            }
+            if (!st) continue;
+            const childSegments = [...segments, name];
+            if (st.isDirectory()) {
+              // a filesystem that does not report types in readdir
+              if (depth + 1 > limits.maxDepth) result.truncated.depth = true;
+              else next.push(childSegments);
+              continue;
+            }
+            if (!matches(name.toString('utf8'))) continue;
+            const id = idOf(childSegments);
+            const reason = skipReason(st);
+            if (reason !== undefined) {
+              result.skipped.push({ id, segments: childSegments, reason, size: Number(st.size) });
+              continue;
+            }
+            if (result.files.length >= limits.maxFiles) {
+              result.truncated.files = true;
+              continue;
+            }
+            result.files.push({ segments: childSegments, id, state: identityOf(st), uid: Number(st.uid) });
           }
-          if (result.files.length >= limits.maxFiles) {
-            result.truncated.files = true;
-            continue;
-          }
-          result.files.push({ segments: childSegments, id, state: identityOf(st), uid: Number(st.uid) });
+        } finally {
+          dir.closeSync();
         }
-      } finally {
-        await dir.close();
       }
+      level = next;
     }
-    level = next;
+  } finally {
+    opener.close();
   }
   return result;
+}
+
+/**
+ * Opens directories by their segments below the root, keeping the last parent open: siblings come
+ * one after the other in a breadth-first level, so most opens are one call relative to that parent
+ * instead of a walk from the root. Every component is still opened O_DIRECTORY|O_NOFOLLOW.
+ */
+class SiblingOpener {
+  private parent?: { key: string; dir: PinnedDir };
+
+  constructor(private readonly root: PinnedDir) {}
+
+  open(segments: readonly Buffer[]): PinnedDir {
+    if (segments.length === 0) return this.root.reopenSync();
+    const parentSegments = segments.slice(0, -1);
+    const key = idOf(parentSegments);
+    if (this.parent?.key !== key) {
+      this.parent?.dir.closeSync();
+      this.parent = undefined;
+      this.parent = { key, dir: openPathSync(this.root, parentSegments) };
+    }
+    return this.parent.dir.openDirSync(segments[segments.length - 1]);
+  }
+
+  close(): void {
+    this.parent?.dir.closeSync();
+    this.parent = undefined;
+  }
 }
 
 function describe(root: PinnedDir, segments: readonly Buffer[]): string {

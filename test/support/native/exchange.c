@@ -1,8 +1,8 @@
 /*
- * A hostile tenant's race loop: swaps two entries of its own folder with renameat2(RENAME_EXCHANGE)
- * as fast as it can (e.g. a subfolder and a symlink into another tenant's folder), for a given time.
- * Prints the number of successful exchanges on exit. Used by the hostile-tenant tests.
- *   exchange <path a> <path b> <milliseconds>
+ * A hostile tenant's race loop: swaps pairs of entries of its own folder with renameat2(RENAME_EXCHANGE)
+ * as fast as it can (e.g. a subfolder and a symlink into another tenant's folder, or a dump and a
+ * FIFO), cycling over the pairs, for a given time. Prints the number of successful exchanges on exit.
+ *   exchange <milliseconds> <a1> <b1> [<a2> <b2> ...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,16 +24,19 @@ static long now_ms(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s <a> <b> <ms>\n", argv[0]);
+  if (argc < 4 || (argc - 2) % 2 != 0) {
+    fprintf(stderr, "usage: %s <ms> <a1> <b1> [<a2> <b2> ...]\n", argv[0]);
     return 2;
   }
-  long until = now_ms() + atol(argv[3]);
+  long until = now_ms() + atol(argv[1]);
+  int pairs = (argc - 2) / 2;
   unsigned long swaps = 0, failures = 0;
   while (now_ms() < until) {
-    for (int i = 0; i < 64; i++) {
-      if (syscall(SYS_renameat2, AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE) == 0) swaps++;
-      else failures++;
+    for (int p = 0; p < pairs; p++) {
+      for (int i = 0; i < 16; i++) {
+        if (syscall(SYS_renameat2, AT_FDCWD, argv[2 + 2 * p], AT_FDCWD, argv[3 + 2 * p], RENAME_EXCHANGE) == 0) swaps++;
+        else failures++;
+      }
     }
   }
   printf("swaps=%lu failures=%lu\n", swaps, failures);
