@@ -231,7 +231,7 @@ export class Application extends Construct {
               createSubdir: POD_DUMP_SUBPATH,
             })],
             containers: [app],
-            // Why not a hostPath of /mnt/dump/<namespace> (as DESIGN.md sketches): the kubelet creates
+            // Why not a hostPath of /mnt/dump/<namespace> (as the first design sketched): the kubelet creates
             // a DirectoryOrCreate hostPath before init containers run, possibly on the node's root
             // disk before the guard has mounted. The node's /mnt/dump must already exist (type
             // Directory) and the per-pod subPath is resolved only at main-container start, after
