@@ -104,8 +104,9 @@ describe('pipeline.config.schema.json', () => {
   const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'pipeline.config.schema.json'), 'utf8'));
   const validate = new Ajv({ strict: true, allErrors: true }).compile(schema);
 
-  test('is a strict draft-07 schema that accepts the committed pipeline.config.json', () => {
+  test('is a strict draft-07 schema that accepts the committed pipeline.config.json, $schema key included', () => {
     const config = JSON.parse(fs.readFileSync(path.join(ROOT, 'pipeline.config.json'), 'utf8'));
+    expect(config.$schema).toBe('./pipeline.config.schema.json');
     expect(validate(config)).toBe(true);
   });
 
