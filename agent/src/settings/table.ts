@@ -271,7 +271,7 @@ export const SETTINGS = {
     env: 'AWS_DEFAULT_REGION',
     prop: 'uploader.region',
     kind: region(),
-    defaultText: 'unset (AWS_REGION applies)',
+    defaultText: 'unset: AWS_REGION applies',
     propDefault: 'us-east-1',
     readBy: [COMMANDS.uploader],
     prototype: true,
@@ -554,7 +554,7 @@ export const SETTINGS = {
   waitCreateSubdir: setting({
     env: 'WAIT_CREATE_SUBDIR',
     kind: relativePath(),
-    defaultText: 'unset (nothing is created)',
+    defaultText: 'unset: nothing is created',
     readBy: [COMMANDS.waitReady],
     doc: 'Folder created below DUMP_ROOT once the mount is verified.',
     setBy: 'the app\'s `wait-ready`: `$(POD_NAMESPACE)/$(POD_NAME)`',
@@ -562,7 +562,7 @@ export const SETTINGS = {
   awsAccessKeyId: setting({
     env: 'AWS_ACCESS_KEY_ID',
     kind: text(),
-    defaultText: 'unset (the AWS SDK default credential chain)',
+    defaultText: 'unset: the AWS SDK default credential chain',
     readBy: [COMMANDS.uploader],
     prototype: true,
     doc: 'Static access key. Set both keys or neither; neither = the AWS SDK default chain (IRSA, web identity, ...).',
