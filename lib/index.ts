@@ -12,6 +12,7 @@ export * from './platform/priority-class';
 export * from './platform/scc-policy';
 export * from './platform/scc-profiles';
 export * from './validation';
+export * from './config-file';
 export * from './props';
 export * from './warnings';
 export * from './synth';
