@@ -9,7 +9,7 @@
  */
 import { COMMANDS, type Command, ENV } from './contract';
 import type { LogLevel } from './runtime/logger';
-import { envSettings, Invalid, type Setting, SETTINGS, S3_STORAGE_CLASSES } from './settings';
+import { envSettings, Invalid, type Setting, SETTINGS } from './settings';
 
 export interface CommonConfig {
   readonly nodeName: string;
@@ -84,9 +84,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-/** @deprecated use S3_STORAGE_CLASSES from './settings' (kept for existing imports). */
-export const STORAGE_CLASSES = S3_STORAGE_CLASSES;
 
 // ---------------------------------------------------------------------------------------------
 // Reading one setting from the environment.

@@ -121,7 +121,7 @@ export interface SecondsOptions {
 }
 
 /** A duration in seconds, decimals allowed (`1.5`), no unit. Canonical value: milliseconds. */
-export function seconds(o: SecondsOptions): Kind<number, number> & { readonly options: SecondsOptions } {
+export function seconds(o: SecondsOptions): Kind<number, number> {
   const positive = o.min > 0 && o.min <= 0.001;
   const range = o.max === undefined
     ? (positive ? '> 0' : `>= ${fmt(o.min)}`)
@@ -134,7 +134,6 @@ export function seconds(o: SecondsOptions): Kind<number, number> & { readonly op
   const tooBig = o.max !== undefined ? o.max + 1 : undefined;
   return {
     name: 'seconds',
-    options: o,
     expected,
     fromProp: (v) => {
       if (typeof v !== 'number') throw new Invalid();
@@ -172,7 +171,7 @@ export interface IntegerOptions {
 }
 
 /** A whole number in a range (not negative). */
-export function integer(o: IntegerOptions): Kind<number> & { readonly options: IntegerOptions } {
+export function integer(o: IntegerOptions): Kind<number> {
   if (o.min < 0) throw new Error('integer(): negative minimum not supported');
   const what = `a whole number${o.unit ? ` of ${o.unit}` : ''}`;
   const range = o.max === undefined ? `>= ${o.min}` : `between ${o.min} and ${o.max}`;
@@ -183,7 +182,6 @@ export function integer(o: IntegerOptions): Kind<number> & { readonly options: I
   };
   return {
     name: 'integer',
-    options: o,
     expected,
     fromProp: (v) => {
       if (typeof v !== 'number') throw new Invalid();

@@ -69,11 +69,6 @@ export function propGroup(s: Setting): string {
   return i < 0 ? '' : s.prop.slice(0, i);
 }
 
-/** The agent's default (prop form), or undefined. */
-export function envDefault<P>(s: Setting<unknown, P>): P | undefined {
-  return s.default;
-}
-
 /** The constructs' default (prop form), or undefined. */
 export function propDefault<P>(s: Setting<unknown, P>): P | undefined {
   return s.propDefault !== undefined ? s.propDefault : s.default;
