@@ -1,32 +1,127 @@
 /**
- * The repo's cdk8s app: read pipeline.config.json, build the pipeline, synthesize to dist/.
- * All validation lives in the constructs; this file only reads the file and reports.
+ * The repo's cdk8s app: read pipeline.config.json, build the pipeline, synthesize, publish to dist/.
+ * All validation lives in the constructs (the settings table); this file reads the file and reports.
+ *
+ * Started two ways, both through scripts/run-ts.cjs (esbuild compiles the TypeScript as node loads it):
+ * - `npx cdk8s synth` / `cdk8s synth`: cdk8s.yaml's `app` is `node scripts/run-ts.cjs main.ts --cdk8s-cli`;
+ * - `npm run synth`: the same without the flag.
+ *
+ * A failed synth never touches dist/:
+ * - cdk8s-cli deletes its output folder BEFORE it runs the app (`fs.rmSync(outdir, { recursive: true })`
+ *   in its synth command), so cdk8s.yaml's `output` is a staging folder (STAGING_DIR), never dist/.
+ * - The app synthesizes into a fresh folder under .build/; only a complete synth replaces dist/ (two
+ *   renames) and then fills the CLI's output folder, which the CLI lists.
+ * - An error prints one line: the setting (or file position), the value, what was expected. Run directly,
+ *   the app then exits 1. Under the CLI it exits 0 WITHOUT creating the output folder: cdk8s-cli answers
+ *   a non-zero exit with its own stack trace, but a missing output folder with one fixed line
+ *   (`ERROR: synthesis failed, app expected to create ...`) and exit code 1.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildPipelineApp } from './lib/synth';
-import { collectWarnings } from './lib/warnings';
-import { HeapDumpPipelineProps } from './lib/pipeline';
+import { CONFIG_FILE_ENV, CONFIG_FILE_NAME, ConfigFileError, displayPath, readPipelineConfig } from './lib/config-file';
+import type * as Synth from './lib/synth';
 import { PipelinePropsError } from './lib/validation';
+import { collectWarnings } from './lib/warnings';
 
-const CONFIG_FILE = process.env.PIPELINE_CONFIG ?? path.join(process.cwd(), 'pipeline.config.json');
+/** Where the manifests are published (relative to the working directory, the repository root). */
+export const DIST_DIR = 'dist';
+/** cdk8s.yaml's `output`: the folder cdk8s-cli empties and lists (a test checks they agree). */
+export const STAGING_DIR = '.build/dist';
+/** Passed by cdk8s.yaml's `app` command. */
+export const CDK8S_CLI_FLAG = '--cdk8s-cli';
+const WORK_DIR = '.build';
 
-function readConfig(file: string): HeapDumpPipelineProps {
-  const config = JSON.parse(fs.readFileSync(file, 'utf8')) as HeapDumpPipelineProps;
-  // A config file is committed: static keys never belong in it (create the Secret out of band).
-  if (config.uploader?.credentials?.secretValues !== undefined) {
-    throw new PipelinePropsError('uploader.credentials.secretValues', '<redacted>',
-      'no credentials in a config file; create the Secret with `oc create secret generic s3-credentials ...`');
-  }
-  return config;
+/** One line for the user, no stack trace. */
+class UsageError extends Error {}
+
+function isUserError(err: unknown): err is Error {
+  return err instanceof PipelinePropsError || err instanceof ConfigFileError || err instanceof UsageError;
 }
 
-try {
-  const { app, pipeline } = buildPipelineApp(readConfig(CONFIG_FILE));
-  for (const warning of collectWarnings(pipeline)) console.warn(`WARNING ${warning}`);
-  app.synth();
-} catch (err) {
-  const message = err instanceof PipelinePropsError || err instanceof SyntaxError ? err.message : String((err as Error).stack ?? err);
-  console.error(`${path.basename(CONFIG_FILE)}: ${message}`);
-  process.exit(1);
+/** Regular files of a flat folder (cdk8s writes one YAML file per chart). */
+function copyFiles(from: string, to: string): void {
+  fs.mkdirSync(to, { recursive: true });
+  for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(to, f));
+}
+
+/** Replaces `target` by `staged` (same file system): `target` is never half-written and never lost. */
+function replaceDir(staged: string, target: string): void {
+  const old = `${staged}.old`;
+  const hadTarget = fs.existsSync(target);
+  if (hadTarget) fs.renameSync(target, old);
+  try {
+    fs.renameSync(staged, target);
+  } catch (err) {
+    if (hadTarget) fs.renameSync(old, target);
+    throw err;
+  }
+  if (hadTarget) fs.rmSync(old, { recursive: true, force: true });
+}
+
+function samePath(a: string, b: string): boolean {
+  return path.resolve(a) === path.resolve(b);
+}
+
+/** Synthesizes into a new folder under .build/ and returns it (removed again on failure). */
+function synthesize(configFile: string): string {
+  fs.mkdirSync(WORK_DIR, { recursive: true });
+  // mkdir, not mkdtemp: the folder becomes dist/ and keeps the usual mode (0755 under umask 022).
+  const staged = path.join(WORK_DIR, `synth-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(staged);
+  try {
+    const props = readPipelineConfig(configFile);
+    // Loaded after the file is read: a broken file is reported without loading cdk8s first.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { buildPipelineApp } = require('./lib/synth') as typeof Synth;
+    const { app, pipeline } = buildPipelineApp(props, staged);
+    for (const warning of collectWarnings(pipeline)) console.warn(`WARNING ${warning}`);
+    app.synth();
+    return staged;
+  } catch (err) {
+    fs.rmSync(staged, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+  const underCli = argv.includes(CDK8S_CLI_FLAG);
+  const configFile = env[CONFIG_FILE_ENV] ?? CONFIG_FILE_NAME;
+  const outdir = underCli ? env.CDK8S_OUTDIR : undefined;
+  try {
+    const unknown = argv.find((a) => a !== CDK8S_CLI_FLAG);
+    if (unknown !== undefined) {
+      throw new UsageError(`unknown argument "${unknown}" (expected none: the config file is ${CONFIG_FILE_NAME} or ${CONFIG_FILE_ENV})`);
+    }
+    if (underCli && outdir === undefined) throw new UsageError(`${CDK8S_CLI_FLAG} without CDK8S_OUTDIR (expected cdk8s-cli to set it)`);
+    const staged = synthesize(configFile);
+    if (outdir === undefined || samePath(outdir, STAGING_DIR)) {
+      replaceDir(staged, DIST_DIR);
+      if (outdir !== undefined) copyFiles(DIST_DIR, outdir);
+      else for (const f of fs.readdirSync(DIST_DIR).sort()) console.log(`${DIST_DIR}/${f}`);
+    } else {
+      // `cdk8s synth --output <dir>` or `--stdout`: the user asked for another folder; dist/ stays as it is.
+      copyFiles(staged, outdir);
+      fs.rmSync(staged, { recursive: true, force: true });
+    }
+    return 0;
+  } catch (err) {
+    if (!isUserError(err)) throw err;
+    const line = err instanceof PipelinePropsError ? `${displayPath(configFile)}: ${err.message}` : err.message;
+    console.error(line);
+    if (!underCli) return 1;
+    // Under cdk8s-cli: no output folder is the failure signal (see the header). With --stdout the CLI
+    // created an empty temporary folder for us; an empty folder is removed, anything else is left alone.
+    if (outdir !== undefined && fs.existsSync(outdir)) {
+      try {
+        fs.rmdirSync(outdir);
+      } catch {
+        return 1;
+      }
+    }
+    return 0;
+  }
+}
+
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2), process.env);
 }

@@ -4,25 +4,23 @@
  */
 import { k8s } from 'cdk8s-plus-28';
 import { Command, COMMANDS, ENV, HTTP, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, PATHS } from '../agent/src/contract';
-import { checkKnownKeys, checkQuantity } from './validation';
+import { type ContainerResourcesValue, resources as resourcesKind, SETTINGS } from '../agent/src/settings';
+import type { ContainerResources, ImagePullPolicy } from './generated/settings';
+import { envVar } from './props';
+import { checkKind } from './validation';
 
-export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
-export const IMAGE_PULL_POLICIES: readonly ImagePullPolicy[] = ['Always', 'IfNotPresent', 'Never'];
+export { IMAGE_PULL_POLICIES } from '../agent/src/settings';
+export type { ContainerResources, ImagePullPolicy } from './generated/settings';
 
-/** Container resources (all four values, as Kubernetes quantities). */
-export interface ContainerResources {
-  readonly requests: { readonly cpu: string; readonly memory: string };
-  readonly limits: { readonly cpu: string; readonly memory: string };
-}
+const RESOURCES = resourcesKind();
 
-export function checkResources(prop: string, value: ContainerResources): k8s.ResourceRequirements {
-  checkKnownKeys(prop, value, ['requests', 'limits']);
-  checkKnownKeys(`${prop}.requests`, value.requests, ['cpu', 'memory']);
-  checkKnownKeys(`${prop}.limits`, value.limits, ['cpu', 'memory']);
-  const q = (path: string, v: unknown) => k8s.Quantity.fromString(checkQuantity(`${prop}.${path}`, v));
+/** Validated container resources (the table's `resources` kind), as Kubernetes quantities. */
+export function checkResources(prop: string, value: ContainerResources | ContainerResourcesValue): k8s.ResourceRequirements {
+  const r = checkKind(RESOURCES, prop, value);
+  const q = (v: string) => k8s.Quantity.fromString(v);
   return {
-    requests: { cpu: q('requests.cpu', value.requests?.cpu), memory: q('requests.memory', value.requests?.memory) },
-    limits: { cpu: q('limits.cpu', value.limits?.cpu), memory: q('limits.memory', value.limits?.memory) },
+    requests: { cpu: q(r.requests.cpu), memory: q(r.requests.memory) },
+    limits: { cpu: q(r.limits.cpu), memory: q(r.limits.memory) },
   };
 }
 
@@ -61,8 +59,8 @@ export function agentCommonEnv(command: Command, logLevel: string): k8s.EnvVar[]
   const nodeOptions = NODE_OPTIONS_BY_COMMAND[command];
   return [
     nodeNameEnv(),
-    { name: ENV.httpPort, value: String(HTTP.defaultPort) },
-    { name: ENV.logLevel, value: logLevel },
+    envVar(SETTINGS.httpPort, HTTP.defaultPort),
+    envVar(SETTINGS.logLevel, SETTINGS.logLevel.kind.fromProp(logLevel)),
     ...(nodeOptions ? [{ name: NODE_OPTIONS_ENV, value: nodeOptions }] : []),
   ];
 }
@@ -72,7 +70,8 @@ export interface WaitReadyOptions {
   readonly imagePullPolicy: ImagePullPolicy;
   /** Pod volume holding the node's /mnt/dump (hostPath). */
   readonly volumeName: string;
-  readonly timeoutSeconds: number;
+  /** WAIT_TIMEOUT, milliseconds (0 = forever). */
+  readonly timeoutMs: number;
   readonly logLevel: string;
   readonly securityContext: k8s.SecurityContext;
   /** Whether wait-ready may write below the dump root (it creates `createSubdir`). */
@@ -98,12 +97,12 @@ export function waitReadyInitContainer(o: WaitReadyOptions): k8s.Container {
   const env: k8s.EnvVar[] = [
     ...(o.extraEnvBefore ?? []),
     nodeNameEnv(),
-    { name: ENV.logLevel, value: o.logLevel },
-    { name: ENV.dumpRoot, value: PATHS.consumerDumpRoot },
-    { name: ENV.markerName, value: PATHS.markerName },
-    { name: ENV.waitTimeout, value: String(o.timeoutSeconds) },
+    envVar(SETTINGS.logLevel, SETTINGS.logLevel.kind.fromProp(o.logLevel)),
+    envVar(SETTINGS.dumpRoot, PATHS.consumerDumpRoot),
+    envVar(SETTINGS.markerName, PATHS.markerName),
+    envVar(SETTINGS.waitTimeout, o.timeoutMs),
   ];
-  if (o.createSubdir !== undefined) env.push({ name: ENV.waitCreateSubdir, value: o.createSubdir });
+  if (o.createSubdir !== undefined) env.push(envVar(SETTINGS.waitCreateSubdir, SETTINGS.waitCreateSubdir.kind.fromProp(o.createSubdir)));
   return {
     name: COMMANDS.waitReady,
     image: o.image,

@@ -1,15 +1,17 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { PATHS } from '../agent/src/contract';
-import { checkResources, ContainerResources, fieldEnv, IMAGE_PULL_POLICIES, ImagePullPolicy, nodeNameEnv, waitReadyInitContainer } from './agent-container';
+import { SETTINGS } from '../agent/src/settings';
+import { checkResources, fieldEnv, nodeNameEnv, waitReadyInitContainer } from './agent-container';
 import { demoAppSource, DEMO_APP_FILE_NAME } from './demo-app/source';
+import type { ApplicationSettings, ImagePullPolicy, Platform } from './generated/settings';
 import { Route, RouteSpecTlsInsecureEdgeTerminationPolicy, RouteSpecTlsTermination, RouteSpecToKind } from './imports/route.openshift.io';
 import { componentLabels } from './labels';
-import { Platform, PLATFORMS } from './platform/platform';
-import {
-  checkDnsSubdomain, checkImage, checkInteger, checkKnownKeys, checkOneOf, PipelinePropsError,
-} from './validation';
+import { checkSettingKeys, optionalProp, prop } from './props';
+import { PipelinePropsError, withPropScope } from './validation';
 import { WorkloadIdentity } from './workload-identity';
+
+export type { AppIngressSettings, ApplicationSettings } from './generated/settings';
 
 export const APP_NAME = 'memory-leak-app';
 export const APP_SERVICE_NAME = 'memory-leak-service';
@@ -25,69 +27,6 @@ export const POD_NAME_ENV = 'POD_NAME';
 export const POD_NAMESPACE_ENV = 'POD_NAMESPACE';
 /** Per-pod dump folder below the node's /mnt/dump: every JVM is PID 1, so one folder per pod. */
 export const POD_DUMP_SUBPATH = `$(${POD_NAMESPACE_ENV})/$(${POD_NAME_ENV})`;
-
-/** Kubernetes Ingress for the application (plain Kubernetes only; OpenShift gets a Route). */
-export interface AppIngressSettings {
-  readonly host: string;
-  /** @default the cluster's default IngressClass */
-  readonly className?: string;
-  /** TLS Secret for the host. @default no TLS section */
-  readonly tlsSecretName?: string;
-}
-
-/** Application settings a user can set (the JSON config's `app` object). */
-export interface ApplicationSettings {
-  /**
-   * Deploy the application at all (a platform team may only want the dump pipeline).
-   * @default true
-   */
-  readonly enabled?: boolean;
-  /**
-   * The application's image; it runs with its own command. Setting it drops the demo source ConfigMap.
-   * @default DEMO_APP_IMAGE running the demo Leak.java from a ConfigMap
-   */
-  readonly image?: string;
-  /**
-   * Maximum heap (`-Xmx`), e.g. 256m or 1g.
-   * @default '256m'
-   */
-  readonly maxHeap?: string;
-  /** @default 1 */
-  readonly replicas?: number;
-  /** HTTP port the application listens on. @default 8080 */
-  readonly port?: number;
-  /** Path of the HTTP health endpoint used by both probes. @default '/health' */
-  readonly healthPath?: string;
-  /**
-   * Route host (OpenShift only).
-   * @default the router generates one
-   */
-  readonly routeHost?: string;
-  /**
-   * Ingress (plain Kubernetes only).
-   * @default no Ingress
-   */
-  readonly ingress?: AppIngressSettings;
-  /**
-   * UID of the application and its init container.
-   * @default unset on OpenShift (the SCC assigns one from the namespace's range); 1000 on Kubernetes
-   */
-  readonly runAsUser?: number;
-  /**
-   * Container resources.
-   * @default requests cpu 100m / memory 384Mi, limits cpu 1 / memory 512Mi
-   */
-  readonly resources?: ContainerResources;
-}
-
-export const APPLICATION_SETTINGS: readonly (keyof ApplicationSettings)[] = [
-  'enabled', 'image', 'maxHeap', 'replicas', 'port', 'healthPath', 'routeHost', 'ingress', 'runAsUser', 'resources',
-];
-
-const DEFAULT_RESOURCES: ContainerResources = {
-  requests: { cpu: '100m', memory: '384Mi' },
-  limits: { cpu: '1', memory: '512Mi' },
-};
 
 /** The JVM flags: heap dump into the per-pod folder on OOM, then exit so the pod restarts. */
 export function javaToolOptions(maxHeap: string): string {
@@ -127,36 +66,32 @@ export class Application extends Construct {
 
   public constructor(scope: Construct, id: string, props: ApplicationProps) {
     super(scope, id);
-    const platform = checkOneOf('platform', props.platform ?? 'openshift', PLATFORMS);
+    const platform = prop(SETTINGS.platform, props.platform);
     const namespace = props.namespace;
-    const agentImage = checkImage('agentImage', props.agentImage);
-    const image = props.image === undefined ? undefined : checkImage('image', props.image);
-    const maxHeap = props.maxHeap ?? '256m';
-    if (typeof maxHeap !== 'string' || !/^[1-9]\d*[kKmMgG]?$/.test(maxHeap)) {
-      throw new PipelinePropsError('maxHeap', maxHeap, 'a -Xmx size such as 256m or 1g');
-    }
-    const replicas = checkInteger('replicas', props.replicas ?? 1, 0, 1000);
-    const port = checkInteger('port', props.port ?? 8080, 1, 65535);
-    const healthPath = props.healthPath ?? '/health';
-    if (typeof healthPath !== 'string' || !/^\/[\w\-./]*$/.test(healthPath)) {
-      throw new PipelinePropsError('healthPath', healthPath, 'an absolute URL path such as /health');
-    }
-    const runAsUser = props.runAsUser ?? (platform === 'kubernetes' ? 1000 : undefined);
-    if (runAsUser !== undefined) checkInteger('runAsUser', runAsUser, 1, 2_147_483_647);
-    const resources = checkResources('resources', props.resources ?? DEFAULT_RESOURCES);
-    const imagePullPolicy = checkOneOf('imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
-    const waitTimeout = checkInteger('waitTimeoutSeconds', props.waitTimeoutSeconds ?? 600, 0, 86_400);
+    const agentImage = prop(SETTINGS.agentImage, props.agentImage);
+    const image = optionalProp(SETTINGS.appImage, props.image);
+    const maxHeap = prop(SETTINGS.appMaxHeap, props.maxHeap);
+    const replicas = prop(SETTINGS.appReplicas, props.replicas);
+    const port = prop(SETTINGS.appPort, props.port);
+    const healthPath = prop(SETTINGS.appHealthPath, props.healthPath);
+    const runAsUser = optionalProp(SETTINGS.appRunAsUser, props.runAsUser) ?? (platform === 'kubernetes' ? 1000 : undefined);
+    const resources = checkResources('resources', prop(SETTINGS.appResources, props.resources));
+    const imagePullPolicy = prop(SETTINGS.imagePullPolicy, props.imagePullPolicy);
+    const waitTimeoutMs = prop(SETTINGS.waitTimeout, props.waitTimeoutSeconds);
+    const logLevel = prop(SETTINGS.logLevel, props.logLevel, 'logLevel');
     if (props.routeHost !== undefined) {
       if (platform !== 'openshift') throw new PipelinePropsError('routeHost', props.routeHost, 'no routeHost on platform "kubernetes" (use ingress)');
-      checkDnsSubdomain('routeHost', props.routeHost);
     }
-    if (props.ingress !== undefined) {
-      if (platform !== 'kubernetes') throw new PipelinePropsError('ingress', props.ingress, 'no ingress on platform "openshift" (the app gets a Route)');
-      checkKnownKeys('ingress', props.ingress, ['host', 'className', 'tlsSecretName']);
-      checkDnsSubdomain('ingress.host', props.ingress.host);
-      if (props.ingress.className !== undefined) checkDnsSubdomain('ingress.className', props.ingress.className);
-      if (props.ingress.tlsSecretName !== undefined) checkDnsSubdomain('ingress.tlsSecretName', props.ingress.tlsSecretName);
+    const routeHost = optionalProp(SETTINGS.appRouteHost, props.routeHost);
+    if (props.ingress !== undefined && platform !== 'kubernetes') {
+      throw new PipelinePropsError('ingress', props.ingress, 'no ingress on platform "openshift" (the app gets a Route)');
     }
+    const ingress = props.ingress === undefined ? undefined : withPropScope('ingress', () => {
+      checkSettingKeys('app.ingress', props.ingress, '');
+      const className = optionalProp(SETTINGS.appIngressClassName, props.ingress?.className);
+      const tlsSecretName = optionalProp(SETTINGS.appIngressTlsSecretName, props.ingress?.tlsSecretName);
+      return { host: prop(SETTINGS.appIngressHost, props.ingress?.host), className, tlsSecretName };
+    });
 
     const labels = componentLabels(APP_NAME, 'application');
     const identity = new WorkloadIdentity(this, 'Identity', {
@@ -223,15 +158,15 @@ export class Application extends Construct {
             enableServiceLinks: false,
             securityContext: { runAsNonRoot: true, runAsUser, seccompProfile: { type: 'RuntimeDefault' } },
             initContainers: [waitReadyInitContainer({
-              image: agentImage, imagePullPolicy, volumeName: 'host-dump', timeoutSeconds: waitTimeout,
-              logLevel: props.logLevel ?? 'info', readOnly: false, securityContext: restricted,
+              image: agentImage, imagePullPolicy, volumeName: 'host-dump', timeoutMs: waitTimeoutMs,
+              logLevel, readOnly: false, securityContext: restricted,
               // Defined first so $(POD_NAMESPACE)/$(POD_NAME) expands in WAIT_CREATE_SUBDIR. wait-ready
               // creates the per-pod folder as the app's UID once the mount is verified.
               extraEnvBefore: podEnv,
               createSubdir: POD_DUMP_SUBPATH,
             })],
             containers: [app],
-            // Why not a hostPath of /mnt/dump/<namespace> (as DESIGN.md sketches): the kubelet creates
+            // Why not a hostPath of /mnt/dump/<namespace> (as the first design sketched): the kubelet creates
             // a DirectoryOrCreate hostPath before init containers run, possibly on the node's root
             // disk before the guard has mounted. The node's /mnt/dump must already exist (type
             // Directory) and the per-pod subPath is resolved only at main-container start, after
@@ -258,7 +193,7 @@ export class Application extends Construct {
       new Route(this, 'Route', {
         metadata: { name: APP_NAME, namespace, labels },
         spec: {
-          host: props.routeHost,
+          host: routeHost,
           to: { kind: RouteSpecToKind.SERVICE, name: APP_SERVICE_NAME, weight: 100 },
           port: { targetPort: 'http' },
           tls: {
@@ -267,8 +202,8 @@ export class Application extends Construct {
           },
         },
       });
-    } else if (props.ingress !== undefined) {
-      const ing = props.ingress;
+    } else if (ingress !== undefined) {
+      const ing = ingress;
       new k8s.KubeIngress(this, 'Ingress', {
         metadata: { name: APP_NAME, namespace, labels },
         spec: {

@@ -12,7 +12,8 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { DEFAULT_KUBE_CREDENTIALS_DIR } from '../agent/src/report/config';
 import { makeClusterScoped, PART_OF } from './labels';
-import { checkDnsLabel, checkDnsSubdomain, checkInteger, PipelinePropsError } from './validation';
+import { integer } from '../agent/src/settings/kinds';
+import { checkDnsLabel, checkDnsSubdomain, checkKind, PipelinePropsError } from './validation';
 
 export const EVENT_REPORTER_ROLE_NAME = 'heapdump-event-reporter';
 
@@ -99,7 +100,7 @@ export interface TokenVolumeOptions {
  */
 export function serviceAccountTokenVolume(opts: TokenVolumeOptions = {}): { volume: k8s.Volume; volumeMount: k8s.VolumeMount } {
   const name = checkDnsLabel('volumeName', opts.volumeName ?? 'kube-api-access');
-  const expirationSeconds = checkInteger('expirationSeconds', opts.expirationSeconds ?? 3600, 600, 86_400);
+  const expirationSeconds = checkKind(integer({ min: 600, max: 86_400 }), 'expirationSeconds', opts.expirationSeconds ?? 3600);
   return {
     volume: {
       name,

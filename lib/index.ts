@@ -1,3 +1,4 @@
+export * from './generated/settings';
 export * from './pipeline';
 export * from './namespace';
 export * from './storage';
@@ -11,5 +12,7 @@ export * from './platform/priority-class';
 export * from './platform/scc-policy';
 export * from './platform/scc-profiles';
 export * from './validation';
+export * from './config-file';
+export * from './props';
 export * from './warnings';
 export * from './synth';

@@ -26,7 +26,8 @@ import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from './imports/pro
 import { ServiceMonitor } from './imports/servicemonitors-monitoring.coreos.com';
 import { PART_OF } from './labels';
 import { AlertThresholds, heapDumpAlertRules, resolveThresholds } from './monitoring-alerts';
-import { checkDnsLabel, checkDnsSubdomain, checkKnownKeys, checkOneOf, PipelinePropsError } from './validation';
+import { oneOf } from '../agent/src/settings/kinds';
+import { checkDnsLabel, checkDnsSubdomain, checkKind, checkKnownKeys, PipelinePropsError } from './validation';
 
 export const MONITORING_STACKS = ['openshift-user-workload', 'prometheus-operator'] as const;
 export type MonitoringStack = (typeof MONITORING_STACKS)[number];
@@ -112,8 +113,8 @@ export class HeapDumpMonitoring extends Construct {
     super(scope, id);
     checkKnownKeys('', props, ['namespace', 'stack', 'scrapeKind', 'selectorLabels', 'scrapeInterval', 'runbookUrl', 'thresholds', 'alertLabels', 'prometheusServiceAccount']);
     const namespace = checkDnsLabel('namespace', props.namespace);
-    this.stack = checkOneOf('stack', props.stack ?? 'openshift-user-workload', MONITORING_STACKS);
-    this.scrapeKind = checkOneOf('scrapeKind', props.scrapeKind ?? 'PodMonitor', SCRAPE_KINDS);
+    this.stack = checkKind(oneOf(MONITORING_STACKS), 'stack', props.stack ?? 'openshift-user-workload');
+    this.scrapeKind = checkKind(oneOf(SCRAPE_KINDS), 'scrapeKind', props.scrapeKind ?? 'PodMonitor');
     const selectorLabels = checkLabels('selectorLabels', props.selectorLabels);
     const alertLabels = checkLabels('alertLabels', props.alertLabels);
     if ('severity' in alertLabels) throw new PipelinePropsError('alertLabels.severity', alertLabels.severity, 'no severity: each alert sets its own');

@@ -1,8 +1,9 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { makeClusterScoped, PART_OF } from './labels';
-import { Platform, PLATFORMS } from './platform/platform';
-import { checkDnsLabel, checkOneOf } from './validation';
+import { SETTINGS } from '../agent/src/settings';
+import type { Platform } from './generated/settings';
+import { prop } from './props';
 
 export interface PipelineNamespaceProps {
   /** Namespace name. */
@@ -26,8 +27,8 @@ export class PipelineNamespace extends Construct {
 
   public constructor(scope: Construct, id: string, props: PipelineNamespaceProps) {
     super(scope, id);
-    this.name = checkDnsLabel('namespace', props.name);
-    const platform = checkOneOf('platform', props.platform ?? 'openshift', PLATFORMS);
+    this.name = prop(SETTINGS.namespace, props.name);
+    const platform = prop(SETTINGS.platform, props.platform);
     const description = props.description ?? 'JVM heap dumps: mount guard, S3 uploader and the demo application';
 
     const labels: Record<string, string> = { 'app.kubernetes.io/part-of': PART_OF };

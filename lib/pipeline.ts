@@ -1,26 +1,19 @@
 import { Construct } from 'constructs';
-import { Application, APPLICATION_SETTINGS, ApplicationSettings } from './app';
-import { ImagePullPolicy, IMAGE_PULL_POLICIES } from './agent-container';
+import { SETTINGS } from '../agent/src/settings';
+import { Application } from './app';
+import type { ImagePullPolicy, PipelineSettings, Platform } from './generated/settings';
 import { PipelineNamespace } from './namespace';
-import { Platform, PLATFORMS } from './platform/platform';
 import { DumpPriorityClass } from './platform/priority-class';
 import { SccPolicy } from './platform/scc-policy';
 import { applicationConstraints, mountGuardConstraints, uploaderConstraints } from './platform/scc-profiles';
-import { DUMP_STORAGE_SETTINGS, DumpStorage, DumpStorageSettings } from './storage';
+import { checkSettingKeys, prop } from './props';
+import { DumpStorage } from './storage';
 import { Uploader } from './uploader';
-import { resolveUploaderSettings, UPLOADER_SETTINGS, UploaderSettings } from './uploader-config';
-import {
-  checkBoolean, checkImage, checkInteger, checkKnownKeys, checkOneOf, PipelinePropsError, withPropScope,
-} from './validation';
-import { VOLUME_MANAGER_SETTINGS, VolumeManager, VolumeManagerSettings } from './volume-manager';
+import { uploaderRemovesLocalDumps } from './uploader-config';
+import { withPropScope } from './validation';
+import { VolumeManager } from './volume-manager';
 
-/** PriorityClass settings (the JSON config's `priorityClass` object). */
-export interface PriorityClassSettings {
-  /** @default 'dump-volume-critical' */
-  readonly name?: string;
-  /** @default 1000000 */
-  readonly value?: number;
-}
+export type { PipelineSettings } from './generated/settings';
 
 /** SCC names on OpenShift (cluster-scoped, so they are part of the public contract). */
 export const SCC_NAMES = {
@@ -29,36 +22,13 @@ export const SCC_NAMES = {
   app: 'heap-dump-app',
 } as const;
 
-export const PIPELINE_SETTINGS: readonly (keyof HeapDumpPipelineProps)[] = [
-  'agentImage', 'platform', 'namespace', 'imagePullPolicy', 'waitTimeoutSeconds', 'storage', 'priorityClass',
-  'volumeManager', 'uploader', 'app',
-];
-
-export interface HeapDumpPipelineProps {
-  /** The agent image (mount guard, uploader, wait-ready), e.g. `registry.example.com/team/heapdump-agent:0.1.0`. */
-  readonly agentImage: string;
-  /**
-   * `openshift`: SCCs with RBAC, Route. `kubernetes`: no SCC, no Route; Pod Security labels on the
-   * namespace; optional Ingress.
-   * @default 'openshift'
-   */
-  readonly platform?: Platform;
-  /** @default 'memory-leak-demo' */
-  readonly namespace?: string;
-  /** Pull policy of the agent image. @default 'IfNotPresent' */
-  readonly imagePullPolicy?: ImagePullPolicy;
-  /** Seconds the init containers wait for the mount guard's marker (0 = forever). @default 600 */
-  readonly waitTimeoutSeconds?: number;
-  /** @default 10Gi ReadWriteMany `dump-storage-pvc` on the default StorageClass */
-  readonly storage?: DumpStorageSettings;
-  /** @default `dump-volume-critical`, value 1000000 */
-  readonly priorityClass?: PriorityClassSettings;
-  /** @default check the mount every 30 s, the prototype's resources */
-  readonly volumeManager?: VolumeManagerSettings;
-  /** @default the prototype's bucket, prefix and timings; see UploaderSettings */
-  readonly uploader?: UploaderSettings;
-  /** @default the demo leak application */
-  readonly app?: ApplicationSettings;
+/**
+ * Props of HeapDumpPipeline: exactly the settings of `pipeline.config.json`. Each prop, its type, range,
+ * default and documentation come from the settings table (agent/src/settings/table.ts), generated into
+ * lib/generated/settings.ts (`npm run gen`).
+ */
+export interface HeapDumpPipelineProps extends PipelineSettings {
+  // every prop comes from the settings table: see lib/generated/settings.ts
 }
 
 /**
@@ -80,7 +50,7 @@ export class HeapDumpPipeline extends Construct {
     this.platform = r.platform;
 
     // 1. The namespace and the cluster-scoped objects.
-    this.namespace = new PipelineNamespace(this, 'Namespace', { name: props.namespace ?? 'memory-leak-demo', platform: r.platform }).name;
+    this.namespace = new PipelineNamespace(this, 'Namespace', { name: r.namespace, platform: r.platform }).name;
     const priority = withPropScope('priorityClass', () => new DumpPriorityClass(this, 'PriorityClass', props.priorityClass));
     const scc = r.platform === 'openshift' ? this.addSccs(r) : {};
 
@@ -134,33 +104,28 @@ export class HeapDumpPipeline extends Construct {
 interface TopLevel {
   readonly agentImage: string;
   readonly platform: Platform;
+  readonly namespace: string;
   readonly imagePullPolicy: ImagePullPolicy;
-  readonly waitTimeoutSeconds: number;
+  /** Validated by each construct that uses it (props stay in seconds). */
+  readonly waitTimeoutSeconds?: number;
   readonly appEnabled: boolean;
   /** Deletion after upload or a retention cap: the uploader needs write access and two more capabilities. */
   readonly removesLocalDumps: boolean;
 }
 
 function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
-  checkKnownKeys('', props, PIPELINE_SETTINGS);
-  checkKnownKeys('storage', props.storage, DUMP_STORAGE_SETTINGS);
-  checkKnownKeys('priorityClass', props.priorityClass, ['name', 'value']);
-  checkKnownKeys('volumeManager', props.volumeManager, VOLUME_MANAGER_SETTINGS);
-  checkKnownKeys('uploader', props.uploader, UPLOADER_SETTINGS);
-  checkKnownKeys('app', props.app, APPLICATION_SETTINGS);
-  if (props.agentImage === undefined) {
-    throw new PipelinePropsError('agentImage', undefined, 'the agent image, e.g. registry.example.com/team/heapdump-agent:0.1.0 (required)');
-  }
+  // Every key of every object, first: a misspelt key is reported before the values it would have set.
+  checkSettingKeys('', props);
+  // Validated here too, so an error names the top-level prop rather than the construct that uses it first.
+  prop(SETTINGS.waitTimeout, props.waitTimeoutSeconds);
   return {
-    agentImage: checkImage('agentImage', props.agentImage),
-    platform: checkOneOf('platform', props.platform ?? 'openshift', PLATFORMS),
-    imagePullPolicy: checkOneOf('imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES),
-    waitTimeoutSeconds: checkInteger('waitTimeoutSeconds', props.waitTimeoutSeconds ?? 600, 0, 86_400),
-    appEnabled: checkBoolean('app.enabled', props.app?.enabled ?? true),
+    agentImage: prop(SETTINGS.agentImage, props.agentImage),
+    platform: prop(SETTINGS.platform, props.platform),
+    namespace: prop(SETTINGS.namespace, props.namespace),
+    imagePullPolicy: prop(SETTINGS.imagePullPolicy, props.imagePullPolicy),
+    waitTimeoutSeconds: props.waitTimeoutSeconds,
+    appEnabled: withPropScope('app', () => prop(SETTINGS.appEnabled, props.app?.enabled)),
     // Needed before the uploader is built: its SCC's capabilities depend on it.
-    removesLocalDumps: withPropScope('uploader', () => {
-      const u = resolveUploaderSettings(props.uploader);
-      return u.afterUpload !== 'keep' || u.retentionMaxAgeSeconds > 0 || u.retentionMaxBytes > 0;
-    }),
+    removesLocalDumps: withPropScope('uploader', () => uploaderRemovesLocalDumps(props.uploader)),
   };
 }

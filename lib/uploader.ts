@@ -2,14 +2,13 @@ import { createHash } from 'crypto';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { COMMANDS, ENV, PATHS } from '../agent/src/contract';
-import {
-  agentCommonEnv, agentPort, agentProbes, checkResources, ContainerResources, IMAGE_PULL_POLICIES, ImagePullPolicy,
-  waitReadyInitContainer,
-} from './agent-container';
+import { SETTINGS } from '../agent/src/settings';
+import { agentCommonEnv, agentPort, agentProbes, checkResources, waitReadyInitContainer } from './agent-container';
+import type { ContainerResources, ImagePullPolicy, UploaderSettings } from './generated/settings';
 import { componentLabels } from './labels';
 import { uploaderCapabilities } from './platform/scc-profiles';
-import { resolveUploaderSettings, ResolvedCredentials, uploaderConfigData, UploaderSettings } from './uploader-config';
-import { checkImage, checkInteger, checkOneOf } from './validation';
+import { envVar, prop } from './props';
+import { resolveUploaderSettings, ResolvedCredentials } from './uploader-config';
 import { WorkloadIdentity } from './workload-identity';
 
 export const UPLOADER_NAME = 'heap-dump-s3-uploader';
@@ -84,9 +83,9 @@ export class Uploader extends Construct {
     const { namespace, image: rawImage, priorityClassName, sccClusterRoleName, imagePullPolicy: rawPull,
       waitTimeoutSeconds, resources: rawResources, ...settings } = props;
     const s = resolveUploaderSettings(settings);
-    const image = checkImage('image', rawImage);
-    const imagePullPolicy = checkOneOf('imagePullPolicy', rawPull ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
-    const waitTimeout = checkInteger('waitTimeoutSeconds', waitTimeoutSeconds ?? 600, 0, 86_400);
+    const image = prop(SETTINGS.agentImage, rawImage, 'image');
+    const imagePullPolicy = prop(SETTINGS.imagePullPolicy, rawPull);
+    const waitTimeoutMs = prop(SETTINGS.waitTimeout, waitTimeoutSeconds);
     const resources = checkResources('resources', rawResources ?? DEFAULT_RESOURCES);
     const labels = componentLabels(UPLOADER_APP_LABEL, 'uploader');
 
@@ -99,7 +98,7 @@ export class Uploader extends Construct {
     });
     this.serviceAccountName = identity.serviceAccountName;
 
-    const data = uploaderConfigData(s);
+    const data = { ...s.configData };
     new k8s.KubeConfigMap(this, 'Config', {
       metadata: { name: UPLOADER_CONFIGMAP_NAME, namespace, labels },
       data,
@@ -125,8 +124,8 @@ export class Uploader extends Construct {
     // container only into its bounding set, not its effective set, so a non-root uploader could
     // not use them: the uploader runs as uid 0, but unprivileged, with every other capability
     // dropped, no privilege escalation and a read-only root filesystem.
-    // Archiving or deleting verified dumps, and the retention limits, all write in the dump tree.
-    const removesLocalDumps = s.afterUpload !== 'keep' || s.retentionMaxAgeSeconds > 0 || s.retentionMaxBytes > 0;
+    // Deletion after upload and the retention cap both remove (verified) local dumps.
+    const removesLocalDumps = s.removesLocalDumps;
     const securityContext: k8s.SecurityContext = {
       runAsUser: 0,
       runAsNonRoot: false,
@@ -144,10 +143,10 @@ export class Uploader extends Construct {
       envFrom: [{ configMapRef: { name: UPLOADER_CONFIGMAP_NAME } }],
       env: [
         ...agentCommonEnv(COMMANDS.uploader, s.logLevel).filter((e) => e.name !== ENV.logLevel), // LOG_LEVEL comes from the ConfigMap
-        { name: ENV.dumpRoot, value: PATHS.consumerDumpRoot },
-        { name: ENV.markerName, value: PATHS.markerName },
+        envVar(SETTINGS.dumpRoot, PATHS.consumerDumpRoot),
+        envVar(SETTINGS.markerName, PATHS.markerName),
         // Below terminationGracePeriodSeconds: an in-flight multipart upload is aborted cleanly before SIGKILL.
-        { name: ENV.shutdownTimeout, value: String(GRACE_SECONDS - 5) },
+        envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
         ...credentialEnv(s.credentials),
       ],
       ports: [agentPort()],
@@ -184,7 +183,7 @@ export class Uploader extends Construct {
             terminationGracePeriodSeconds: GRACE_SECONDS,
             securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
             initContainers: [waitReadyInitContainer({
-              image, imagePullPolicy, volumeName: 'host-dump', timeoutSeconds: waitTimeout, logLevel: s.logLevel,
+              image, imagePullPolicy, volumeName: 'host-dump', timeoutMs: waitTimeoutMs, logLevel: s.logLevel,
               readOnly: true,
               securityContext: { ...securityContext, capabilities: { drop: ['ALL'] } },
             })],

@@ -1,8 +1,10 @@
 /**
  * Prop validation shared by every construct. Each check throws one PipelinePropsError whose message
  * names the prop, the value it got and what was expected, so a bad config file fails synth with one
- * readable line instead of a stack trace deep inside cdk8s.
+ * readable line instead of a stack trace deep inside cdk8s. The value rules themselves are the settings
+ * table's (agent/src/settings): see lib/props.ts.
  */
+import { dnsLabel, dnsSubdomain, Invalid, type Kind } from '../agent/src/settings';
 
 /** A prop had a value the constructs cannot use. */
 export class PipelinePropsError extends Error {
@@ -41,91 +43,53 @@ export function withPropScope<T>(scope: string, build: () => T): T {
   }
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/**
+ * Validates a prop value with a kind of the settings table (agent/src/settings/kinds.ts), so the rule
+ * and its wording are the agent's too. Errors name `prop` (plus the offending path inside a structured
+ * value); a secret's value is never echoed.
+ */
+export function checkKind<T>(kind: Kind<T, unknown>, prop: string, value: unknown, secret = false): T {
+  try {
+    return kind.fromProp(value);
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    const at = err.path === undefined ? prop : prop === '' ? err.path : `${prop}.${err.path}`;
+    const part = err.path === undefined ? value : err.part;
+    const shown = secret ? REDACTED : typeof part === 'string' && kind.redact !== undefined ? kind.redact(part) : part;
+    throw new PipelinePropsError(at, shown, err.expected ?? kind.expected);
+  }
+}
+
+/** Shown instead of a secret value. */
+export const REDACTED = '<redacted>';
+
+// Construct-internal names that are not user settings (ServiceAccounts, SCCs ...), same rules as the table's.
+const DNS_LABEL = dnsLabel();
+const DNS_SUBDOMAIN = dnsSubdomain();
 
 /** RFC 1123 label: namespaces, Services, container and port names. */
 export function checkDnsLabel(prop: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length > 63 || !DNS_LABEL.test(value)) {
-    throw new PipelinePropsError(prop, value,
-      'a Kubernetes name (RFC 1123 label): at most 63 lowercase letters, digits and \'-\', starting and ending with a letter or digit');
-  }
-  return value;
+  return checkKind(DNS_LABEL, prop, value);
 }
 
 /** RFC 1123 subdomain: most object names (ServiceAccounts, ConfigMaps, PriorityClasses, storage classes ...). */
 export function checkDnsSubdomain(prop: string, value: unknown): string {
-  const ok = typeof value === 'string' && value.length <= 253 && value.split('.').every((part) => DNS_LABEL.test(part));
-  if (!ok) {
-    throw new PipelinePropsError(prop, value,
-      'a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit');
-  }
-  return value as string;
-}
-
-/** Whole number within [min, max]; rejects strings such as "60" so a JSON typo cannot slip through. */
-export function checkInteger(prop: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
-    throw new PipelinePropsError(prop, value, `a whole number ${range}`);
-  }
-  return value;
-}
-
-export function checkBoolean(prop: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new PipelinePropsError(prop, value, 'true or false');
-  return value;
-}
-
-export function checkOneOf<T extends string>(prop: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new PipelinePropsError(prop, value, `one of ${allowed.join(', ')}`);
-  }
-  return value as T;
-}
-
-/** S3 bucket naming rules (the subset every S3-compatible server accepts). */
-export function checkBucketName(prop: string, value: unknown): string {
-  const ok = typeof value === 'string'
-    && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value)
-    && !value.includes('..')
-    && !/^\d+\.\d+\.\d+\.\d+$/.test(value);
-  if (!ok) {
-    throw new PipelinePropsError(prop, value,
-      'an S3 bucket name: 3-63 lowercase letters, digits, \'.\' and \'-\', starting and ending with a letter or digit, not an IP address');
-  }
-  return value as string;
-}
-
-/** A container image reference: no whitespace, no upper-case repository, optional tag or digest. */
-export function checkImage(prop: string, value: unknown): string {
-  const expected = 'a container image reference such as registry.example.com/team/heapdump-agent:0.1.0';
-  if (typeof value !== 'string' || value === '' || /\s/.test(value)) throw new PipelinePropsError(prop, value, expected);
-  const repo = value.split('@')[0].replace(/:[^/:]+$/, '');
-  if (repo === '' || repo !== repo.toLowerCase()) throw new PipelinePropsError(prop, value, expected);
-  return value;
-}
-
-/** Kubernetes quantity as used for storage and memory (e.g. 10Gi, 512Mi, 1.5G). */
-export function checkQuantity(prop: string, value: unknown): string {
-  if (typeof value !== 'string' || !/^(\d+(\.\d+)?)(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(value) || Number.parseFloat(value) <= 0) {
-    throw new PipelinePropsError(prop, value, 'a positive Kubernetes quantity such as 10Gi, 512Mi or 100m');
-  }
-  return value;
+  return checkKind(DNS_SUBDOMAIN, prop, value);
 }
 
 /**
  * Rejects keys the constructs do not know (a misspelt key in the config file would otherwise be
  * ignored). `prop` '' means the object is the scope itself (see withPropScope).
  */
-export function checkKnownKeys(prop: string, value: unknown, known: readonly string[]): void {
+export function checkKnownKeys(prop: string, value: unknown, known: readonly string[], secret = false): void {
   if (value === undefined) return;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new PipelinePropsError(prop, value, 'an object');
+    throw new PipelinePropsError(prop, secret ? REDACTED : value, 'an object');
   }
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       const name = prop === '' ? key : `${prop}.${key}`;
-      throw new PipelinePropsError(name, (value as Record<string, unknown>)[key], `no such setting; known: ${known.join(', ')}`);
+      throw new PipelinePropsError(name, secret ? REDACTED : (value as Record<string, unknown>)[key], `no such setting; known: ${known.join(', ')}`);
     }
   }
 }

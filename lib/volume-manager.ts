@@ -1,37 +1,19 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { COMMANDS, ENV, PATHS } from '../agent/src/contract';
-import {
-  agentCommonEnv, agentPort, agentProbes, checkResources, ContainerResources, IMAGE_PULL_POLICIES, ImagePullPolicy,
-} from './agent-container';
+import { COMMANDS, PATHS } from '../agent/src/contract';
+import { SETTINGS } from '../agent/src/settings';
+import { agentCommonEnv, agentPort, agentProbes, checkResources } from './agent-container';
+import type { ImagePullPolicy, VolumeManagerSettings } from './generated/settings';
 import { componentLabels } from './labels';
-import { checkDnsSubdomain, checkImage, checkInteger, checkOneOf } from './validation';
+import { envVar, prop } from './props';
+import { checkDnsSubdomain } from './validation';
 import { WorkloadIdentity } from './workload-identity';
 
-/** Volume-manager settings a user can set (the JSON config's `volumeManager` object). */
-export interface VolumeManagerSettings {
-  /**
-   * Seconds between two verifications of the bind mount.
-   * @default 30
-   */
-  readonly checkIntervalSeconds?: number;
-  /**
-   * Container resources.
-   * @default requests cpu 50m / memory 64Mi, limits cpu 100m / memory 128Mi (the prototype's)
-   */
-  readonly resources?: ContainerResources;
-}
-
-export const VOLUME_MANAGER_SETTINGS: readonly (keyof VolumeManagerSettings)[] = ['checkIntervalSeconds', 'resources'];
+export type { VolumeManagerSettings } from './generated/settings';
 
 export const VOLUME_MANAGER_NAME = 'dump-volume-manager';
 
 const GRACE_SECONDS = 30;
-
-const DEFAULT_RESOURCES: ContainerResources = {
-  requests: { cpu: '50m', memory: '64Mi' },
-  limits: { cpu: '100m', memory: '128Mi' },
-};
 
 export interface VolumeManagerProps extends VolumeManagerSettings {
   readonly namespace: string;
@@ -68,10 +50,10 @@ export class VolumeManager extends Construct {
 
   public constructor(scope: Construct, id: string, props: VolumeManagerProps) {
     super(scope, id);
-    const image = checkImage('image', props.image);
-    const checkInterval = checkInteger('checkIntervalSeconds', props.checkIntervalSeconds ?? 30, 1, 3600);
-    const resources = checkResources('resources', props.resources ?? DEFAULT_RESOURCES);
-    const imagePullPolicy = checkOneOf('imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    const image = prop(SETTINGS.agentImage, props.image, 'image');
+    const checkIntervalMs = prop(SETTINGS.mountCheckInterval, props.checkIntervalSeconds);
+    const resources = checkResources('resources', prop(SETTINGS.volumeManagerResources, props.resources));
+    const imagePullPolicy = prop(SETTINGS.imagePullPolicy, props.imagePullPolicy);
     const claimName = checkDnsSubdomain('claimName', props.claimName);
     const labels = componentLabels(VOLUME_MANAGER_NAME, 'mount-guard');
 
@@ -86,13 +68,13 @@ export class VolumeManager extends Construct {
       imagePullPolicy,
       args: [COMMANDS.mountGuard],
       env: [
-        ...agentCommonEnv(COMMANDS.mountGuard, props.logLevel ?? 'info'),
-        { name: ENV.mountSourceRoot, value: PATHS.guardSourceRoot },
-        { name: ENV.mountTarget, value: PATHS.guardTarget },
-        { name: ENV.mountCheckInterval, value: String(checkInterval) },
-        { name: ENV.markerName, value: PATHS.markerName },
+        ...agentCommonEnv(COMMANDS.mountGuard, prop(SETTINGS.logLevel, props.logLevel, 'logLevel')),
+        envVar(SETTINGS.mountSourceRoot, PATHS.guardSourceRoot),
+        envVar(SETTINGS.mountTarget, PATHS.guardTarget),
+        envVar(SETTINGS.mountCheckInterval, checkIntervalMs),
+        envVar(SETTINGS.markerName, PATHS.markerName),
         // Below terminationGracePeriodSeconds, so the ordered shutdown (marker, then unmount) finishes before SIGKILL.
-        { name: ENV.shutdownTimeout, value: String(GRACE_SECONDS - 5) },
+        envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
       ],
       ports: [agentPort()],
       ...agentProbes(),

@@ -5,7 +5,7 @@
 #   env STORE_BYTES (default 4 GiB) capacity of the memstore (RAM) or of the sparse bluestore block file
 #   env PRECREATE_POOLS=1  pre-creates the bucket pools (avoids ~2 s stalls on the first bucket/object/multipart)
 # S3 user: TESTKEY / TESTSECRET. PIDs in DIR/run/{mon,osd,rgw}.pid; stop with ceph-down.sh DIR.
-# Adapted from the recipe in /work/shared/notes/ceph-up.sh.
+# Adapted from a single-node Ceph recipe (mon + OSD + radosgw, auth off) written for these test machines.
 set -euo pipefail
 DIR=${1:?usage: ceph-up.sh DIR [RGW_PORT] [memstore|bluestore]}
 RGW_PORT=${2:-7480}

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
+import { readPipelineConfig } from '../lib/config-file';
 import { buildPipelineApp, K8sObject } from '../lib/synth';
 import { CLUSTER_SCOPED_KINDS } from './support/manifests';
 import { schemaErrors } from './support/schemas';
@@ -26,11 +27,10 @@ describe('committed dist/', () => {
   test('equals a fresh synth of pipeline.config.json, file by file', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dist-check-'));
     try {
-      const config = JSON.parse(fs.readFileSync(path.join(ROOT, 'pipeline.config.json'), 'utf8'));
-      buildPipelineApp(config, out).app.synth();
+      buildPipelineApp(readPipelineConfig(path.join(ROOT, 'pipeline.config.json')), out).app.synth();
       expect(listYaml(DIST)).toEqual(listYaml(out));
       for (const f of listYaml(out)) {
-        // On failure: run `npm run synth` and commit dist/.
+        // On failure: run `npx cdk8s synth` (or `npm run synth`) and commit dist/.
         expect(fs.readFileSync(path.join(DIST, f), 'utf8')).toBe(fs.readFileSync(path.join(out, f), 'utf8'));
       }
     } finally {

@@ -1,75 +1,88 @@
 /**
- * main.ts as `npm run synth` runs it: bundled with esbuild, run with node, writing where cdk8s
- * tells it (CDK8S_OUTDIR). Checks the output equals dist/, and that a bad config file stops the
- * synth with one line naming the setting.
+ * `npm run synth` (main.ts run directly through scripts/run-ts.cjs) in a fresh clone: it writes exactly
+ * the committed dist/, and every broken configuration stops it with one line, exit code 1, no stack
+ * trace, and dist/ untouched. (`npx cdk8s synth`: test/synth-cli.test.ts.)
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { buildSync } from 'esbuild';
+import { BROKEN_CONFIGS, GOOD_CONFIG_FILE } from './support/broken-configs';
+import { type FreshClone, freshClone, REPO_ROOT, snapshotDir, userEnv } from './support/fresh-clone';
 
-const ROOT = path.resolve(__dirname, '..');
-let work: string;
-let bundle: string;
+let clone: FreshClone;
+let good: string;
 
 beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'main-test-'));
-  bundle = path.join(work, 'main.js');
-  buildSync({ entryPoints: [path.join(ROOT, 'main.ts')], bundle: true, platform: 'node', target: 'node20', outfile: bundle, logLevel: 'warning' });
-  fs.copyFileSync(path.join(ROOT, 'lib', 'demo-app', 'Leak.java'), path.join(work, 'Leak.java'));
+  clone = freshClone('synth-direct-');
+  good = fs.readFileSync(path.join(clone.dir, GOOD_CONFIG_FILE), 'utf8');
 });
 
-afterAll(() => {
-  fs.rmSync(work, { recursive: true, force: true });
+afterAll(() => clone.remove());
+
+afterEach(() => {
+  // Each test starts from the committed config file.
+  fs.rmSync(path.join(clone.dir, GOOD_CONFIG_FILE), { recursive: true, force: true });
+  fs.writeFileSync(path.join(clone.dir, GOOD_CONFIG_FILE), good);
 });
 
-function runMain(config: unknown | undefined, outdir: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, CDK8S_OUTDIR: outdir };
-  if (config !== undefined) {
-    const file = path.join(work, `config-${Math.random().toString(36).slice(2)}.json`);
-    fs.writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config));
-    env.PIPELINE_CONFIG = file;
-  }
-  return spawnSync(process.execPath, [bundle], { cwd: ROOT, env, encoding: 'utf8', timeout: 30_000 });
+function synth(args: string[] = [], env: Record<string, string> = {}) {
+  // What `npm run synth` runs (package.json), without npm's own banner.
+  const script = JSON.parse(fs.readFileSync(path.join(clone.dir, 'package.json'), 'utf8')).scripts.synth as string;
+  expect(script).toBe('node scripts/run-ts.cjs main.ts');
+  return spawnSync(process.execPath, ['scripts/run-ts.cjs', 'main.ts', ...args], { cwd: clone.dir, env: userEnv(env), encoding: 'utf8', timeout: 60_000 });
 }
 
-const GOOD = JSON.parse(fs.readFileSync(path.join(ROOT, 'pipeline.config.json'), 'utf8'));
+function distOf(dir: string): Record<string, string> {
+  const d = path.join(dir, 'dist');
+  return Object.fromEntries(fs.readdirSync(d).sort().map((f) => [f, fs.readFileSync(path.join(d, f), 'utf8')]));
+}
 
-describe('main.ts', () => {
-  test('synthesizes pipeline.config.json to exactly the committed dist/', () => {
-    const out = path.join(work, 'out-default');
-    const r = runMain(undefined, out);
+describe('npm run synth (main.ts)', () => {
+  test('synthesizes pipeline.config.json to exactly the committed dist/, rewriting it', () => {
+    const before = snapshotDir(path.join(clone.dir, 'dist'));
+    const r = synth();
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
-    const files = fs.readdirSync(out).sort();
-    expect(files).toEqual(fs.readdirSync(path.join(ROOT, 'dist')).sort());
-    for (const f of files) expect(fs.readFileSync(path.join(out, f), 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'dist', f), 'utf8'));
+    expect(r.stdout).toBe('dist/heapdump-pipeline.k8s.yaml\n');
+    expect(distOf(clone.dir)).toEqual(distOf(REPO_ROOT));
+    // Really rewritten (a new folder), with the usual mode.
+    expect(snapshotDir(path.join(clone.dir, 'dist'))).not.toEqual(before);
+    expect(fs.statSync(path.join(clone.dir, 'dist')).mode & 0o777).toBe(0o777 & ~process.umask());
+    // Nothing left behind but the cache.
+    expect(fs.readdirSync(path.join(clone.dir, '.build')).filter((f) => f !== 'ts-cache')).toEqual([]);
   });
 
-  test.each([
-    ['an invalid bucket', { ...GOOD, uploader: { ...GOOD.uploader, bucket: 'Heap_Dumps' } }, /^test-config: Invalid uploader\.bucket: "Heap_Dumps" \(expected an S3 bucket name/],
-    ['a non-numeric interval', { ...GOOD, uploader: { ...GOOD.uploader, watchIntervalSeconds: '60s' } }, /Invalid uploader\.watchIntervalSeconds: "60s" \(expected a whole number/],
-    ['a missing agent image', { ...GOOD, agentImage: undefined }, /Invalid agentImage: undefined \(missing\)/],
-    ['credentials in the config file', { ...GOOD, uploader: { ...GOOD.uploader, credentials: { secretValues: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI' } } } },
-      /Invalid uploader\.credentials\.secretValues: "<redacted>" \(expected no credentials in a config file/],
-    ['malformed JSON', '{ "agentImage": ', /JSON/],
-  ])('fails with one line on %s, writing nothing', (_name, config, message) => {
-    const out = path.join(work, `out-bad-${Math.random().toString(36).slice(2)}`);
-    const r = runMain(config, out);
-    expect(r.status).toBe(1);
-    const lines = r.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0].replace(/^config-\w+\.json/, 'test-config')).toMatch(message);
-    expect(r.stderr).not.toContain('wJalrXUtnFEMI');
-    expect(r.stderr).not.toContain('AKIAIOSFODNN7EXAMPLE');
-    expect(fs.existsSync(out)).toBe(false);
+  test.each(BROKEN_CONFIGS.map((c) => [c.name, c] as const))('fails on %s: one line, exit 1, dist/ untouched', (_name, c) => {
+    c.apply(clone.dir, good);
+    const before = snapshotDir(path.join(clone.dir, 'dist'));
+    const r = synth();
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 1, stdout: '', stderr: `${c.line}\n` });
+    expect(snapshotDir(path.join(clone.dir, 'dist'))).toEqual(before);
+    for (const s of c.secrets ?? []) expect(r.stderr).not.toContain(s);
+  });
+
+  test('fails on a PIPELINE_CONFIG that names a missing file, naming that file', () => {
+    const before = snapshotDir(path.join(clone.dir, 'dist'));
+    const r = synth([], { PIPELINE_CONFIG: 'configs/prod.json' });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({
+      status: 1,
+      stderr: 'configs/prod.json: not found (expected a JSON object with the pipeline settings, at least {"agentImage": "registry.example.com/team/heapdump-agent:0.1.0"}; PIPELINE_CONFIG names another file)\n',
+    });
+    expect(snapshotDir(path.join(clone.dir, 'dist'))).toEqual(before);
+  });
+
+  test('fails on an unknown argument', () => {
+    const r = synth(['--out', 'x']);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({
+      status: 1, stderr: 'unknown argument "--out" (expected none: the config file is pipeline.config.json or PIPELINE_CONFIG)\n',
+    });
   });
 
   test('prints the ReadWriteOnce warning and still synthesizes', () => {
-    const out = path.join(work, 'out-rwo');
-    const r = runMain({ ...GOOD, storage: { accessMode: 'ReadWriteOnce' } }, out);
+    const config = JSON.parse(good);
+    fs.writeFileSync(path.join(clone.dir, GOOD_CONFIG_FILE), JSON.stringify({ ...config, storage: { accessMode: 'ReadWriteOnce' } }));
+    const r = synth();
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/^WARNING \[.*\] storage\.accessMode is ReadWriteOnce: .*multi-attach/m);
-    expect(fs.readFileSync(path.join(out, fs.readdirSync(out)[0]), 'utf8')).toContain('- ReadWriteOnce');
+    expect(distOf(clone.dir)['heapdump-pipeline.k8s.yaml']).toContain('- ReadWriteOnce');
   });
 });

@@ -1,14 +1,21 @@
 /**
  * Environment -> one resolved, typed config.
  *
- * Every variable the agent reads is described once, in VARIABLES (name, default, what is
- * expected, how the raw string is parsed). The per-command resolvers only pick from it, so
- * a default or a validation rule lives in exactly one place. A bad value throws a
- * ConfigError whose message is one line: the variable, the value and what was expected.
+ * Every variable the agent reads is an entry of the settings table (agent/src/settings/table.ts: name,
+ * type, default, range, documentation), shared with the constructs' validation and the generated docs.
+ * The per-command resolvers only pick from it, so a default or a validation rule lives in exactly one
+ * place. A bad value throws a ConfigError whose message is one line: the variable, the value (never
+ * for a secret) and what was expected.
  */
-import { COMMANDS, type Command, DEFAULT_DUMP_PATTERNS, ENV, type EnvName, HTTP, PATHS } from './contract';
-import { LOG_LEVELS, type LogLevel } from './runtime/logger';
+import { COMMANDS, type Command, ENV } from './contract';
+import type { LogLevel } from './runtime/logger';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
+import { envSettings, Invalid, type Setting, SETTINGS } from './settings';
+import type { AFTER_UPLOAD_ACTIONS, PAYLOAD_CHECKSUMS } from './settings/table';
+
+export type AfterUpload = (typeof AFTER_UPLOAD_ACTIONS)[number];
+/** Payload digests: MD5 (Content-MD5) or SHA-256 (x-amz-checksum-sha256). */
+export type PayloadDigest = (typeof PAYLOAD_CHECKSUMS)[number];
 
 export interface CommonConfig {
   readonly nodeName: string;
@@ -90,186 +97,7 @@ export class ConfigError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Value parsers. Each returns the typed value or throws `Invalid` with what was expected.
-
-class Invalid extends Error {}
-
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-export const STORAGE_CLASSES = [
-  'STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER',
-  'GLACIER_IR', 'DEEP_ARCHIVE', 'EXPRESS_ONEZONE', 'OUTPOSTS', 'SNOW',
-] as const;
-const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
-export const AFTER_UPLOAD = ['archive', 'delete', 'keep'] as const;
-export type AfterUpload = (typeof AFTER_UPLOAD)[number];
-export const PAYLOAD_DIGESTS = ['md5', 'sha256'] as const;
-export type PayloadDigest = (typeof PAYLOAD_DIGESTS)[number];
-const SIZE_UNITS: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-
-/** Seconds (integer or decimal) -> milliseconds. */
-function seconds(opts: { positive: boolean }) {
-  return (raw: string): number => {
-    if (!/^\d+(\.\d+)?$/.test(raw)) throw new Invalid();
-    const ms = Math.round(Number(raw) * 1000);
-    if (opts.positive && ms <= 0) throw new Invalid();
-    return ms;
-  };
-}
-
-function integer(min: number, max: number) {
-  return (raw: string): number => {
-    if (!/^\d+$/.test(raw)) throw new Invalid();
-    const n = Number(raw);
-    if (n < min || n > max) throw new Invalid();
-    return n;
-  };
-}
-
-function boolean(raw: string): boolean {
-  const v = raw.toLowerCase();
-  if (['true', '1', 'yes'].includes(v)) return true;
-  if (['false', '0', 'no'].includes(v)) return false;
-  throw new Invalid();
-}
-
-function oneOf<T extends string>(values: readonly T[]) {
-  return (raw: string): T => {
-    if (!(values as readonly string[]).includes(raw)) throw new Invalid();
-    return raw as T;
-  };
-}
-
-function absolutePath(raw: string): string {
-  if (!raw.startsWith('/') || raw.includes('\0')) throw new Invalid();
-  return raw.length > 1 ? raw.replace(/\/+$/, '') : raw;
-}
-
-function fileName(raw: string): string {
-  if (raw.includes('/') || raw === '.' || raw === '..' || raw.includes('\0')) throw new Invalid();
-  return raw;
-}
-
-function relativePath(raw: string): string {
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (raw.startsWith('/') || parts.includes('..') || parts.length === 0 || raw.includes('\0')) throw new Invalid();
-  return parts.join('/');
-}
-
-function nodeName(raw: string): string {
-  if (raw.length > 253 || !DNS1123_SUBDOMAIN.test(raw)) throw new Invalid();
-  return raw;
-}
-
-function bucket(raw: string): string {
-  if (!BUCKET.test(raw) || raw.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(raw)) throw new Invalid();
-  return raw;
-}
-
-/** '' or 'a/b/' (no leading slash, exactly one trailing slash). */
-function prefix(raw: string): string {
-  if (/[\u0000-\u001f\u007f]/.test(raw)) throw new Invalid();
-  const trimmed = raw.replace(/^\/+/, '');
-  if (trimmed === '') return '';
-  return trimmed.endsWith('/') ? trimmed : trimmed + '/';
-}
-
-function httpUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Invalid();
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Invalid();
-  return raw.replace(/\/+$/, '');
-}
-
-function region(raw: string): string {
-  if (!/^[a-z0-9][a-z0-9-]*$/i.test(raw)) throw new Invalid();
-  return raw;
-}
-
-function patterns(raw: string): string[] {
-  const list = raw.split(',').map((p) => p.trim());
-  if (list.some((p) => p === '' || p.includes('/'))) throw new Invalid();
-  return list;
-}
-
-function byteSize(raw: string): number {
-  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(raw);
-  if (!m) throw new Invalid();
-  return Number(m[1]) * SIZE_UNITS[m[2] ?? ''];
-}
-
-function host(raw: string): string {
-  if (!/^[0-9a-zA-Z.:-]+$/.test(raw)) throw new Invalid();
-  return raw;
-}
-
-// ---------------------------------------------------------------------------------------------
-// THE defaults table: every variable, its default (raw string, parsed like a user value; absent =
-// no default), what is expected (used verbatim in error messages), and its parser.
-
-interface Variable<T> {
-  readonly default?: string;
-  readonly expected: string;
-  readonly parse: (raw: string) => T;
-  /** Never echo the value (errors say "is invalid" without it). */
-  readonly secret?: boolean;
-}
-
-function v<T>(spec: Variable<T>): Variable<T> {
-  return spec;
-}
-
-export const VARIABLES = {
-  [ENV.nodeName]: v({ expected: 'the node name from the downward API spec.nodeName (a DNS-1123 subdomain)', parse: nodeName }),
-  [ENV.httpHost]: v({ default: '0.0.0.0', expected: 'an IP address or host name to bind', parse: host }),
-  [ENV.httpPort]: v({ default: String(HTTP.defaultPort), expected: 'a TCP port 0..65535 (0 = any free port)', parse: integer(0, 65535) }),
-  [ENV.logLevel]: v({ default: 'info', expected: `one of ${LOG_LEVELS.join(', ')}`, parse: oneOf(LOG_LEVELS) }),
-  [ENV.shutdownTimeout]: v({ default: '25', expected: 'a number of seconds > 0', parse: seconds({ positive: true }) }),
-  [ENV.dumpRoot]: v({ default: PATHS.consumerDumpRoot, expected: 'an absolute path', parse: absolutePath }),
-  [ENV.markerName]: v({ default: PATHS.markerName, expected: 'a file name (no slashes, not . or ..)', parse: fileName }),
-
-  [ENV.mountSourceRoot]: v({ default: PATHS.guardSourceRoot, expected: 'an absolute path', parse: absolutePath }),
-  [ENV.mountTarget]: v({ default: PATHS.guardTarget, expected: 'an absolute path', parse: absolutePath }),
-  [ENV.mountCheckInterval]: v({ default: '30', expected: 'a number of seconds > 0', parse: seconds({ positive: true }) }),
-
-  [ENV.waitTimeout]: v({ default: '600', expected: 'a number of seconds >= 0 (0 = wait forever)', parse: seconds({ positive: false }) }),
-  [ENV.waitCreateSubdir]: v({ expected: 'a relative path without ".." (e.g. my-namespace/my-pod)', parse: relativePath }),
-
-  [ENV.s3Bucket]: v({ expected: 'an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)', parse: bucket }),
-  [ENV.s3Prefix]: v({ default: '', expected: 'a key prefix without control characters', parse: prefix }),
-  [ENV.watchInterval]: v({ default: '60', expected: 'a number of seconds > 0', parse: seconds({ positive: true }) }),
-  [ENV.fileStableTime]: v({ default: '120', expected: 'a number of seconds >= 0', parse: seconds({ positive: false }) }),
-  [ENV.awsAccessKeyId]: v({ expected: 'an access key id', parse: (s) => s }),
-  [ENV.awsSecretAccessKey]: v({ expected: 'a secret access key', parse: (s) => s, secret: true }),
-  [ENV.awsDefaultRegion]: v({ expected: 'an AWS region name (e.g. us-east-1)', parse: region }),
-  [ENV.awsRegion]: v({ default: 'us-east-1', expected: 'an AWS region name (e.g. us-east-1)', parse: region }),
-  [ENV.s3EndpointUrl]: v({ expected: 'an http:// or https:// URL, or empty for AWS', parse: httpUrl }),
-
-  [ENV.completeQuietTime]: v({ default: '2', expected: 'a number of seconds >= 0', parse: seconds({ positive: false }) }),
-  [ENV.dumpPatterns]: v({ default: DEFAULT_DUMP_PATTERNS.join(','), expected: 'comma-separated file name globs (e.g. *.hprof,*.phd)', parse: patterns }),
-  [ENV.s3ForcePathStyle]: v({ expected: 'true or false (default: true when S3_ENDPOINT_URL is set)', parse: boolean }),
-  [ENV.s3StorageClass]: v({ default: 'STANDARD', expected: `one of ${STORAGE_CLASSES.join(', ')}`, parse: oneOf(STORAGE_CLASSES) }),
-  [ENV.s3ChecksumMode]: v({ default: 'WHEN_REQUIRED', expected: `one of ${CHECKSUM_MODES.join(', ')}`, parse: oneOf(CHECKSUM_MODES) }),
-  [ENV.uploadPartSizeMb]: v({ default: '8', expected: 'an integer number of MiB 5..5120 (S3 part size limits)', parse: integer(5, 5120) }),
-  [ENV.uploadConcurrency]: v({ default: '4', expected: 'an integer 1..64', parse: integer(1, 64) }),
-  [ENV.uploadMultipartThresholdMb]: v({ default: '1024', expected: 'an integer number of MiB 5..5120 (single PUT limit 5 GiB)', parse: integer(5, 5120) }),
-  [ENV.uploadGzip]: v({ default: 'false', expected: 'true or false', parse: boolean }),
-  [ENV.uploadChecksum]: v({ default: 'md5', expected: `one of ${PAYLOAD_DIGESTS.join(', ')}`, parse: oneOf(PAYLOAD_DIGESTS) }),
-  [ENV.afterUpload]: v({ default: 'archive', expected: `one of ${AFTER_UPLOAD.join(', ')}`, parse: oneOf(AFTER_UPLOAD) }),
-  [ENV.watchMaxDirectories]: v({ default: '1024', expected: 'an integer 0..100000', parse: integer(0, 100_000) }),
-  [ENV.dumpMaxFiles]: v({ default: '10000', expected: 'an integer 1..1000000', parse: integer(1, 1_000_000) }),
-  [ENV.fileReadTimeout]: v({ default: '60', expected: 'a number of seconds > 0', parse: seconds({ positive: true }) }),
-  [ENV.dumpAnalysis]: v({ default: 'true', expected: 'true or false', parse: boolean }),
-  [ENV.retentionMaxAge]: v({ default: '604800', expected: 'a number of seconds >= 0 (0 = off)', parse: seconds({ positive: false }) }),
-  [ENV.retentionMaxBytes]: v({ default: '2Gi', expected: 'a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)', parse: byteSize }),
-} satisfies Record<EnvName, Variable<unknown>>;
-
-type Vars = typeof VARIABLES;
-type ValueOf<K extends keyof Vars> = Vars[K] extends Variable<infer T> ? T : never;
+// Reading one setting from the environment.
 
 /** Empty strings count as unset: a ConfigMap key with "" means "use the default". */
 function rawValue(env: Env, name: string): string | undefined {
@@ -277,28 +105,37 @@ function rawValue(env: Env, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
-function invalid(name: string, raw: string, spec: Variable<unknown>): ConfigError {
-  const shown = spec.secret ? '' : `="${raw}"`;
-  return new ConfigError(name, `${name}${shown} is invalid: expected ${spec.expected}`);
+function envName(s: Setting): string {
+  if (s.env === undefined) throw new Error('not an environment setting');
+  return s.env;
 }
 
-/** The parsed value, or the parsed default, or undefined when neither is given. */
-function optional<K extends keyof Vars>(env: Env, name: K): ValueOf<K> | undefined {
-  const spec = VARIABLES[name] as Variable<ValueOf<K>>;
-  const raw = rawValue(env, name) ?? spec.default;
-  if (raw === undefined) return undefined;
+function parseEnv<T>(s: Setting<T, unknown>, raw: string): T {
+  const form = s.kind.env;
+  if (form === undefined) throw new Error(`${envName(s)}: kind ${s.kind.name} has no environment form`);
   try {
-    return spec.parse(raw);
+    return form.parse(raw);
   } catch (e) {
-    if (e instanceof Invalid) throw invalid(name, raw, spec);
-    throw e;
+    if (!(e instanceof Invalid)) throw e;
+    const name = envName(s);
+    const shown = s.secret ? '' : `="${s.kind.redact?.(raw) ?? raw}"`;
+    throw new ConfigError(name, `${name}${shown} is invalid: expected ${form.expected}`);
   }
 }
 
-function required<K extends keyof Vars>(env: Env, name: K): ValueOf<K> {
-  const value = optional(env, name);
+/** The parsed value, or the default, or undefined when neither is given. */
+export function optional<T>(env: Env, s: Setting<T, unknown>): T | undefined {
+  const raw = rawValue(env, envName(s));
+  if (raw !== undefined) return parseEnv(s, raw);
+  // Defaults are written in the prop (JSON) form; the table's tests check each one is valid.
+  return s.default === undefined ? undefined : s.kind.fromProp(s.default);
+}
+
+export function required<T>(env: Env, s: Setting<T, unknown>): T {
+  const value = optional(env, s);
   if (value === undefined) {
-    throw new ConfigError(name, `${name} is missing: expected ${VARIABLES[name].expected}`);
+    const name = envName(s);
+    throw new ConfigError(name, `${name} is missing: expected ${s.kind.env?.expected ?? s.kind.expected}`);
   }
   return value;
 }
@@ -308,38 +145,38 @@ function required<K extends keyof Vars>(env: Env, name: K): ValueOf<K> {
 
 function common(env: Env): CommonConfig {
   return {
-    nodeName: required(env, ENV.nodeName),
-    httpHost: required(env, ENV.httpHost),
-    httpPort: required(env, ENV.httpPort),
-    logLevel: required(env, ENV.logLevel),
-    shutdownTimeoutMs: required(env, ENV.shutdownTimeout),
+    nodeName: required(env, SETTINGS.nodeName),
+    httpHost: required(env, SETTINGS.httpHost),
+    httpPort: required(env, SETTINGS.httpPort),
+    logLevel: required(env, SETTINGS.logLevel),
+    shutdownTimeoutMs: required(env, SETTINGS.shutdownTimeout),
   };
 }
 
 export function resolveMountGuardConfig(env: Env): MountGuardConfig {
   return {
     ...common(env),
-    sourceRoot: required(env, ENV.mountSourceRoot),
-    target: required(env, ENV.mountTarget),
-    markerName: required(env, ENV.markerName),
-    checkIntervalMs: required(env, ENV.mountCheckInterval),
+    sourceRoot: required(env, SETTINGS.mountSourceRoot),
+    target: required(env, SETTINGS.mountTarget),
+    markerName: required(env, SETTINGS.markerName),
+    checkIntervalMs: required(env, SETTINGS.mountCheckInterval),
   };
 }
 
 export function resolveWaitReadyConfig(env: Env): WaitReadyConfig {
-  const createSubdir = optional(env, ENV.waitCreateSubdir);
+  const createSubdir = optional(env, SETTINGS.waitCreateSubdir);
   return {
     ...common(env),
-    dumpRoot: required(env, ENV.dumpRoot),
-    markerName: required(env, ENV.markerName),
-    timeoutMs: required(env, ENV.waitTimeout),
+    dumpRoot: required(env, SETTINGS.dumpRoot),
+    markerName: required(env, SETTINGS.markerName),
+    timeoutMs: required(env, SETTINGS.waitTimeout),
     ...(createSubdir !== undefined ? { createSubdir } : {}),
   };
 }
 
 function credentials(env: Env): S3Config['credentials'] {
-  const id = optional(env, ENV.awsAccessKeyId);
-  const secret = optional(env, ENV.awsSecretAccessKey);
+  const id = optional(env, SETTINGS.awsAccessKeyId);
+  const secret = optional(env, SETTINGS.awsSecretAccessKey);
   if (id === undefined && secret === undefined) return undefined;
   // Never echo the secret: name only which half is missing.
   if (id === undefined) {
@@ -352,18 +189,18 @@ function credentials(env: Env): S3Config['credentials'] {
 }
 
 function s3(env: Env): S3Config {
-  const endpoint = optional(env, ENV.s3EndpointUrl);
+  const endpoint = optional(env, SETTINGS.s3EndpointUrl);
   const creds = credentials(env);
   return {
-    bucket: required(env, ENV.s3Bucket),
-    prefix: required(env, ENV.s3Prefix),
+    bucket: required(env, SETTINGS.s3Bucket),
+    prefix: required(env, SETTINGS.s3Prefix),
     // AWS_DEFAULT_REGION (prototype name) wins over AWS_REGION (the SDK's name).
-    region: optional(env, ENV.awsDefaultRegion) ?? required(env, ENV.awsRegion),
+    region: optional(env, SETTINGS.awsDefaultRegion) ?? required(env, SETTINGS.awsRegion),
     ...(endpoint !== undefined ? { endpoint } : {}),
     // S3-compatible servers on a custom endpoint rarely have virtual-host DNS: path style by default there.
-    forcePathStyle: optional(env, ENV.s3ForcePathStyle) ?? endpoint !== undefined,
-    storageClass: required(env, ENV.s3StorageClass),
-    checksumMode: required(env, ENV.s3ChecksumMode),
+    forcePathStyle: optional(env, SETTINGS.s3ForcePathStyle) ?? endpoint !== undefined,
+    storageClass: required(env, SETTINGS.s3StorageClass),
+    checksumMode: required(env, SETTINGS.s3ChecksumMode),
     ...(creds ? { credentials: creds } : {}),
   };
 }
@@ -371,25 +208,25 @@ function s3(env: Env): S3Config {
 export function resolveUploaderConfig(env: Env): UploaderConfig {
   return {
     ...common(env),
-    dumpRoot: required(env, ENV.dumpRoot),
-    markerName: required(env, ENV.markerName),
+    dumpRoot: required(env, SETTINGS.dumpRoot),
+    markerName: required(env, SETTINGS.markerName),
     s3: s3(env),
-    watchIntervalMs: required(env, ENV.watchInterval),
-    fileStableTimeMs: required(env, ENV.fileStableTime),
-    completeQuietTimeMs: required(env, ENV.completeQuietTime),
-    patterns: required(env, ENV.dumpPatterns),
-    partSizeBytes: required(env, ENV.uploadPartSizeMb) * 2 ** 20,
-    concurrency: required(env, ENV.uploadConcurrency),
-    multipartThresholdBytes: required(env, ENV.uploadMultipartThresholdMb) * 2 ** 20,
-    gzip: required(env, ENV.uploadGzip),
-    digest: required(env, ENV.uploadChecksum),
-    afterUpload: required(env, ENV.afterUpload),
-    maxWatches: required(env, ENV.watchMaxDirectories),
-    maxFiles: required(env, ENV.dumpMaxFiles),
-    readTimeoutMs: required(env, ENV.fileReadTimeout),
-    analysis: required(env, ENV.dumpAnalysis),
-    retentionMaxAgeMs: required(env, ENV.retentionMaxAge),
-    retentionMaxBytes: required(env, ENV.retentionMaxBytes),
+    watchIntervalMs: required(env, SETTINGS.watchInterval),
+    fileStableTimeMs: required(env, SETTINGS.fileStableTime),
+    completeQuietTimeMs: required(env, SETTINGS.completeQuietTime),
+    patterns: required(env, SETTINGS.dumpPatterns),
+    partSizeBytes: required(env, SETTINGS.uploadPartSizeMb) * 2 ** 20,
+    concurrency: required(env, SETTINGS.uploadConcurrency),
+    multipartThresholdBytes: required(env, SETTINGS.uploadMultipartThresholdMb) * 2 ** 20,
+    gzip: required(env, SETTINGS.uploadGzip),
+    digest: required(env, SETTINGS.uploadChecksum),
+    afterUpload: required(env, SETTINGS.afterUpload),
+    maxWatches: required(env, SETTINGS.watchMaxDirectories),
+    maxFiles: required(env, SETTINGS.dumpMaxFiles),
+    readTimeoutMs: required(env, SETTINGS.fileReadTimeout),
+    analysis: required(env, SETTINGS.dumpAnalysis),
+    retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
+    retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
   };
 }
 
@@ -424,7 +261,14 @@ export function parseCommand(arg: string | undefined): Command {
 // ---------------------------------------------------------------------------------------------
 // Typo detection: unknown variables of our families that look like a known name.
 
-const FAMILIES = /^(S3|WATCH|FILE|MOUNT|UPLOAD|RETENTION|DUMP|WAIT|AGENT|MARKER|COMPLETE|DELETE|AFTER)_/;
+/** Prefixes owned by others: the AWS SDK reads many AWS_* variables, Node and the kubelet NODE_*. */
+const FOREIGN_FAMILIES = ['AWS', 'NODE'];
+
+/** The first word of every variable the agent reads (S3_, WATCH_, MOUNT_, ...), except FOREIGN_FAMILIES. */
+function families(): RegExp {
+  const words = new Set(envSettings().map(([, s]) => s.env.split('_')[0]).filter((w) => !FOREIGN_FAMILIES.includes(w)));
+  return new RegExp(`^(${[...words].join('|')})_`);
+}
 
 export interface TypoWarning {
   readonly variable: string;
@@ -445,10 +289,11 @@ export function editDistance(a: string, b: string): number {
 
 /** One warning per unknown variable that is within edit distance 2 of, or extends, a known name. */
 export function findTypos(env: Env): TypoWarning[] {
-  const known = Object.keys(VARIABLES);
+  const known = envSettings().map(([, s]) => s.env);
+  const ours = families();
   const warnings: TypoWarning[] = [];
   for (const name of Object.keys(env).sort()) {
-    if (known.includes(name) || !FAMILIES.test(name)) continue;
+    if (known.includes(name) || !ours.test(name)) continue;
     const match = known
       .map((k) => ({ k, d: editDistance(name, k) }))
       .filter(({ k, d }) => d <= 2 || name.startsWith(k))

@@ -44,68 +44,11 @@ export const EXIT = {
   config: 2,
 } as const;
 
-/** Environment variables. Prototype names are kept as they were. */
-export const ENV = {
-  // common
-  nodeName: 'NODE_NAME',
-  httpPort: 'AGENT_HTTP_PORT',
-  /** Address the HTTP server binds (default all interfaces: kubelet probes hit the pod IP; tests use 127.0.0.1). */
-  httpHost: 'AGENT_HTTP_HOST',
-  logLevel: 'LOG_LEVEL',
-  shutdownTimeout: 'SHUTDOWN_TIMEOUT',
-  /** Where the node's dump directory is seen by this container (uploader, wait-ready). */
-  dumpRoot: 'DUMP_ROOT',
-  markerName: 'MARKER_NAME',
-
-  // mount guard
-  mountSourceRoot: 'MOUNT_SOURCE_ROOT',
-  mountTarget: 'MOUNT_TARGET',
-  mountCheckInterval: 'MOUNT_CHECK_INTERVAL',
-
-  // wait-ready (init containers)
-  waitTimeout: 'WAIT_TIMEOUT',
-  /** Optional directory (relative to DUMP_ROOT) that wait-ready creates once the mount is verified. */
-  waitCreateSubdir: 'WAIT_CREATE_SUBDIR',
-
-  // uploader: prototype keys
-  s3Bucket: 'S3_BUCKET',
-  s3Prefix: 'S3_PREFIX',
-  watchInterval: 'WATCH_INTERVAL',
-  fileStableTime: 'FILE_STABLE_TIME',
-  awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
-  awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
-  awsDefaultRegion: 'AWS_DEFAULT_REGION',
-  /** Read when AWS_DEFAULT_REGION is unset (the SDK's own name). */
-  awsRegion: 'AWS_REGION',
-  s3EndpointUrl: 'S3_ENDPOINT_URL',
-
-  // uploader: new keys
-  completeQuietTime: 'COMPLETE_QUIET_TIME',
-  dumpPatterns: 'DUMP_PATTERNS',
-  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
-  s3StorageClass: 'S3_STORAGE_CLASS',
-  s3ChecksumMode: 'S3_CHECKSUM_MODE',
-  uploadPartSizeMb: 'UPLOAD_PART_SIZE_MB',
-  uploadConcurrency: 'UPLOAD_CONCURRENCY',
-  /** Files up to this size go as one streamed PUT; larger ones as multipart (parts of UPLOAD_PART_SIZE_MB). */
-  uploadMultipartThresholdMb: 'UPLOAD_MULTIPART_THRESHOLD_MB',
-  uploadGzip: 'UPLOAD_GZIP',
-  /** md5 (Content-MD5) or sha256 (x-amz-checksum-sha256): the digest the server checks on every PUT and part. */
-  uploadChecksum: 'UPLOAD_CHECKSUM',
-  /** What happens to a local dump once verified in S3: archive (move out of the JVM's way), delete, keep. */
-  afterUpload: 'AFTER_UPLOAD',
-  /** Directories watched for events at most (the periodic scan covers the rest). */
-  watchMaxDirectories: 'WATCH_MAX_DIRECTORIES',
-  /** Dump files tracked at most. */
-  dumpMaxFiles: 'DUMP_MAX_FILES',
-  /** A single read of a dump that takes longer fails that file's attempt (a hung disk never stops the loop). */
-  fileReadTimeout: 'FILE_READ_TIMEOUT',
-  /** Analyse each HPROF in the read pass and write a summary next to the dump. */
-  dumpAnalysis: 'DUMP_ANALYSIS',
-  retentionMaxAge: 'RETENTION_MAX_AGE',
-  retentionMaxBytes: 'RETENTION_MAX_BYTES',
-} as const;
-export type EnvName = (typeof ENV)[keyof typeof ENV];
+/**
+ * Environment variables, by setting id: generated from the settings table (agent/src/settings/table.ts,
+ * where each variable's type, default and documentation live). Prototype names are kept as they were.
+ */
+export { ENV, type EnvName } from './generated/env';
 
 /**
  * Env the pipeline puts INTO a collected application pod (plan decisions 3 and 4). The pod-identity pair

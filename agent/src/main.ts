@@ -9,7 +9,8 @@
  * while shutting down is logged and ignored; the deadline still bounds the wait.
  */
 import { type Command, COMMANDS, EXIT } from './contract';
-import { ConfigError, findTypos, parseCommand, type ResolvedConfig, resolveConfig } from './config';
+import { runCli } from './cli';
+import { ConfigError, findTypos, type ResolvedConfig, resolveConfig } from './config';
 import type { CommandContext } from './runtime/context';
 import { systemClock } from './runtime/clock';
 import { startHttpServer } from './runtime/http';
@@ -54,9 +55,8 @@ function routeProcessWarnings(logger: Logger): void {
   process.on('warning', (w) => logger.warn('runtime warning', { warning: w.name, detail: w.message }));
 }
 
-function resolve(argv: readonly string[], env: NodeJS.ProcessEnv, logger: Logger): ResolvedConfig | undefined {
+function resolve(command: Command, env: NodeJS.ProcessEnv, logger: Logger): ResolvedConfig | undefined {
   try {
-    const command: Command = parseCommand(argv[0]);
     return resolveConfig(command, env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -68,11 +68,14 @@ function resolve(argv: readonly string[], env: NodeJS.ProcessEnv, logger: Logger
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const bootLogger = createLogger({ level: 'info' }, { component: 'main' });
   routeProcessWarnings(bootLogger);
+  // --help, usage errors (agent/src/cli.ts).
+  const cli = runCli(argv, bootLogger, (text) => process.stdout.write(text));
+  if ('exit' in cli) return cli.exit;
   // Before validation: a typo is often the reason a value is missing.
   for (const typo of findTypos(env)) {
     bootLogger.warn('unknown variable looks like a typo', { variable: typo.variable, suggestion: typo.suggestion });
   }
-  const resolved = resolve(argv, env, bootLogger);
+  const resolved = resolve(cli.command, env, bootLogger);
   if (!resolved) return EXIT.config;
   const { config } = resolved;
 

@@ -1,7 +1,7 @@
 /**
  * The demo application's Java source, shipped in a ConfigMap. Read from the file next to this
  * module so the .java file stays the single source of truth (the end-to-end test compiles the same
- * file with the installed JDK). The bundled synth (.build/main.js) finds its copy next to the bundle.
+ * file with the installed JDK). A bundle of the constructs finds a copy next to itself or in demo-app/.
  */
 import * as fs from 'fs';
 import * as path from 'path';

@@ -1,4 +1,3 @@
-/** Which cluster flavour the manifests target. */
-export type Platform = 'openshift' | 'kubernetes';
-
-export const PLATFORMS: readonly Platform[] = ['openshift', 'kubernetes'];
+/** Which cluster flavour the manifests target (the settings table's `platform`). */
+export { PLATFORMS } from '../../agent/src/settings';
+export type { Platform } from '../generated/settings';

@@ -1,19 +1,15 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import { SETTINGS } from '../../agent/src/settings';
+import type { PriorityClassSettings } from '../generated/settings';
 import { makeClusterScoped, PART_OF } from '../labels';
-import { checkDnsSubdomain, checkInteger } from '../validation';
+import { prop } from '../props';
 
-export interface DumpPriorityClassProps {
-  /**
-   * PriorityClass name (cluster-scoped).
-   * @default 'dump-volume-critical'
-   */
-  readonly name?: string;
-  /**
-   * Priority value; user-defined classes may go up to 1,000,000,000.
-   * @default 1000000
-   */
-  readonly value?: number;
+export type { PriorityClassSettings } from '../generated/settings';
+
+/** The settings of the `priorityClass` object (generated from the settings table). */
+export interface DumpPriorityClassProps extends PriorityClassSettings {
+  // every prop comes from the settings table: see lib/generated/settings.ts
 }
 
 /**
@@ -25,8 +21,8 @@ export class DumpPriorityClass extends Construct {
 
   public constructor(scope: Construct, id: string, props: DumpPriorityClassProps = {}) {
     super(scope, id);
-    this.name = checkDnsSubdomain('name', props.name ?? 'dump-volume-critical');
-    const value = checkInteger('value', props.value ?? 1_000_000, 1, 1_000_000_000);
+    this.name = prop(SETTINGS.priorityClassName, props.name);
+    const value = prop(SETTINGS.priorityClassValue, props.value);
 
     makeClusterScoped(new k8s.KubePriorityClass(this, 'Resource', {
       metadata: { name: this.name, labels: { 'app.kubernetes.io/part-of': PART_OF } },

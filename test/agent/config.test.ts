@@ -1,8 +1,9 @@
 import {
   ConfigError, editDistance, findTypos, parseCommand, resolveConfig, resolveMountGuardConfig, resolveUploaderConfig,
-  resolveWaitReadyConfig, VARIABLES,
+  resolveWaitReadyConfig,
 } from '../../agent/src/config';
 import { COMMANDS, ENV, HTTP, PATHS } from '../../agent/src/contract';
+import { envSettings, settingOfEnv } from '../../agent/src/settings';
 
 const BASE = { NODE_NAME: 'worker-1.example.com' };
 const UPLOADER = { ...BASE, S3_BUCKET: 'heap-dumps' };
@@ -42,14 +43,14 @@ describe('defaults', () => {
     });
   });
   test('every contract variable has a table entry with an expectation', () => {
-    for (const name of Object.values(ENV)) expect(VARIABLES[name].expected.length).toBeGreaterThan(5);
+    for (const name of Object.values(ENV)) expect(settingOfEnv(name)?.kind.env?.expected.length).toBeGreaterThan(5);
   });
 });
 
 describe('values', () => {
   test('seconds accept decimals; booleans accept true/false/1/0/yes/no', () => {
-    const c = resolveUploaderConfig({ ...UPLOADER, WATCH_INTERVAL: '0.2', FILE_STABLE_TIME: '0', UPLOAD_GZIP: 'YES', AFTER_UPLOAD: 'delete' });
-    expect(c).toMatchObject({ watchIntervalMs: 200, fileStableTimeMs: 0, gzip: true, afterUpload: 'delete' });
+    const c = resolveUploaderConfig({ ...UPLOADER, WATCH_INTERVAL: '2.5', FILE_STABLE_TIME: '1.5', COMPLETE_QUIET_TIME: '0', UPLOAD_GZIP: 'YES', AFTER_UPLOAD: 'delete' });
+    expect(c).toMatchObject({ watchIntervalMs: 2500, fileStableTimeMs: 1500, completeQuietTimeMs: 0, gzip: true, afterUpload: 'delete' });
     expect(resolveUploaderConfig({ ...UPLOADER, UPLOAD_GZIP: 'no', AFTER_UPLOAD: 'keep' })).toMatchObject({ gzip: false, afterUpload: 'keep' });
     expect(resolveMountGuardConfig({ ...BASE, MOUNT_CHECK_INTERVAL: '0.25' }).checkIntervalMs).toBe(250);
   });
@@ -59,8 +60,9 @@ describe('values', () => {
   });
   test('S3 prefix normalised to "" or "x/"', () => {
     expect(resolveUploaderConfig({ ...UPLOADER, S3_PREFIX: 'memory-leak-demo' }).s3.prefix).toBe('memory-leak-demo/');
-    expect(resolveUploaderConfig({ ...UPLOADER, S3_PREFIX: '/a/b/' }).s3.prefix).toBe('a/b/');
-    expect(resolveUploaderConfig({ ...UPLOADER, S3_PREFIX: '/' }).s3.prefix).toBe('');
+    expect(resolveUploaderConfig({ ...UPLOADER, S3_PREFIX: 'a/b/' }).s3.prefix).toBe('a/b/');
+    // The constructs' rule: a leading "/" is a mistake (an empty first key segment), not something to strip.
+    expect(() => resolveUploaderConfig({ ...UPLOADER, S3_PREFIX: '/a/b/' })).toThrow(ConfigError);
   });
   test('endpoint implies path style unless told otherwise', () => {
     expect(resolveUploaderConfig({ ...UPLOADER, S3_ENDPOINT_URL: 'http://127.0.0.1:9000' }).s3).toMatchObject({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
@@ -92,56 +94,71 @@ describe('values', () => {
 });
 
 /** Every variable's error: [resolver, variable, bad value, exact message]. */
+const SECONDS_0_86400 = 'a number of seconds between 0 and 86400';
+const SECONDS_1_86400 = 'a number of seconds between 1 and 86400';
+const NAME = 'a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit';
+const BUCKET = 'an S3 bucket name: 3-63 lowercase letters, digits, \'.\' and \'-\', starting and ending with a letter or digit, not an IP address';
+const PREFIX = 'an S3 key prefix such as "memory-leak-demo/" (no leading "/", no control characters or backslashes, at most 512 characters; a missing trailing "/" is added)';
+const REGION = 'a region name such as us-east-1 (lowercase letters, digits and \'-\')';
+const URL_ = 'an http:// or https:// URL without credentials, e.g. https://s3.example.com:9000';
 const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, string, string, string]> = [
-  ['guard', resolveMountGuardConfig, 'NODE_NAME', 'Worker_1', 'NODE_NAME="Worker_1" is invalid: expected the node name from the downward API spec.nodeName (a DNS-1123 subdomain)'],
-  ['guard', resolveMountGuardConfig, 'NODE_NAME', '-a', 'NODE_NAME="-a" is invalid: expected the node name from the downward API spec.nodeName (a DNS-1123 subdomain)'],
+  ['guard', resolveMountGuardConfig, 'NODE_NAME', 'Worker_1', `NODE_NAME="Worker_1" is invalid: expected ${NAME}`],
+  ['guard', resolveMountGuardConfig, 'NODE_NAME', '-a', `NODE_NAME="-a" is invalid: expected ${NAME}`],
   ['guard', resolveMountGuardConfig, 'AGENT_HTTP_HOST', 'a b', 'AGENT_HTTP_HOST="a b" is invalid: expected an IP address or host name to bind'],
-  ['guard', resolveMountGuardConfig, 'AGENT_HTTP_PORT', '65536', 'AGENT_HTTP_PORT="65536" is invalid: expected a TCP port 0..65535 (0 = any free port)'],
-  ['guard', resolveMountGuardConfig, 'AGENT_HTTP_PORT', 'http', 'AGENT_HTTP_PORT="http" is invalid: expected a TCP port 0..65535 (0 = any free port)'],
+  ['guard', resolveMountGuardConfig, 'AGENT_HTTP_PORT', '65536', 'AGENT_HTTP_PORT="65536" is invalid: expected a whole number between 0 and 65535 (0 = any free port)'],
+  ['guard', resolveMountGuardConfig, 'AGENT_HTTP_PORT', 'http', 'AGENT_HTTP_PORT="http" is invalid: expected a whole number between 0 and 65535 (0 = any free port)'],
   ['guard', resolveMountGuardConfig, 'LOG_LEVEL', 'verbose', 'LOG_LEVEL="verbose" is invalid: expected one of debug, info, warn, error'],
   ['guard', resolveMountGuardConfig, 'SHUTDOWN_TIMEOUT', '0', 'SHUTDOWN_TIMEOUT="0" is invalid: expected a number of seconds > 0'],
   ['guard', resolveMountGuardConfig, 'SHUTDOWN_TIMEOUT', '10s', 'SHUTDOWN_TIMEOUT="10s" is invalid: expected a number of seconds > 0'],
   ['guard', resolveMountGuardConfig, 'MOUNT_SOURCE_ROOT', 'pv-storage', 'MOUNT_SOURCE_ROOT="pv-storage" is invalid: expected an absolute path'],
   ['guard', resolveMountGuardConfig, 'MOUNT_TARGET', 'host/mnt', 'MOUNT_TARGET="host/mnt" is invalid: expected an absolute path'],
-  ['guard', resolveMountGuardConfig, 'MOUNT_CHECK_INTERVAL', '0', 'MOUNT_CHECK_INTERVAL="0" is invalid: expected a number of seconds > 0'],
-  ['guard', resolveMountGuardConfig, 'MOUNT_CHECK_INTERVAL', '-5', 'MOUNT_CHECK_INTERVAL="-5" is invalid: expected a number of seconds > 0'],
+  ['guard', resolveMountGuardConfig, 'MOUNT_CHECK_INTERVAL', '0', 'MOUNT_CHECK_INTERVAL="0" is invalid: expected a number of seconds > 0 and <= 3600'],
+  ['guard', resolveMountGuardConfig, 'MOUNT_CHECK_INTERVAL', '-5', 'MOUNT_CHECK_INTERVAL="-5" is invalid: expected a number of seconds > 0 and <= 3600'],
+  ['guard', resolveMountGuardConfig, 'MOUNT_CHECK_INTERVAL', '3601', 'MOUNT_CHECK_INTERVAL="3601" is invalid: expected a number of seconds > 0 and <= 3600'],
   ['guard', resolveMountGuardConfig, 'MARKER_NAME', 'a/b', 'MARKER_NAME="a/b" is invalid: expected a file name (no slashes, not . or ..)'],
   ['guard', resolveMountGuardConfig, 'MARKER_NAME', '..', 'MARKER_NAME=".." is invalid: expected a file name (no slashes, not . or ..)'],
   ['wait', resolveWaitReadyConfig, 'DUMP_ROOT', 'mnt/dump', 'DUMP_ROOT="mnt/dump" is invalid: expected an absolute path'],
-  ['wait', resolveWaitReadyConfig, 'WAIT_TIMEOUT', 'forever', 'WAIT_TIMEOUT="forever" is invalid: expected a number of seconds >= 0 (0 = wait forever)'],
+  ['wait', resolveWaitReadyConfig, 'WAIT_TIMEOUT', 'forever', `WAIT_TIMEOUT="forever" is invalid: expected ${SECONDS_0_86400} (0 = wait forever)`],
+  ['wait', resolveWaitReadyConfig, 'WAIT_TIMEOUT', '86401', `WAIT_TIMEOUT="86401" is invalid: expected ${SECONDS_0_86400} (0 = wait forever)`],
   ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', '../etc', 'WAIT_CREATE_SUBDIR="../etc" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
   ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', '/abs', 'WAIT_CREATE_SUBDIR="/abs" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
   ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', 'ns/../../x', 'WAIT_CREATE_SUBDIR="ns/../../x" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
-  ['up', resolveUploaderConfig, 'S3_BUCKET', 'My_Bucket', 'S3_BUCKET="My_Bucket" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
-  ['up', resolveUploaderConfig, 'S3_BUCKET', 'ab', 'S3_BUCKET="ab" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
-  ['up', resolveUploaderConfig, 'S3_BUCKET', '192.168.1.1', 'S3_BUCKET="192.168.1.1" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
-  ['up', resolveUploaderConfig, 'S3_PREFIX', 'a\nb', 'S3_PREFIX="a\nb" is invalid: expected a key prefix without control characters'],
-  ['up', resolveUploaderConfig, 'WATCH_INTERVAL', '0', 'WATCH_INTERVAL="0" is invalid: expected a number of seconds > 0'],
-  ['up', resolveUploaderConfig, 'FILE_STABLE_TIME', '2m', 'FILE_STABLE_TIME="2m" is invalid: expected a number of seconds >= 0'],
-  ['up', resolveUploaderConfig, 'AWS_DEFAULT_REGION', 'us east', 'AWS_DEFAULT_REGION="us east" is invalid: expected an AWS region name (e.g. us-east-1)'],
-  ['up', resolveUploaderConfig, 'AWS_REGION', 'eu_west', 'AWS_REGION="eu_west" is invalid: expected an AWS region name (e.g. us-east-1)'],
-  ['up', resolveUploaderConfig, 'S3_ENDPOINT_URL', 'minio:9000', 'S3_ENDPOINT_URL="minio:9000" is invalid: expected an http:// or https:// URL, or empty for AWS'],
-  ['up', resolveUploaderConfig, 'S3_ENDPOINT_URL', 'ftp://x', 'S3_ENDPOINT_URL="ftp://x" is invalid: expected an http:// or https:// URL, or empty for AWS'],
-  ['up', resolveUploaderConfig, 'COMPLETE_QUIET_TIME', 'x', 'COMPLETE_QUIET_TIME="x" is invalid: expected a number of seconds >= 0'],
+  ['up', resolveUploaderConfig, 'S3_BUCKET', 'My_Bucket', `S3_BUCKET="My_Bucket" is invalid: expected ${BUCKET}`],
+  ['up', resolveUploaderConfig, 'S3_BUCKET', 'ab', `S3_BUCKET="ab" is invalid: expected ${BUCKET}`],
+  ['up', resolveUploaderConfig, 'S3_BUCKET', '192.168.1.1', `S3_BUCKET="192.168.1.1" is invalid: expected ${BUCKET}`],
+  ['up', resolveUploaderConfig, 'S3_PREFIX', 'a\nb', `S3_PREFIX="a\nb" is invalid: expected ${PREFIX}`],
+  ['up', resolveUploaderConfig, 'S3_PREFIX', '/dumps/', `S3_PREFIX="/dumps/" is invalid: expected ${PREFIX}`],
+  ['up', resolveUploaderConfig, 'WATCH_INTERVAL', '0', `WATCH_INTERVAL="0" is invalid: expected ${SECONDS_1_86400}`],
+  ['up', resolveUploaderConfig, 'FILE_STABLE_TIME', '2m', `FILE_STABLE_TIME="2m" is invalid: expected ${SECONDS_1_86400}`],
+  ['up', resolveUploaderConfig, 'FILE_STABLE_TIME', '0', `FILE_STABLE_TIME="0" is invalid: expected ${SECONDS_1_86400}`],
+  ['up', resolveUploaderConfig, 'AWS_DEFAULT_REGION', 'us east', `AWS_DEFAULT_REGION="us east" is invalid: expected ${REGION}`],
+  ['up', resolveUploaderConfig, 'AWS_DEFAULT_REGION', 'US-EAST-1', `AWS_DEFAULT_REGION="US-EAST-1" is invalid: expected ${REGION}`],
+  ['up', resolveUploaderConfig, 'AWS_REGION', 'eu_west', `AWS_REGION="eu_west" is invalid: expected ${REGION}`],
+  ['up', resolveUploaderConfig, 'S3_ENDPOINT_URL', 'minio:9000', `S3_ENDPOINT_URL="minio:9000" is invalid: expected ${URL_}`],
+  ['up', resolveUploaderConfig, 'S3_ENDPOINT_URL', 'ftp://x', `S3_ENDPOINT_URL="ftp://x" is invalid: expected ${URL_}`],
+  // Credentials in a URL are never echoed.
+  ['up', resolveUploaderConfig, 'S3_ENDPOINT_URL', 'https://AKID:s3cr3t@s3.example.com', `S3_ENDPOINT_URL="https://<redacted>@s3.example.com" is invalid: expected ${URL_}`],
+  ['up', resolveUploaderConfig, 'COMPLETE_QUIET_TIME', 'x', `COMPLETE_QUIET_TIME="x" is invalid: expected ${SECONDS_0_86400}`],
   ['up', resolveUploaderConfig, 'DUMP_PATTERNS', '*.hprof,,*.phd', 'DUMP_PATTERNS="*.hprof,,*.phd" is invalid: expected comma-separated file name globs (e.g. *.hprof,*.phd)'],
   ['up', resolveUploaderConfig, 'DUMP_PATTERNS', 'dumps/*.hprof', 'DUMP_PATTERNS="dumps/*.hprof" is invalid: expected comma-separated file name globs (e.g. *.hprof,*.phd)'],
-  ['up', resolveUploaderConfig, 'S3_FORCE_PATH_STYLE', 'maybe', 'S3_FORCE_PATH_STYLE="maybe" is invalid: expected true or false (default: true when S3_ENDPOINT_URL is set)'],
-  ['up', resolveUploaderConfig, 'S3_STORAGE_CLASS', 'standard', 'S3_STORAGE_CLASS="standard" is invalid: expected one of STANDARD, REDUCED_REDUNDANCY, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER, GLACIER_IR, DEEP_ARCHIVE, EXPRESS_ONEZONE, OUTPOSTS, SNOW'],
+  ['up', resolveUploaderConfig, 'S3_FORCE_PATH_STYLE', 'maybe', 'S3_FORCE_PATH_STYLE="maybe" is invalid: expected true or false'],
+  ['up', resolveUploaderConfig, 'S3_STORAGE_CLASS', 'standard', 'S3_STORAGE_CLASS="standard" is invalid: expected one of STANDARD, REDUCED_REDUNDANCY, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER, GLACIER_IR, DEEP_ARCHIVE, OUTPOSTS, SNOW, EXPRESS_ONEZONE'],
   ['up', resolveUploaderConfig, 'S3_CHECKSUM_MODE', 'ALWAYS', 'S3_CHECKSUM_MODE="ALWAYS" is invalid: expected one of WHEN_REQUIRED, WHEN_SUPPORTED'],
-  ['up', resolveUploaderConfig, 'UPLOAD_PART_SIZE_MB', '4', 'UPLOAD_PART_SIZE_MB="4" is invalid: expected an integer number of MiB 5..5120 (S3 part size limits)'],
-  ['up', resolveUploaderConfig, 'UPLOAD_PART_SIZE_MB', '8.5', 'UPLOAD_PART_SIZE_MB="8.5" is invalid: expected an integer number of MiB 5..5120 (S3 part size limits)'],
-  ['up', resolveUploaderConfig, 'UPLOAD_CONCURRENCY', '0', 'UPLOAD_CONCURRENCY="0" is invalid: expected an integer 1..64'],
-  ['up', resolveUploaderConfig, 'UPLOAD_CONCURRENCY', '65', 'UPLOAD_CONCURRENCY="65" is invalid: expected an integer 1..64'],
-  ['up', resolveUploaderConfig, 'UPLOAD_MULTIPART_THRESHOLD_MB', '5121', 'UPLOAD_MULTIPART_THRESHOLD_MB="5121" is invalid: expected an integer number of MiB 5..5120 (single PUT limit 5 GiB)'],
+  ['up', resolveUploaderConfig, 'UPLOAD_PART_SIZE_MB', '4', 'UPLOAD_PART_SIZE_MB="4" is invalid: expected a whole number of MiB between 5 and 5120'],
+  ['up', resolveUploaderConfig, 'UPLOAD_PART_SIZE_MB', '8.5', 'UPLOAD_PART_SIZE_MB="8.5" is invalid: expected a whole number of MiB between 5 and 5120'],
+  ['up', resolveUploaderConfig, 'UPLOAD_CONCURRENCY', '0', 'UPLOAD_CONCURRENCY="0" is invalid: expected a whole number between 1 and 64'],
+  ['up', resolveUploaderConfig, 'UPLOAD_CONCURRENCY', '65', 'UPLOAD_CONCURRENCY="65" is invalid: expected a whole number between 1 and 64'],
+  ['up', resolveUploaderConfig, 'UPLOAD_MULTIPART_THRESHOLD_MB', '5121', 'UPLOAD_MULTIPART_THRESHOLD_MB="5121" is invalid: expected a whole number of MiB between 5 and 5120'],
   ['up', resolveUploaderConfig, 'UPLOAD_GZIP', 'on', 'UPLOAD_GZIP="on" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'AFTER_UPLOAD', 'y', 'AFTER_UPLOAD="y" is invalid: expected one of archive, delete, keep'],
   ['up', resolveUploaderConfig, 'UPLOAD_CHECKSUM', 'crc32', 'UPLOAD_CHECKSUM="crc32" is invalid: expected one of md5, sha256'],
-  ['up', resolveUploaderConfig, 'WATCH_MAX_DIRECTORIES', '-1', 'WATCH_MAX_DIRECTORIES="-1" is invalid: expected an integer 0..100000'],
-  ['up', resolveUploaderConfig, 'DUMP_MAX_FILES', '0', 'DUMP_MAX_FILES="0" is invalid: expected an integer 1..1000000'],
-  ['up', resolveUploaderConfig, 'FILE_READ_TIMEOUT', '0', 'FILE_READ_TIMEOUT="0" is invalid: expected a number of seconds > 0'],
+  ['up', resolveUploaderConfig, 'WATCH_MAX_DIRECTORIES', '-1', 'WATCH_MAX_DIRECTORIES="-1" is invalid: expected a whole number between 0 and 100000'],
+  ['up', resolveUploaderConfig, 'DUMP_MAX_FILES', '0', 'DUMP_MAX_FILES="0" is invalid: expected a whole number between 1 and 1000000'],
+  ['up', resolveUploaderConfig, 'FILE_READ_TIMEOUT', '0', 'FILE_READ_TIMEOUT="0" is invalid: expected a number of seconds > 0 and <= 3600'],
   ['up', resolveUploaderConfig, 'DUMP_ANALYSIS', 'sometimes', 'DUMP_ANALYSIS="sometimes" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_AGE', '7d', 'RETENTION_MAX_AGE="7d" is invalid: expected a number of seconds >= 0 (0 = off)'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_BYTES', '10GB', 'RETENTION_MAX_BYTES="10GB" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)'],
+  ['up', resolveUploaderConfig, 'AWS_ACCESS_KEY_ID', '  ', 'AWS_ACCESS_KEY_ID="  " is invalid: expected a non-empty string'],
 ];
 
 describe('errors: one line naming the variable, the value and what was expected', () => {
@@ -151,15 +168,19 @@ describe('errors: one line naming the variable, the value and what was expected'
     expect(e.message).toBe(message);
     expect(e.variable).toBe(name);
   });
-  test('every variable of the table has at least one error case (except free-form credentials)', () => {
+  test('every variable of the table has at least one error case (except the secret key, tested below)', () => {
     const covered = new Set(ERROR_CASES.map((c) => c[2]));
-    const uncovered = Object.keys(VARIABLES).filter((n) => !covered.has(n) && n !== ENV.awsAccessKeyId && n !== ENV.awsSecretAccessKey);
+    const uncovered = envSettings().map(([, s]) => s.env).filter((n) => !covered.has(n) && n !== ENV.awsSecretAccessKey);
     expect(uncovered).toEqual([]);
   });
+  test('a bad secret names the variable, never the value', () => {
+    const e = errorOf(() => resolveUploaderConfig({ ...UPLOADER, AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: '   ' }));
+    expect(e.message).toBe('AWS_SECRET_ACCESS_KEY is invalid: expected a non-empty string');
+  });
   test('required variables missing (also when empty)', () => {
-    expect(errorOf(() => resolveMountGuardConfig({})).message).toBe('NODE_NAME is missing: expected the node name from the downward API spec.nodeName (a DNS-1123 subdomain)');
+    expect(errorOf(() => resolveMountGuardConfig({})).message).toBe(`NODE_NAME is missing: expected ${NAME}`);
     expect(errorOf(() => resolveWaitReadyConfig({ NODE_NAME: '' })).variable).toBe('NODE_NAME');
-    expect(errorOf(() => resolveUploaderConfig(BASE)).message).toBe('S3_BUCKET is missing: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)');
+    expect(errorOf(() => resolveUploaderConfig(BASE)).message).toBe(`S3_BUCKET is missing: expected ${BUCKET}`);
   });
   test('one credential without the other names the missing one and never prints the secret', () => {
     const noId = errorOf(() => resolveUploaderConfig({ ...UPLOADER, AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-very-secret' }));

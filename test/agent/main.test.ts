@@ -3,7 +3,18 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { COMMANDS } from '../../agent/src/contract';
+import { envSettings } from '../../agent/src/settings';
 import { AGENT_BUNDLE } from '../../scripts/bundle-agent';
+
+function runText(args: string[]) {
+  const r = spawnSync('node', [AGENT_BUNDLE, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 function run(args: string[], env: Record<string, string>, nodeArgs: string[] = []) {
   const r = spawnSync('node', [...nodeArgs, AGENT_BUNDLE, ...args], {
@@ -16,20 +27,51 @@ function run(args: string[], env: Record<string, string>, nodeArgs: string[] = [
 }
 
 describe('agent CLI (bundle)', () => {
-  test('a bad value: one JSON error line naming variable, value and expectation; exit 2; no stack trace', () => {
-    const r = run(['mount-guard'], { NODE_NAME: 'n1', MOUNT_CHECK_INTERVAL: '30s' });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe('');
-    expect(r.events).toEqual([
-      expect.objectContaining({ level: 'error', msg: 'invalid configuration', variable: 'MOUNT_CHECK_INTERVAL', problem: 'MOUNT_CHECK_INTERVAL="30s" is invalid: expected a number of seconds > 0' }),
-    ]);
+  test('--help prints the commands, every variable with its default from the settings table, and the exit codes', () => {
+    for (const args of [['--help'], ['-h']]) {
+      const r = runText(args);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      for (const c of Object.values(COMMANDS)) expect(r.stdout).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
+      for (const [, s] of envSettings()) {
+        const shown = s.default !== undefined ? s.kind.env!.render(s.kind.fromProp(s.default)) || '""' : s.required ? '(required)' : '(unset)';
+        expect({ env: s.env, line: r.stdout.split('\n').some((l) => new RegExp(`^  ${s.env} +${escape(shown)}  `).test(l)) }).toEqual({ env: s.env, line: true });
+      }
+      expect(r.stdout).toMatch(/^Exit codes:\n  0  success.*\n  1  runtime failure.*\n  2  bad configuration or usage/m);
+    }
   });
 
-  test('unknown and missing command: exit 2', () => {
-    const r = run(['mountguard'], { NODE_NAME: 'n1' });
-    expect(r.code).toBe(2);
-    expect(r.events[0]).toMatchObject({ variable: 'command', problem: 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject' });
-    expect(run([], {}).code).toBe(2);
+  test('<command> --help lists only what that command reads', () => {
+    const r = runText(['mount-guard', '--help']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('MOUNT_CHECK_INTERVAL');
+    expect(r.stdout).toContain('NODE_NAME');
+    expect(r.stdout).not.toContain('S3_BUCKET');
+    expect(r.stdout).not.toMatch(/^  uploader /m);
+  });
+
+  /** [what, args, env, exit code, variable, problem]: every user-facing error of the CLI. */
+  const FAILURES: Array<[string, string[], Record<string, string>, number, string, string]> = [
+    ['an unknown option', ['--verbose', 'uploader'], {}, 2, 'argument', 'option "--verbose" is unknown: expected --help, or a command: mount-guard, uploader, wait-ready, inject'],
+    ['an unknown option after the command', ['uploader', '--dry-run'], {}, 2, 'argument', 'option "--dry-run" is unknown: expected --help, or a command: mount-guard, uploader, wait-ready, inject'],
+    ['an extra argument', ['uploader', 'now'], {}, 2, 'argument', 'argument "now" is unexpected: expected only a command (mount-guard, uploader, wait-ready, inject); settings come from the environment (see --help)'],
+    ['an unknown command', ['mountguard'], { NODE_NAME: 'n1' }, 2, 'command', 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject'],
+    ['help for an unknown command', ['--help', 'uplaoder'], {}, 2, 'command', 'command "uplaoder" is invalid: expected one of mount-guard, uploader, wait-ready, inject'],
+    ['a missing command', [], {}, 2, 'command', 'command is missing: expected one of mount-guard, uploader, wait-ready, inject'],
+    ['a bad value', ['mount-guard'], { NODE_NAME: 'n1', MOUNT_CHECK_INTERVAL: '30s' }, 2, 'MOUNT_CHECK_INTERVAL', 'MOUNT_CHECK_INTERVAL="30s" is invalid: expected a number of seconds > 0 and <= 3600'],
+    ['a missing required variable', ['wait-ready'], {}, 2, 'NODE_NAME', 'NODE_NAME is missing: expected a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit'],
+    ['a missing bucket', ['uploader'], { NODE_NAME: 'n1' }, 2, 'S3_BUCKET', 'S3_BUCKET is missing: expected an S3 bucket name: 3-63 lowercase letters, digits, \'.\' and \'-\', starting and ending with a letter or digit, not an IP address'],
+    ['credentials in the endpoint URL (not echoed)', ['uploader'], { NODE_NAME: 'n1', S3_BUCKET: 'dumps', S3_ENDPOINT_URL: 'https://AKIDEXAMPLE:s3cr3t-value@s3.example.com' }, 2, 'S3_ENDPOINT_URL', 'S3_ENDPOINT_URL="https://<redacted>@s3.example.com" is invalid: expected an http:// or https:// URL without credentials, e.g. https://s3.example.com:9000'],
+    ['a blank secret key (not echoed)', ['uploader'], { NODE_NAME: 'n1', S3_BUCKET: 'dumps', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: ' \t ' }, 2, 'AWS_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY is invalid: expected a non-empty string'],
+    ['a secret key without its id (not echoed)', ['uploader'], { NODE_NAME: 'n1', S3_BUCKET: 'dumps', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }, 2, 'AWS_ACCESS_KEY_ID', 'AWS_ACCESS_KEY_ID is missing: expected it to be set because AWS_SECRET_ACCESS_KEY is set (set both, or neither to use the SDK default credential chain)'],
+    ['a key id without its secret', ['uploader'], { NODE_NAME: 'n1', S3_BUCKET: 'dumps', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE' }, 2, 'AWS_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY is missing: expected it to be set because AWS_ACCESS_KEY_ID is set (set both, or neither to use the SDK default credential chain)'],
+  ];
+
+  test.each(FAILURES)('fails on %s: one JSON error line, exit 2, no stack trace', (_what, args, env, code, variable, problem) => {
+    const r = run(args, env);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toBe('');
+    expect(r.events).toEqual([expect.objectContaining({ level: 'error', msg: 'invalid configuration', variable, problem })]);
+    expect(r.lines.join('\n')).not.toMatch(/\n\s+at |s3cr3t-value|wJalrXUtnFEMI|\\t/);
   });
 
   test('typos are warned about (before validation, so they explain a missing value)', () => {
@@ -38,7 +80,7 @@ describe('agent CLI (bundle)', () => {
     expect(r.events.map((e) => [e.level, e.msg, e.variable, e.suggestion ?? e.problem])).toEqual([
       ['warn', 'unknown variable looks like a typo', 'S3_BUKET', 'S3_BUCKET'],
       ['warn', 'unknown variable looks like a typo', 'WATCH_INTERVALL', 'WATCH_INTERVAL'],
-      ['error', 'invalid configuration', 'S3_BUCKET', 'S3_BUCKET is missing: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
+      ['error', 'invalid configuration', 'S3_BUCKET', 'S3_BUCKET is missing: expected an S3 bucket name: 3-63 lowercase letters, digits, \'.\' and \'-\', starting and ending with a letter or digit, not an IP address'],
     ]);
   });
 

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'fs';
 import * as yaml from 'js-yaml';
 import * as path from 'path';
 import { COMMANDS } from '../../agent/src/contract';
-import type { HeapDumpPipelineProps } from '../../lib/pipeline';
+import { readPipelineConfig } from '../../lib/config-file';
 import { synthPipeline } from '../../lib/synth';
 import type { Container, K8sObject, PodSpec } from './kubelet-sim';
 
@@ -98,7 +98,7 @@ export function loadManifests(): Manifests {
     cached = pickWorkloads(dir, readManifestDir(dir));
   } else {
     const configFile = process.env.PIPELINE_CONFIG ?? path.join(REPO_ROOT, 'pipeline.config.json');
-    const props = JSON.parse(readFileSync(configFile, 'utf8')) as HeapDumpPipelineProps;
+    const props = readPipelineConfig(configFile);
     const { objects } = synthPipeline(props);
     // through JSON, so the objects are plain data like parsed YAML
     cached = pickWorkloads(`synth(${configFile})`, JSON.parse(JSON.stringify(objects)) as K8sObject[]);

@@ -1,9 +1,10 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { HeapDumpPipelineProps } from '../../lib/pipeline';
 import { synthPipeline } from '../../lib/synth';
-import { CRD_DIR, loadCrdValidators, schemaErrors } from '../support/schemas';
+import { CRD_DIR, loadCrdValidators, REQUIRED_CRDS, schemaErrors } from '../support/schemas';
 
 const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
 const VARIANTS: [string, HeapDumpPipelineProps][] = [
@@ -39,13 +40,31 @@ describe('every synthesized object validates against its schema', () => {
     expect(schemaErrors({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toEqual(['Widget/w: no schema for example.com/v1 Widget']);
   });
 
-  test('the CRD schemas are read from <repo>/../shared/crds and a missing folder fails loudly', () => {
-    expect(CRD_DIR).toBe(path.resolve(__dirname, '..', '..', '..', 'shared', 'crds'));
+  test('the CRD schemas are read from <repo>/crds and a missing folder fails loudly', () => {
+    expect(CRD_DIR).toBe(path.resolve(__dirname, '..', '..', 'crds'));
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-crds-'));
     try {
-      expect(() => loadCrdValidators(empty)).toThrow(/OpenShift CRD schema security.openshift.io_securitycontextconstraints.crd.yaml not found/);
+      expect(() => loadCrdValidators(empty)).toThrow(/CRD schema security.openshift.io_securitycontextconstraints.crd.yaml not found/);
     } finally {
       fs.rmSync(empty, { recursive: true, force: true });
     }
+  });
+
+  test('every vendored CRD is listed in crds/SOURCES.md with its sha256, and each one loads', () => {
+    const sources = fs.readFileSync(path.join(CRD_DIR, 'SOURCES.md'), 'utf8');
+    const files = fs.readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml')).sort();
+    expect(files).toEqual(expect.arrayContaining(REQUIRED_CRDS));
+    for (const f of files) {
+      const sha = createHash('sha256').update(fs.readFileSync(path.join(CRD_DIR, f))).digest('hex');
+      expect({ f, listed: new RegExp(`^\\| ${f.replace(/\./g, '\\.')} \\|.*\`${sha}\``, 'm').test(sources) }).toEqual({ f, listed: true });
+    }
+    const v = loadCrdValidators();
+    expect(v.kinds).toEqual(expect.arrayContaining([
+      'security.openshift.io/v1/SecurityContextConstraints', 'route.openshift.io/v1/Route',
+      'monitoring.coreos.com/v1/PodMonitor', 'monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PrometheusRule',
+    ]));
+    const rule = { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'r' }, spec: { groups: [{ name: 'g', rules: [{ alert: 'A', expr: 'up == 0' }] }] } };
+    expect(schemaErrors(rule as never)).toEqual([]);
+    expect(schemaErrors({ ...rule, spec: { groups: [{ name: "g", rulez: [] }] } } as never).join()).toMatch(/must NOT have additional properties/);
   });
 });

@@ -1,19 +1,23 @@
-import { resolveUploaderSettings, uploaderConfigData } from '../../lib/uploader-config';
+import { resolveUploaderSettings } from '../../lib/uploader-config';
 import { PipelinePropsError } from '../../lib/validation';
 
-describe('resolveUploaderSettings / uploaderConfigData', () => {
+const data = (s: Parameters<typeof resolveUploaderSettings>[0]) => resolveUploaderSettings(s).configData;
+
+describe('resolveUploaderSettings: the ConfigMap data', () => {
   test('path-style addressing defaults to on with a custom endpoint and off for AWS, and can be overridden', () => {
-    expect(uploaderConfigData(resolveUploaderSettings({})).S3_FORCE_PATH_STYLE).toBe('false');
-    expect(uploaderConfigData(resolveUploaderSettings({ endpoint: 'http://127.0.0.1:9000' })).S3_FORCE_PATH_STYLE).toBe('true');
-    expect(uploaderConfigData(resolveUploaderSettings({ endpoint: 'https://s3.example.com', forcePathStyle: false })).S3_FORCE_PATH_STYLE).toBe('false');
+    expect(data({}).S3_FORCE_PATH_STYLE).toBe('false');
+    expect(data({ endpoint: 'http://127.0.0.1:9000' }).S3_FORCE_PATH_STYLE).toBe('true');
+    expect(data({ endpoint: 'https://s3.example.com', forcePathStyle: false }).S3_FORCE_PATH_STYLE).toBe('false');
   });
 
   test('no endpoint key at all for AWS (an empty value would mean something else to the agent)', () => {
-    expect(Object.keys(uploaderConfigData(resolveUploaderSettings({})))).not.toContain('S3_ENDPOINT_URL');
+    expect(Object.keys(data({}))).not.toContain('S3_ENDPOINT_URL');
+    expect(data({ endpoint: 'https://s3.example.com/' }).S3_ENDPOINT_URL).toBe('https://s3.example.com');
   });
 
-  test('an empty prefix is allowed, a leading slash is not', () => {
-    expect(uploaderConfigData(resolveUploaderSettings({ prefix: '' })).S3_PREFIX).toBe('');
+  test('an empty prefix is allowed, a leading slash is not, a missing trailing slash is added (as the agent does)', () => {
+    expect(data({ prefix: '' }).S3_PREFIX).toBe('');
+    expect(data({ prefix: 'team-a' }).S3_PREFIX).toBe('team-a/');
     expect(() => resolveUploaderSettings({ prefix: '/dumps/' })).toThrow('Invalid prefix: "/dumps/" (expected an S3 key prefix');
   });
 
@@ -32,8 +36,18 @@ describe('resolveUploaderSettings / uploaderConfigData', () => {
       .toEqual({ source: 'workload-identity', serviceAccountAnnotations: { 'iam.gke.io/gcp-service-account': 'x@y.iam.gserviceaccount.com' } });
   });
 
-  test('values are rendered as the agent parses them: whole seconds, booleans, comma-separated patterns', () => {
-    const data = uploaderConfigData(resolveUploaderSettings({ watchIntervalSeconds: 15, gzip: true, patterns: ['*.hprof', '*.phd'], retentionMaxAgeSeconds: 86400 }));
-    expect([data.WATCH_INTERVAL, data.UPLOAD_GZIP, data.DUMP_PATTERNS, data.RETENTION_MAX_AGE]).toEqual(['15', 'true', '*.hprof,*.phd', '86400']);
+  test('values are rendered as the agent parses them: seconds, booleans, comma-separated patterns, bytes', () => {
+    const d = data({ watchIntervalSeconds: 15, completeQuietTimeSeconds: 0.5, gzip: true, patterns: ['*.hprof', '*.phd'], retentionMaxAgeSeconds: 86400, retentionMaxBytes: '10Gi' });
+    expect([d.WATCH_INTERVAL, d.COMPLETE_QUIET_TIME, d.UPLOAD_GZIP, d.DUMP_PATTERNS, d.RETENTION_MAX_AGE, d.RETENTION_MAX_BYTES])
+      .toEqual(['15', '0.5', 'true', '*.hprof,*.phd', '86400', String(10 * 2 ** 30)]);
+  });
+
+  test('archiving (the default), deletion or a retention limit means the uploader writes in the dump tree; only keep without limits does not', () => {
+    expect(resolveUploaderSettings({}).removesLocalDumps).toBe(true);
+    expect(resolveUploaderSettings({ afterUpload: 'delete' }).removesLocalDumps).toBe(true);
+    const keep = { afterUpload: 'keep', retentionMaxAgeSeconds: 0, retentionMaxBytes: 0 } as const;
+    expect(resolveUploaderSettings(keep).removesLocalDumps).toBe(false);
+    expect(resolveUploaderSettings({ ...keep, retentionMaxAgeSeconds: 60 }).removesLocalDumps).toBe(true);
+    expect(resolveUploaderSettings({ ...keep, retentionMaxBytes: '1Gi' }).removesLocalDumps).toBe(true);
   });
 });

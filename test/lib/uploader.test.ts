@@ -28,6 +28,7 @@ describe('Uploader', () => {
       UPLOAD_PART_SIZE_MB: '8',
       UPLOAD_CONCURRENCY: '4',
       UPLOAD_GZIP: 'false',
+      UPLOAD_MULTIPART_THRESHOLD_MB: '1024',
       AFTER_UPLOAD: 'archive',
       UPLOAD_CHECKSUM: 'md5',
       DUMP_ANALYSIS: 'true',

@@ -20,9 +20,10 @@ describe('bad props fail synth with one message naming the prop, the value and w
     ['fails on an invalid bucket name', { uploader: { bucket: 'My_Bucket' } }, 'Invalid uploader.bucket: "My_Bucket" (expected an S3 bucket name'],
     ['fails on a too short bucket name', { uploader: { bucket: 'ab' } }, 'Invalid uploader.bucket: "ab"'],
     ['fails on an IP address as bucket name', { uploader: { bucket: '192.168.1.1' } }, 'Invalid uploader.bucket: "192.168.1.1"'],
-    ['fails on a negative interval', { uploader: { watchIntervalSeconds: -5 } }, 'Invalid uploader.watchIntervalSeconds: -5 (expected a whole number between 1 and 86400)'],
-    ['fails on a non-numeric interval', { uploader: { fileStableTimeSeconds: '120' } }, 'Invalid uploader.fileStableTimeSeconds: "120" (expected a whole number'],
-    ['fails on a fractional interval', { volumeManager: { checkIntervalSeconds: 2.5 } }, 'Invalid volumeManager.checkIntervalSeconds: 2.5 (expected a whole number'],
+    ['fails on a negative interval', { uploader: { watchIntervalSeconds: -5 } }, 'Invalid uploader.watchIntervalSeconds: -5 (expected a number of seconds between 1 and 86400)'],
+    ['fails on a non-numeric interval', { uploader: { fileStableTimeSeconds: '120' } }, 'Invalid uploader.fileStableTimeSeconds: "120" (expected a number of seconds between 1 and 86400)'],
+    ['fails on a zero check interval', { volumeManager: { checkIntervalSeconds: 0 } }, 'Invalid volumeManager.checkIntervalSeconds: 0 (expected a number of seconds > 0 and <= 3600)'],
+    ['fails on a fractional part size', { uploader: { partSizeMb: 8.5 } }, 'Invalid uploader.partSizeMb: 8.5 (expected a whole number of MiB between 5 and 5120)'],
     ['fails on a negative wait timeout', { waitTimeoutSeconds: -1 }, 'Invalid waitTimeoutSeconds: -1'],
     ['fails on an unknown storage class', { uploader: { storageClass: 'STANDARD_IAA' } }, 'Invalid uploader.storageClass: "STANDARD_IAA" (expected one of STANDARD, REDUCED_REDUNDANCY, STANDARD_IA'],
     ['fails on an unknown checksum mode', { uploader: { checksumMode: 'ALWAYS' } }, 'Invalid uploader.checksumMode: "ALWAYS" (expected one of WHEN_REQUIRED, WHEN_SUPPORTED)'],
@@ -39,20 +40,29 @@ describe('bad props fail synth with one message naming the prop, the value and w
     ['fails on an app image with spaces', { app: { image: 'my app:1' } }, 'Invalid app.image: "my app:1"'],
     ['fails on a bad heap size', { app: { maxHeap: '256MB' } }, 'Invalid app.maxHeap: "256MB" (expected a -Xmx size such as 256m or 1g)'],
     ['fails on an endpoint that is not a URL', { uploader: { endpoint: 'minio:9000' } }, 'Invalid uploader.endpoint: "minio:9000" (expected an http:// or https:// URL'],
-    ['fails on a part size below the S3 minimum', { uploader: { partSizeMb: 4 } }, 'Invalid uploader.partSizeMb: 4 (expected a whole number between 5 and 5120)'],
+    ['fails on a part size below the S3 minimum', { uploader: { partSizeMb: 4 } }, 'Invalid uploader.partSizeMb: 4 (expected a whole number of MiB between 5 and 5120)'],
     ['fails on a misspelt setting', { uploader: { bukcet: 'x' } }, 'Invalid uploader.bukcet: "x" (expected no such setting; known: bucket,'],
     ['fails on a misspelt top-level setting', { namspace: 'x' }, 'Invalid namspace: "x" (expected no such setting'],
     ['fails on a Route host on plain Kubernetes', { platform: 'kubernetes', app: { routeHost: 'a.example.com' } }, 'Invalid app.routeHost: "a.example.com" (expected no routeHost on platform "kubernetes"'],
     ['fails on an Ingress on OpenShift', { app: { ingress: { host: 'a.example.com' } } }, 'Invalid app.ingress: {"host":"a.example.com"} (expected no ingress on platform "openshift"'],
     ['fails on workload identity without a role', { uploader: { credentials: { source: 'workload-identity' } } }, 'Invalid uploader.credentials.roleArn: undefined (missing) (expected a role ARN or serviceAccountAnnotations'],
     ['fails on a malformed role ARN', { uploader: { credentials: { source: 'workload-identity', roleArn: 'uploader-role' } } }, 'Invalid uploader.credentials.roleArn: "uploader-role" (expected an IAM role ARN'],
+    ['fails on a misspelt nested setting', { uploader: { credentials: { secretNmae: 's3' } } }, 'Invalid uploader.credentials.secretNmae: "s3" (expected no such setting; known: source, secretName, secretValues, roleArn, serviceAccountAnnotations)'],
+    ['fails on a misspelt ingress setting', { platform: 'kubernetes', app: { ingress: { host: 'a.example.com', tls: 'x' } } }, 'Invalid app.ingress.tls: "x" (expected no such setting; known: host, className, tlsSecretName)'],
+    ['fails on an Ingress without a host', { platform: 'kubernetes', app: { ingress: {} } }, 'Invalid app.ingress.host: undefined (missing) (expected a Kubernetes name (RFC 1123 subdomain)'],
+    ['fails on an upper-case region', { uploader: { region: 'US-EAST-1' } }, 'Invalid uploader.region: "US-EAST-1" (expected a region name such as us-east-1'],
+    ['fails on an endpoint with credentials', { uploader: { endpoint: 'https://key:secret@s3.example.com' } }, 'Invalid uploader.endpoint: "https://<redacted>@s3.example.com" (expected an http:// or https:// URL without credentials'],
+    ['fails on a bad retention size', { uploader: { retentionMaxBytes: '10GB' } }, 'Invalid uploader.retentionMaxBytes: "10GB" (expected a whole number of bytes, or a size with a Ki/Mi/Gi/Ti suffix'],
+    ['fails on a bad annotation key', { uploader: { credentials: { source: 'workload-identity', serviceAccountAnnotations: { 'bad key': 'x' } } } }, 'Invalid uploader.credentials.serviceAccountAnnotations.bad key: "bad key" (expected an annotation key such as example.com/name)'],
+    ['fails on a string for an object', { storage: 'big' }, 'Invalid storage: "big" (expected an object)'],
+    ['fails on resources without limits', { app: { resources: { requests: { cpu: '1', memory: '1Gi' } } } }, 'Invalid app.resources.limits: undefined (missing) (expected an object with cpu and memory)'],
     ['fails on resources with a bad quantity', { volumeManager: { resources: { requests: { cpu: 'lots', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } } } }, 'Invalid volumeManager.resources.requests.cpu: "lots"'],
   ])('%s', (_name, props, message) => {
     expect(failure({ agentImage: IMAGE, ...props })).toContain(message);
   });
 
   test('fails on a missing agent image', () => {
-    expect(failure({})).toBe('Invalid agentImage: undefined (missing) (expected the agent image, e.g. registry.example.com/team/heapdump-agent:0.1.0 (required))');
+    expect(failure({})).toBe('Invalid agentImage: undefined (missing) (expected a container image reference such as registry.example.com/team/heapdump-agent:0.1.0 (lowercase repository, optional :tag and @sha256: digest); it is required)');
   });
 
   test('fails on an agent image with an upper-case repository', () => {

@@ -7,7 +7,7 @@
  *   afterAll(disposeAll);   // stops every server/process this file started, by PID
  *
  * Clients use `requestChecksumCalculation/responseChecksumValidation: 'WHEN_REQUIRED'`: with the SDK's
- * default CRC32 trailers s3rver stores the aws-chunked framing and RGW answers 411 (notes/s3-servers.md).
+ * default CRC32 trailers s3rver stores the aws-chunked framing and RGW answers 411 (both seen on these machines).
  */
 import {
   CreateBucketCommand,

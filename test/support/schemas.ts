@@ -1,15 +1,18 @@
 /**
  * Schema validation of synthesized objects: Kubernetes kinds with kubernetes-models 4.x (the
- * upstream OpenAPI schemas), OpenShift kinds (SCC, Route) with the openAPIV3Schema of the CRDs in
- * the shared folder next to the repo. The CRDs are not committed; a missing file fails loudly.
+ * upstream OpenAPI schemas), custom resources (OpenShift SCC and Route, Prometheus operator kinds)
+ * with the openAPIV3Schema of the CRDs vendored in `<repo>/crds` (provenance in crds/SOURCES.md).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import Ajv, { ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
 
-/** `<repo root>/../shared/crds` */
-export const CRD_DIR = path.resolve(__dirname, '..', '..', '..', 'shared', 'crds');
+/** `<repo root>/crds`: the vendored upstream CRD files. */
+export const CRD_DIR = path.resolve(__dirname, '..', '..', 'crds');
+
+/** CRDs the pipeline's own objects need: a checkout without them must fail loudly, not skip. */
+export const REQUIRED_CRDS = ['security.openshift.io_securitycontextconstraints.crd.yaml', 'route.openshift.io_routes.crd.yaml'];
 
 interface Obj { apiVersion: string; kind: string; metadata?: { name?: string } }
 
@@ -36,28 +39,59 @@ function closeObjects(schema: unknown): unknown {
   return out;
 }
 
-let crdValidators: Map<string, ValidateFunction> | undefined;
+/** A validator per `group/version/Kind`, compiled on first use (the monitoring CRDs are large). */
+export interface CrdValidators {
+  readonly kinds: readonly string[];
+  get(key: string): ValidateFunction | undefined;
+}
 
-/** Loads and compiles every CRD in CRD_DIR, keyed by `apiVersion/kind`; throws if the folder or a file is missing. */
-export function loadCrdValidators(dir = CRD_DIR): Map<string, ValidateFunction> {
+let crdValidators: CrdValidators | undefined;
+
+/**
+ * CRD patterns are Go (RE2) regular expressions, checked by the API server; the only RE2 syntax in
+ * the vendored files that JavaScript lacks is the case-insensitive flag `(?i)` at the start (`^(?i)...`).
+ */
+function goRegExp(pattern: string, flags: string): RegExp {
+  const m = /^(\^?)\(\?i\)/.exec(pattern);
+  return m ? new RegExp(m[1] + pattern.slice(m[0].length), `${flags}i`) : new RegExp(pattern, flags);
+}
+goRegExp.code = 'goRegExp';
+
+/**
+ * Reads every CRD file (`*.yaml`) in `dir`, keyed by `apiVersion/kind`; throws if the folder or a
+ * REQUIRED_CRDS file is missing. Schemas are compiled lazily, once per kind.
+ */
+export function loadCrdValidators(dir = CRD_DIR): CrdValidators {
   if (crdValidators !== undefined && dir === CRD_DIR) return crdValidators;
-  const expected = ['security.openshift.io_securitycontextconstraints.crd.yaml', 'route.openshift.io_routes.crd.yaml'];
-  for (const file of expected) {
+  for (const file of REQUIRED_CRDS) {
     if (!fs.existsSync(path.join(dir, file))) {
-      throw new Error(`OpenShift CRD schema ${file} not found in ${dir}: the tests read the CRDs from <repo root>/../shared/crds (not committed)`);
+      throw new Error(`CRD schema ${file} not found in ${dir}: the tests read the CRDs vendored in <repo>/crds (see crds/SOURCES.md)`);
     }
   }
   // Formats (int64, byte ...) are Kubernetes annotations, not checks ajv knows: types are still checked.
   // useDefaults: the API server applies the schema's defaults before validating (e.g. Route wildcardPolicy None).
-  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, useDefaults: true });
-  const validators = new Map<string, ValidateFunction>();
-  for (const file of expected) {
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, useDefaults: true, code: { regExp: goRegExp } });
+  const schemas = new Map<string, Record<string, unknown>>();
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
     const crd = yaml.load(fs.readFileSync(path.join(dir, file), 'utf8')) as Crd;
     for (const version of crd.spec.versions) {
-      const schema = closeObjects(version.schema.openAPIV3Schema) as Record<string, unknown>;
-      validators.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(schema));
+      schemas.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, version.schema.openAPIV3Schema);
     }
   }
+  const compiled = new Map<string, ValidateFunction>();
+  const validators: CrdValidators = {
+    kinds: [...schemas.keys()],
+    get(key) {
+      const schema = schemas.get(key);
+      if (schema === undefined) return undefined;
+      let fn = compiled.get(key);
+      if (fn === undefined) {
+        fn = ajv.compile(closeObjects(schema) as Record<string, unknown>);
+        compiled.set(key, fn);
+      }
+      return fn;
+    },
+  };
   if (dir === CRD_DIR) crdValidators = validators;
   return validators;
 }

@@ -1,0 +1,648 @@
+/**
+ * THE settings table: every agent environment variable and every construct prop / `pipeline.config.json`
+ * key, defined once. Everything else is derived from it:
+ *
+ * - the agent parses its environment with it (agent/src/config.ts), and `--help` lists it;
+ * - the constructs validate props with it and render the env / ConfigMap strings the agent parses
+ *   (lib/props.ts), so both sides share one rule, one default and one wording per setting;
+ * - `npm run gen` (scripts/gen-settings.ts) writes from it: the props interfaces users see
+ *   (lib/generated/settings.ts, JSDoc with @default), the JSON Schema of the config file
+ *   (pipeline.config.schema.json), the configuration reference (docs/configuration.md) and the agent's
+ *   variable names (agent/src/generated/env.ts, re-exported as ENV by contract.ts).
+ *   test/settings-generated.test.ts fails when a generated file is stale.
+ *
+ * Adding a setting = one entry here (pick a kind from kinds.ts, or add a kind), then `npm run gen`;
+ * then read it where it is used: `required(env, SETTINGS.x)` in the agent, `prop(SETTINGS.x, value)` /
+ * `envVar(SETTINGS.x, value)` in a construct. The generic tests (test/agent/settings.test.ts) then check
+ * its kind's samples, its round trip through the environment and its JSON Schema with no further code.
+ *
+ * Order matters: it is the order of the props in the generated interfaces, the schema and the docs (a
+ * group's position is that of its first member). Entry keys of env settings are the ENV keys.
+ */
+import { COMMANDS, DEFAULT_DUMP_PATTERNS, HTTP, PATHS } from '../contract';
+import { LOG_LEVELS } from '../runtime/logger';
+import {
+  absolutePath, annotations, boolean, bucket, byteSize, dnsLabel, dnsSubdomain, fileName, globList, heapSize, host,
+  httpUrl, image, integer, oneOf, prefix, quantity, region, relativePath, resources, roleArn, seconds, text, urlPath,
+} from './kinds';
+import { type Group, setting } from './setting';
+
+const ALL = [COMMANDS.mountGuard, COMMANDS.waitReady, COMMANDS.uploader] as const;
+
+export const PLATFORMS = ['openshift', 'kubernetes'] as const;
+export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
+export const DUMP_ACCESS_MODES = ['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod'] as const;
+/**
+ * Storage classes an upload may request: the S3 API's classes for PutObject (all members of the SDK's
+ * StorageClass, tested), cheapest-access first. S3-compatible servers accept a subset (MinIO and Ceph RGW
+ * reject STANDARD_IA by default).
+ */
+export const S3_STORAGE_CLASSES = [
+  'STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'GLACIER_IR',
+  'DEEP_ARCHIVE', 'OUTPOSTS', 'SNOW', 'EXPRESS_ONEZONE',
+] as const;
+export const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
+export const CREDENTIAL_SOURCES = ['secret', 'workload-identity'] as const;
+export const AFTER_UPLOAD_ACTIONS = ['archive', 'delete', 'keep'] as const;
+export const PAYLOAD_CHECKSUMS = ['md5', 'sha256'] as const;
+
+/** Objects of the config file, by path ('' = the top level). */
+export const GROUPS: Readonly<Record<string, Group>> = {
+  '': {
+    typeName: 'PipelineSettings',
+    doc: 'Every setting of the heap dump pipeline: the props of `HeapDumpPipeline` and the content of `pipeline.config.json`.',
+    defaultText: 'agentImage only',
+  },
+  storage: {
+    typeName: 'DumpStorageSettings',
+    doc: 'The PersistentVolumeClaim holding every node\'s dump folder (the JSON config\'s `storage` object).',
+    defaultText: '10Gi ReadWriteMany `dump-storage-pvc` on the default StorageClass',
+  },
+  priorityClass: {
+    typeName: 'PriorityClassSettings',
+    doc: 'The PriorityClass of both DaemonSets (the JSON config\'s `priorityClass` object).',
+    defaultText: '`dump-volume-critical`, value 1000000',
+  },
+  volumeManager: {
+    typeName: 'VolumeManagerSettings',
+    doc: 'The mount guard DaemonSet `dump-volume-manager` (the JSON config\'s `volumeManager` object).',
+    defaultText: 'check the mount every 30 s, the prototype\'s resources',
+  },
+  uploader: {
+    typeName: 'UploaderSettings',
+    doc: 'The uploader DaemonSet, its ConfigMap `s3-uploader-config` and its credentials (the JSON config\'s `uploader` object).',
+    defaultText: 'the prototype\'s bucket, prefix and timings',
+  },
+  'uploader.credentials': {
+    typeName: 'UploaderCredentials',
+    doc: 'Where the uploader\'s S3 credentials come from.',
+    defaultText: 'static keys from the Secret `s3-credentials`',
+  },
+  'uploader.credentials.secretValues': {
+    typeName: 'StaticS3Credentials',
+    doc: 'Values for a Secret object emitted by the construct, for apps that compose the pipeline with values from a secure source. '
+      + 'Never put real keys in a committed file: `pipeline.config.json` refuses them, and `dist/` has none.',
+    defaultText: 'no Secret object is emitted (the Secret is created out of band)',
+    codeOnly: true,
+    secret: true,
+  },
+  app: {
+    typeName: 'ApplicationSettings',
+    doc: 'The application Deployment, the demo leak by default (the JSON config\'s `app` object).',
+    defaultText: 'the demo leak application',
+  },
+  'app.ingress': {
+    typeName: 'AppIngressSettings',
+    doc: 'Kubernetes Ingress for the application (plain Kubernetes only; OpenShift gets a Route).',
+    defaultText: 'no Ingress',
+  },
+};
+
+export const SETTINGS = {
+  // -------------------------------------------------------------------------------------------
+  // Top level
+  agentImage: setting({
+    prop: 'agentImage',
+    kind: image(),
+    required: true,
+    doc: 'The agent image (mount guard, uploader, every wait-ready), e.g. `registry.example.com/team/heapdump-agent:0.1.0`.',
+  }),
+  platform: setting({
+    prop: 'platform',
+    kind: oneOf(PLATFORMS, 'Platform'),
+    default: 'openshift',
+    doc: '`openshift`: SCCs with RBAC, a Route. `kubernetes`: no SCCs, no Route; Pod Security labels on the namespace; optional Ingress.',
+  }),
+  namespace: setting({
+    prop: 'namespace',
+    kind: dnsLabel(),
+    default: 'memory-leak-demo',
+    doc: 'Namespace of every namespaced object.',
+  }),
+  imagePullPolicy: setting({
+    prop: 'imagePullPolicy',
+    kind: oneOf(IMAGE_PULL_POLICIES, 'ImagePullPolicy'),
+    default: 'IfNotPresent',
+    doc: 'Pull policy of the agent image (mount guard, uploader, every wait-ready).',
+  }),
+  waitTimeout: setting({
+    env: 'WAIT_TIMEOUT',
+    prop: 'waitTimeoutSeconds',
+    kind: seconds({ min: 0, max: 86_400, zero: 'wait forever' }),
+    default: 600,
+    readBy: [COMMANDS.waitReady],
+    doc: 'How long a wait-ready init container waits for the mount guard\'s marker; then it exits 1 and the kubelet retries the pod.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // storage
+  storageSize: setting({
+    prop: 'storage.size',
+    kind: quantity(),
+    default: '10Gi',
+    doc: 'Requested size of the shared dump volume.',
+  }),
+  storageClassName: setting({
+    prop: 'storage.storageClassName',
+    kind: dnsSubdomain(),
+    defaultText: 'the cluster\'s default StorageClass',
+    doc: 'StorageClass of the PVC; it must support the access mode.',
+  }),
+  storageAccessMode: setting({
+    prop: 'storage.accessMode',
+    kind: oneOf(DUMP_ACCESS_MODES, 'DumpAccessMode'),
+    default: 'ReadWriteMany',
+    doc: 'ReadWriteMany because the mount guard DaemonSet mounts the claim on every node; a single-node access mode '
+      + 'works only on a one-node cluster (multi-attach errors elsewhere) and gives a synth warning.',
+  }),
+  storageClaimName: setting({
+    prop: 'storage.claimName',
+    kind: dnsSubdomain(),
+    default: 'dump-storage-pvc',
+    doc: 'Name of the PersistentVolumeClaim.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // priorityClass
+  priorityClassName: setting({
+    prop: 'priorityClass.name',
+    kind: dnsSubdomain(),
+    default: 'dump-volume-critical',
+    doc: 'PriorityClass name (cluster-scoped).',
+  }),
+  priorityClassValue: setting({
+    prop: 'priorityClass.value',
+    kind: integer({ min: 1, max: 1_000_000_000 }),
+    default: 1_000_000,
+    doc: 'Priority value (user-defined classes go up to 1000000000). The class preempts lower priorities and is never the global default.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // volumeManager (mount guard)
+  mountCheckInterval: setting({
+    env: 'MOUNT_CHECK_INTERVAL',
+    prop: 'volumeManager.checkIntervalSeconds',
+    kind: seconds({ min: 0.001, max: 3600 }),
+    default: 30,
+    readBy: [COMMANDS.mountGuard],
+    doc: 'Time between two verifications (and repairs) of the bind mount.',
+  }),
+  volumeManagerResources: setting({
+    prop: 'volumeManager.resources',
+    kind: resources(),
+    default: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '100m', memory: '128Mi' } },
+    doc: 'Resources of the mount guard container (the prototype\'s).',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // uploader
+  s3Bucket: setting({
+    env: 'S3_BUCKET',
+    prop: 'uploader.bucket',
+    kind: bucket(),
+    required: true,
+    propDefault: 'heap-dumps',
+    readBy: [COMMANDS.uploader],
+    prototype: true,
+    doc: 'Target bucket.',
+  }),
+  s3Prefix: setting({
+    env: 'S3_PREFIX',
+    prop: 'uploader.prefix',
+    kind: prefix(),
+    default: '',
+    propDefault: 'memory-leak-demo/',
+    readBy: [COMMANDS.uploader],
+    prototype: true,
+    doc: 'Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file>`.',
+  }),
+  watchInterval: setting({
+    env: 'WATCH_INTERVAL',
+    prop: 'uploader.watchIntervalSeconds',
+    kind: seconds({ min: 1, max: 86_400 }),
+    default: 60,
+    readBy: [COMMANDS.uploader],
+    prototype: true,
+    doc: 'Time between two full scans of the dump folder; file system events wake the uploader earlier.',
+  }),
+  fileStableTime: setting({
+    env: 'FILE_STABLE_TIME',
+    prop: 'uploader.fileStableTimeSeconds',
+    kind: seconds({ min: 1, max: 86_400 }),
+    default: 120,
+    readBy: [COMMANDS.uploader],
+    prototype: true,
+    doc: 'Quiet time before uploading a file that is not a structurally complete HPROF (a truncated HPROF, `.hprof.gz`, `.phd`).',
+  }),
+  completeQuietTime: setting({
+    env: 'COMPLETE_QUIET_TIME',
+    prop: 'uploader.completeQuietTimeSeconds',
+    kind: seconds({ min: 0, max: 86_400 }),
+    default: 2,
+    readBy: [COMMANDS.uploader],
+    doc: 'Quiet time before uploading a structurally complete HPROF.',
+  }),
+  dumpPatterns: setting({
+    env: 'DUMP_PATTERNS',
+    prop: 'uploader.patterns',
+    kind: globList(),
+    default: [...DEFAULT_DUMP_PATTERNS],
+    readBy: [COMMANDS.uploader],
+    doc: 'File names that are dumps (globs with `*` and `?`). Hidden names (leading `.`) and symlinks are never uploaded.',
+  }),
+  s3EndpointUrl: setting({
+    env: 'S3_ENDPOINT_URL',
+    prop: 'uploader.endpoint',
+    kind: httpUrl(),
+    defaultText: 'AWS S3 for the region',
+    readBy: [COMMANDS.uploader],
+    prototype: true,
+    doc: 'Endpoint of an S3-compatible server (MinIO, Ceph RGW, ...). With `credentials.source: secret`, an '
+      + '`S3_ENDPOINT_URL` key in the Secret overrides the ConfigMap\'s value.',
+  }),
+  s3ForcePathStyle: setting({
+    env: 'S3_FORCE_PATH_STYLE',
+    prop: 'uploader.forcePathStyle',
+    kind: boolean(),
+    defaultText: 'true when S3_ENDPOINT_URL is set, else false',
+    propDefaultText: 'true when `endpoint` is set, else false',
+    readBy: [COMMANDS.uploader],
+    doc: 'Path-style addressing: most S3-compatible servers have no virtual-host DNS.',
+  }),
+  awsDefaultRegion: setting({
+    env: 'AWS_DEFAULT_REGION',
+    prop: 'uploader.region',
+    kind: region(),
+    defaultText: 'unset: AWS_REGION applies',
+    propDefault: 'us-east-1',
+    readBy: [COMMANDS.uploader],
+    prototype: true,
+    doc: 'Region; wins over AWS_REGION. With `credentials.source: secret`, an `AWS_DEFAULT_REGION` key in the Secret overrides the ConfigMap\'s value.',
+  }),
+  s3StorageClass: setting({
+    env: 'S3_STORAGE_CLASS',
+    prop: 'uploader.storageClass',
+    kind: oneOf(S3_STORAGE_CLASSES, 'S3StorageClass'),
+    default: 'STANDARD',
+    readBy: [COMMANDS.uploader],
+    doc: 'Storage class of new objects (MinIO and Ceph RGW reject STANDARD_IA by default).',
+  }),
+  s3ChecksumMode: setting({
+    env: 'S3_CHECKSUM_MODE',
+    prop: 'uploader.checksumMode',
+    kind: oneOf(CHECKSUM_MODES, 'ChecksumMode'),
+    default: 'WHEN_REQUIRED',
+    readBy: [COMMANDS.uploader],
+    doc: 'The SDK\'s request/response checksum mode. WHEN_SUPPORTED sends aws-chunked CRCs that several S3-compatible servers reject.',
+  }),
+  uploadPartSizeMb: setting({
+    env: 'UPLOAD_PART_SIZE_MB',
+    prop: 'uploader.partSizeMb',
+    kind: integer({ min: 5, max: 5120, unit: 'MiB' }),
+    default: 8,
+    readBy: [COMMANDS.uploader],
+    doc: 'Multipart part size (S3 limits: 5 MiB to 5 GiB).',
+  }),
+  uploadConcurrency: setting({
+    env: 'UPLOAD_CONCURRENCY',
+    prop: 'uploader.concurrency',
+    kind: integer({ min: 1, max: 64 }),
+    default: 4,
+    readBy: [COMMANDS.uploader],
+    doc: 'Parts in flight per file (gzip uploads: at most 2). One file is uploaded at a time.',
+  }),
+  uploadGzip: setting({
+    env: 'UPLOAD_GZIP',
+    prop: 'uploader.gzip',
+    kind: boolean(),
+    default: false,
+    readBy: [COMMANDS.uploader],
+    doc: 'Gzip dumps on the fly (not `*.gz` files); the key gets `.gz` and the metadata `content-encoding-applied: gzip`.',
+  }),
+  afterUpload: setting({
+    env: 'AFTER_UPLOAD',
+    prop: 'uploader.afterUpload',
+    kind: oneOf(AFTER_UPLOAD_ACTIONS, 'AfterUploadAction'),
+    default: 'archive',
+    readBy: [COMMANDS.uploader],
+    doc: 'What happens to a local dump once a HEAD verified it in S3. `archive`: moved out of the application\'s folder '
+      + 'into the node\'s root-owned archive (`.heapdump-archive/<namespace>/<pod>/`), so the next OOM of a restarted '
+      + 'container writes its dump again; bounded by the retention limits. `delete`: removed. `keep`: left in place '
+      + '(a second OOM of the same container then writes no dump). Anything but `keep` (or a retention limit) makes '
+      + 'the constructs mount `/mnt/dump` writable and add DAC_OVERRIDE to the uploader\'s capabilities and SCC.',
+  }),
+  uploadChecksum: setting({
+    env: 'UPLOAD_CHECKSUM',
+    prop: 'uploader.payloadChecksum',
+    kind: oneOf(PAYLOAD_CHECKSUMS, 'PayloadChecksum'),
+    default: 'md5',
+    readBy: [COMMANDS.uploader],
+    doc: 'Digest sent with every PUT and every part, computed in the same read as the sha256, so the server rejects '
+      + 'bytes that changed before they were sent. `md5`: Content-MD5, checked by AWS S3, Ceph RGW and MinIO. '
+      + '`sha256`: x-amz-checksum-sha256 (AWS S3 and newer servers; no extra hashing for one-PUT uploads).',
+  }),
+  dumpAnalysis: setting({
+    env: 'DUMP_ANALYSIS',
+    prop: 'uploader.analysis',
+    kind: boolean(),
+    default: true,
+    readBy: [COMMANDS.uploader],
+    doc: 'Analyse each HPROF (also a `.hprof.gz`) in the same read as the hashing and write `<key>.summary.json` and '
+      + '`<key>.summary.txt` next to the dump: class histogram, largest objects, threads\' stacks.',
+  }),
+  retentionMaxAge: setting({
+    env: 'RETENTION_MAX_AGE',
+    prop: 'uploader.retentionMaxAgeSeconds',
+    kind: seconds({ min: 0, zero: 'off' }),
+    default: 604_800,
+    readBy: [COMMANDS.uploader],
+    doc: 'Remove archived (verified) dumps older than this (by mtime); 604800 = 7 days.',
+  }),
+  retentionMaxBytes: setting({
+    env: 'RETENTION_MAX_BYTES',
+    prop: 'uploader.retentionMaxBytes',
+    kind: byteSize({ zero: 'off' }),
+    default: 2 * 1024 ** 3,
+    readBy: [COMMANDS.uploader],
+    doc: 'While all local dumps of a node (pending and archived) exceed this, remove the oldest archived ones, each '
+      + 'checked in S3 once more first (never one not yet in S3).',
+  }),
+  logLevel: setting({
+    env: 'LOG_LEVEL',
+    prop: 'uploader.logLevel',
+    kind: oneOf(LOG_LEVELS, 'AgentLogLevel'),
+    default: 'info',
+    readBy: ALL,
+    doc: 'JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app\'s '
+      + 'wait-ready; the mount guard always logs at info.',
+  }),
+  credentialsSource: setting({
+    prop: 'uploader.credentials.source',
+    kind: oneOf(CREDENTIAL_SOURCES, 'CredentialSource'),
+    default: 'secret',
+    doc: '`secret`: static keys from a Secret you create (`oc create secret generic s3-credentials ...`). '
+      + '`workload-identity`: no keys; the SDK\'s default chain uses the ServiceAccount\'s identity (IRSA, OpenShift STS, ...), '
+      + 'configured through ServiceAccount annotations.',
+  }),
+  credentialsSecretName: setting({
+    prop: 'uploader.credentials.secretName',
+    kind: dnsSubdomain(),
+    default: 's3-credentials',
+    doc: '`secret` only. The Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (optionally AWS_DEFAULT_REGION, S3_ENDPOINT_URL).',
+  }),
+  secretAccessKeyId: setting({
+    prop: 'uploader.credentials.secretValues.accessKeyId',
+    kind: text(),
+    required: true,
+    secret: true,
+    doc: 'Written to the Secret as AWS_ACCESS_KEY_ID.',
+  }),
+  secretSecretAccessKey: setting({
+    prop: 'uploader.credentials.secretValues.secretAccessKey',
+    kind: text(),
+    required: true,
+    secret: true,
+    doc: 'Written to the Secret as AWS_SECRET_ACCESS_KEY.',
+  }),
+  secretRegion: setting({
+    prop: 'uploader.credentials.secretValues.region',
+    kind: region(),
+    secret: true,
+    defaultText: 'not in the Secret (the ConfigMap\'s region applies)',
+    doc: 'Written to the Secret as AWS_DEFAULT_REGION.',
+  }),
+  secretEndpointUrl: setting({
+    prop: 'uploader.credentials.secretValues.endpointUrl',
+    kind: httpUrl(),
+    secret: true,
+    defaultText: 'not in the Secret (the ConfigMap\'s endpoint applies)',
+    doc: 'Written to the Secret as S3_ENDPOINT_URL.',
+  }),
+  credentialsRoleArn: setting({
+    prop: 'uploader.credentials.roleArn',
+    kind: roleArn(),
+    defaultText: 'none',
+    doc: '`workload-identity` only: IAM role for IRSA, set as `eks.amazonaws.com/role-arn` on the uploader\'s ServiceAccount.',
+  }),
+  credentialsServiceAccountAnnotations: setting({
+    prop: 'uploader.credentials.serviceAccountAnnotations',
+    kind: annotations(),
+    defaultText: 'none',
+    doc: '`workload-identity` only: further ServiceAccount annotations for other workload identity systems. '
+      + '`workload-identity` needs roleArn or at least one annotation.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // app
+  appEnabled: setting({
+    prop: 'app.enabled',
+    kind: boolean(),
+    default: true,
+    doc: 'Deploy the application at all (a platform team may only want the dump pipeline). `false`: no Deployment, '
+      + 'Service, Route, app ServiceAccount, and no `heap-dump-app` SCC / ClusterRole.',
+  }),
+  appImage: setting({
+    prop: 'app.image',
+    kind: image(),
+    defaultText: 'eclipse-temurin:21.0.5_11-jdk running the demo Leak.java from the ConfigMap `memory-leak-app-source`',
+    doc: 'The application\'s image; it runs with its own command. Setting it drops the demo source ConfigMap.',
+  }),
+  appMaxHeap: setting({
+    prop: 'app.maxHeap',
+    kind: heapSize(),
+    default: '256m',
+    doc: 'Maximum heap (`-Xmx` in JAVA_TOOL_OPTIONS), e.g. 512m or 1g.',
+  }),
+  appReplicas: setting({
+    prop: 'app.replicas',
+    kind: integer({ min: 0, max: 1000 }),
+    default: 1,
+    doc: 'Replicas of the Deployment.',
+  }),
+  appPort: setting({
+    prop: 'app.port',
+    kind: integer({ min: 1, max: 65_535 }),
+    default: 8080,
+    doc: 'HTTP port the application listens on (container port `http` and Service port).',
+  }),
+  appHealthPath: setting({
+    prop: 'app.healthPath',
+    kind: urlPath(),
+    default: '/health',
+    doc: 'Path of the HTTP health endpoint used by both probes.',
+  }),
+  appRouteHost: setting({
+    prop: 'app.routeHost',
+    kind: dnsSubdomain(),
+    defaultText: 'the router generates one',
+    doc: 'Route host (OpenShift only; edge TLS, HTTP redirected).',
+  }),
+  appIngressHost: setting({
+    prop: 'app.ingress.host',
+    kind: dnsSubdomain(),
+    required: true,
+    doc: 'Host of the Ingress rule.',
+  }),
+  appIngressClassName: setting({
+    prop: 'app.ingress.className',
+    kind: dnsSubdomain(),
+    defaultText: 'the cluster\'s default IngressClass',
+    doc: 'IngressClass of the Ingress.',
+  }),
+  appIngressTlsSecretName: setting({
+    prop: 'app.ingress.tlsSecretName',
+    kind: dnsSubdomain(),
+    defaultText: 'no TLS section',
+    doc: 'TLS Secret for the host.',
+  }),
+  appRunAsUser: setting({
+    prop: 'app.runAsUser',
+    kind: integer({ min: 1, max: 2_147_483_647 }),
+    defaultText: 'unset on OpenShift (the SCC assigns one from the namespace\'s range); 1000 on Kubernetes',
+    doc: 'UID of the application and its init container.',
+  }),
+  appResources: setting({
+    prop: 'app.resources',
+    kind: resources(),
+    default: { requests: { cpu: '100m', memory: '384Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    doc: 'Resources of the application container.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // Agent only: the constructs set these themselves (no prop)
+  nodeName: setting({
+    env: 'NODE_NAME',
+    kind: dnsSubdomain(),
+    required: true,
+    readBy: ALL,
+    doc: 'Node name: object keys and the marker use it. Never the host name (that is the pod name).',
+    setBy: 'every agent container and the app, from the downward API `spec.nodeName`',
+  }),
+  httpHost: setting({
+    env: 'AGENT_HTTP_HOST',
+    kind: host(),
+    default: '0.0.0.0',
+    readBy: ALL,
+    doc: 'Bind address of /healthz, /readyz and /metrics (kubelet probes hit the pod IP; tests use 127.0.0.1).',
+    setBy: 'not set',
+  }),
+  httpPort: setting({
+    env: 'AGENT_HTTP_PORT',
+    kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
+    default: HTTP.defaultPort,
+    readBy: ALL,
+    doc: 'Port of /healthz, /readyz and /metrics.',
+    setBy: '`mount-guard` and `uploader` (9090, port name `http`); wait-ready uses the default',
+  }),
+  shutdownTimeout: setting({
+    env: 'SHUTDOWN_TIMEOUT',
+    kind: seconds({ min: 0.001 }),
+    default: 25,
+    readBy: ALL,
+    doc: 'Deadline of the ordered shutdown after SIGTERM; past it the agent logs and exits 1.',
+    setBy: '`mount-guard` 25 (grace period 30 s), `uploader` 55 (grace period 60 s)',
+  }),
+  dumpRoot: setting({
+    env: 'DUMP_ROOT',
+    kind: absolutePath(),
+    default: PATHS.consumerDumpRoot,
+    readBy: [COMMANDS.waitReady, COMMANDS.uploader],
+    doc: 'Where the node\'s dump directory is seen by the container.',
+    setBy: '`uploader` and every `wait-ready` (/mnt/dump)',
+  }),
+  markerName: setting({
+    env: 'MARKER_NAME',
+    kind: fileName(),
+    default: PATHS.markerName,
+    readBy: ALL,
+    doc: 'Name of the ready marker the mount guard writes through the mount.',
+    setBy: 'every agent container (.ready)',
+  }),
+  mountSourceRoot: setting({
+    env: 'MOUNT_SOURCE_ROOT',
+    kind: absolutePath(),
+    default: PATHS.guardSourceRoot,
+    readBy: [COMMANDS.mountGuard],
+    doc: 'Where the guard container sees the PVC; the bind source is `<root>/<NODE_NAME>`.',
+    setBy: '`mount-guard` (/pv-storage)',
+  }),
+  mountTarget: setting({
+    env: 'MOUNT_TARGET',
+    kind: absolutePath(),
+    default: PATHS.guardTarget,
+    readBy: [COMMANDS.mountGuard],
+    doc: 'Where the guard sees the node\'s /mnt/dump (through the node\'s /mnt, Bidirectional).',
+    setBy: '`mount-guard` (/host/mnt/dump)',
+  }),
+  waitCreateSubdir: setting({
+    env: 'WAIT_CREATE_SUBDIR',
+    kind: relativePath(),
+    defaultText: 'unset: nothing is created',
+    readBy: [COMMANDS.waitReady],
+    doc: 'Folder created below DUMP_ROOT once the mount is verified.',
+    setBy: 'the app\'s `wait-ready`: `$(POD_NAMESPACE)/$(POD_NAME)`',
+  }),
+  awsAccessKeyId: setting({
+    env: 'AWS_ACCESS_KEY_ID',
+    kind: text(),
+    defaultText: 'unset: the AWS SDK default credential chain',
+    readBy: [COMMANDS.uploader],
+    prototype: true,
+    doc: 'Static access key. Set both keys or neither; neither = the AWS SDK default chain (IRSA, web identity, ...).',
+    setBy: 'the Secret (`credentials.source: secret`), key required',
+  }),
+  awsSecretAccessKey: setting({
+    env: 'AWS_SECRET_ACCESS_KEY',
+    kind: text(),
+    defaultText: 'unset',
+    readBy: [COMMANDS.uploader],
+    secret: true,
+    prototype: true,
+    doc: 'Static secret key (never logged).',
+    setBy: 'the Secret (`credentials.source: secret`), key required',
+  }),
+  awsRegion: setting({
+    env: 'AWS_REGION',
+    kind: region(),
+    default: 'us-east-1',
+    readBy: [COMMANDS.uploader],
+    doc: 'The SDK\'s name for the region, used only when AWS_DEFAULT_REGION is unset.',
+    setBy: 'not set',
+  }),
+  uploadMultipartThresholdMb: setting({
+    env: 'UPLOAD_MULTIPART_THRESHOLD_MB',
+    prop: 'uploader.multipartThresholdMb',
+    kind: integer({ min: 5, max: 5120, unit: 'MiB' }),
+    default: 1024,
+    readBy: [COMMANDS.uploader],
+    doc: 'Files up to this size go as one streamed PUT, larger ones as multipart (single PUT limit 5 GiB).',
+  }),
+  watchMaxDirectories: setting({
+    env: 'WATCH_MAX_DIRECTORIES',
+    kind: integer({ min: 0, max: 100_000 }),
+    default: 1024,
+    readBy: [COMMANDS.uploader],
+    doc: 'Directories watched for file system events at most (inotify watches are a per-user kernel resource); '
+      + 'beyond, breadth first, the periodic scan finds new dumps. Namespace and pod folders come first.',
+    setBy: 'not set',
+  }),
+  dumpMaxFiles: setting({
+    env: 'DUMP_MAX_FILES',
+    kind: integer({ min: 1, max: 1_000_000 }),
+    default: 10_000,
+    readBy: [COMMANDS.uploader],
+    doc: 'Dump files tracked at most (memory bound); beyond, files wait until others are gone, with a warning and a gauge.',
+    setBy: 'not set',
+  }),
+  fileReadTimeout: setting({
+    env: 'FILE_READ_TIMEOUT',
+    kind: seconds({ min: 0.001, max: 3600 }),
+    default: 60,
+    readBy: [COMMANDS.uploader],
+    doc: 'A single read of a dump that takes longer fails that file\'s attempt (retried later): a hung disk or NFS '
+      + 'server under one dump never stops the others.',
+    setBy: 'not set',
+  }),
+};
+
+export type SettingId = keyof typeof SETTINGS;
