@@ -15,6 +15,7 @@ import { startHttpServer } from './runtime/http';
 import { Lifecycle } from './runtime/lifecycle';
 import { createLogger, type Logger } from './runtime/logger';
 import { createRegistry } from './runtime/metrics';
+import { VERSION_LINE } from './version';
 
 /**
  * Command modules are loaded on demand, so a command runs only its own top-level code. The
@@ -59,6 +60,10 @@ function resolve(argv: readonly string[], env: NodeJS.ProcessEnv, logger: Logger
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === '--version') {
+    process.stdout.write(`${VERSION_LINE}\n`);
+    return EXIT.ok;
+  }
   const bootLogger = createLogger({ level: 'info' }, { component: 'main' });
   routeProcessWarnings(bootLogger);
   // Before validation: a typo is often the reason a value is missing.
