@@ -17,8 +17,9 @@ fi
 (cd "$work" && npm pack "$name@$version" --silent >/dev/null)
 tgz=$(find "$work" -maxdepth 1 -name '*.tgz' -print -quit)
 [ -n "$tgz" ] || { echo "npm-tarball: npm pack $name@$version produced no tarball" >&2; exit 1; }
-actual_integrity="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
-actual_shasum=$(sha1sum "$tgz" | cut -d' ' -f1)
+digest() { node -e 'process.stdout.write(require("crypto").createHash(process.argv[1]).update(require("fs").readFileSync(process.argv[2])).digest(process.argv[3]))' "$@"; }
+actual_integrity="sha512-$(digest sha512 "$tgz" base64)"
+actual_shasum=$(digest sha1 "$tgz" hex)
 if [ "$actual_integrity" != "$pinned" ] || [ "$actual_shasum" != "$published_shasum" ]; then
   echo "npm-tarball: $name@$version: downloaded tarball has integrity $actual_integrity / shasum $actual_shasum, expected $pinned / $published_shasum" >&2
   exit 1
