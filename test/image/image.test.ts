@@ -36,6 +36,8 @@ import {
 import { disposeAll, S3Server, sha256File, startS3Server } from '../support/s3';
 
 const BUILD_TIMEOUT_MS = 30 * 60_000;
+/** Each container start copies the image's file system (vfs): seconds each on a busy machine. */
+const TEST_TIMEOUT_MS = 180_000;
 const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
 const versions = readFileSync(repoPath('scripts', 'image', 'versions.sh'), 'utf8');
 const PINNED_NODE = /^NODE_VERSION=(\S+)$/m.exec(versions)![1];
@@ -74,7 +76,7 @@ describe('agent image: built from the repository', () => {
   test('--version as the default user: heapdump-agent <package.json version>, exit 0', async () => {
     const r = await run(['--version']);
     expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: `heapdump-agent ${pkg.version}`, stderr: '' });
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('config: non-root user 1001, tini as entrypoint, OCI labels (version from package.json, base from the Dockerfile)', async () => {
     const { Config } = await inspectImage(image);
@@ -87,7 +89,7 @@ describe('agent image: built from the repository', () => {
       'org.opencontainers.image.base.name': dockerfileArgDefault('NODE_IMAGE'),
     });
     expect(Config.Labels?.['org.opencontainers.image.revision']).toMatch(/^[0-9a-f]{40}(-dirty)?$/);
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('inside: the pinned Node 24, tini, util-linux mount/umount, no npm; the bundle is the one the tests run', async () => {
     const script = [
@@ -115,7 +117,7 @@ describe('agent image: built from the repository', () => {
       sha256(normalizeModulePaths(readFileSync(AGENT_BUNDLE, 'utf8'))),
     ]);
     expect(PINNED_NODE.split('.')[0]).toBe('24');
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('tini is PID 1, so the agent can SIGKILL itself as a last resort (as PID 1 the kernel would ignore it)', async () => {
     const selfKill = 'process.kill(process.pid, "SIGKILL"); setTimeout(() => { console.log("survived"); process.exit(3); }, 1000)';
@@ -124,7 +126,7 @@ describe('agent image: built from the repository', () => {
     // negative control: node as PID 1 survives its own SIGKILL
     const asPid1 = await run([], [`--entrypoint=${JSON.stringify(['node', '-e', selfKill])}`]);
     expect({ code: asPid1.code, stdout: asPid1.stdout }).toEqual({ code: 3, stdout: 'survived' });
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('agent image: the uploader container, run as the synthesized DaemonSet runs it', () => {
@@ -234,7 +236,7 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
     expect(jsonLines(agent.stdout).filter((e) => e.level === 'error')).toEqual([]);
     const pid1 = await podman(['exec', name, 'cat', '/proc/1/comm']);
     expect(pid1.stdout).toBe('tini');
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('SIGTERM to the container: the agent stops at once, exit 0', async () => {
     expect(agent.exitInfo()).toBeUndefined();
@@ -246,5 +248,5 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
     expect({ code: exit.code, prompt: seconds < 5 }).toEqual({ code: 0, prompt: true });
     expect(logged('shutdown requested')).toEqual([expect.objectContaining({ signal: 'SIGTERM' })]);
     expect(logged('stopped')).toEqual([expect.objectContaining({ exitCode: 0 })]);
-  });
+  }, TEST_TIMEOUT_MS);
 });
