@@ -8,6 +8,7 @@
  * A string literal inside a not-yet-called function is only scanned, not parsed; it is stored
  * gzipped (base64) so the file, which Node keeps in memory as the script's source, stays small.
  */
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { gzipSync } from 'zlib';
 import { build, type Plugin } from 'esbuild';
@@ -25,7 +26,17 @@ export const LAZY_MODULES: Readonly<Record<string, string>> = {
   './kube-api': path.join(ROOT, 'agent', 'src', 'report', 'kube-api.ts'),
 };
 
-const COMMON = { bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning' } as const;
+/** package.json's version, embedded as `__AGENT_VERSION__` (agent/src/version.ts): `agent.js --version`. */
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __AGENT_VERSION__: JSON.stringify(PACKAGE_VERSION) },
+} as const;
 
 /** The module, bundled on its own (CommonJS), as a string; lazy modules inside it are embedded the same way. */
 async function bundleToText(entry: string): Promise<{ code: string; inputs: string[] }> {

@@ -18,6 +18,7 @@ import { killSelf } from './runtime/exit';
 import { Lifecycle } from './runtime/lifecycle';
 import { createLogger, type Logger } from './runtime/logger';
 import { createRegistry } from './runtime/metrics';
+import { VERSION_LINE } from './version';
 
 /**
  * Command modules are loaded on demand, so a command runs only its own top-level code. The
@@ -66,6 +67,10 @@ function resolve(command: Command, env: NodeJS.ProcessEnv, logger: Logger): Reso
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === '--version') {
+    process.stdout.write(`${VERSION_LINE}\n`);
+    return EXIT.ok;
+  }
   const bootLogger = createLogger({ level: 'info' }, { component: 'main' });
   routeProcessWarnings(bootLogger);
   // --help, usage errors (agent/src/cli.ts).
