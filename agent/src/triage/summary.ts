@@ -212,7 +212,7 @@ export function renderSummaryText(doc: SummaryDocument, options: RenderOptions =
 
   out.push(`Threads (${heap.threads.length})`);
   for (const th of heap.threads) {
-    out.push(`"${th.name ?? `thread #${th.serial}`}"${th.name === null ? ' (name not found)' : ''}, ${th.depth} frames`);
+    out.push(`"${th.name ?? `thread #${th.serial}`}"${th.name === null ? ' (name not found)' : ''}, ${th.depth} frame${th.depth === 1 ? '' : 's'}`);
     for (const f of th.frames.slice(0, maxFrames)) out.push(`    at ${formatFrame(f)}`);
     const more = th.depth - Math.min(th.frames.length, maxFrames);
     if (more > 0) out.push(`    ... ${more} more`);
