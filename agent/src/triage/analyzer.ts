@@ -10,11 +10,15 @@
  * name. Pure: it reads no file itself, only the few name records it needs at the end, through the
  * injected NameReader. Never throws on bad or truncated input: the summary says it is partial.
  *
- * Memory is bounded by the caps below whatever the dump's size (worst cases in parentheses, for the
- * defaults): classes (250,000 x ~90 bytes with their index: ~22 MiB), names (1,000,000 x 18 bytes:
- * ~17 MiB), threads and their frames (4,096 x 128 slots x 37 bytes: ~19 MiB, plus 65,536 frame
- * records: ~2.4 MiB), thread objects (16,384), and the carry of the parser (one CLASS DUMP: <= 2.4 MiB).
- * A typical dump (a few thousand classes, 50k-300k names, 50 threads) needs 1-6 MiB.
+ * Memory is bounded by the caps below whatever the dump's size. Worst cases with the defaults, each
+ * reached only when a dump has that much of it: classes (100,000 rows of 66 bytes + 2 id tables:
+ * ~14 MiB), names (1,000,000 x 18 bytes: ~17 MiB), thread stacks (2,048 threads x at most 128 frame
+ * slots x 37 bytes: ~9 MiB, plus 65,536 frame records: ~3 MiB), thread names (16,384 Thread objects,
+ * names of 256 characters: ~5 MiB), checkpoints (65,536 x 24 bytes: 1.5 MiB), the parser's carry (one
+ * CLASS DUMP: <= 2.4 MiB) and fixed tables (~0.3 MiB). A typical dump (a few thousand classes, 50k-300k
+ * names, tens of threads) needs 2-8 MiB (measured by `npm run bench:analysis`: +7 MiB peak RSS).
+ * Time is linear in the bytes: bodies are skipped by their length, each byte is looked at a bounded
+ * number of times however the chunks fall, and names are read once at the end.
  */
 import { ClassTable, FLAG, Kind, PRIMITIVE_ROWS, SENTINEL_ROW } from './class-table';
 import { basicTypeSize, basicTypeSizeTable, headerSizes, javaClassName, PRIMITIVE_ARRAY_NAMES, SUB, TAG } from './hprof-format';
@@ -32,15 +36,15 @@ export interface AnalyzerOptions {
   readonly topClasses?: number;
   /** Largest single objects listed. @default 20 */
   readonly topObjects?: number;
-  /** Classes tracked; objects of further classes are counted under `<other classes>`. @default 250000 */
+  /** Classes tracked; objects of further classes are counted under `<other classes>`. @default 100000 */
   readonly maxClasses?: number;
   /** UTF-8 name records indexed (their offsets); further names show as `<name 0x…>`. @default 1000000 */
   readonly maxNames?: number;
   /** Longest name read, bytes (longer names are cut). @default 1024 */
   readonly maxNameBytes?: number;
-  /** Threads whose stacks are kept. @default 4096 */
+  /** Threads whose stacks are kept. @default 2048 */
   readonly maxThreads?: number;
-  /** Frames kept per thread (innermost first; the full depth is still reported). @default 128 */
+  /** Frames kept per thread (innermost first; the full depth is still reported). @default 64 */
   readonly maxFramesPerThread?: number;
   /** STACK FRAME records held at once. @default 65536 */
   readonly maxFrameRecords?: number;
@@ -62,11 +66,11 @@ export interface AnalyzerOptions {
 const DEFAULTS: Required<AnalyzerOptions> = {
   topClasses: 100,
   topObjects: 20,
-  maxClasses: 250_000,
+  maxClasses: 100_000,
   maxNames: 1_000_000,
   maxNameBytes: 1024,
-  maxThreads: 4096,
-  maxFramesPerThread: 128,
+  maxThreads: 2048,
+  maxFramesPerThread: 64,
   maxFrameRecords: 65_536,
   maxThreadObjects: 16_384,
   maxThreadNameChars: 256,
@@ -88,6 +92,9 @@ const WATCHED_NAMES = ['name', 'value', 'coder', 'java/lang/Thread', 'java.lang.
 const W_NAME = 0;
 const W_VALUE = 1;
 const W_CODER = 2;
+
+/** An object's body is read (Thread and String fields, thread name arrays) only up to this many bytes. */
+const MAX_BODY_READ = 64 * 1024;
 
 /** Direct-mapped cache class id -> row for the fast loop (3 x 32 KiB). */
 const CACHE_SIZE = 8192;
@@ -169,9 +176,21 @@ export class HprofAnalyzer implements HprofVisitor {
     return this.parser.structure();
   }
 
-  /** Bytes held by the analysis' tables (for tests and metrics). */
-  get stateBytes(): number {
-    return this.classes.bytes + this.names.bytes;
+  /**
+   * Bytes held by the analysis' tables and buffers (not counting JS object overhead): what the caps
+   * bound. For tests and metrics.
+   */
+  stateBytes(): number {
+    return (
+      this.classes.bytes +
+      this.names.bytes +
+      this.stacks.bytes +
+      this.threadNames.bytes +
+      this.locator.bytes +
+      this.parser.bufferBytes +
+      this.cacheRow.length * 12 +
+      this.threadNameAt.size * 32
+    );
   }
 
   // ---- visitor: header and top-level records --------------------------------------------------------
@@ -449,7 +468,7 @@ export class HprofAnalyzer implements HprofVisitor {
     const id = this.idSize;
     if (kind === Kind.Thread) {
       const at = this.threadNameAt.get(row) ?? -1;
-      if (at < 0 || at + id > dataBytes) return 0;
+      if (at < 0 || at + id > dataBytes || at + id > MAX_BODY_READ) return 0;
       this.pending = Pending.Thread;
       this.pendingHi = this.idHi(buf, p + 1);
       this.pendingLo = this.idLo(buf, p + 1);
@@ -460,7 +479,7 @@ export class HprofAnalyzer implements HprofVisitor {
       const slot = this.threadNames.wantedString(this.idHi(buf, p + 1), this.idLo(buf, p + 1));
       if (slot < 0) return 0;
       const need = Math.max(this.stringValueOffset + id, this.stringCoderOffset + 1);
-      if (need > dataBytes) return 0;
+      if (need > dataBytes || need > MAX_BODY_READ) return 0;
       this.pending = Pending.String;
       this.pendingSlot = slot;
       return need;

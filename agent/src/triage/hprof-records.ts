@@ -190,6 +190,11 @@ export class HprofRecordParser {
     return this.base;
   }
 
+  /** Bytes held by the carry and capture buffers. */
+  get bufferBytes(): number {
+    return this.carry.length + this.capBuf.length;
+  }
+
   /** Feeds the next bytes of the stream. Never throws on bad input (the walk stops, noted in `issues`). */
   update(buf: Buffer): void {
     const n = buf.length;

@@ -70,6 +70,11 @@ export class ObjectLocator {
     this.stride *= 2;
   }
 
+  /** Bytes held. */
+  get bytes(): number {
+    return this.offset.length * 24;
+  }
+
   get size(): number {
     return this.count;
   }

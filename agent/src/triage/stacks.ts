@@ -121,7 +121,8 @@ export class StackTable {
       const capacity = t.capacity === 0 ? n : this.maxFramesPerThread;
       t.start = this.slots;
       t.capacity = capacity;
-      if (this.slots + capacity > this.sLine.length) this.growSlots(Math.max(this.slots + capacity, this.sLine.length * 2));
+      const most = 2 * this.maxThreads * this.maxFramesPerThread;
+      if (this.slots + capacity > this.sLine.length) this.growSlots(Math.min(Math.max(this.slots + capacity, this.sLine.length * 2), Math.max(most, this.slots + capacity)));
       this.slots += capacity;
     }
     t.depth = depth;
@@ -184,6 +185,11 @@ export class StackTable {
       });
     }
     return out;
+  }
+
+  /** Bytes held by the tables. */
+  get bytes(): number {
+    return this.fLine.length * 24 + this.frameIndex.bytes + this.sLine.length * 37 + this.bySerial.bytes + this.threads.length * 64;
   }
 
   private growFrames(capacity: number): void {

@@ -133,6 +133,13 @@ export class ThreadNames {
     return array && (array[0] !== 0 || array[1] !== 0) ? { object: 'array', id: array, slot } : null;
   }
 
+  /** Bytes held (approximately: names counted at 2 bytes a character). */
+  get bytes(): number {
+    let text = 0;
+    for (const t of this.text) text += t === null ? 0 : 2 * t.length;
+    return this.objects.bytes + this.strings.bytes + this.arrays.bytes + this.stringFilter.length + this.arrayFilter.length + this.text.length * 48 + text;
+  }
+
   /** Name of Thread object `(hi, lo)`, or null. */
   nameOf(hi: number, lo: number): string | null {
     const slot = this.objects.get(hi, lo);

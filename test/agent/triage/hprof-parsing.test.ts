@@ -324,6 +324,79 @@ describe.each([4, 8] as const)('synthetic dump with %i-byte identifiers', (idSiz
   });
 });
 
+/**
+ * `classes` classes (a name, LOAD CLASS, CLASS DUMP and one instance each) and `threads` threads with
+ * `frames` frames each and a name (Thread -> String -> byte[]).
+ */
+function crowd(classes: number, threads: number, frames: number): Buffer {
+  const w = new HprofWriter(8);
+  w.utf8(N.thread, 'java/lang/Thread').utf8(N.string, 'java/lang/String').utf8(N.name, 'name').utf8(N.value, 'value').utf8(N.run, 'run');
+  w.loadClass(1, C.thread, N.thread).loadClass(2, C.string, N.string);
+  for (let i = 0; i < classes; i++) w.utf8(0x10000n + BigInt(i), `com/example/C${i}`).loadClass(10 + i, 0x100000n + BigInt(i) * 8n, 0x10000n + BigInt(i));
+  for (let t = 0; t < threads; t++) {
+    const ids = Array.from({ length: frames }, (_, k) => 0x200000n + BigInt(t * frames + k));
+    for (const f of ids) w.stackFrame(f, N.run, N.run, N.run, 10, 1);
+    w.stackTrace(100 + t, 1 + t, ids);
+  }
+  w.heapSegment().classDump(C.thread, 0n, 8, [{ name: N.name, type: T.object }]).classDump(C.string, 0n, 8, [{ name: N.value, type: T.object }]);
+  for (let i = 0; i < classes; i++) w.classDump(0x100000n + BigInt(i) * 8n, 0n, 4, [{ name: N.value, type: T.int }]);
+  for (let i = 0; i < classes; i++) w.instance(0x1000000n + BigInt(i) * 16n, 0x100000n + BigInt(i) * 8n, Buffer.alloc(4));
+  for (let t = 0; t < threads; t++) {
+    const base = 0x2000000n + BigInt(t) * 0x100n;
+    w.instance(base, C.thread, w.id(base + 0x10n))
+      .instance(base + 0x10n, C.string, w.id(base + 0x20n))
+      .primitiveArray(base + 0x20n, T.byte, 6, Buffer.from(`t${String(t).padStart(5, '0')}`, 'latin1'))
+      .rootThreadObject(base, 1 + t, 100 + t);
+  }
+  return w.end().toBuffer();
+}
+
+describe('bounded state', () => {
+  const caps: AnalyzerOptions = {
+    maxClasses: 300,
+    maxNames: 1000,
+    maxThreads: 40,
+    maxFramesPerThread: 8,
+    maxFrameRecords: 256,
+    maxThreadObjects: 60,
+    maxCheckpoints: 32,
+    checkpointBytes: 64,
+  };
+
+  it('does not grow when the dump has twice as much of everything beyond the caps', async () => {
+    const small = await analyse(crowd(2000, 200, 40), { options: caps });
+    const big = await analyse(crowd(4000, 400, 80), { options: caps });
+    expect(big.a.stateBytes()).toBe(small.a.stateBytes());
+    expect(big.a.stateBytes()).toBeLessThan(1024 * 1024);
+    // totals stay exact; what does not fit is said
+    expect(big.heap.totals.objects).toBe(4000 + 3 * 400);
+    expect(big.heap.threads).toHaveLength(40);
+    expect(big.heap.threads.every((t) => t.frames.length === 8 && t.depth === 80)).toBe(true);
+    expect(big.heap.issues.join('\n')).toMatch(/name index full .*class table full .*thread table full .*thread object table full/s);
+  });
+
+  it('grows with the dump below the caps (the caps are what bound it)', async () => {
+    const small = await analyse(crowd(200, 10, 4), { options: caps });
+    const big = await analyse(crowd(2000, 200, 40), { options: caps });
+    expect(big.a.stateBytes()).toBeGreaterThan(small.a.stateBytes());
+    expect(small.heap.threads.map((t) => t.name)).toEqual(Array.from({ length: 10 }, (_, t) => `t${String(t).padStart(5, '0')}`));
+  });
+
+  it('walks a maximal class dump (65,535 statics) fed one byte at a time in linear time', async () => {
+    const w = new HprofWriter(8);
+    const statics = Array.from({ length: 65_535 }, (_, i) => ({ name: BigInt(i + 1), type: T.long, value: Buffer.alloc(8) }));
+    w.utf8(N.widget, 'com/example/Widget').loadClass(1, C.widget, N.widget).heapSegment().classDump(C.widget, 0n, 4, [{ name: N.b, type: T.int }], statics);
+    w.instance(0x9000n, C.widget, Buffer.alloc(4)).end();
+    const bytes = w.toBuffer();
+    expect(bytes.length).toBeGreaterThan(1_000_000);
+    const started = Date.now();
+    const { heap } = await analyse(bytes, { chunks: [1] });
+    expect(cls(heap, 'com.example.Widget')?.instances).toBe(1);
+    expect(heap.complete).toBe(true);
+    expect(Date.now() - started).toBeLessThan(15_000); // a rescan per byte would take hours
+  }, 30_000);
+});
+
 describe('structure(): is the stream a whole dump', () => {
   const whole = fixture(8).bytes;
   const structure = (bytes: Buffer) => {
