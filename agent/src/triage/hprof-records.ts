@@ -199,43 +199,77 @@ export class HprofRecordParser {
   update(buf: Buffer): void {
     const n = buf.length;
     let p = 0;
-    try {
-      while (p < n) {
-        switch (this.state) {
-          case State.Segment:
-            p = this.segment(buf, p);
-            break;
-          case State.Skip: {
-            const left = this.skipTarget - (this.base + p);
-            if (left > n - p) {
-              p = n;
-            } else {
-              p += left;
-              this.resume(p);
-            }
-            break;
-          }
-          case State.Record:
-            p = this.recordHeader(buf, p);
-            break;
-          case State.Capture:
-            p = this.capture(buf, p);
-            break;
-          case State.SubCarry:
-            p = this.subCarry(buf, p);
-            break;
-          case State.Header:
-            p = this.fileHeader(buf, p);
-            break;
-          default:
-            p = n;
-        }
+    for (;;) {
+      try {
+        this.walk(buf, p);
+        break;
+      } catch (error) {
+        // A bug must not take the uploader down, nor cost it the completeness check: the analysis
+        // stops, the walk goes on over record headers only.
+        p = this.failedAt;
+        if (!this.degrade(error as Error, p)) break;
       }
-    } catch (error) {
-      // a bug here must not take the uploader down: stop analysing, keep counting bytes
-      this.stop(`analysis stopped at offset ${this.base + p}: ${(error as Error).message}`);
     }
     this.base += n;
+  }
+
+  /** Position in the chunk of the step that was running (for degrade()). */
+  private failedAt = 0;
+  /** After an internal error: records are skipped by their length, nothing more is analysed. */
+  private degraded = false;
+
+  private walk(buf: Buffer, p: number): void {
+    const n = buf.length;
+    while (p < n) {
+      this.failedAt = p;
+      switch (this.state) {
+        case State.Segment:
+          p = this.segment(buf, p);
+          break;
+        case State.Skip: {
+          const left = this.skipTarget - (this.base + p);
+          if (left < 0) throw new Error(`skip target ${this.skipTarget} behind the walk`);
+          if (left > n - p) {
+            p = n;
+          } else {
+            p += left;
+            this.resume(p);
+          }
+          break;
+        }
+        case State.Record:
+          p = this.recordHeader(buf, p);
+          break;
+        case State.Capture:
+          p = this.capture(buf, p);
+          break;
+        case State.SubCarry:
+          p = this.subCarry(buf, p);
+          break;
+        case State.Header:
+          p = this.fileHeader(buf, p);
+          break;
+        default:
+          p = n;
+      }
+    }
+  }
+
+  /** After an internal error at buf[p]: go on to the end of the current record, headers only from there. */
+  private degrade(error: Error, p: number): boolean {
+    const at = this.base + p;
+    if (this.degraded || this.state === State.Header || this.state === State.Stopped || this.recEnd < at) {
+      this.stop(`analysis stopped at offset ${at}: ${error.message}`);
+      return false;
+    }
+    this.issue(`analysis stopped at offset ${at}: ${error.message}; the rest was only checked for completeness`);
+    this.degraded = true;
+    this.carryLen = 0;
+    this.inSegment = false;
+    if (this.state === State.Record && this.recEnd === at) return true;
+    this.skipTarget = this.recEnd;
+    this.state = State.Skip;
+    return true;
   }
 
   /** Whether the bytes so far are a structurally complete dump. */
@@ -361,14 +395,14 @@ export class HprofRecordParser {
       this.recLength = length;
       this.recEnd = recEnd;
       this.records++;
-      if (tag === TAG.heapDumpSegment || tag === TAG.heapDump) {
+      if ((tag === TAG.heapDumpSegment || tag === TAG.heapDump) && !this.degraded) {
         this.inSegment = true;
         this.state = State.Segment;
         if (length === 0) this.resume(p);
         return p;
       }
       if (tag === TAG.heapDumpEnd) this.endAt = recEnd;
-      const want = v.recordPrefix(tag, length);
+      const want = this.degraded ? 0 : v.recordPrefix(tag, length);
       const prefix = want < length ? want : length;
       if (prefix > 0) {
         if (n - p < prefix) {

@@ -6,6 +6,7 @@
  * 2 x id size, array header = 2 x id size + 4), not taken from the implementation.
  */
 import { bufferNameReader, HeapSummary, HprofAnalyzer, AnalyzerOptions, NameReader } from '../../../agent/src/triage';
+import { HprofRecordParser, HprofVisitor } from '../../../agent/src/triage/hprof-records';
 import { HprofWriter, T } from '../../support/hprof-writer';
 
 const N = {
@@ -451,6 +452,44 @@ describe('structure(): is the stream a whole dump', () => {
       const bytes = Buffer.concat([whole.subarray(0, 31), garbage]);
       const { heap } = await analyse(bytes, { chunks: [1 + (i % 17)] });
       expect(heap.complete).toBe(false);
+    }
+  });
+});
+
+describe('an internal error while analysing', () => {
+  /** A visitor whose instance() throws on the 3rd instance (a stand-in for a bug in the analysis). */
+  function failing(): HprofVisitor & { instances: number } {
+    return {
+      instances: 0,
+      header: () => undefined,
+      recordPrefix: () => 0,
+      record: () => undefined,
+      instance() {
+        if (++this.instances === 3) throw new Error('boom');
+        return 0;
+      },
+      objectArray: () => undefined,
+      primitiveArray: () => 0,
+      body: () => undefined,
+      classDump: () => undefined,
+      root: () => undefined,
+      heapRun: (_b, _v, p) => p,
+    };
+  }
+
+  it('stops the analysis but still tells whether the dump is complete, however it is chunked', () => {
+    const whole = fixture(8).bytes;
+    for (const chunk of [whole.length, 1, 5, 100]) {
+      const visitor = failing();
+      const parser = new HprofRecordParser(visitor);
+      for (let i = 0; i < whole.length; i += chunk) parser.update(whole.subarray(i, i + chunk));
+      expect(parser.issues).toHaveLength(1);
+      expect(parser.issues[0]).toMatch(/^analysis stopped at offset \d+: boom; the rest was only checked for completeness$/);
+      expect(visitor.instances).toBe(3);
+      expect(parser.structure()).toEqual({ complete: true, bytes: whole.length, format: 'hprof' });
+      const cut = new HprofRecordParser(failing());
+      cut.update(whole.subarray(0, whole.length - 3));
+      expect(cut.structure().complete).toBe(false);
     }
   });
 });
