@@ -760,8 +760,8 @@ export class HprofAnalyzer implements HprofVisitor {
 
     const className = (row: number): string => {
       if (row < PRIMITIVE_ROWS) return PRIMITIVE_ARRAY_NAMES[row + 4];
-      const s = classSlots.get(row) ?? classSlot(row);
-      const n = s >= 0 ? names[s] : null;
+      const s = classSlots.get(row) ?? -1;
+      const n = s >= 0 ? (names[s] ?? null) : null;
       return n !== null ? javaClassName(n) : `<class ${formatId(t.idHi[row], t.idLo[row], id)}>`;
     };
     const classes: ClassSummary[] = topRows.map((r) => ({ name: className(r), instances: t.count[r], shallowBytes: shallow[r] }));
@@ -779,7 +779,7 @@ export class HprofAnalyzer implements HprofVisitor {
       depth: th.depth,
       frames: framesOf[i].map((f, k): FrameSummary => {
         const s = frameSlots[i][k];
-        const name = (slot: number) => (slot >= 0 ? names[slot] : null);
+        const name = (slot: number) => (slot >= 0 ? (names[slot] ?? null) : null);
         return {
           className: name(s.cls) !== null ? javaClassName(name(s.cls) as string) : '<unknown class>',
           method: name(s.method) ?? '<unknown method>',

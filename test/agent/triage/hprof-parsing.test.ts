@@ -242,6 +242,15 @@ describe.each([4, 8] as const)('synthetic dump with %i-byte identifiers', (idSiz
     expect(cls(heap, 'byte[]')).toEqual({ name: 'byte[]', instances: 1, shallowBytes: arrayLength + arrayHeader });
   });
 
+  it('reads a HEAP DUMP record (0x0C) like a HEAP DUMP SEGMENT', async () => {
+    const w = new HprofWriter(idSize);
+    w.utf8(N.widget, 'com/example/Widget').loadClass(1, C.widget, N.widget).heapSegment(0x0c).classDump(C.widget, 0n, 4, [{ name: N.b, type: T.int }]);
+    for (let i = 0; i < 3; i++) w.instance(0x9000n + BigInt(i) * 0x10n, C.widget, Buffer.alloc(4));
+    const { heap } = await analyse(w.end().toBuffer());
+    expect(heap.complete).toBe(true);
+    expect(cls(heap, 'com.example.Widget')).toEqual({ name: 'com.example.Widget', instances: 3, shallowBytes: 3 * (4 + instanceHeader) });
+  });
+
   it('skips unknown record types by their length', async () => {
     const w = new HprofWriter(idSize);
     w.record(0x7f, Buffer.alloc(1000, 0x21)) // unknown, full of bytes that look like sub-records
