@@ -4,12 +4,15 @@
  * `finish()` with positioned name reads. In its own process (bundled by `npm run bench:analysis`), so
  * that the bench controls its Node flags and CPU (taskset) and reads its own peak RSS.
  *
- * Env: BENCH_FILE (the .hprof), BENCH_ANALYSIS=off to only read (the baseline for memory).
+ * Env: BENCH_FILE (the .hprof), BENCH_ANALYSIS=off to only read (the baseline for memory),
+ * BENCH_V8_FLAGS: V8 flags set at start with v8.setFlagsFromString (as the uploader would have to for
+ * flags that NODE_OPTIONS refuses, e.g. --max-opt=1).
  * Prints one JSON line: { bytes, updateCpuS, readCpuS, finishMs, peakRssMiB, objects, instances, threads, named, complete }.
  * `updateCpuS` is the CPU time (user + system, process.cpuUsage) spent inside update() only.
  */
 import { readFileSync } from 'fs';
 import { open } from 'fs/promises';
+import { setFlagsFromString } from 'v8';
 import { HprofAnalyzer } from '../agent/src/triage/analyzer';
 import { fileNameReader } from '../agent/src/triage/name-readers';
 import { tuneV8ForFlatMemory } from '../agent/src/uploader/file-source';
@@ -27,6 +30,7 @@ async function main(): Promise<void> {
   const file = process.env.BENCH_FILE;
   if (!file) throw new Error('BENCH_FILE is required');
   const analyse = process.env.BENCH_ANALYSIS !== 'off';
+  for (const flag of (process.env.BENCH_V8_FLAGS ?? '').split(/\s+/).filter(Boolean)) setFlagsFromString(flag);
   tuneV8ForFlatMemory(); // as the uploader does at start
   const fh = await open(file, 'r');
   try {

@@ -326,6 +326,7 @@ export class HprofAnalyzer implements HprofVisitor {
     const t = this.classes;
     const count = t.count;
     const data = t.data;
+    const dataHigh = t.dataHigh;
     const gate = t.gate;
     const kind = t.kind;
     const cacheHi = this.cacheHi;
@@ -371,8 +372,15 @@ export class HprofAnalyzer implements HprofVisitor {
         const next = p + primHdr + bytes;
         if (next > end || bytes + arrayHeader > threshold) return p;
         if (arraysWanted && (type === 8 || type === 5) && arrayFilter[(view.getInt32(p + 1 + idLoAt) >>> 3) & 65535] !== 0) return p;
-        count[type - 4]++;
-        data[type - 4] += bytes;
+        const row = type - 4;
+        count[row]++;
+        const sum = data[row] + bytes;
+        if (sum > 1073741824) {
+          dataHigh[row] += sum;
+          data[row] = 0;
+        } else {
+          data[row] = sum;
+        }
         p = next;
       } else if (tag === 0x22) {
         // OBJECT ARRAY DUMP: tag, array id, u4 stack serial, u4 length, array class id, elements
@@ -388,7 +396,13 @@ export class HprofAnalyzer implements HprofVisitor {
         const row = cacheRow[slot];
         if (kind[row] !== Kind.ObjectArray) return p;
         count[row]++;
-        data[row] += bytes;
+        const sum = data[row] + bytes;
+        if (sum > 1073741824) {
+          dataHigh[row] += sum;
+          data[row] = 0;
+        } else {
+          data[row] = sum;
+        }
         p = next;
       } else {
         return p;
@@ -703,10 +717,10 @@ export class HprofAnalyzer implements HprofVisitor {
       const isArray = (t.flags[r] & FLAG.array) !== 0;
       const dumped = (t.flags[r] & FLAG.dumped) !== 0;
       shallow[r] = isArray
-        ? t.data[r] + n * this.arrayHeader
+        ? t.dataOf(r) + n * this.arrayHeader
         : dumped
           ? n * (t.instanceBytes[r] + this.instanceHeader)
-          : t.data[r] + n * this.instanceHeader;
+          : t.dataOf(r) + n * this.instanceHeader;
       objects += n;
       total += shallow[r];
       if (isArray) arrays += n;

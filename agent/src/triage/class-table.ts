@@ -35,7 +35,7 @@ export const SENTINEL_ROW = PRIMITIVE_ROWS;
 export const RESERVED_ROWS = PRIMITIVE_ROWS + 1;
 
 /** Bytes per row over all arrays (for the documented memory bound), without the id table. */
-export const BYTES_PER_CLASS = 4 * 7 + 1 * 2 + 8 * 4 + 4;
+export const BYTES_PER_CLASS = 4 * 7 + 1 * 2 + 8 * 5 + 4;
 
 export class ClassTable {
   readonly index = new IdTable(256);
@@ -57,8 +57,13 @@ export class ClassTable {
   instanceBytes = new Float64Array(0);
   /** Objects seen. */
   count = new Float64Array(0);
-  /** Field bytes (instances) or element bytes (arrays) seen. */
+  /**
+   * Field bytes (instances) or element bytes (arrays) seen: `data + dataHigh`. The fast loop adds to
+   * `data` and moves it to `dataHigh` past 2^30, so that it adds small integers (an interpreter boxes
+   * every number beyond them: two allocations per array once a class passes 2 GiB).
+   */
   data = new Float64Array(0);
+  dataHigh = new Float64Array(0);
   /** Bytes of the class's own (not inherited) instance fields, -1 until its CLASS DUMP. */
   ownFieldBytes = new Int32Array(0);
   /** Serial number from LOAD CLASS, 0 if none. */
@@ -103,6 +108,11 @@ export class ClassTable {
     return row;
   }
 
+  /** Bytes of fields or elements seen for `row`. */
+  dataOf(row: number): number {
+    return this.data[row] + this.dataHigh[row];
+  }
+
   /** Row of the class whose LOAD CLASS had `serial`, or -1. */
   rowOfSerial(serial: number): number {
     return this.bySerial.get(0, serial);
@@ -130,6 +140,7 @@ export class ClassTable {
     this.instanceBytes = g(this.instanceBytes, (n) => new Float64Array(n));
     this.count = g(this.count, (n) => new Float64Array(n));
     this.data = g(this.data, (n) => new Float64Array(n));
+    this.dataHigh = g(this.dataHigh, (n) => new Float64Array(n));
     this.ownFieldBytes = g(this.ownFieldBytes, (n) => new Int32Array(n));
     this.serial = g(this.serial, (n) => new Uint32Array(n));
     this.gate = g(this.gate, (n) => new Float64Array(n));

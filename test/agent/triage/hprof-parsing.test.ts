@@ -251,6 +251,23 @@ describe.each([4, 8] as const)('synthetic dump with %i-byte identifiers', (idSiz
     expect(cls(heap, 'com.example.Widget')).toEqual({ name: 'com.example.Widget', instances: 3, shallowBytes: 3 * (4 + instanceHeader) });
   });
 
+  it('keeps per-class sums exact past 2^31 bytes (40 arrays of 64 MiB in one segment)', async () => {
+    const w = new HprofWriter(idSize);
+    const prologue = w.toBuffer();
+    const length = 64 * 1024 * 1024;
+    const array = Buffer.alloc(10 + idSize + length); // one whole PRIMITIVE ARRAY DUMP per chunk
+    array.set(subRecords(idSize, (x) => x.primitiveArray(0x9000n, T.byte, 0, Buffer.alloc(0))));
+    array.writeUInt32BE(length, 5 + idSize);
+    const a = new HprofAnalyzer();
+    a.update(Buffer.concat([prologue, HprofWriter.recordHeader(0x1c, 40 * array.length)]));
+    for (let i = 0; i < 40; i++) a.update(array);
+    a.update(HprofWriter.recordHeader(0x2c, 0));
+    const heap = await a.finish(async (ranges) => ranges.map(() => Buffer.alloc(0)));
+    expect(heap.complete).toBe(true);
+    expect(cls(heap, 'byte[]')).toEqual({ name: 'byte[]', instances: 40, shallowBytes: 40 * (length + arrayHeader) });
+    expect(heap.totals.shallowBytes).toBe(40 * (length + arrayHeader));
+  });
+
   it('skips unknown record types by their length', async () => {
     const w = new HprofWriter(idSize);
     w.record(0x7f, Buffer.alloc(1000, 0x21)) // unknown, full of bytes that look like sub-records
