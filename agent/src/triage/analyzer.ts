@@ -166,7 +166,10 @@ export class HprofAnalyzer implements HprofVisitor {
     this.parser.checkpoints(o.checkpointBytes);
   }
 
-  /** Feeds the next bytes of the dump, in file order, any chunk size. Never throws. */
+  /**
+   * Feeds the next bytes of the dump, in file order, any chunk size. Keeps no reference to `chunk`
+   * (what it needs across chunks is copied), so the caller may reuse the buffer. Never throws.
+   */
   update(chunk: Buffer): void {
     this.parser.update(chunk);
   }
