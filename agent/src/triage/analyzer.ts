@@ -96,6 +96,8 @@ const W_CODER = 2;
 /** An object's body is read (Thread and String fields, thread name arrays) only up to this many bytes. */
 const MAX_BODY_READ = 64 * 1024;
 
+const EMPTY_VIEW: DataView = new DataView(new ArrayBuffer(0));
+
 /** Direct-mapped cache class id -> row for the fast loop (3 x 32 KiB). */
 const CACHE_SIZE = 8192;
 const CACHE_MASK = CACHE_SIZE - 1;
@@ -137,7 +139,7 @@ export class HprofAnalyzer implements HprofVisitor {
   /** Element sizes by primitive type code (0: not a primitive type, including objects). */
   private primSizes: Uint8Array = new Uint8Array(256);
   private viewBuf: Buffer | null = null;
-  private view: DataView = new DataView(new ArrayBuffer(0));
+  private view: DataView = EMPTY_VIEW;
 
   // objects of classes that got no row (table full)
   private otherInstances = 0;
@@ -172,6 +174,8 @@ export class HprofAnalyzer implements HprofVisitor {
    */
   update(chunk: Buffer): void {
     this.parser.update(chunk);
+    this.viewBuf = null; // not even a view of it is kept
+    this.view = EMPTY_VIEW;
   }
 
   /** Whether the stream so far is a complete dump: it ends exactly after HEAP DUMP END. */
