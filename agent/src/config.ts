@@ -10,6 +10,7 @@
 import { COMMANDS, type Command, ENV } from './contract';
 import type { LogLevel } from './runtime/logger';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
+import { type NotifyConfig, resolveNotifyConfig } from './report/config';
 import { envSettings, Invalid, type Setting, SETTINGS } from './settings';
 import type { AFTER_UPLOAD_ACTIONS, PAYLOAD_CHECKSUMS } from './settings/table';
 
@@ -77,6 +78,8 @@ export interface UploaderConfig extends CommonConfig {
   readonly maxFiles: number;
   readonly readTimeoutMs: number;
   readonly analysis: boolean;
+  /** Who is told about each verified dump (Kubernetes Event, webhook). */
+  readonly notify: NotifyConfig;
   /** 0 = off. */
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
@@ -225,6 +228,7 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     maxFiles: required(env, SETTINGS.dumpMaxFiles),
     readTimeoutMs: required(env, SETTINGS.fileReadTimeout),
     analysis: required(env, SETTINGS.dumpAnalysis),
+    notify: resolveNotifyConfig(env),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
   };
