@@ -14,6 +14,7 @@ import { ConfigError, findTypos, type ResolvedConfig, resolveConfig } from './co
 import type { CommandContext } from './runtime/context';
 import { systemClock } from './runtime/clock';
 import { startHttpServer } from './runtime/http';
+import { StuckReads } from './fs/stuck-io';
 import { killSelf } from './runtime/exit';
 import { Lifecycle } from './runtime/lifecycle';
 import { createLogger, type Logger } from './runtime/logger';
@@ -89,6 +90,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   routeProcessWarnings(log);
 
   const lifecycle = new Lifecycle(root.child('lifecycle'));
+  const stuckReads = new StuckReads();
   const registry = createRegistry({ node: config.nodeName, command: resolved.command });
   let http;
   try {
@@ -134,6 +136,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     setReady: (ready, reason) => lifecycle.setReady(ready, reason),
     onShutdown: (name, step) => lifecycle.onShutdown(name, step),
     heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
+    stuckReads,
   };
 
   let code: number;
@@ -149,6 +152,12 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   if (!(await lifecycle.runShutdownSteps())) code = EXIT.failure;
   await http.close();
   clearTimeout(deadline);
+  if (stuckReads.count() > 0) {
+    // process.exit() would wait forever for the thread-pool threads those reads hold.
+    log.error('stopped, but reads of the dump storage never returned: ending the process with SIGKILL', { exitCode: code, stuckReads: stuckReads.count() });
+    killSelf();
+    return new Promise<number>(() => undefined);
+  }
   log.info('stopped', { exitCode: code });
   return code;
 }

@@ -1,6 +1,7 @@
 /** What main.ts hands to every sub-command: everything a loop touches, injected. */
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock';
+import type { StuckReads } from '../fs/stuck-io';
 import type { Logger } from './logger';
 
 export interface CommandContext {
@@ -23,4 +24,9 @@ export interface CommandContext {
    * NFS call), so the kubelet restarts the container. Loops that never call it do not affect /healthz.
    */
   heartbeat?(loop: string, maxSilenceMs: number): void;
+  /**
+   * Reads of hung storage that timed out and never returned: a command records them here, and main.ts
+   * ends the process with a signal instead of an exit that would wait for them forever.
+   */
+  readonly stuckReads: StuckReads;
 }

@@ -11,6 +11,7 @@
 import { createHash, type Hash } from 'crypto';
 import { createGunzip, type Gunzip } from 'zlib';
 import { fsError } from '../fs/pinned-dir';
+import type { StuckReads } from '../fs/stuck-io';
 import { HprofStreamWalker } from './hprof';
 
 import type { PayloadDigest } from '../config';
@@ -63,23 +64,32 @@ export interface PassDeps {
   readonly readTimeoutMs: number;
   /** @default 1 MiB */
   readonly chunkSize?: number;
+  /** Where a read that times out is recorded, under whose key (the file's id), see withReadTimeout. */
+  readonly stuck?: { readonly reads: StuckReads; readonly key: string };
 }
 
 const DEFAULT_CHUNK = 1024 * 1024;
 
-/** A read that gives up after `ms` (the read itself may stay stuck in the thread pool; the pass moves on). */
-export function withReadTimeout(read: PositionedRead, ms: number): PositionedRead {
+/**
+ * A read that gives up after `ms`. The read itself may stay stuck in the thread pool: it is recorded
+ * in `stuck` under `key` (fs/stuck-io.ts), so the same file is not read again until it returns.
+ */
+export function withReadTimeout(read: PositionedRead, ms: number, stuck?: { readonly reads: StuckReads; readonly key: string }): PositionedRead {
   return (buffer, position, length) => {
     let timer: NodeJS.Timeout | undefined;
+    const attempt = read(buffer, position, length);
     const timeout = new Promise<number>((_, reject) => {
-      timer = setTimeout(() => reject(fsError('EREADTIMEOUT', `a read of ${length} bytes at ${position} took more than ${ms} ms`)), ms);
+      timer = setTimeout(() => {
+        stuck?.reads.track(stuck.key, attempt);
+        reject(fsError('EREADTIMEOUT', `a read of ${length} bytes at ${position} took more than ${ms} ms`));
+      }, ms);
     });
-    return Promise.race([read(buffer, position, length), timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([attempt, timeout]).finally(() => clearTimeout(timer));
   };
 }
 
 export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassDeps): Promise<PassResult> {
-  const timedRead = withReadTimeout(read, deps.readTimeoutMs);
+  const timedRead = withReadTimeout(read, deps.readTimeoutMs, deps.stuck);
   const whole = createHash('sha256');
   const wholeMd5 = plan.digest === 'md5' && plan.partSize === undefined ? createHash('md5') : undefined;
   const parts = new PartDigests(plan);

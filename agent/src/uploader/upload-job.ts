@@ -12,6 +12,7 @@
 import type { FileHandle } from 'fs/promises';
 import { OBJECT_METADATA } from '../contract';
 import { fsError, type FileIdentity, identityOf, openPath, type PinnedDir, sameVersion } from '../fs/pinned-dir';
+import type { StuckReads } from '../fs/stuck-io';
 import type { Clock } from '../runtime/clock';
 import type { Logger } from '../runtime/logger';
 import { checkHprof, type HprofVerdict } from './hprof';
@@ -62,6 +63,8 @@ export interface JobDeps {
   readonly signal: AbortSignal;
   /** Liveness while bytes flow. */
   readonly onBytes: (n: number) => void;
+  /** Reads of hung storage that timed out and have not returned (shared with main.ts, for the exit). */
+  readonly stuck: StuckReads;
   /** @default no triage */
   readonly triage?: (kind: DumpKind) => Triage | undefined;
 }
@@ -126,6 +129,8 @@ export class UploadJob {
    */
   async run(root: PinnedDir, t: Tracked, readiness: Readiness, overwrite?: string): Promise<JobOutcome> {
     if (readiness === 'wait') return { kind: 'wait' };
+    // An earlier read of this file never returned: reading it again would only lose another thread.
+    if (this.deps.stuck.has(t.id)) throw fsError('EREADTIMEOUT', 'an earlier read of this file has not returned yet (hung storage?)');
     const segments = t.file.segments;
     const name = segments[segments.length - 1];
     const parent = await openPath(root, segments.slice(0, -1));
@@ -137,7 +142,10 @@ export class UploadJob {
       if (!sameVersion(state, t.obs.state)) return { kind: 'wait' }; // changed since the scan: observe again
       return await this.withFile(fh, t, state, readiness, kindOfName(name), overwrite);
     } finally {
-      await fh?.close().catch(() => undefined);
+      // FileHandle.close() waits for the handle's pending reads: after a read that never returned it
+      // would wait forever, so the handle is then left to close whenever that read ends.
+      if (fh && this.deps.stuck.has(t.id)) void fh.close().catch(() => undefined);
+      else await fh?.close().catch(() => undefined);
       await parent.close();
     }
   }
@@ -163,7 +171,9 @@ export class UploadJob {
   }
 
   private async withFile(fh: FileHandle, t: Tracked, state: FileIdentity, readiness: Readiness, kind: DumpKind, overwrite?: string): Promise<JobOutcome> {
-    const read = withReadTimeout(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, this.settings.readTimeoutMs);
+    // The read pass and the completeness check read through the timeout (the upload itself is bounded by
+    // the S3 client's request timeout): a hung disk costs one thread and one failed attempt, not the loop.
+    const read = withReadTimeout(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, this.settings.readTimeoutMs, { reads: this.deps.stuck, key: t.id });
 
     // Is it finished? A structurally complete HPROF may go after the short quiet time; a compressed
     // one is proven complete only by decoding it (which is the read pass); anything else waits the full window.
@@ -187,6 +197,7 @@ export class UploadJob {
         signal: this.deps.signal,
         onBytes: this.progress(t.id, 'reading', state.size),
         readTimeoutMs: this.settings.readTimeoutMs,
+        stuck: { reads: this.deps.stuck, key: t.id },
       });
       if (result.analysisError) this.log.warn('dump analysis stopped early: the summary is partial or absent', { key: t.id, reason: result.analysisError });
       const triageOutcome = triage ? await triage.summarise(fh, kind).catch((error: Error) => {

@@ -96,7 +96,7 @@ export class Uploader {
     private readonly cfg: UploaderSettings,
     private readonly store: S3Store,
     private readonly retainer: Retainer,
-    private readonly ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry' | 'signal' | 'setReady' | 'heartbeat'>,
+    private readonly ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry' | 'signal' | 'setReady' | 'heartbeat' | 'stuckReads'>,
     private readonly opts: UploaderOptions = {},
   ) {
     this.metrics = createUploaderMetrics(ctx.registry);
@@ -114,7 +114,7 @@ export class Uploader {
         nodeName: cfg.nodeName, prefix: cfg.s3.prefix, gzip: cfg.gzip, digest: cfg.digest, readTimeoutMs: cfg.readTimeoutMs,
         progressIntervalMs: opts.progressIntervalMs ?? 10_000,
       },
-      { store, clock: ctx.clock, logger: this.log, signal: ctx.signal, onBytes: () => this.beatWhileBusy(), triage: opts.triage },
+      { store, clock: ctx.clock, logger: this.log, signal: ctx.signal, onBytes: () => this.beatWhileBusy(), stuck: ctx.stuckReads, triage: opts.triage },
     );
   }
 
@@ -226,7 +226,16 @@ export class Uploader {
     const watch = this.watcher.endScan(complete);
     this.metrics.watched.set(watch.watched);
     this.metrics.unwatched.set(watch.unwatched);
-    for (const e of result.errors) this.log.debug('cannot read a directory', { path: e.path, error: e.error });
+    for (const e of result.errors) {
+      // Vanished or swapped folders are the tree changing under the scan; a permission error is not.
+      if (e.error.code === 'EACCES' || e.error.code === 'EPERM') {
+        this.failures.once(`scan ${e.error.code} ${e.path}`, () => this.log.error('cannot read a folder of the dump tree: its dumps are not seen', {
+          path: e.path, error: e.error, hint: 'the uploader reads other users\' folders with CAP_DAC_READ_SEARCH (granted by its SCC)',
+        }));
+      } else {
+        this.log.debug('cannot read a directory', { path: e.path, error: e.error });
+      }
+    }
     if (result.truncated.dirs || result.truncated.depth) {
       this.failures.once('scan truncated', () => this.log.warn('the dump tree is larger than the scan limits: the rest is not looked at', {
         dirs: result.dirCount, truncatedDirs: result.truncated.dirs, truncatedDepth: result.truncated.depth,
@@ -240,7 +249,9 @@ export class Uploader {
     }
     for (const s of newlySkipped) {
       this.metrics.skipped.inc({ reason: s.reason });
-      this.log.warn('not uploading a matching entry that is not a plain dump file', { path: s.id, reason: s.reason });
+      // Once per entry and reason: a tenant flipping a FIFO onto a dump's name must not flood the log.
+      this.failures.once(`skip ${s.reason} ${s.id}`, () =>
+        this.log.warn('not uploading a matching entry that is not a plain dump file', { path: s.id, reason: s.reason }));
     }
     this.lastScanEnd = this.ctx.clock.now();
     this.lastScanMs = this.lastScanEnd - started;

@@ -6,6 +6,7 @@
  * the SCC plugin re-runs after the webhook and must pick the application SCC) and by the dump-volume
  * admission policy (its CEL evaluated with @bufbuild/cel).
  */
+import { StuckReads } from '../../../agent/src/fs/stuck-io';
 import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import * as https from 'https';
 import { tmpdir } from 'os';
@@ -325,7 +326,7 @@ describe('certificate files replaced while running', () => {
     };
     const running = runInject(config, {
       logger: log, clock: systemClock, registry, signal: controller.signal,
-      setReady: (r) => void (ready = r), onShutdown: (_n, s) => void steps.push(s),
+      setReady: (r) => void (ready = r), onShutdown: (_n, s) => void steps.push(s), stuckReads: new StuckReads(),
     });
     try {
       await waitFor(() => ready, 5000);

@@ -5,6 +5,7 @@ import { ENV } from '../../../agent/src/contract';
 import { systemClock } from '../../../agent/src/runtime/clock';
 import { memoryLogger } from '../../../agent/src/runtime/logger';
 import { Lifecycle } from '../../../agent/src/runtime/lifecycle';
+import { StuckReads } from '../../../agent/src/fs/stuck-io';
 import { Retainer } from '../../../agent/src/uploader/after-upload';
 import { insertTag, occurrenceStamp } from '../../../agent/src/uploader/keys';
 import { createS3Client, createStore } from '../../../agent/src/uploader/command';
@@ -70,6 +71,7 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
     signal: ctl.signal,
     setReady: (ready, reason) => void readiness.push({ ready, reason }),
     heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
+    stuckReads: new StuckReads(),
   }, withTriage);
   const done = uploader.run().finally(() => client.destroy());
   return {

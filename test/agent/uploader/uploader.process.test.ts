@@ -3,17 +3,21 @@
  * SIGKILL in the middle of an upload and restart, readiness over HTTP, and a dump written by a JVM
  * running as another user, read with CAP_DAC_READ_SEARCH as the only capability.
  */
-import { chmodSync, mkdirSync, readFileSync, mkdtempSync, rmSync, statSync } from 'fs';
+import { execFileSync } from 'child_process';
+import { createHash } from 'crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'fs';
 import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { AGENT_BUNDLE } from '../../../scripts/bundle-agent';
-import { COMMANDS, ENV, HTTP, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, OBJECT_METADATA } from '../../../agent/src/contract';
-import { makeHeapDump, makeLargeHprof } from '../../support/jvm';
+import { COMMANDS, ENV, HTTP, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, OBJECT_METADATA, PATHS } from '../../../agent/src/contract';
+import { makeHeapDump, makeLargeHprof, tinyHprof } from '../../support/jvm';
+import { describeWithMountNs, startInMountNamespace, waitFor } from '../../support/mountns';
+import { nativeProgram } from '../../support/native';
 import { freePort, spawnTracked, TrackedProcess } from '../../support/procs';
 import { disposeAll, getObjectSha256, S3Server, s3Env, sha256File, startS3Server } from '../../support/s3';
-import { eventually } from './harness';
+import { eventually, stampedKey } from './harness';
 
 let s3: S3Server;
 let tmp: string;
@@ -36,10 +40,10 @@ interface Agent {
   logged(msg: string): Array<Record<string, unknown>>;
 }
 
-async function startAgent(root: string, node: string, extraEnv: Record<string, string> = {}, wrap: string[] = []): Promise<Agent> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
+/** The uploader's env as the constructs set it, for this server, root and node, with small windows. */
+function agentEnv(root: string, node: string, port: number, extraEnv: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
     ...s3Env(s3),
     [ENV.nodeName]: node,
     [ENV.dumpRoot]: root,
@@ -53,6 +57,11 @@ async function startAgent(root: string, node: string, extraEnv: Record<string, s
     ...(NODE_OPTIONS_BY_COMMAND[COMMANDS.uploader] ? { [NODE_OPTIONS_ENV]: NODE_OPTIONS_BY_COMMAND[COMMANDS.uploader] } : {}),
     ...extraEnv,
   };
+}
+
+async function startAgent(root: string, node: string, extraEnv: Record<string, string> = {}, wrap: string[] = []): Promise<Agent> {
+  const port = await freePort();
+  const env = agentEnv(root, node, port, extraEnv);
   const cmd = wrap.length ? wrap[0] : 'node';
   const args = [...wrap.slice(1), ...(wrap.length ? ['node'] : []), AGENT_BUNDLE, 'uploader'];
   const proc = spawnTracked(cmd, args, { env, maxLines: 100_000 });
@@ -94,23 +103,26 @@ describe('bundled agent: uploader', () => {
     mkdirSync(path.dirname(big), { recursive: true });
     await makeLargeHprof(big, 300 * 2 ** 20);
     const digest = await sha256File(big);
-    const env = { [ENV.uploadMultipartThresholdMb]: '8', [ENV.uploadConcurrency]: '1', [ENV.uploadPartSizeMb]: '8' };
+    const smallKey = stampedKey('proc/node-k/ns/other/java_pid1.hprof', statSync(small).mtimeMs);
+    const bigKey = stampedKey('proc/node-k/ns/pod/big.hprof', statSync(big).mtimeMs);
+    // files stay in place (as after a crash between verification and the move): S3 alone says what is done
+    const env = { [ENV.uploadMultipartThresholdMb]: '8', [ENV.uploadConcurrency]: '1', [ENV.uploadPartSizeMb]: '8', [ENV.afterUpload]: 'keep' };
     const first = await startAgent(root, 'node-k', env);
-    await eventually('the big upload in flight', () => first.logged('uploading').some((e) => e.key === 'proc/node-k/ns/pod/big.hprof'), 30_000);
+    await eventually('the big upload in flight', () => first.logged('uploading').some((e) => e.key === bigKey), 30_000);
     await new Promise((r) => setTimeout(r, 500));
     first.proc.signal('SIGKILL');
     await first.proc.exited;
-    expect(first.logged('uploaded and verified').map((e) => e.key)).toEqual(['proc/node-k/ns/other/java_pid1.hprof']);
-    expect(await s3.listKeys('proc/node-k/')).toEqual(['proc/node-k/ns/other/java_pid1.hprof']);
+    expect(first.logged('uploaded and verified').map((e) => e.key)).toEqual([smallKey]);
+    expect((await s3.listKeys('proc/node-k/')).filter((k) => !k.includes('.summary.'))).toEqual([smallKey]);
 
     const second = await startAgent(root, 'node-k', env);
     try {
       await eventually('the big dump after restart', () => second.logged('uploaded and verified').length === 1, 60_000);
-      expect(second.logged('uploaded and verified')[0].key).toBe('proc/node-k/ns/pod/big.hprof');
-      expect(second.logged('already in S3: skipped').map((e) => e.key)).toEqual(['proc/node-k/ns/other/java_pid1.hprof']);
-      expect((await getObjectSha256(s3, 'proc/node-k/ns/pod/big.hprof')).sha256).toBe(digest);
+      expect(second.logged('uploaded and verified')[0].key).toBe(bigKey);
+      expect(second.logged('already in S3: skipped').map((e) => e.key)).toEqual([smallKey]);
+      expect((await getObjectSha256(s3, bigKey)).sha256).toBe(digest);
       expect(await sha256File(big)).toBe(digest);
-      expect((await s3.listKeys('proc/node-k/')).sort()).toEqual(['proc/node-k/ns/other/java_pid1.hprof', 'proc/node-k/ns/pod/big.hprof']);
+      expect((await s3.listKeys('proc/node-k/')).filter((k) => !k.includes('.summary.')).sort()).toEqual([smallKey, bigKey].sort());
       expect(await getStatus(second.port, HTTP.ready)).toBe(200);
     } finally {
       await second.proc.dispose();
@@ -160,34 +172,44 @@ describe('bundled agent: uploader', () => {
     }
   });
 
-  describe('a dump written by another user (JVM as uid 1000, file mode 0600)', () => {
-    let root: string;
-    let dumpFile: string;
+  describe('a dump written by another user (JVM as uid 1000 in its own 0700 folder, file mode 0600)', () => {
+    let dumpBytes: Buffer;
     beforeAll(async () => {
-      root = path.join(tmp, 'otheruser');
-      const dir = path.join(root, 'ns', 'pod');
+      const dir = path.join(tmp, 'jvm-1000');
       mkdirSync(dir, { recursive: true });
-      chmodSync(root, 0o755);
-      chmodSync(path.join(root, 'ns'), 0o755);
-      dumpFile = await makeHeapDump(dir, { uid: 1000, gid: 1000, fileName: 'java_pid1.hprof' });
-      const st = statSync(dumpFile);
-      expect(st.uid).toBe(1000);
-      expect(st.mode & 0o777).toBe(0o600);
+      chownSync(dir, 1000, 1000);
+      dumpBytes = readFileSync(await makeHeapDump(dir, { uid: 1000, gid: 1000, fileName: 'java_pid1.hprof' }));
     }, 120_000);
 
-    // uid 0 but no capabilities at all: the file is unreadable (the negative control)
-    const noCaps = ['setpriv', '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', '--'];
-    // uid 0 with only CAP_DAC_READ_SEARCH (what the uploader's SCC grants)
-    const readSearch = ['setpriv', '--inh-caps=-all,+dac_read_search', '--ambient-caps=-all,+dac_read_search', '--bounding-set=-all,+dac_read_search', '--'];
+    /** `<root>/ns/pod/java_pid1.hprof` as wait-ready and HotSpot make them: pod folder uid 1000 0700, dump 0600. */
+    function tenantTree(name: string): { root: string; file: string } {
+      const root = path.join(tmp, name);
+      const dir = path.join(root, 'ns', 'pod');
+      mkdirSync(dir, { recursive: true });
+      chmodSync(root, 0o1777);
+      chmodSync(path.join(root, 'ns'), 0o1777);
+      chownSync(dir, 1000, 1000);
+      chmodSync(dir, 0o700);
+      const file = path.join(dir, 'java_pid1.hprof');
+      writeFileSync(file, dumpBytes, { mode: 0o600 });
+      chownSync(file, 1000, 1000);
+      return { root, file };
+    }
+    const caps = (...c: string[]) => {
+      const list = c.map((x) => `+${x}`).join(',');
+      return ['setpriv', `--inh-caps=-all${list ? `,${list}` : ''}`, `--ambient-caps=-all${list ? `,${list}` : ''}`, `--bounding-set=-all${list ? `,${list}` : ''}`, '--'];
+    };
 
-    it('without any capability the uploader cannot read it (negative control)', async () => {
-      const agent = await startAgent(root, 'node-nocap', {}, noCaps);
+    it('without any capability the uploader cannot even see it: one error naming the missing capability (negative control)', async () => {
+      const { root } = tenantTree('nocap');
+      const agent = await startAgent(root, 'node-nocap', {}, caps());
       try {
         await eventually('the agent running (setpriv has exec-ed node)', () => agent.lines().length > 0, 10_000);
         expect(capEff(agent.proc.pid)).toBe(0n);
-        await eventually('a permission error', () => agent.lines().some((e) => e.level === 'error' && String(e.cause).includes('EACCES')), 15_000);
+        await eventually('a permission error', () => agent.lines().some((e) => e.level === 'error'), 15_000);
+        await new Promise((r) => setTimeout(r, 2000));
         expect(await s3.listKeys('proc/node-nocap/')).toEqual([]);
-        // An unreadable file is not an S3 problem: still ready, and the hint names what is missing.
+        // A folder we cannot read is not an S3 problem: still ready, one line, and the hint names what is missing.
         const errors = agent.lines().filter((e) => e.level === 'error');
         expect(errors).toHaveLength(1);
         expect(String(errors[0].hint)).toContain('CAP_DAC_READ_SEARCH');
@@ -197,18 +219,118 @@ describe('bundled agent: uploader', () => {
       }
     });
 
-    it('with CAP_DAC_READ_SEARCH only, it is uploaded intact', async () => {
-      const agent = await startAgent(root, 'node-cap', {}, readSearch);
+    it('with the manifest\'s capabilities (DAC_READ_SEARCH + DAC_OVERRIDE): uploaded intact and moved into the archive', async () => {
+      const { root, file } = tenantTree('cap');
+      const key = stampedKey('proc/node-cap/ns/pod/java_pid1.hprof', statSync(file).mtimeMs);
+      const agent = await startAgent(root, 'node-cap', {}, caps('dac_read_search', 'dac_override'));
+      try {
+        await eventually('the agent running (setpriv has exec-ed node)', () => agent.lines().length > 0, 10_000);
+        expect(capEff(agent.proc.pid)).toBe((1n << 1n) | (1n << 2n)); // CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        await eventually('archived', () => agent.logged('verified dump moved to the archive').length === 1, 30_000);
+        const obj = await getObjectSha256(s3, key);
+        expect(obj.sha256).toBe(createHash('sha256').update(dumpBytes).digest('hex'));
+        expect(obj.metadata[OBJECT_METADATA.complete]).toBe('true');
+        expect(existsSync(file)).toBe(false);
+        const archived = readFileSync(path.join(root, PATHS.archiveDir, 'ns', 'pod', key.split('/').pop()!));
+        expect(archived.equals(dumpBytes)).toBe(true); // (toEqual on 17 MB buffers walks them byte by byte)
+      } finally {
+        await agent.proc.dispose();
+      }
+    });
+
+    it('read-only (AFTER_UPLOAD=keep) with CAP_DAC_READ_SEARCH only: uploaded intact, left in place', async () => {
+      const { root, file } = tenantTree('readonly');
+      const key = stampedKey('proc/node-ro/ns/pod/java_pid1.hprof', statSync(file).mtimeMs);
+      const agent = await startAgent(root, 'node-ro', { [ENV.afterUpload]: 'keep', [ENV.retentionMaxAge]: '0', [ENV.retentionMaxBytes]: '0' }, caps('dac_read_search'));
       try {
         await eventually('the agent running (setpriv has exec-ed node)', () => agent.lines().length > 0, 10_000);
         expect(capEff(agent.proc.pid)).toBe(1n << 2n); // CAP_DAC_READ_SEARCH only
         await eventually('the upload', () => agent.logged('uploaded and verified').length === 1, 20_000);
-        const obj = await getObjectSha256(s3, 'proc/node-cap/ns/pod/java_pid1.hprof');
-        expect(obj.sha256).toBe(await sha256File(dumpFile));
-        expect(obj.metadata[OBJECT_METADATA.complete]).toBe('true');
+        expect((await getObjectSha256(s3, key)).sha256).toBe(createHash('sha256').update(dumpBytes).digest('hex'));
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(existsSync(file)).toBe(true);
+        expect(agent.lines().filter((e) => e.level === 'error')).toEqual([]);
       } finally {
         await agent.proc.dispose();
       }
     });
   });
+
+  it('a tenant swapping a FIFO onto its dump\'s name, nonstop: other dumps keep flowing, SIGTERM ends the process at once', async () => {
+    const root = path.join(tmp, 'fifo');
+    const podA = path.join(root, 'team-a', 'app-a');
+    mkdirSync(podA, { recursive: true });
+    chmodSync(root, 0o1777);
+    chownSync(podA, 2001, 2001);
+    writeFileSync(path.join(podA, 'java_pid1.hprof'), tinyHprof('tenant A'), { mode: 0o600 });
+    execFileSync('mkfifo', [path.join(podA, 'pipe')]);
+    for (const f of ['java_pid1.hprof', 'pipe']) chownSync(path.join(podA, f), 2001, 2001);
+    const exchange = await nativeProgram('exchange');
+    const agent = await startAgent(root, 'node-fifo', { [ENV.shutdownTimeout]: '10' });
+    try {
+      await eventually('the loop started', () => agent.logged('uploader started').length === 1, 15_000);
+      const attacker = spawnTracked('setpriv', ['--reuid=2001', '--regid=2001', '--clear-groups', '--', exchange, '8000',
+        path.join(podA, 'java_pid1.hprof'), path.join(podA, 'pipe')]);
+      // meanwhile another team's dump appears and must arrive as if nothing happened
+      await new Promise((r) => setTimeout(r, 1500));
+      const podB = path.join(root, 'team-b', 'app-b');
+      mkdirSync(podB, { recursive: true });
+      writeFileSync(path.join(podB, 'java_pid1.hprof'), tinyHprof('tenant B'));
+      const keyB = stampedKey('proc/node-fifo/team-b/app-b/java_pid1.hprof', statSync(path.join(podB, 'java_pid1.hprof')).mtimeMs);
+      await eventually('B\'s dump during the attack', async () => (await s3.listKeys('proc/node-fifo/')).includes(keyB), 15_000);
+      const { code } = await attacker.exited;
+      expect(code).toBe(0);
+      console.log(`FIFO swap attack: ${/swaps=(\d+)/.exec(attacker.stdout.join(''))?.[1]} swaps; B's dump arrived during it`);
+      expect(attacker.exitInfo()).toBeDefined();
+      const t0 = Date.now();
+      agent.proc.signal('SIGTERM');
+      const exit = await agent.proc.exited;
+      expect({ code: exit.code, fast: Date.now() - t0 < 5_000 }).toEqual({ code: 0, fast: true });
+    } finally {
+      await agent.proc.dispose();
+    }
+  }, 60_000);
+});
+
+describeWithMountNs('bundled agent: uploader over hung storage', () => {
+  it('a dump whose reads never return (a stuck FUSE file, as a hung NFS server): other dumps flow; SIGTERM still ends the process within its deadline', async () => {
+    const root = path.join(tmp, 'stuck');
+    const stuckDir = path.join(root, 'team-s', 'app-s');
+    const okDir = path.join(root, 'team-c', 'app-c');
+    mkdirSync(stuckDir, { recursive: true });
+    mkdirSync(okDir, { recursive: true });
+    const stuckfs = await nativeProgram('stuckfs');
+    const pidFile = path.join(tmp, 'stuckfs.pid');
+    const port = await freePort();
+    const ns = startInMountNamespace({
+      setup: [
+        `${stuckfs} ${stuckDir} 1048576 & echo $! > ${pidFile}`,
+        `for i in $(seq 1 100); do grep -q ' ${stuckDir} ' /proc/self/mountinfo && break; sleep 0.05; done`,
+      ].join('\n'),
+      command: ['node', AGENT_BUNDLE, 'uploader'],
+      env: agentEnv(root, 'node-stuck', port, { [ENV.fileReadTimeout]: '1', [ENV.shutdownTimeout]: '3' }),
+    });
+    try {
+      await waitFor('the stuck read timed out', () => ns.events().some((e) => e.msg === 'cannot read a dump (local file kept, retrying slowly)' && String(e.cause).includes('EREADTIMEOUT')), 20_000);
+      writeFileSync(path.join(okDir, 'java_pid1.hprof'), tinyHprof('healthy'));
+      await waitFor('the healthy dump', () => ns.events().some((e) => e.msg === 'uploaded and verified' && String(e.key).includes('team-c/app-c/')), 20_000);
+      // the stuck file is not read again while its first read has not returned (each would cost a thread)
+      const t0 = Date.now();
+      await ns.signalChild('SIGTERM');
+      const code = await ns.childExit;
+      expect(Date.now() - t0).toBeLessThan(3_000 + 3_000);
+      expect(code).toBe(128 + 9); // it had to kill itself: a plain exit would wait for the stuck thread forever
+      expect(ns.events()).toContainEqual(expect.objectContaining({ level: 'error', msg: 'stopped, but reads of the dump storage never returned: ending the process with SIGKILL' }));
+    } finally {
+      if (existsSync(pidFile)) {
+        const pid = Number(readFileSync(pidFile, 'utf8'));
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await ns.stop();
+    }
+  }, 60_000);
 });
