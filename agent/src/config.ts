@@ -6,7 +6,7 @@
  * a default or a validation rule lives in exactly one place. A bad value throws a
  * ConfigError whose message is one line: the variable, the value and what was expected.
  */
-import { COMMANDS, type Command, DEFAULT_DUMP_PATTERNS, ENV, type EnvName, HTTP, PATHS } from './contract';
+import { COMMANDS, type Command, DEFAULT_DUMP_PATTERNS, ENV, type EnvName, HTTP, PATHS, POD_ENV, WAIT_READY_POD_ENV } from './contract';
 import { LOG_LEVELS, type LogLevel } from './runtime/logger';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
 
@@ -34,8 +34,16 @@ export interface WaitReadyConfig extends CommonConfig {
   readonly markerName: string;
   /** 0 = wait forever. */
   readonly timeoutMs: number;
-  /** Relative directory to create under dumpRoot once ready, or undefined. */
-  readonly createSubdir?: string;
+  /** The pod folder to create (or check) below dumpRoot once ready (WAIT_CREATE_POD_FOLDER=true), or undefined. */
+  readonly podFolder?: PodFolderConfig;
+}
+
+/** `<dumpRoot>/<namespace>/<pod>`; rules in agent/src/wait-ready/pod-folder.ts. */
+export interface PodFolderConfig {
+  readonly namespace: string;
+  readonly pod: string;
+  /** Group of the folder (mode 02770) when set; otherwise the folder is 0700. */
+  readonly group?: number;
 }
 
 export interface S3Config {
@@ -94,6 +102,7 @@ export class ConfigError extends Error {
 
 class Invalid extends Error {}
 
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export const STORAGE_CLASSES = [
@@ -150,14 +159,14 @@ function fileName(raw: string): string {
   return raw;
 }
 
-function relativePath(raw: string): string {
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (raw.startsWith('/') || parts.includes('..') || parts.length === 0 || raw.includes('\0')) throw new Invalid();
-  return parts.join('/');
-}
-
 function nodeName(raw: string): string {
   if (raw.length > 253 || !DNS1123_SUBDOMAIN.test(raw)) throw new Invalid();
+  return raw;
+}
+
+/** A namespace name: one folder name by construction (no '/', no '.', not empty). */
+function dnsLabel(raw: string): string {
+  if (raw.length > 63 || !DNS1123_LABEL.test(raw)) throw new Invalid();
   return raw;
 }
 
@@ -237,7 +246,6 @@ export const VARIABLES = {
   [ENV.mountCheckInterval]: v({ default: '30', expected: 'a number of seconds > 0', parse: seconds({ positive: true }) }),
 
   [ENV.waitTimeout]: v({ default: '600', expected: 'a number of seconds >= 0 (0 = wait forever)', parse: seconds({ positive: false }) }),
-  [ENV.waitCreateSubdir]: v({ expected: 'a relative path without ".." (e.g. my-namespace/my-pod)', parse: relativePath }),
 
   [ENV.s3Bucket]: v({ expected: 'an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)', parse: bucket }),
   [ENV.s3Prefix]: v({ default: '', expected: 'a key prefix without control characters', parse: prefix }),
@@ -268,7 +276,19 @@ export const VARIABLES = {
   [ENV.retentionMaxBytes]: v({ default: '2Gi', expected: 'a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)', parse: byteSize }),
 } satisfies Record<EnvName, Variable<unknown>>;
 
-type Vars = typeof VARIABLES;
+/**
+ * wait-ready's pod-folder rows: their names live apart from ENV in the contract (POD_ENV,
+ * WAIT_READY_POD_ENV) until the settings table absorbs them; same rules as VARIABLES.
+ */
+export const POD_FOLDER_VARIABLES = {
+  [WAIT_READY_POD_ENV.createPodFolder]: v({ default: 'false', expected: 'true or false', parse: boolean }),
+  [WAIT_READY_POD_ENV.folderGroup]: v({ expected: 'a group id 0..2147483647', parse: integer(0, 2_147_483_647) }),
+  [POD_ENV.namespace]: v({ expected: 'the pod namespace from the downward API metadata.namespace (a DNS-1123 label)', parse: dnsLabel }),
+  [POD_ENV.name]: v({ expected: 'the pod name from the downward API metadata.name (a DNS-1123 subdomain)', parse: nodeName }),
+};
+
+type Vars = typeof VARIABLES & typeof POD_FOLDER_VARIABLES;
+const ALL_VARIABLES: Vars = { ...VARIABLES, ...POD_FOLDER_VARIABLES };
 type ValueOf<K extends keyof Vars> = Vars[K] extends Variable<infer T> ? T : never;
 
 /** Empty strings count as unset: a ConfigMap key with "" means "use the default". */
@@ -284,7 +304,7 @@ function invalid(name: string, raw: string, spec: Variable<unknown>): ConfigErro
 
 /** The parsed value, or the parsed default, or undefined when neither is given. */
 function optional<K extends keyof Vars>(env: Env, name: K): ValueOf<K> | undefined {
-  const spec = VARIABLES[name] as Variable<ValueOf<K>>;
+  const spec = ALL_VARIABLES[name] as Variable<ValueOf<K>>;
   const raw = rawValue(env, name) ?? spec.default;
   if (raw === undefined) return undefined;
   try {
@@ -298,7 +318,7 @@ function optional<K extends keyof Vars>(env: Env, name: K): ValueOf<K> | undefin
 function required<K extends keyof Vars>(env: Env, name: K): ValueOf<K> {
   const value = optional(env, name);
   if (value === undefined) {
-    throw new ConfigError(name, `${name} is missing: expected ${VARIABLES[name].expected}`);
+    throw new ConfigError(name, `${name} is missing: expected ${ALL_VARIABLES[name].expected}`);
   }
   return value;
 }
@@ -326,14 +346,24 @@ export function resolveMountGuardConfig(env: Env): MountGuardConfig {
   };
 }
 
+function podFolder(env: Env): PodFolderConfig | undefined {
+  if (!required(env, WAIT_READY_POD_ENV.createPodFolder)) return undefined;
+  const group = optional(env, WAIT_READY_POD_ENV.folderGroup);
+  return {
+    namespace: required(env, POD_ENV.namespace),
+    pod: required(env, POD_ENV.name),
+    ...(group !== undefined ? { group } : {}),
+  };
+}
+
 export function resolveWaitReadyConfig(env: Env): WaitReadyConfig {
-  const createSubdir = optional(env, ENV.waitCreateSubdir);
+  const folder = podFolder(env);
   return {
     ...common(env),
     dumpRoot: required(env, ENV.dumpRoot),
     markerName: required(env, ENV.markerName),
     timeoutMs: required(env, ENV.waitTimeout),
-    ...(createSubdir !== undefined ? { createSubdir } : {}),
+    ...(folder !== undefined ? { podFolder: folder } : {}),
   };
 }
 
@@ -445,7 +475,7 @@ export function editDistance(a: string, b: string): number {
 
 /** One warning per unknown variable that is within edit distance 2 of, or extends, a known name. */
 export function findTypos(env: Env): TypoWarning[] {
-  const known = Object.keys(VARIABLES);
+  const known = Object.keys(ALL_VARIABLES);
   const warnings: TypoWarning[] = [];
   for (const name of Object.keys(env).sort()) {
     if (known.includes(name) || !FAMILIES.test(name)) continue;

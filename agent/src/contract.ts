@@ -64,8 +64,7 @@ export const ENV = {
 
   // wait-ready (init containers)
   waitTimeout: 'WAIT_TIMEOUT',
-  /** Optional directory (relative to DUMP_ROOT) that wait-ready creates once the mount is verified. */
-  waitCreateSubdir: 'WAIT_CREATE_SUBDIR',
+  // The pod-folder mode (WAIT_CREATE_POD_FOLDER, WAIT_FOLDER_GROUP, HEAPDUMP_POD_*): WAIT_READY_POD_ENV and POD_ENV.
 
   // uploader: prototype keys
   s3Bucket: 'S3_BUCKET',
@@ -119,7 +118,10 @@ export const POD_ENV = {
 } as const;
 
 export const WAIT_READY_POD_ENV = {
-  /** "true": create `<root>/<namespace>/<pod>` from the pod-identity env once the mount is verified. */
+  /**
+   * "true": create (or check) `<root>/<namespace>/<pod>` from the pod-identity env once the mount is
+   * verified; the folder rules are in agent/src/wait-ready/pod-folder.ts and docs/security.md.
+   */
   createPodFolder: 'WAIT_CREATE_POD_FOLDER',
   /** Optional gid: the pod folder becomes 02770 with this group instead of 0700. */
   folderGroup: 'WAIT_FOLDER_GROUP',
@@ -225,7 +227,11 @@ export const HTTP = {
   metrics: '/metrics',
 } as const;
 
-/** The marker file's JSON content. */
+/**
+ * The marker file's JSON content. The guard rewrites it (new file + rename) at every check: that
+ * write is its probe that the volume still takes writes, and `checkedAt` tells readers how fresh it is.
+ * The file is root-owned, regular, at most MARKER_MAX_BYTES; readers accept nothing else.
+ */
 export interface ReadyMarker {
   /** Node name (downward API spec.nodeName). */
   readonly node: string;
@@ -235,7 +241,21 @@ export interface ReadyMarker {
   readonly target: string;
   /** ISO time the mount was (re)made. */
   readonly since: string;
+  /** ISO time of the guard's last successful check (this write). */
+  readonly checkedAt: string;
+  /** The guard's check interval (MOUNT_CHECK_INTERVAL), ms: how often `checkedAt` moves. */
+  readonly checkIntervalMs: number;
 }
+
+/** Largest marker a reader accepts (ours is ~300 bytes). */
+export const MARKER_MAX_BYTES = 4096;
+
+/**
+ * A marker is stale (the guard is gone, stuck, or its volume stopped taking writes) once its last
+ * check is older than this many check intervals plus MARKER_STALE_MARGIN_MS.
+ */
+export const MARKER_STALE_INTERVALS = 3;
+export const MARKER_STALE_MARGIN_MS = 5_000;
 
 /** Default dump file patterns (HotSpot, gzipped HotSpot from `jcmd GC.heap_dump -gz`, OpenJ9). */
 export const DEFAULT_DUMP_PATTERNS = ['*.hprof', '*.hprof.gz', '*.phd'] as const;

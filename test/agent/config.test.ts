@@ -1,6 +1,6 @@
 import {
   ConfigError, editDistance, findTypos, parseCommand, resolveConfig, resolveMountGuardConfig, resolveUploaderConfig,
-  resolveWaitReadyConfig, VARIABLES,
+  POD_FOLDER_VARIABLES, resolveWaitReadyConfig, VARIABLES,
 } from '../../agent/src/config';
 import { COMMANDS, ENV, HTTP, PATHS } from '../../agent/src/contract';
 
@@ -74,14 +74,23 @@ describe('values', () => {
     expect(resolveUploaderConfig({ ...UPLOADER, AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 's3cr3t' }).s3.credentials).toEqual({ accessKeyId: 'AKID', secretAccessKey: 's3cr3t' });
     expect(resolveUploaderConfig(UPLOADER).s3.credentials).toBeUndefined();
   });
-  test('patterns, sizes, part size, storage classes, ports, subdir', () => {
+  test('patterns, sizes, part size, storage classes, ports, pod folder', () => {
     expect(resolveUploaderConfig({ ...UPLOADER, DUMP_PATTERNS: ' *.hprof , core.* ' }).patterns).toEqual(['*.hprof', 'core.*']);
     expect(resolveUploaderConfig({ ...UPLOADER, RETENTION_MAX_BYTES: '10Gi' }).retentionMaxBytes).toBe(10 * 2 ** 30);
     expect(resolveUploaderConfig({ ...UPLOADER, RETENTION_MAX_BYTES: '1024' }).retentionMaxBytes).toBe(1024);
     expect(resolveUploaderConfig({ ...UPLOADER, UPLOAD_PART_SIZE_MB: '5' }).partSizeBytes).toBe(5 * 2 ** 20);
     expect(resolveUploaderConfig({ ...UPLOADER, S3_STORAGE_CLASS: 'GLACIER_IR', S3_CHECKSUM_MODE: 'WHEN_SUPPORTED' }).s3).toMatchObject({ storageClass: 'GLACIER_IR', checksumMode: 'WHEN_SUPPORTED' });
     expect(resolveMountGuardConfig({ ...BASE, AGENT_HTTP_PORT: '0' }).httpPort).toBe(0);
-    expect(resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_SUBDIR: 'ns-a//pod-1/', WAIT_TIMEOUT: '0' })).toMatchObject({ createSubdir: 'ns-a/pod-1', timeoutMs: 0 });
+    const pod = { HEAPDUMP_POD_NAMESPACE: 'ns-a', HEAPDUMP_POD_NAME: 'app-5d8f9c-x2k4p.v1' };
+    expect(resolveWaitReadyConfig({ ...BASE, ...pod, WAIT_CREATE_POD_FOLDER: 'true', WAIT_TIMEOUT: '0' })).toMatchObject({
+      podFolder: { namespace: 'ns-a', pod: 'app-5d8f9c-x2k4p.v1' }, timeoutMs: 0,
+    });
+    expect(resolveWaitReadyConfig({ ...BASE, ...pod, WAIT_CREATE_POD_FOLDER: 'true', WAIT_FOLDER_GROUP: '1000680000' }).podFolder).toEqual({
+      namespace: 'ns-a', pod: 'app-5d8f9c-x2k4p.v1', group: 1000680000,
+    });
+    // without WAIT_CREATE_POD_FOLDER the pod variables are not needed (the uploader's wait-ready)
+    expect(resolveWaitReadyConfig(BASE).podFolder).toBeUndefined();
+    expect(resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_POD_FOLDER: 'false', HEAPDUMP_POD_NAME: '../x' }).podFolder).toBeUndefined();
     expect(resolveMountGuardConfig({ ...BASE, MOUNT_TARGET: '/host/mnt/dump/' }).target).toBe('/host/mnt/dump');
   });
   test('resolveConfig picks the resolver for the command', () => {
@@ -90,6 +99,10 @@ describe('values', () => {
     expect(resolveConfig(COMMANDS.uploader, UPLOADER).config).toMatchObject({ s3: { bucket: 'heap-dumps' } });
   });
 });
+
+/** wait-ready with its pod-folder mode on and a valid pod (so each case breaks exactly one variable). */
+const podFolderOn = (env: Record<string, string>) =>
+  resolveWaitReadyConfig({ WAIT_CREATE_POD_FOLDER: 'true', HEAPDUMP_POD_NAMESPACE: 'ns-a', HEAPDUMP_POD_NAME: 'pod-1', ...env });
 
 /** Every variable's error: [resolver, variable, bad value, exact message]. */
 const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, string, string, string]> = [
@@ -109,9 +122,14 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['guard', resolveMountGuardConfig, 'MARKER_NAME', '..', 'MARKER_NAME=".." is invalid: expected a file name (no slashes, not . or ..)'],
   ['wait', resolveWaitReadyConfig, 'DUMP_ROOT', 'mnt/dump', 'DUMP_ROOT="mnt/dump" is invalid: expected an absolute path'],
   ['wait', resolveWaitReadyConfig, 'WAIT_TIMEOUT', 'forever', 'WAIT_TIMEOUT="forever" is invalid: expected a number of seconds >= 0 (0 = wait forever)'],
-  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', '../etc', 'WAIT_CREATE_SUBDIR="../etc" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
-  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', '/abs', 'WAIT_CREATE_SUBDIR="/abs" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
-  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', 'ns/../../x', 'WAIT_CREATE_SUBDIR="ns/../../x" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
+  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_POD_FOLDER', 'yes please', 'WAIT_CREATE_POD_FOLDER="yes please" is invalid: expected true or false'],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAMESPACE', '../etc', 'HEAPDUMP_POD_NAMESPACE="../etc" is invalid: expected the pod namespace from the downward API metadata.namespace (a DNS-1123 label)'],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAMESPACE', 'a.b', 'HEAPDUMP_POD_NAMESPACE="a.b" is invalid: expected the pod namespace from the downward API metadata.namespace (a DNS-1123 label)'],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAME', 'ns/pod', 'HEAPDUMP_POD_NAME="ns/pod" is invalid: expected the pod name from the downward API metadata.name (a DNS-1123 subdomain)'],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAME', '..', 'HEAPDUMP_POD_NAME=".." is invalid: expected the pod name from the downward API metadata.name (a DNS-1123 subdomain)'],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAME', '.hidden', 'HEAPDUMP_POD_NAME=".hidden" is invalid: expected the pod name from the downward API metadata.name (a DNS-1123 subdomain)'],
+  ['wait', podFolderOn, 'WAIT_FOLDER_GROUP', '-1', 'WAIT_FOLDER_GROUP="-1" is invalid: expected a group id 0..2147483647'],
+  ['wait', podFolderOn, 'WAIT_FOLDER_GROUP', 'dumpers', 'WAIT_FOLDER_GROUP="dumpers" is invalid: expected a group id 0..2147483647'],
   ['up', resolveUploaderConfig, 'S3_BUCKET', 'My_Bucket', 'S3_BUCKET="My_Bucket" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
   ['up', resolveUploaderConfig, 'S3_BUCKET', 'ab', 'S3_BUCKET="ab" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
   ['up', resolveUploaderConfig, 'S3_BUCKET', '192.168.1.1', 'S3_BUCKET="192.168.1.1" is invalid: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)'],
@@ -153,12 +171,14 @@ describe('errors: one line naming the variable, the value and what was expected'
   });
   test('every variable of the table has at least one error case (except free-form credentials)', () => {
     const covered = new Set(ERROR_CASES.map((c) => c[2]));
-    const uncovered = Object.keys(VARIABLES).filter((n) => !covered.has(n) && n !== ENV.awsAccessKeyId && n !== ENV.awsSecretAccessKey);
+    const uncovered = [...Object.keys(VARIABLES), ...Object.keys(POD_FOLDER_VARIABLES)].filter((n) => !covered.has(n) && n !== ENV.awsAccessKeyId && n !== ENV.awsSecretAccessKey);
     expect(uncovered).toEqual([]);
   });
   test('required variables missing (also when empty)', () => {
     expect(errorOf(() => resolveMountGuardConfig({})).message).toBe('NODE_NAME is missing: expected the node name from the downward API spec.nodeName (a DNS-1123 subdomain)');
     expect(errorOf(() => resolveWaitReadyConfig({ NODE_NAME: '' })).variable).toBe('NODE_NAME');
+    expect(errorOf(() => resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_POD_FOLDER: 'true', HEAPDUMP_POD_NAMESPACE: 'ns-a' })).message)
+      .toBe('HEAPDUMP_POD_NAME is missing: expected the pod name from the downward API metadata.name (a DNS-1123 subdomain)');
     expect(errorOf(() => resolveUploaderConfig(BASE)).message).toBe('S3_BUCKET is missing: expected an S3 bucket name (3-63 chars: lowercase letters, digits, dots, hyphens)');
   });
   test('one credential without the other names the missing one and never prints the secret', () => {

@@ -51,8 +51,8 @@ describe.each(VARIANTS)('%s', (_name, props) => {
     expect(agentContainers.map(([n, c]) => [n, c.args?.[0]]).sort()).toEqual([
       ['dump-volume-manager/mount-guard', COMMANDS.mountGuard],
       ['heap-dump-s3-uploader/uploader', COMMANDS.uploader],
-      ['heap-dump-s3-uploader/wait-ready', COMMANDS.waitReady],
-      ['memory-leak-app/wait-ready', COMMANDS.waitReady],
+      ['heap-dump-s3-uploader/heapdump-wait-ready', COMMANDS.waitReady],
+      ['memory-leak-app/heapdump-wait-ready', COMMANDS.waitReady],
     ].sort());
   });
 
