@@ -3,7 +3,9 @@
  * resource blocks, and the `wait-ready` init container. Every name comes from the contract.
  */
 import { k8s } from 'cdk8s-plus-28';
-import { Command, COMMANDS, ENV, HTTP, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, PATHS } from '../agent/src/contract';
+import {
+  Command, COMMANDS, ENV, HTTP, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, PATHS, POD_ENV, WAIT_READY_CONTAINER_NAME,
+} from '../agent/src/contract';
 import { type ContainerResourcesValue, resources as resourcesKind, SETTINGS } from '../agent/src/settings';
 import type { ContainerResources, ImagePullPolicy } from './generated/settings';
 import { envVar } from './props';
@@ -74,37 +76,44 @@ export interface WaitReadyOptions {
   readonly timeoutMs: number;
   readonly logLevel: string;
   readonly securityContext: k8s.SecurityContext;
-  /** Whether wait-ready may write below the dump root (it creates `createSubdir`). */
-  readonly readOnly: boolean;
   /**
-   * Env defined before the wait-ready env (e.g. POD_NAME for `$(POD_NAME)` expansion).
+   * Make (or check) the pod's dump folder `<namespace>/<pod>` once the mount is verified
+   * (WAIT_CREATE_POD_FOLDER; the mount is then writable). False for the agents' own pods.
+   */
+  readonly createPodFolder: boolean;
+  /**
+   * Group of the pod folder (WAIT_FOLDER_GROUP: mode 02770 instead of 0700).
    * @default none
    */
-  readonly extraEnvBefore?: k8s.EnvVar[];
-  /**
-   * Directory below the dump root that wait-ready creates once the mount is verified.
-   * @default none
-   */
-  readonly createSubdir?: string;
+  readonly folderGroup?: number;
+}
+
+/** The downward-API env naming the pod, under the pipeline's own names (the pod folder and the app's subPathExpr). */
+export function podIdentityEnv(): k8s.EnvVar[] {
+  return [fieldEnv(POD_ENV.namespace, 'metadata.namespace'), fieldEnv(POD_ENV.name, 'metadata.name')];
 }
 
 /**
- * Init container that blocks until the mount guard's marker is present and its content (node,
- * source) matches this node: the hostPath is always "a mount point" inside the container (the
- * kubelet's own bind), so only the marker proves the PVC is mounted.
+ * Init container that blocks until the mount guard's marker is present, root-owned, fresh and its
+ * content (node, source) matches this node: the hostPath is always "a mount point" inside the
+ * container (the kubelet's own bind), so only the marker proves the PVC is mounted. For an
+ * application it then makes the pod's dump folder as the app's uid (agent/src/wait-ready/pod-folder.ts).
+ * The env is exactly what the admission policy admits (plan decision 4): DUMP_ROOT and MARKER_NAME
+ * keep their defaults.
  */
 export function waitReadyInitContainer(o: WaitReadyOptions): k8s.Container {
   const env: k8s.EnvVar[] = [
-    ...(o.extraEnvBefore ?? []),
     nodeNameEnv(),
+    ...(o.createPodFolder ? podIdentityEnv() : []),
     envVar(SETTINGS.logLevel, SETTINGS.logLevel.kind.fromProp(o.logLevel)),
-    envVar(SETTINGS.dumpRoot, PATHS.consumerDumpRoot),
-    envVar(SETTINGS.markerName, PATHS.markerName),
     envVar(SETTINGS.waitTimeout, o.timeoutMs),
   ];
-  if (o.createSubdir !== undefined) env.push(envVar(SETTINGS.waitCreateSubdir, SETTINGS.waitCreateSubdir.kind.fromProp(o.createSubdir)));
+  if (o.createPodFolder) {
+    env.push(envVar(SETTINGS.waitCreatePodFolder, true));
+    if (o.folderGroup !== undefined) env.push(envVar(SETTINGS.waitFolderGroup, o.folderGroup));
+  }
   return {
-    name: COMMANDS.waitReady,
+    name: WAIT_READY_CONTAINER_NAME,
     image: o.image,
     imagePullPolicy: o.imagePullPolicy,
     args: [COMMANDS.waitReady],
@@ -113,7 +122,7 @@ export function waitReadyInitContainer(o: WaitReadyOptions): k8s.Container {
       name: o.volumeName,
       mountPath: PATHS.consumerDumpRoot,
       mountPropagation: 'HostToContainer',
-      readOnly: o.readOnly,
+      readOnly: !o.createPodFolder,
     }],
     securityContext: o.securityContext,
     resources: {

@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { PATHS } from '../agent/src/contract';
+import { PATHS, POD_DUMP_SUBPATH_EXPR } from '../agent/src/contract';
 import { SETTINGS } from '../agent/src/settings';
-import { checkResources, fieldEnv, nodeNameEnv, waitReadyInitContainer } from './agent-container';
+import { checkResources, nodeNameEnv, podIdentityEnv, waitReadyInitContainer } from './agent-container';
 import { demoAppSource, DEMO_APP_FILE_NAME } from './demo-app/source';
 import type { ApplicationSettings, ImagePullPolicy, Platform } from './generated/settings';
 import { Route, RouteSpecTlsInsecureEdgeTerminationPolicy, RouteSpecTlsTermination, RouteSpecToKind } from './imports/route.openshift.io';
@@ -22,11 +22,12 @@ export const APP_SOURCE_CONFIGMAP_NAME = 'memory-leak-app-source';
  * to a release tag so the manifests are reproducible.
  */
 export const DEMO_APP_IMAGE = 'eclipse-temurin:21.0.5_11-jdk';
-/** Downward-API variables the app's subPathExpr and the init container expand. */
-export const POD_NAME_ENV = 'POD_NAME';
-export const POD_NAMESPACE_ENV = 'POD_NAMESPACE';
-/** Per-pod dump folder below the node's /mnt/dump: every JVM is PID 1, so one folder per pod. */
-export const POD_DUMP_SUBPATH = `$(${POD_NAMESPACE_ENV})/$(${POD_NAME_ENV})`;
+/**
+ * Per-pod dump folder below the node's /mnt/dump: every JVM is PID 1, so one folder per pod. Expanded
+ * from the pipeline's own downward-API variables (HEAPDUMP_POD_NAMESPACE / HEAPDUMP_POD_NAME), so an
+ * application's own POD_NAME never changes where its dumps go.
+ */
+export const POD_DUMP_SUBPATH = POD_DUMP_SUBPATH_EXPR;
 
 /** The JVM flags: heap dump into the per-pod folder on OOM, then exit so the pod restarts. */
 export function javaToolOptions(maxHeap: string): string {
@@ -106,7 +107,6 @@ export class Application extends Construct {
       });
     }
 
-    const podEnv: k8s.EnvVar[] = [fieldEnv(POD_NAME_ENV, 'metadata.name'), fieldEnv(POD_NAMESPACE_ENV, 'metadata.namespace')];
     const restricted: k8s.SecurityContext = {
       runAsNonRoot: true,
       allowPrivilegeEscalation: false,
@@ -122,7 +122,7 @@ export class Application extends Construct {
       imagePullPolicy: 'IfNotPresent',
       command: image === undefined ? ['java', `/app/${DEMO_APP_FILE_NAME}`] : undefined,
       env: [
-        ...podEnv,
+        ...podIdentityEnv(),
         nodeNameEnv(),
         { name: 'JAVA_TOOL_OPTIONS', value: javaToolOptions(maxHeap) },
       ],
@@ -159,11 +159,9 @@ export class Application extends Construct {
             securityContext: { runAsNonRoot: true, runAsUser, seccompProfile: { type: 'RuntimeDefault' } },
             initContainers: [waitReadyInitContainer({
               image: agentImage, imagePullPolicy, volumeName: 'host-dump', timeoutMs: waitTimeoutMs,
-              logLevel, readOnly: false, securityContext: restricted,
-              // Defined first so $(POD_NAMESPACE)/$(POD_NAME) expands in WAIT_CREATE_SUBDIR. wait-ready
-              // creates the per-pod folder as the app's UID once the mount is verified.
-              extraEnvBefore: podEnv,
-              createSubdir: POD_DUMP_SUBPATH,
+              logLevel, securityContext: restricted,
+              // wait-ready creates the per-pod folder as the app's UID once the mount is verified.
+              createPodFolder: true,
             })],
             containers: [app],
             // Why not a hostPath of /mnt/dump/<namespace> (as the first design sketched): the kubelet creates

@@ -184,7 +184,7 @@ export class Uploader extends Construct {
             securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
             initContainers: [waitReadyInitContainer({
               image, imagePullPolicy, volumeName: 'host-dump', timeoutMs: waitTimeoutMs, logLevel: s.logLevel,
-              readOnly: true,
+              createPodFolder: false,
               securityContext: { ...securityContext, capabilities: { drop: ['ALL'] } },
             })],
             containers: [container],

@@ -42,8 +42,16 @@ export interface WaitReadyConfig extends CommonConfig {
   readonly markerName: string;
   /** 0 = wait forever. */
   readonly timeoutMs: number;
-  /** Relative directory to create under dumpRoot once ready, or undefined. */
-  readonly createSubdir?: string;
+  /** The pod folder to create (or check) below dumpRoot once ready (WAIT_CREATE_POD_FOLDER=true), or undefined. */
+  readonly podFolder?: PodFolderConfig;
+}
+
+/** `<dumpRoot>/<namespace>/<pod>`; rules in agent/src/wait-ready/pod-folder.ts. */
+export interface PodFolderConfig {
+  readonly namespace: string;
+  readonly pod: string;
+  /** Group of the folder (mode 02770) when set; otherwise the folder is 0700. */
+  readonly group?: number;
 }
 
 export interface S3Config {
@@ -166,14 +174,24 @@ export function resolveMountGuardConfig(env: Env): MountGuardConfig {
   };
 }
 
+function podFolder(env: Env): PodFolderConfig | undefined {
+  if (!required(env, SETTINGS.waitCreatePodFolder)) return undefined;
+  const group = optional(env, SETTINGS.waitFolderGroup);
+  return {
+    namespace: required(env, SETTINGS.podNamespace),
+    pod: required(env, SETTINGS.podName),
+    ...(group !== undefined ? { group } : {}),
+  };
+}
+
 export function resolveWaitReadyConfig(env: Env): WaitReadyConfig {
-  const createSubdir = optional(env, SETTINGS.waitCreateSubdir);
+  const folder = podFolder(env);
   return {
     ...common(env),
     dumpRoot: required(env, SETTINGS.dumpRoot),
     markerName: required(env, SETTINGS.markerName),
     timeoutMs: required(env, SETTINGS.waitTimeout),
-    ...(createSubdir !== undefined ? { createSubdir } : {}),
+    ...(folder !== undefined ? { podFolder: folder } : {}),
   };
 }
 

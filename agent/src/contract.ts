@@ -48,24 +48,29 @@ export const EXIT = {
  * Environment variables, by setting id: generated from the settings table (agent/src/settings/table.ts,
  * where each variable's type, default and documentation live). Prototype names are kept as they were.
  */
+import { ENV } from './generated/env';
+
 export { ENV, type EnvName } from './generated/env';
 
 /**
  * Env the pipeline puts INTO a collected application pod (plan decisions 3 and 4). The pod-identity pair
  * uses the pipeline's own names so an application's own POD_NAME never collides; the per-pod subPathExpr
- * expands them. WAIT_CREATE_POD_FOLDER / WAIT_FOLDER_GROUP are read by `wait-ready` (its pod-folder mode,
- * issue 8); until the settings table absorbs them they live here, apart from ENV.
+ * expands them. WAIT_CREATE_POD_FOLDER / WAIT_FOLDER_GROUP are read by `wait-ready` (its pod-folder mode).
+ * All four are settings-table entries (ENV); these aliases name their role in a collected pod.
  */
 export const POD_ENV = {
-  namespace: 'HEAPDUMP_POD_NAMESPACE',
-  name: 'HEAPDUMP_POD_NAME',
+  namespace: ENV.podNamespace,
+  name: ENV.podName,
 } as const;
 
 export const WAIT_READY_POD_ENV = {
-  /** "true": create `<root>/<namespace>/<pod>` from the pod-identity env once the mount is verified. */
-  createPodFolder: 'WAIT_CREATE_POD_FOLDER',
+  /**
+   * "true": create (or check) `<root>/<namespace>/<pod>` from the pod-identity env once the mount is
+   * verified; the folder rules are in agent/src/wait-ready/pod-folder.ts and docs/security.md.
+   */
+  createPodFolder: ENV.waitCreatePodFolder,
   /** Optional gid: the pod folder becomes 02770 with this group instead of 0700. */
-  folderGroup: 'WAIT_FOLDER_GROUP',
+  folderGroup: ENV.waitFolderGroup,
 } as const;
 
 /** The per-pod folder below /mnt/dump, as a subPathExpr over POD_ENV. */
@@ -168,7 +173,11 @@ export const HTTP = {
   metrics: '/metrics',
 } as const;
 
-/** The marker file's JSON content. */
+/**
+ * The marker file's JSON content. The guard rewrites it (new file + rename) at every check: that
+ * write is its probe that the volume still takes writes, and `checkedAt` tells readers how fresh it is.
+ * The file is root-owned, regular, at most MARKER_MAX_BYTES; readers accept nothing else.
+ */
 export interface ReadyMarker {
   /** Node name (downward API spec.nodeName). */
   readonly node: string;
@@ -178,7 +187,21 @@ export interface ReadyMarker {
   readonly target: string;
   /** ISO time the mount was (re)made. */
   readonly since: string;
+  /** ISO time of the guard's last successful check (this write). */
+  readonly checkedAt: string;
+  /** The guard's check interval (MOUNT_CHECK_INTERVAL), ms: how often `checkedAt` moves. */
+  readonly checkIntervalMs: number;
 }
+
+/** Largest marker a reader accepts (ours is ~300 bytes). */
+export const MARKER_MAX_BYTES = 4096;
+
+/**
+ * A marker is stale (the guard is gone, stuck, or its volume stopped taking writes) once its last
+ * check is older than this many check intervals plus MARKER_STALE_MARGIN_MS.
+ */
+export const MARKER_STALE_INTERVALS = 3;
+export const MARKER_STALE_MARGIN_MS = 5_000;
 
 /** Default dump file patterns (HotSpot, gzipped HotSpot from `jcmd GC.heap_dump -gz`, OpenJ9). */
 export const DEFAULT_DUMP_PATTERNS = ['*.hprof', '*.hprof.gz', '*.phd'] as const;

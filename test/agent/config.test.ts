@@ -40,6 +40,7 @@ describe('defaults', () => {
       patterns: ['*.hprof', '*.hprof.gz', '*.phd'], partSizeBytes: 8 * 2 ** 20, concurrency: 4, multipartThresholdBytes: 1024 * 2 ** 20,
       gzip: false, afterUpload: 'archive', digest: 'md5', retentionMaxAgeMs: 604_800_000, retentionMaxBytes: 2 * 1024 ** 3,
       maxWatches: 1024, maxFiles: 10_000, readTimeoutMs: 60_000, analysis: true,
+      notify: { maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000, timeoutMs: 10_000 }, // no channel: notifications off
     });
   });
   test('every contract variable has a table entry with an expectation', () => {
@@ -76,14 +77,23 @@ describe('values', () => {
     expect(resolveUploaderConfig({ ...UPLOADER, AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 's3cr3t' }).s3.credentials).toEqual({ accessKeyId: 'AKID', secretAccessKey: 's3cr3t' });
     expect(resolveUploaderConfig(UPLOADER).s3.credentials).toBeUndefined();
   });
-  test('patterns, sizes, part size, storage classes, ports, subdir', () => {
+  test('patterns, sizes, part size, storage classes, ports, pod folder', () => {
     expect(resolveUploaderConfig({ ...UPLOADER, DUMP_PATTERNS: ' *.hprof , core.* ' }).patterns).toEqual(['*.hprof', 'core.*']);
     expect(resolveUploaderConfig({ ...UPLOADER, RETENTION_MAX_BYTES: '10Gi' }).retentionMaxBytes).toBe(10 * 2 ** 30);
     expect(resolveUploaderConfig({ ...UPLOADER, RETENTION_MAX_BYTES: '1024' }).retentionMaxBytes).toBe(1024);
     expect(resolveUploaderConfig({ ...UPLOADER, UPLOAD_PART_SIZE_MB: '5' }).partSizeBytes).toBe(5 * 2 ** 20);
     expect(resolveUploaderConfig({ ...UPLOADER, S3_STORAGE_CLASS: 'GLACIER_IR', S3_CHECKSUM_MODE: 'WHEN_SUPPORTED' }).s3).toMatchObject({ storageClass: 'GLACIER_IR', checksumMode: 'WHEN_SUPPORTED' });
     expect(resolveMountGuardConfig({ ...BASE, AGENT_HTTP_PORT: '0' }).httpPort).toBe(0);
-    expect(resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_SUBDIR: 'ns-a//pod-1/', WAIT_TIMEOUT: '0' })).toMatchObject({ createSubdir: 'ns-a/pod-1', timeoutMs: 0 });
+    const pod = { HEAPDUMP_POD_NAMESPACE: 'ns-a', HEAPDUMP_POD_NAME: 'app-5d8f9c-x2k4p.v1' };
+    expect(resolveWaitReadyConfig({ ...BASE, ...pod, WAIT_CREATE_POD_FOLDER: 'true', WAIT_TIMEOUT: '0' })).toMatchObject({
+      podFolder: { namespace: 'ns-a', pod: 'app-5d8f9c-x2k4p.v1' }, timeoutMs: 0,
+    });
+    expect(resolveWaitReadyConfig({ ...BASE, ...pod, WAIT_CREATE_POD_FOLDER: 'true', WAIT_FOLDER_GROUP: '1000680000' }).podFolder).toEqual({
+      namespace: 'ns-a', pod: 'app-5d8f9c-x2k4p.v1', group: 1000680000,
+    });
+    // without WAIT_CREATE_POD_FOLDER the pod variables are not needed (the uploader's wait-ready)
+    expect(resolveWaitReadyConfig(BASE).podFolder).toBeUndefined();
+    expect(resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_POD_FOLDER: 'false', HEAPDUMP_POD_NAME: '../x' }).podFolder).toBeUndefined();
     expect(resolveMountGuardConfig({ ...BASE, MOUNT_TARGET: '/host/mnt/dump/' }).target).toBe('/host/mnt/dump');
   });
   test('resolveConfig picks the resolver for the command', () => {
@@ -93,9 +103,14 @@ describe('values', () => {
   });
 });
 
+/** wait-ready with its pod-folder mode on and a valid pod (so each case breaks exactly one variable). */
+const podFolderOn = (env: Record<string, string>) =>
+  resolveWaitReadyConfig({ WAIT_CREATE_POD_FOLDER: 'true', HEAPDUMP_POD_NAMESPACE: 'ns-a', HEAPDUMP_POD_NAME: 'pod-1', ...env });
+
 /** Every variable's error: [resolver, variable, bad value, exact message]. */
 const SECONDS_0_86400 = 'a number of seconds between 0 and 86400';
 const SECONDS_1_86400 = 'a number of seconds between 1 and 86400';
+const LABEL = 'a Kubernetes name (RFC 1123 label): at most 63 lowercase letters, digits and \'-\', starting and ending with a letter or digit';
 const NAME = 'a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit';
 const BUCKET = 'an S3 bucket name: 3-63 lowercase letters, digits, \'.\' and \'-\', starting and ending with a letter or digit, not an IP address';
 const PREFIX = 'an S3 key prefix such as "memory-leak-demo/" (no leading "/", no control characters or backslashes, at most 512 characters; a missing trailing "/" is added)';
@@ -120,9 +135,14 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['wait', resolveWaitReadyConfig, 'DUMP_ROOT', 'mnt/dump', 'DUMP_ROOT="mnt/dump" is invalid: expected an absolute path'],
   ['wait', resolveWaitReadyConfig, 'WAIT_TIMEOUT', 'forever', `WAIT_TIMEOUT="forever" is invalid: expected ${SECONDS_0_86400} (0 = wait forever)`],
   ['wait', resolveWaitReadyConfig, 'WAIT_TIMEOUT', '86401', `WAIT_TIMEOUT="86401" is invalid: expected ${SECONDS_0_86400} (0 = wait forever)`],
-  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', '../etc', 'WAIT_CREATE_SUBDIR="../etc" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
-  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', '/abs', 'WAIT_CREATE_SUBDIR="/abs" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
-  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_SUBDIR', 'ns/../../x', 'WAIT_CREATE_SUBDIR="ns/../../x" is invalid: expected a relative path without ".." (e.g. my-namespace/my-pod)'],
+  ['wait', resolveWaitReadyConfig, 'WAIT_CREATE_POD_FOLDER', 'yes please', 'WAIT_CREATE_POD_FOLDER="yes please" is invalid: expected true or false'],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAMESPACE', '../etc', `HEAPDUMP_POD_NAMESPACE="../etc" is invalid: expected ${LABEL}`],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAMESPACE', 'a.b', `HEAPDUMP_POD_NAMESPACE="a.b" is invalid: expected ${LABEL}`],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAME', 'ns/pod', `HEAPDUMP_POD_NAME="ns/pod" is invalid: expected ${NAME}`],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAME', '..', `HEAPDUMP_POD_NAME=".." is invalid: expected ${NAME}`],
+  ['wait', podFolderOn, 'HEAPDUMP_POD_NAME', '.hidden', `HEAPDUMP_POD_NAME=".hidden" is invalid: expected ${NAME}`],
+  ['wait', podFolderOn, 'WAIT_FOLDER_GROUP', '-1', 'WAIT_FOLDER_GROUP="-1" is invalid: expected a whole number between 0 and 2147483647'],
+  ['wait', podFolderOn, 'WAIT_FOLDER_GROUP', 'dumpers', 'WAIT_FOLDER_GROUP="dumpers" is invalid: expected a whole number between 0 and 2147483647'],
   ['up', resolveUploaderConfig, 'S3_BUCKET', 'My_Bucket', `S3_BUCKET="My_Bucket" is invalid: expected ${BUCKET}`],
   ['up', resolveUploaderConfig, 'S3_BUCKET', 'ab', `S3_BUCKET="ab" is invalid: expected ${BUCKET}`],
   ['up', resolveUploaderConfig, 'S3_BUCKET', '192.168.1.1', `S3_BUCKET="192.168.1.1" is invalid: expected ${BUCKET}`],
@@ -180,6 +200,8 @@ describe('errors: one line naming the variable, the value and what was expected'
   test('required variables missing (also when empty)', () => {
     expect(errorOf(() => resolveMountGuardConfig({})).message).toBe(`NODE_NAME is missing: expected ${NAME}`);
     expect(errorOf(() => resolveWaitReadyConfig({ NODE_NAME: '' })).variable).toBe('NODE_NAME');
+    expect(errorOf(() => resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_POD_FOLDER: 'true', HEAPDUMP_POD_NAMESPACE: 'ns-a' })).message)
+      .toBe(`HEAPDUMP_POD_NAME is missing: expected ${NAME}`);
     expect(errorOf(() => resolveUploaderConfig(BASE)).message).toBe(`S3_BUCKET is missing: expected ${BUCKET}`);
   });
   test('one credential without the other names the missing one and never prints the secret', () => {

@@ -3,8 +3,9 @@
  * an environment (built the way the kubelet builds it) that the agent's own config code accepts, and
  * the values that matter arrive unchanged.
  */
-import { COMMANDS, Command, ENV, PATHS } from '../../agent/src/contract';
-import { findTypos, parseCommand, resolveConfig, UploaderConfig } from '../../agent/src/config';
+import { COMMANDS, Command, ENV, PATHS, WAIT_READY_POD_ENV } from '../../agent/src/contract';
+import { findTypos, parseCommand, resolveConfig, UploaderConfig, WaitReadyConfig } from '../../agent/src/config';
+import { waitReadyContainer } from '../../agent/src/inject/collect-pod';
 import { HeapDumpPipelineProps } from '../../lib/pipeline';
 import { synthPipeline } from '../../lib/synth';
 import { Container, PodContext, resolveEnv } from '../e2e/kubelet-sim';
@@ -51,8 +52,8 @@ describe.each(VARIANTS)('%s', (_name, props) => {
     expect(agentContainers.map(([n, c]) => [n, c.args?.[0]]).sort()).toEqual([
       ['dump-volume-manager/mount-guard', COMMANDS.mountGuard],
       ['heap-dump-s3-uploader/uploader', COMMANDS.uploader],
-      ['heap-dump-s3-uploader/wait-ready', COMMANDS.waitReady],
-      ['memory-leak-app/wait-ready', COMMANDS.waitReady],
+      ['heap-dump-s3-uploader/heapdump-wait-ready', COMMANDS.waitReady],
+      ['memory-leak-app/heapdump-wait-ready', COMMANDS.waitReady],
     ].sort());
   });
 
@@ -74,6 +75,32 @@ describe.each(VARIANTS)('%s', (_name, props) => {
       expect(u.s3.storageClass).toBe(props.uploader?.storageClass ?? 'STANDARD');
       if (props.uploader?.credentials?.source === 'workload-identity') expect(u.s3.credentials).toBeUndefined();
       else expect(u.s3.credentials?.accessKeyId).toBe('AKIDEXAMPLE');
+    }
+    if (resolved.command === COMMANDS.waitReady) {
+      const w: WaitReadyConfig = resolved.config;
+      expect(w.dumpRoot).toBe(PATHS.consumerDumpRoot);
+      // the app's wait-ready makes exactly its own pod's folder; the uploader's only waits
+      if (container.env?.some((e) => e.name === WAIT_READY_POD_ENV.createPodFolder)) expect(w.podFolder).toEqual({ namespace: ctx.namespace, pod: ctx.podName });
+      else expect(w.podFolder).toBeUndefined();
+    }
+  });
+});
+
+describe('the webhook\'s wait-ready init container', () => {
+  test('its env (as the kubelet builds it) parses with the agent config: this pod\'s folder, the group when given', () => {
+    const ctx: PodContext = { nodeName: 'worker-0.example.internal', namespace: 'orders', podName: 'orders-7c9d-x2k4p', configMaps: {}, secrets: {} };
+    for (const folderGroup of [undefined, 1000680000]) {
+      const c = waitReadyContainer({
+        agentImage: IMAGE, imagePullPolicy: 'IfNotPresent', volumeName: 'heapdump-host', logLevel: 'info', waitTimeoutSeconds: 600,
+        ...(folderGroup !== undefined ? { folderGroup } : {}),
+      }) as Container;
+      const env = resolveEnv(c, ctx);
+      expect(findTypos(env)).toEqual([]);
+      const resolved = resolveConfig(parseCommand(c.args?.[0]), env);
+      expect(resolved.command).toBe(COMMANDS.waitReady);
+      expect((resolved.config as WaitReadyConfig).podFolder).toEqual({
+        namespace: 'orders', pod: 'orders-7c9d-x2k4p', ...(folderGroup !== undefined ? { group: folderGroup } : {}),
+      });
     }
   });
 });

@@ -30,6 +30,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { SETTINGS } from '../../agent/src/settings';
 import { COMMANDS, ENV, PATHS } from '../../agent/src/contract';
 import { pidAlive, registerCleanup, runTracked, sleep, spawnTracked, stopPid, TrackedProcess } from '../support/procs';
 import {
@@ -85,6 +86,10 @@ export interface SimContainer {
 /** The agent bundle the image runs (built by jest's globalSetup / `npm run bundle`); from the repo root, so a bundled script finds it too. */
 const AGENT_BUNDLE = process.env.E2E_AGENT_BUNDLE ?? path.join(REPO_ROOT, '.build', 'agent', 'agent.js');
 const SIM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The agent's variables whose defaults are container paths (the sim translates them; see prepare()). */
+const AGENT_PATH_DEFAULTS: Record<string, string> = Object.fromEntries(
+  [SETTINGS.dumpRoot, SETTINGS.mountSourceRoot, SETTINGS.mountTarget].map((s) => [s.env!, s.default as string]),
+);
 const HEAP_FLAGS = /^(-Xmx\S*|-Xms\S*|-XX:(Max|Initial|Min)RAMPercentage=\S*|-XX:MaxRAM=\S*)$/;
 
 let podSeq = 0;
@@ -183,6 +188,7 @@ export class NodeSim {
     return {
       [ENV.httpPort]: '0 (ephemeral: agent pods share the host network here)',
       [ENV.httpHost]: '127.0.0.1',
+      'agent path defaults': `${Object.keys(AGENT_PATH_DEFAULTS).join(', ')} set to their defaults when unset, to be translated (no container root filesystem)`,
       [ENV.s3EndpointUrl]: this.opts.s3.endpoint,
       [ENV.s3Bucket]: this.opts.s3.bucket,
       'app heap': this.opts.appHeap ?? '-Xmx48m',
@@ -273,8 +279,10 @@ export class NodeSim {
     if (starting) this.checkHostPaths(w.spec, table);
     // with kubelet-like bind mounts the process sees its volumes under its own container root
     const procTable = ctrRoot ? table.map((m) => ({ ...m, source: path.join(ctrRoot, m.mountPath) })) : table;
-    const env = translateEnv(rawEnv, procTable);
     const isAgent = Object.values(COMMANDS).some((c) => (container.args ?? [])[0] === c);
+    // No container root filesystem here: an agent's default container paths (e.g. wait-ready's DUMP_ROOT,
+    // which the manifests leave to the default) are given explicitly so they are translated like the rest.
+    const env = translateEnv(isAgent ? { ...AGENT_PATH_DEFAULTS, ...rawEnv } : rawEnv, procTable);
     if (isAgent) {
       env[ENV.httpPort] = '0';
       env[ENV.httpHost] = '127.0.0.1';

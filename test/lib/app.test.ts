@@ -1,7 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DEMO_APP_IMAGE } from '../../lib/app';
+import { dumpVolumePolicy } from '../../lib/admission-policy';
 import { synthPipeline } from '../../lib/synth';
+import { policyRefusals } from '../support/admission-policy';
 import { container, envVar, find, ofKind, podSpec } from '../support/manifests';
 
 const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
@@ -11,7 +13,7 @@ describe('Application', () => {
   const dep = find(objects, 'Deployment', 'memory-leak-app');
   const spec = podSpec(dep);
   const app = container(dep, 'app');
-  const init = container(dep, 'wait-ready');
+  const init = container(dep, 'heapdump-wait-ready');
 
   test('the demo runs the shipped Java source with a stock JDK image', () => {
     expect(app.image).toBe(DEMO_APP_IMAGE);
@@ -25,10 +27,12 @@ describe('Application', () => {
   test('dumps go to /mnt/dump/<namespace>/<pod> through hostPath + subPathExpr, HostToContainer', () => {
     expect(spec.volumes.find((v: { name: string }) => v.name === 'host-dump').hostPath).toEqual({ path: '/mnt/dump', type: 'Directory' });
     expect(app.volumeMounts).toContainEqual({
-      name: 'host-dump', mountPath: '/dumps', subPathExpr: '$(POD_NAMESPACE)/$(POD_NAME)', mountPropagation: 'HostToContainer',
+      name: 'host-dump', mountPath: '/dumps', subPathExpr: '$(HEAPDUMP_POD_NAMESPACE)/$(HEAPDUMP_POD_NAME)', mountPropagation: 'HostToContainer',
     });
-    expect(envVar(app, 'POD_NAME').valueFrom.fieldRef.fieldPath).toBe('metadata.name');
-    expect(envVar(app, 'POD_NAMESPACE').valueFrom.fieldRef.fieldPath).toBe('metadata.namespace');
+    // the pipeline's own names: an application's own POD_NAME never moves its dumps
+    expect(envVar(app, 'HEAPDUMP_POD_NAME').valueFrom.fieldRef.fieldPath).toBe('metadata.name');
+    expect(envVar(app, 'HEAPDUMP_POD_NAMESPACE').valueFrom.fieldRef.fieldPath).toBe('metadata.namespace');
+    expect(envVar(app, 'POD_NAME')).toBeUndefined();
     expect(envVar(app, 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
   });
 
@@ -39,20 +43,28 @@ describe('Application', () => {
     expect(envVar(app, 'JAVA_OPTS')).toBeUndefined();
   });
 
-  test('the init container waits for the marker and creates the per-pod folder as the app user', () => {
-    expect(spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['wait-ready']);
+  test('the init container waits for the marker and creates the per-pod folder as the app user (plan decision 4)', () => {
+    expect(spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['heapdump-wait-ready']);
     expect(init.args).toEqual(['wait-ready']);
+    expect(init.command).toBeUndefined();
+    expect(init.envFrom).toBeUndefined();
     expect(init.image).toBe(IMAGE);
-    const names = init.env.map((e: { name: string }) => e.name);
-    // POD_NAME / POD_NAMESPACE must be defined before WAIT_CREATE_SUBDIR for $(...) expansion.
-    expect(names.indexOf('POD_NAME')).toBeLessThan(names.indexOf('WAIT_CREATE_SUBDIR'));
-    expect(names.indexOf('POD_NAMESPACE')).toBeLessThan(names.indexOf('WAIT_CREATE_SUBDIR'));
-    expect(envVar(init, 'WAIT_CREATE_SUBDIR').value).toBe('$(POD_NAMESPACE)/$(POD_NAME)');
-    expect(envVar(init, 'DUMP_ROOT').value).toBe('/mnt/dump');
+    expect(init.env.map((e: { name: string }) => e.name)).toEqual([
+      'NODE_NAME', 'HEAPDUMP_POD_NAMESPACE', 'HEAPDUMP_POD_NAME', 'LOG_LEVEL', 'WAIT_TIMEOUT', 'WAIT_CREATE_POD_FOLDER',
+    ]);
+    expect(envVar(init, 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
+    expect(envVar(init, 'HEAPDUMP_POD_NAMESPACE').valueFrom.fieldRef.fieldPath).toBe('metadata.namespace');
+    expect(envVar(init, 'HEAPDUMP_POD_NAME').valueFrom.fieldRef.fieldPath).toBe('metadata.name');
+    expect(envVar(init, 'WAIT_CREATE_POD_FOLDER').value).toBe('true');
     expect(init.volumeMounts).toEqual([{ name: 'host-dump', mountPath: '/mnt/dump', mountPropagation: 'HostToContainer', readOnly: false }]);
     expect(init.securityContext.runAsNonRoot).toBe(true);
     expect(init.securityContext.runAsUser).toBeUndefined();
     expect(spec.securityContext.runAsUser).toBeUndefined(); // OpenShift assigns one UID to the whole pod
+  });
+
+  test('the demo pod passes the dump-volume admission policy (its init container is the exact one, its mount per pod)', () => {
+    const pod = JSON.parse(JSON.stringify({ spec })) as unknown;
+    expect(policyRefusals(dumpVolumePolicy({ agentImage: IMAGE }), pod)).toEqual([]);
   });
 
   test('probes hit /health on 8080; Service and edge-TLS Route with redirect', () => {

@@ -10,7 +10,7 @@ describe('Uploader', () => {
   const ds = find(objects, 'DaemonSet', 'heap-dump-s3-uploader');
   const spec = podSpec(ds);
   const up = container(ds, 'uploader');
-  const init = container(ds, 'wait-ready');
+  const init = container(ds, 'heapdump-wait-ready');
 
   test('ConfigMap keeps the prototype keys and defaults and adds the new ones', () => {
     const cm = find(objects, 'ConfigMap', 's3-uploader-config');
@@ -87,7 +87,7 @@ describe('Uploader', () => {
     expect(init.image).toBe(IMAGE);
     expect(init.args).toEqual(['wait-ready']);
     expect(Object.fromEntries(init.env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value])))
-      .toEqual({ DUMP_ROOT: '/mnt/dump', MARKER_NAME: '.ready', WAIT_TIMEOUT: '600', LOG_LEVEL: 'info' });
+      .toEqual({ WAIT_TIMEOUT: '600', LOG_LEVEL: 'info' }); // no pod folder for the agent's own pod: a read-only mount
     expect(envVar(init, 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
     expect(init.volumeMounts).toEqual([{ name: 'host-dump', mountPath: '/mnt/dump', mountPropagation: 'HostToContainer', readOnly: true }]);
   });

@@ -23,7 +23,7 @@ import { COMMANDS, DEFAULT_DUMP_PATTERNS, HTTP, PATHS } from '../contract';
 import { LOG_LEVELS } from '../runtime/logger';
 import {
   absolutePath, annotations, boolean, bucket, byteSize, dnsLabel, dnsSubdomain, fileName, globList, heapSize, host,
-  httpUrl, image, integer, oneOf, prefix, quantity, region, relativePath, resources, roleArn, seconds, text, urlPath,
+  httpUrl, image, integer, oneOf, prefix, quantity, region, resources, roleArn, seconds, text, urlPath,
 } from './kinds';
 import { type Group, setting } from './setting';
 
@@ -574,13 +574,40 @@ export const SETTINGS = {
     doc: 'Where the guard sees the node\'s /mnt/dump (through the node\'s /mnt, Bidirectional).',
     setBy: '`mount-guard` (/host/mnt/dump)',
   }),
-  waitCreateSubdir: setting({
-    env: 'WAIT_CREATE_SUBDIR',
-    kind: relativePath(),
-    defaultText: 'unset: nothing is created',
+  waitCreatePodFolder: setting({
+    env: 'WAIT_CREATE_POD_FOLDER',
+    kind: boolean(),
+    default: false,
     readBy: [COMMANDS.waitReady],
-    doc: 'Folder created below DUMP_ROOT once the mount is verified.',
-    setBy: 'the app\'s `wait-ready`: `$(POD_NAMESPACE)/$(POD_NAME)`',
+    doc: 'Once the mount is verified, create (or check) the pod\'s dump folder `<DUMP_ROOT>/<HEAPDUMP_POD_NAMESPACE>/<HEAPDUMP_POD_NAME>`: '
+      + 'owned by this uid, 0700 (02770 with WAIT_FOLDER_GROUP); an existing folder that is not exactly that is refused '
+      + '(docs/security.md, "Dump folders").',
+    setBy: 'the `heapdump-wait-ready` init container of every collected pod: "true"',
+  }),
+  waitFolderGroup: setting({
+    env: 'WAIT_FOLDER_GROUP',
+    kind: integer({ min: 0, max: 2_147_483_647 }),
+    defaultText: 'unset: the pod folder is 0700, its owner only',
+    readBy: [COMMANDS.waitReady],
+    doc: 'Group of the pod folder (mode 02770), so every container of the pod with that supplemental group can write its dump.',
+    setBy: 'the pod\'s fsGroup, when it has one',
+  }),
+  podNamespace: setting({
+    env: 'HEAPDUMP_POD_NAMESPACE',
+    kind: dnsLabel(),
+    defaultText: 'unset',
+    readBy: [COMMANDS.waitReady],
+    doc: 'The pod\'s namespace: the first folder level. The pipeline\'s own name, so an application\'s POD_NAMESPACE never collides; '
+      + 'the application containers\' subPathExpr expands it too.',
+    setBy: 'downward API fieldRef metadata.namespace',
+  }),
+  podName: setting({
+    env: 'HEAPDUMP_POD_NAME',
+    kind: dnsSubdomain(),
+    defaultText: 'unset',
+    readBy: [COMMANDS.waitReady],
+    doc: 'The pod\'s name: the second folder level.',
+    setBy: 'downward API fieldRef metadata.name',
   }),
   awsAccessKeyId: setting({
     env: 'AWS_ACCESS_KEY_ID',
