@@ -10,6 +10,7 @@
 import { COMMANDS, type Command, ENV } from './contract';
 import type { LogLevel } from './runtime/logger';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
+import { type NotifyConfig, resolveNotifyConfig } from './report/config';
 import { envSettings, Invalid, type Setting, SETTINGS } from './settings';
 import type { AFTER_UPLOAD_ACTIONS, PAYLOAD_CHECKSUMS } from './settings/table';
 
@@ -81,6 +82,8 @@ export interface UploaderConfig extends CommonConfig {
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
   readonly retentionMaxBytes: number;
+  /** Kubernetes Events and the webhook (NOTIFY_*): resolved at start, so a bad value stops the uploader with one line. */
+  readonly notify: NotifyConfig;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -227,6 +230,7 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     analysis: required(env, SETTINGS.dumpAnalysis),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
+    notify: resolveNotifyConfig(env),
   };
 }
 
