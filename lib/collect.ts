@@ -4,10 +4,9 @@
  * strategic merge patch for YAML users (`dist/collect-patch.json`). Pure functions; HeapDumpPipeline.collect()
  * is the public entry point.
  */
-import { type ApiObject, JsonPatch } from 'cdk8s';
+import { ApiObject } from 'cdk8s';
 import type { IConstruct } from 'constructs';
 import { CollectError, collectPod, type CollectOptions, type CollectReport, type PodLike } from '../agent/src/inject/collect-pod';
-import { jsonEqual } from '../agent/src/inject/json-patch';
 import { addWarning } from './warnings';
 
 export { CollectError } from '../agent/src/inject/collect-pod';
@@ -23,8 +22,8 @@ export interface CollectWorkloadOptions {
   readonly containers?: readonly string[];
 }
 
-/** A cdk8s-plus workload (anything with an `apiObject`), an ApiObject (`k8s.KubeDeployment` ...), or a plain pod template. */
-export type CollectTarget = ApiObject | { readonly apiObject: ApiObject } | PodLike;
+/** A cdk8s-plus workload (a construct whose default child is its ApiObject), an ApiObject (`k8s.KubeDeployment` ...), or a plain pod template. */
+export type CollectTarget = ApiObject | IConstruct | PodLike;
 
 /** What collect() did: the collected pod template and collectPod's report. */
 export interface CollectedWorkload {
@@ -51,8 +50,13 @@ function isApiObject(x: unknown): x is ApiObject {
 /** The ApiObject behind a target, or undefined for a plain template. */
 export function apiObjectOf(target: CollectTarget): ApiObject | undefined {
   if (isApiObject(target)) return target;
-  const inner = (target as { apiObject?: unknown }).apiObject;
-  return isApiObject(inner) ? inner : undefined;
+  const node = (target as IConstruct).node;
+  if (node === undefined || typeof node.findAll !== 'function') return undefined;
+  try {
+    return ApiObject.of(target as IConstruct);
+  } catch {
+    throw new CollectError(`collect(${node.path}): no Kubernetes object found in this construct (expected a workload, an ApiObject or a pod template)`);
+  }
 }
 
 function at(doc: unknown, pointer: string): unknown {
@@ -73,9 +77,9 @@ export function collectTemplate(template: PodLike, options: CollectOptions, who:
 }
 
 /**
- * Applies the definition to `target`. An ApiObject gets a JSON patch replacing its pod template (and a
- * validation: a container added after collect() is a synth error, not a silently uncollected JVM); a plain
- * template is returned collected. `keepWarning` filters collectPod's warnings (e.g. the uid warning on OpenShift,
+ * Applies the definition to `target`. An ApiObject's pod template is collected as the object is synthesized (the
+ * template as it is then; an error here, e.g. an unknown container, is reported now already); a plain template is
+ * returned collected. `keepWarning` filters collectPod's warnings (e.g. the uid warning on OpenShift,
  * where the SCC assigns the same uid to every container).
  */
 export function collectInto(target: CollectTarget, options: CollectOptions, o: CollectWorkloadOptions & {
@@ -103,25 +107,18 @@ export function collectInto(target: CollectTarget, options: CollectOptions, o: C
   const { pod, report } = collectTemplate(template, options, who, o.containers);
   const warnings = report.warnings.filter((w) => o.keepWarning?.(w, template) ?? true);
   for (const w of warnings) addWarning(api, `collect(${who}): ${w}`);
-  if (!report.changed) return { template: pod, report: { ...report, warnings } };
-  const patch = JsonPatch.replace(path, pod);
-  api.addJsonPatch(patch);
-  // The patch fixes the template as it is now: a container added later would be overwritten. A validation
-  // (run by App.synth) compares the template without this patch to the one collected, and fails the synth.
-  api.node.addValidation({
-    validate: () => {
-      const patches = (api as unknown as { patches?: JsonPatch[] }).patches;
-      const i = patches?.indexOf(patch) ?? -1;
-      if (patches === undefined || i < 0) return [];
-      patches.splice(i, 1);
-      try {
-        return jsonEqual(at(api.toJson(), path), template) ? []
-          : [`collect(${who}) was called before the pod template was complete: call it after every container and volume is added`];
-      } finally {
-        patches.splice(i, 0, patch);
-      }
-    },
-  });
+  // Applied to the object's JSON as it is synthesized, after cdk8s' own conversion (a JSON patch on an L1 object
+  // would go through its typed conversion again, which drops plain IntOrString and Quantity values), and to the
+  // template as it is THEN: containers added after this call are collected too.
+  const base = api.toJson.bind(api);
+  const collected = (): Record<string, unknown> => {
+    const json = base() as Record<string, unknown>;
+    const parts = path.split('/').slice(1);
+    const parent = at(json, `/${parts.slice(0, -1).join('/')}`) as Record<string, unknown>;
+    parent[parts[parts.length - 1]] = collectTemplate(parent[parts[parts.length - 1]] as PodLike, options, who, o.containers).pod;
+    return json;
+  };
+  Object.defineProperty(api, 'toJson', { value: collected, configurable: true, writable: true });
   return { template: pod, report: { ...report, warnings } };
 }
 

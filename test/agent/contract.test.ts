@@ -6,7 +6,7 @@
 import { COMMANDS, Command, ENV, PATHS } from '../../agent/src/contract';
 import { findTypos, parseCommand, resolveConfig, UploaderConfig } from '../../agent/src/config';
 import { HeapDumpPipelineProps } from '../../lib/pipeline';
-import { synthPipeline } from '../../lib/synth';
+import { buildPipelineApp, synthPipeline } from '../../lib/synth';
 import { Container, PodContext, resolveEnv } from '../e2e/kubelet-sim';
 import { find, podSpec } from '../support/manifests';
 
@@ -40,7 +40,7 @@ describe.each(VARIANTS)('%s', (_name, props) => {
   const { objects } = synthPipeline(props);
   const ctx = podContext(objects);
   const agentContainers: Array<[string, Container]> = [];
-  for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app']]) {
+  for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'heapdump-injector'], ['Deployment', 'memory-leak-app']]) {
     const spec = podSpec(find(objects, kind, name));
     for (const c of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {
       if (c.image === IMAGE) agentContainers.push([`${name}/${c.name}`, c]);
@@ -52,7 +52,8 @@ describe.each(VARIANTS)('%s', (_name, props) => {
       ['dump-volume-manager/mount-guard', COMMANDS.mountGuard],
       ['heap-dump-s3-uploader/uploader', COMMANDS.uploader],
       ['heap-dump-s3-uploader/wait-ready', COMMANDS.waitReady],
-      ['memory-leak-app/wait-ready', COMMANDS.waitReady],
+      ['heapdump-injector/inject', COMMANDS.inject],
+      ['memory-leak-app/heapdump-wait-ready', COMMANDS.waitReady],
     ].sort());
   });
 
@@ -74,6 +75,13 @@ describe.each(VARIANTS)('%s', (_name, props) => {
       expect(u.s3.storageClass).toBe(props.uploader?.storageClass ?? 'STANDARD');
       if (props.uploader?.credentials?.source === 'workload-identity') expect(u.s3.credentials).toBeUndefined();
       else expect(u.s3.credentials?.accessKeyId).toBe('AKIDEXAMPLE');
+    }
+    if (resolved.command === COMMANDS.inject) {
+      // The webhook gives pods what collect() gives workloads: the same options.
+      const { pipeline } = buildPipelineApp(props);
+      const { strictness: _s, annotations: _a, ...collect } = resolved.config.collect;
+      expect(collect).toEqual({ ...pipeline.collectOptions, gzipLevel: pipeline.collectOptions.gzipLevel ?? 0 });
+      expect(resolved.config.pipelineNamespace).toBe(ctx.namespace);
     }
   });
 });

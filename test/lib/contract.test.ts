@@ -1,4 +1,4 @@
-import { ENV, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV } from '../../agent/src/contract';
+import { ENV, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, POD_ENV, WAIT_READY_POD_ENV } from '../../agent/src/contract';
 import { HeapDumpPipelineProps } from '../../lib/pipeline';
 import { synthPipeline } from '../../lib/synth';
 import { find, podSpec } from '../support/manifests';
@@ -34,10 +34,10 @@ describe('constructs and agent share one contract', () => {
     if (secret) expect(Object.keys(secret.stringData).filter((k) => !CONTRACT_NAMES.has(k))).toEqual([]);
   });
 
-  test('the app\'s init container uses contract names except the downward-API pod variables it expands', () => {
+  test('the app\'s init container uses contract names; beyond ENV only the pod-folder variables of plan decision 4', () => {
     const spec = podSpec(find(synthPipeline({ agentImage: IMAGE }).objects, 'Deployment', 'memory-leak-app'));
     const names = spec.initContainers[0].env.map((e: { name: string }) => e.name);
-    expect(names.filter((n: string) => !CONTRACT_NAMES.has(n))).toEqual(['POD_NAME', 'POD_NAMESPACE']);
+    expect(names.filter((n: string) => !CONTRACT_NAMES.has(n))).toEqual([POD_ENV.namespace, POD_ENV.name, WAIT_READY_POD_ENV.createPodFolder]);
   });
 });
 

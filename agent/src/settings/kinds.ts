@@ -824,6 +824,8 @@ export function collectedNamespaces(): Kind<readonly CollectedNamespaceValue[], 
     toProp: (list) => list,
     schema: {
       type: 'array',
+      // Catches a name listed twice the same way; "a" next to {"name": "a"} only the constructs see.
+      uniqueItems: true,
       items: {
         oneOf: [
           { type: 'string', pattern: DNS_LABEL_RE.source, maxLength: 63 },
@@ -854,11 +856,11 @@ export function collectedNamespaces(): Kind<readonly CollectedNamespaceValue[], 
 
 /** A key of a Secret or ConfigMap: letters, digits, '-', '_' and '.', at most 253 characters. */
 export function secretKey(): Kind<string> {
-  const re = /^[-._a-zA-Z0-9]+$/;
+  const re = /^(?!\.\.?$)[-._a-zA-Z0-9]+$/;
   return stringKind({
     name: 'key',
     expected: 'a Secret key (letters, digits, \'-\', \'_\' and \'.\')',
-    check: matching(re, (s) => s.length <= 253 && s !== '.' && s !== '..'),
+    check: matching(re, (s) => s.length <= 253),
     schema: { pattern: re.source, maxLength: 253 },
     valid: ['url', 'webhook.url'],
     invalid: ['a/b', 'a b', '..', ''],
