@@ -78,6 +78,8 @@ export interface UploaderConfig extends CommonConfig {
   readonly maxFiles: number;
   readonly readTimeoutMs: number;
   readonly analysis: boolean;
+  /** Who is told about each verified dump (Kubernetes Event, webhook). */
+  readonly notify: NotifyConfig;
   /** 0 = off. */
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
@@ -228,6 +230,7 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     maxFiles: required(env, SETTINGS.dumpMaxFiles),
     readTimeoutMs: required(env, SETTINGS.fileReadTimeout),
     analysis: required(env, SETTINGS.dumpAnalysis),
+    notify: resolveNotifyConfig(env),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
     notify: resolveNotifyConfig(env),

@@ -85,7 +85,7 @@ function makeSearchable(dir: string): void {
  */
 export async function makeHeapDump(
   dir: string,
-  opts: { xmx?: string; uid?: number; gid?: number; fileName?: string } = {},
+  opts: { xmx?: string; uid?: number; gid?: number; fileName?: string; gzipLevel?: number } = {},
 ): Promise<string> {
   const classDir = await leakClassDir();
   mkdirSync(dir, { recursive: true });
@@ -98,6 +98,8 @@ export async function makeHeapDump(
     '-Xshare:auto',
     '-XX:+HeapDumpOnOutOfMemoryError',
     `-XX:HeapDumpPath=${dumpPath}`,
+    // JDK 15+: the dump is gzip-compressed (java_pid<N>.hprof.gz), written in parallel as many gzip members
+    ...(opts.gzipLevel !== undefined ? [`-XX:HeapDumpGzipLevel=${opts.gzipLevel}`] : []),
     '-cp', classDir, 'Leak',
   ];
   let cmd = 'java';

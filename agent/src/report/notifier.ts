@@ -83,7 +83,8 @@ export function createNotifier(config: NotifyConfig, nodeName: string, deps: Not
     }
     const logger = log.child('kubernetes-event');
     queues.push({
-      accepts: () => true,
+      // An Event needs the pod it is about: dumps found outside a `<namespace>/<pod>` folder have none.
+      accepts: (r) => r.namespace !== '' && r.pod !== '',
       queue: new DeliveryQueue<DumpReport>({
         ...common, channel: 'kubernetes-event', logger,
         attempt: kubeEventAttempt({ api: k, reportingInstance: nodeName, logger, ...(deps.loadKubeApi ? { load: deps.loadKubeApi } : {}) }),

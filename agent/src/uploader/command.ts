@@ -6,7 +6,11 @@ import type { S3Config, UploaderConfig } from '../config';
 import type { CommandContext } from '../runtime/context';
 import type { Logger } from '../runtime/logger';
 import { tuneV8ForFlatMemory } from './file-source';
+import { createNotifier } from '../report/notifier';
+import type { DumpReport } from '../report/report';
 import { Retainer } from './after-upload';
+import { hprofTriage } from './triage';
+import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
 import { Uploader } from './uploader';
 
@@ -65,5 +69,27 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
     retentionMaxAgeMs: config.retentionMaxAgeMs,
     retentionMaxBytes: config.retentionMaxBytes,
   }, store, ctx.logger.child('retain'));
-  await new Uploader(config, store, retainer, ctx).run();
+  const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal });
+  ctx.onShutdown('notifications', () => notifier.close());
+  await new Uploader(config, store, retainer, ctx, {
+    ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
+    onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName)),
+  }).run();
+}
+
+/** What the owning team is told about one verified dump. */
+export function dumpReport(dump: VerifiedDump, triage: TriageOutcome | undefined, node: string): DumpReport {
+  return {
+    namespace: dump.namespace ?? '',
+    pod: dump.pod ?? '',
+    node,
+    objectUri: `s3://${dump.bucket}/${dump.key}`,
+    key: dump.key,
+    size: dump.storedSize,
+    sha256: dump.sha256,
+    complete: dump.complete === 'true',
+    summaryKeys: dump.summaryKeys ? [dump.summaryKeys.json, dump.summaryKeys.text] : [],
+    topClasses: triage?.topClasses ?? [],
+    uploadedAt: Date.parse(dump.uploadedAt),
+  };
 }

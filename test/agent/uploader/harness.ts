@@ -8,6 +8,7 @@ import { Lifecycle } from '../../../agent/src/runtime/lifecycle';
 import { Retainer } from '../../../agent/src/uploader/after-upload';
 import { insertTag, occurrenceStamp } from '../../../agent/src/uploader/keys';
 import { createS3Client, createStore } from '../../../agent/src/uploader/command';
+import { hprofTriage } from '../../../agent/src/uploader/triage';
 import { Uploader, UploaderOptions } from '../../../agent/src/uploader/uploader';
 import { s3Env, type S3Server } from '../../support/s3';
 
@@ -60,6 +61,8 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
     retentionMaxAgeMs: config.retentionMaxAgeMs,
     retentionMaxBytes: config.retentionMaxBytes,
   }, store, logger);
+  // As the agent runs it (uploader/command.ts): the triage analysis when DUMP_ANALYSIS is on.
+  const withTriage: UploaderOptions = config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName), ...opts } : opts;
   const uploader = new Uploader(config, store, retainer, {
     logger,
     clock: systemClock,
@@ -67,7 +70,7 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
     signal: ctl.signal,
     setReady: (ready, reason) => void readiness.push({ ready, reason }),
     heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
-  }, opts);
+  }, withTriage);
   const done = uploader.run().finally(() => client.destroy());
   return {
     events: logger.events,
