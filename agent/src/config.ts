@@ -84,8 +84,6 @@ export interface UploaderConfig extends CommonConfig {
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
   readonly retentionMaxBytes: number;
-  /** Kubernetes Events and the webhook (NOTIFY_*): resolved at start, so a bad value stops the uploader with one line. */
-  readonly notify: NotifyConfig;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -233,7 +231,6 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     notify: resolveNotifyConfig(env),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
-    notify: resolveNotifyConfig(env),
   };
 }
 
