@@ -135,7 +135,11 @@ export interface DumpVolumeAdmissionPolicyProps {
   readonly platform?: Platform;
   /** OpenShift: the application SCC; the policy applies to the pods it admitted. Required on OpenShift. @default none */
   readonly sccName?: string;
-  /** Kubernetes: the collected namespaces; the policy applies to their pods. @default none (it applies to no pod) */
+  /**
+   * The collected namespaces: the policy applies to all their pods (on OpenShift also to the pods the application SCC
+   * admitted anywhere).
+   * @default none
+   */
   readonly namespaces?: readonly string[];
 }
 
@@ -153,17 +157,21 @@ export class DumpVolumeAdmissionPolicy extends Construct {
     const labels = { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/component': 'admission-policy' };
     const policy = dumpVolumePolicy({ agentImage: props.agentImage });
 
+    const namespaces = (props.namespaces ?? []).map((n, i) => checkDnsLabel(`namespaces[${i}]`, n));
     let matchConditions: { name: string; expression: string }[] = [];
     let namespaceSelector: Record<string, unknown> | undefined;
     if (platform === 'openshift') {
       if (props.sccName === undefined) throw new PipelinePropsError('sccName', undefined, 'the application SCC on OpenShift');
       const scc = checkDnsSubdomain('sccName', props.sccName);
+      // The pods the application SCC admitted (the annotation the SCC plugin sets in the mutating phase), and every
+      // pod of a collected namespace: annotations are mutable, so a pod whose annotation was edited afterwards
+      // (then given an ephemeral container mounting the tree) is still checked where collection is on.
       matchConditions = [{
-        name: 'admitted-by-application-scc',
-        expression: `has(object.metadata.annotations) && '${OPENSHIFT_SCC_ANNOTATION}' in object.metadata.annotations && object.metadata.annotations['${OPENSHIFT_SCC_ANNOTATION}'] == ${celString(scc)}`,
+        name: 'application-scc-or-collected-namespace',
+        expression: `(has(object.metadata.annotations) && '${OPENSHIFT_SCC_ANNOTATION}' in object.metadata.annotations && object.metadata.annotations['${OPENSHIFT_SCC_ANNOTATION}'] == ${celString(scc)})`
+          + ` || request.namespace in ${list(namespaces)}`,
       }];
     } else {
-      const namespaces = (props.namespaces ?? []).map((n, i) => checkDnsLabel(`namespaces[${i}]`, n));
       // Never without a selector (that would be every namespace); none collected yet: a value no name has.
       namespaceSelector = { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'In', values: namespaces.length > 0 ? namespaces : [NO_NAMESPACE] }] };
     }

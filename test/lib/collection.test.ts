@@ -39,14 +39,14 @@ const KUBERNETES: HeapDumpPipelineProps = { ...OPENSHIFT, platform: 'kubernetes'
 const names = (objects: AnyObj[] | ReturnType<typeof synthPipeline>['objects']) => objects.map((o) => `${o.kind}/${o.metadata.name}${o.metadata.namespace ? ` (${o.metadata.namespace})` : ''}`);
 
 /** The policy as the API server would run it: the synthesized object's variables, validations and match conditions. */
-function synthesizedPolicy(objects: ReturnType<typeof synthPipeline>['objects']): DumpVolumePolicy & { matches(pod: unknown): boolean } {
+function synthesizedPolicy(objects: ReturnType<typeof synthPipeline>['objects']): DumpVolumePolicy & { matches(pod: Json): boolean } {
   const vap = find(objects, 'ValidatingAdmissionPolicy', 'heapdump-dump-volume');
   const conditions: { expression: string }[] = vap.spec.matchConditions ?? [];
   return {
     variables: vap.spec.variables,
     validations: vap.spec.validations,
     matches: (pod) => conditions.every((c) => {
-      const r = run(c.expression, { object: toCel(pod) as CelInput });
+      const r = run(c.expression, { object: toCel(pod) as CelInput, request: toCel({ namespace: pod.metadata?.namespace ?? '' }) as CelInput });
       if (isCelError(r)) throw new Error(r.message);
       return r === true;
     }),
@@ -154,9 +154,12 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
     if (platform === 'openshift') {
       expect(binding.spec.matchResources).toBeUndefined();
       const policy = synthesizedPolicy(objects);
-      expect(policy.matches({ metadata: { annotations: { 'openshift.io/scc': 'heap-dump-app' } }, spec: { containers: [] } })).toBe(true);
-      expect(policy.matches({ metadata: { annotations: { 'openshift.io/scc': 'restricted-v2' } }, spec: { containers: [] } })).toBe(false);
-      expect(policy.matches({ metadata: {}, spec: { containers: [] } })).toBe(false);
+      // Pods the application SCC admitted, anywhere; every pod of a collected namespace (also one whose annotation was edited).
+      expect(policy.matches({ metadata: { namespace: 'elsewhere', annotations: { 'openshift.io/scc': 'heap-dump-app' } }, spec: { containers: [] } })).toBe(true);
+      expect(policy.matches({ metadata: { namespace: 'elsewhere', annotations: { 'openshift.io/scc': 'restricted-v2' } }, spec: { containers: [] } })).toBe(false);
+      expect(policy.matches({ metadata: { namespace: 'elsewhere' }, spec: { containers: [] } })).toBe(false);
+      expect(policy.matches({ metadata: { namespace: 'orders', annotations: { 'openshift.io/scc': 'restricted-v2' } }, spec: { containers: [] } })).toBe(true);
+      expect(policy.matches({ metadata: { namespace: 'heapdump-system', annotations: { 'openshift.io/scc': 'heap-dump-uploader' } }, spec: { containers: [] } })).toBe(false);
     } else {
       expect(vap.spec.matchConditions).toBeUndefined();
       expect(binding.spec.matchResources).toEqual({ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['memory-leak-demo', ...TEAMS] }] } });
