@@ -11,6 +11,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import * as path from 'path';
 import { COMMANDS, ENV, OBJECT_METADATA } from '../../agent/src/contract';
+import { dumpKey } from '../../agent/src/uploader/keys';
 import { describeWithMountNs } from '../support/mountns';
 import { disposeAll, sleep } from '../support/procs';
 import { getObjectSha256, S3Server, startS3Server } from '../support/s3';
@@ -66,7 +67,8 @@ describeWithMountNs('end to end on one simulated node', () => {
     const status = readFileSync(`/proc/${uploader.proc.pid}/status`, 'utf8');
     expect(status).toMatch(new RegExp(`^Uid:\\s+${uploaderId.uid}\\s`, 'm'));
     expect(status).toMatch(new RegExp(`^CapEff:\\s+${capMask(uploaderId.caps)}$`, 'm'));
-    expect(uploaderId.caps).toEqual(['dac_read_search']);
+    // archive after upload (the default) moves the verified dump out of the app's folder: DAC_OVERRIDE too
+    expect(uploaderId.caps).toEqual(['dac_read_search', 'dac_override']);
 
     const exit = await Promise.race([app.proc.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 120_000))]);
     if (exit === undefined) throw new Error(`the JVM did not run out of memory within 120 s:\n${app.proc.output()}`);
@@ -90,7 +92,8 @@ describeWithMountNs('end to end on one simulated node', () => {
     const [local] = await listLocal(dirs.pvcDir);
     const env = sim.uploaderEnv();
     const rel = path.relative(path.join(sim.pvcDir, sim.nodeName), file);
-    const key = `${env[ENV.s3Prefix] ?? ''}${sim.nodeName}/${rel}`;
+    // plan decision 6: the occurrence (the dump's mtime) before the extension
+    const key = dumpKey(env[ENV.s3Prefix] ?? '', sim.nodeName, rel.split('/').map((p) => Buffer.from(p)), lastWrite);
     expect(rel).toBe(`${manifests.app.namespace}/${app.podName}/java_pid${app.proc.pid}.hprof`);
 
     const arrived = await waitForObject(client, s3.bucket, key, local, 120_000);
@@ -119,7 +122,8 @@ describeWithMountNs('end to end on one simulated node', () => {
     // once: no other object (no duplicate under a suffixed key), and it stays that way
     await waitFor(async () => false, 3000);
     const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
-    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([key]);
+    // the dump and its triage summary (plan decision 6: `<dump key>.summary.json` / `.summary.txt`)
+    expect((listed.Contents ?? []).map((o) => o.Key).filter((k) => !k!.startsWith(`${key}.summary.`))).toEqual([key]);
     expect((await headObject(client, s3.bucket, key))?.size).toBe(local.size);
     expect(uploader.proc.exitInfo()).toBeUndefined();
   });
