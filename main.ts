@@ -29,6 +29,8 @@ export const DIST_DIR = 'dist';
 export const STAGING_DIR = '.build/dist';
 /** Passed by cdk8s.yaml's `app` command. */
 export const CDK8S_CLI_FLAG = '--cdk8s-cli';
+/** The strategic merge patch for YAML users, next to the manifests (docs/collect-your-service.md). */
+export const COLLECT_PATCH_FILE = 'collect-patch.json';
 const WORK_DIR = '.build';
 
 /** One line for the user, no stack trace. */
@@ -76,6 +78,7 @@ function synthesize(configFile: string): string {
     const { app, pipeline } = buildPipelineApp(props, staged);
     for (const warning of collectWarnings(pipeline)) console.warn(`WARNING ${warning}`);
     app.synth();
+    fs.writeFileSync(path.join(staged, COLLECT_PATCH_FILE), `${JSON.stringify(pipeline.collectPatch(), null, 2)}\n`);
     return staged;
   } catch (err) {
     fs.rmSync(staged, { recursive: true, force: true });

@@ -24,3 +24,17 @@ export function makeClusterScoped(obj: ApiObject): ApiObject {
   }
   return obj;
 }
+
+/**
+ * Namespace label the injector's MutatingWebhookConfiguration selects on (plan decision 5). The pipeline sets it on
+ * the namespaces it emits (the demo's); a team sets it on its own (`oc label namespace <ns> heapdump-pipeline.io/collect=true`).
+ * It is not enough on its own: the webhook also requires the namespace to be listed in `collect.namespaces` (the
+ * namespaces that have the application SCC's RoleBinding).
+ */
+export const COLLECT_NAMESPACE_LABEL = 'heapdump-pipeline.io/collect';
+
+/** The label every namespace has (Kubernetes 1.21+, set by the API server, immutable): selects namespaces by name. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** A valid label value that is no namespace name (names have no dots): `In [NO_NAMESPACE]` selects nothing. */
+export const NO_NAMESPACE = 'none.invalid';

@@ -29,11 +29,11 @@ import { AlertThresholds, heapDumpAlertRules, resolveThresholds } from './monito
 import { oneOf } from '../agent/src/settings/kinds';
 import { checkDnsLabel, checkDnsSubdomain, checkKind, checkKnownKeys, PipelinePropsError } from './validation';
 
-export const MONITORING_STACKS = ['openshift-user-workload', 'prometheus-operator'] as const;
-export type MonitoringStack = (typeof MONITORING_STACKS)[number];
-
-export const SCRAPE_KINDS = ['PodMonitor', 'ServiceMonitor'] as const;
-export type ScrapeKind = (typeof SCRAPE_KINDS)[number];
+// The choices are the settings table's (`monitoring.stack`, `monitoring.scrapeKind`).
+import { MONITORING_STACKS, SCRAPE_KINDS } from '../agent/src/settings';
+import type { MonitoringStack, ScrapeKind } from './generated/settings';
+export { MONITORING_STACKS, SCRAPE_KINDS };
+export type { MonitoringStack, ScrapeKind };
 
 /** Namespace label by which OpenShift's PLATFORM monitoring claims a namespace; never set it on the pipeline's. */
 export const OPENSHIFT_PLATFORM_MONITORING_LABEL = 'openshift.io/cluster-monitoring';
@@ -42,6 +42,8 @@ export const OPENSHIFT_RULE_SCOPE_LABEL = 'openshift.io/prometheus-rule-evaluati
 
 /** Agents that serve /metrics: their `app.kubernetes.io/component` label equals their container name. */
 export const SCRAPED_COMPONENTS: readonly string[] = [COMMANDS.mountGuard, COMMANDS.uploader];
+/** The same with the injector (`inject`), when the pipeline has one. */
+export const SCRAPED_COMPONENTS_WITH_INJECTOR: readonly string[] = [...SCRAPED_COMPONENTS, COMMANDS.inject];
 
 export const MONITOR_NAME = 'heapdump-agents';
 export const RULE_NAME = 'heapdump-pipeline-alerts';
@@ -100,6 +102,11 @@ export interface HeapDumpMonitoringProps {
    * @default none (its Prometheus already may, e.g. kube-prometheus-stack's ClusterRole)
    */
   readonly prometheusServiceAccount?: { readonly name: string; readonly namespace: string };
+  /**
+   * The agents scraped (their component label = container name), also the containers HeapDumpAgentDown watches.
+   * @default SCRAPED_COMPONENTS (mount guard and uploader)
+   */
+  readonly components?: readonly string[];
 }
 
 /** The pipeline's PodMonitor (or ServiceMonitor + Services) and PrometheusRule; see the file comment for the two stacks. */
@@ -111,7 +118,8 @@ export class HeapDumpMonitoring extends Construct {
 
   public constructor(scope: Construct, id: string, props: HeapDumpMonitoringProps) {
     super(scope, id);
-    checkKnownKeys('', props, ['namespace', 'stack', 'scrapeKind', 'selectorLabels', 'scrapeInterval', 'runbookUrl', 'thresholds', 'alertLabels', 'prometheusServiceAccount']);
+    checkKnownKeys('', props, ['namespace', 'stack', 'scrapeKind', 'selectorLabels', 'scrapeInterval', 'runbookUrl', 'thresholds', 'alertLabels', 'prometheusServiceAccount', 'components']);
+    const components = props.components ?? SCRAPED_COMPONENTS;
     const namespace = checkDnsLabel('namespace', props.namespace);
     this.stack = checkKind(oneOf(MONITORING_STACKS), 'stack', props.stack ?? 'openshift-user-workload');
     this.scrapeKind = checkKind(oneOf(SCRAPE_KINDS), 'scrapeKind', props.scrapeKind ?? 'PodMonitor');
@@ -134,7 +142,7 @@ export class HeapDumpMonitoring extends Construct {
     // The component label also matches pods of the demo app's or other parts' `http` ports: only the agents'.
     const podSelector = {
       matchLabels: { 'app.kubernetes.io/part-of': PART_OF },
-      matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: [...SCRAPED_COMPONENTS] }],
+      matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: [...components] }],
     };
 
     if (this.scrapeKind === 'PodMonitor') {
@@ -143,7 +151,7 @@ export class HeapDumpMonitoring extends Construct {
         spec: { selector: podSelector, podMetricsEndpoints: [endpoint] },
       });
     } else {
-      for (const component of SCRAPED_COMPONENTS) {
+      for (const component of components) {
         new k8s.KubeService(this, `Service-${component}`, {
           metadata: { name: `heapdump-${component}-metrics`, namespace, labels: { ...labels, [METRICS_SERVICE_LABEL]: 'true', 'app.kubernetes.io/component': component } },
           spec: {
@@ -159,7 +167,7 @@ export class HeapDumpMonitoring extends Construct {
       });
     }
 
-    const rules = heapDumpAlertRules({ namespace, runbookUrl, thresholds, alertLabels });
+    const rules = heapDumpAlertRules({ namespace, runbookUrl, thresholds, alertLabels, containers: components });
     new PrometheusRule(this, 'Resource', {
       metadata: {
         name: RULE_NAME,

@@ -1,19 +1,29 @@
 import { Construct } from 'constructs';
-import { SETTINGS } from '../agent/src/settings';
+import type { CollectOptions, PodLike } from '../agent/src/inject/collect-pod';
+import { type CollectedNamespaceValue, SETTINGS } from '../agent/src/settings';
+import { DumpVolumeAdmissionPolicy } from './admission-policy';
 import { Application } from './app';
-import type { ImagePullPolicy, PipelineSettings, Platform } from './generated/settings';
+import { CollectedNamespaceAccess } from './collected-namespace';
+import { CollectError, collectInto, collectPatch, type CollectedWorkload, type CollectTarget, type CollectWorkloadOptions, apiObjectOf } from './collect';
+import { bindEventReporter, EventReporterRole } from './event-reporter-rbac';
+import type { AgentLogLevel, ImagePullPolicy, InjectPolicy, MonitoringStack, PipelineSettings, Platform } from './generated/settings';
+import { Injector, INJECTOR_CERTIFICATE } from './injector';
+import { InjectorWebhook } from './injector-webhook';
+import { HeapDumpMonitoring, SCRAPED_COMPONENTS, SCRAPED_COMPONENTS_WITH_INJECTOR } from './monitoring';
 import { PipelineNamespace } from './namespace';
 import { DumpPriorityClass } from './platform/priority-class';
 import { SccPolicy } from './platform/scc-policy';
 import { applicationConstraints, mountGuardConstraints, uploaderConstraints } from './platform/scc-profiles';
-import { checkSettingKeys, prop } from './props';
+import { checkSettingKeys, optionalProp, prop } from './props';
 import { DumpStorage } from './storage';
 import { Uploader } from './uploader';
 import { uploaderRemovesLocalDumps } from './uploader-config';
-import { withPropScope } from './validation';
+import { PipelinePropsError, withPropScope } from './validation';
 import { VolumeManager } from './volume-manager';
 
 export type { PipelineSettings } from './generated/settings';
+export { CollectError } from './collect';
+export type { CollectedWorkload, CollectTarget, CollectWorkloadOptions } from './collect';
 
 /** SCC names on OpenShift (cluster-scoped, so they are part of the public contract). */
 export const SCC_NAMES = {
@@ -32,50 +42,144 @@ export interface HeapDumpPipelineProps extends PipelineSettings {
 }
 
 /**
- * Everything the heap dump pipeline needs, in an order `oc apply -f` can create on an empty
- * cluster: the namespace and cluster-scoped objects first, then ServiceAccounts and bindings,
- * storage and configuration, then the workloads that use them.
+ * Everything the heap dump pipeline needs, in an order `oc apply -f` can create on an empty cluster: the
+ * namespaces (the pipeline's own, the demo application's), the cluster-scoped objects (PriorityClass, SCCs and
+ * their ClusterRoles, the event-reporter ClusterRole, the dump-volume admission policy, the injector's
+ * MutatingWebhookConfiguration), then per collected namespace its RoleBindings, then storage, the agents (mount
+ * guard, uploader, injector), monitoring, and the demo application, collected with `collect()`.
  *
  * ```ts
- * new HeapDumpPipeline(chart, 'dumps', { agentImage: 'registry.example.com/heapdump-agent:0.1.0' });
+ * const pipeline = new HeapDumpPipeline(chart, 'dumps', {
+ *   agentImage: 'registry.example.com/heapdump-agent:0.1.0',
+ *   collect: { namespaces: ['orders'] },
+ * });
+ * pipeline.collect(ordersDeployment); // a cdk8s-plus Deployment/StatefulSet, an ApiObject or a pod template
  * ```
  */
 export class HeapDumpPipeline extends Construct {
+  /** The pipeline's own namespace (the agents). */
   public readonly namespace: string;
   public readonly platform: Platform;
+  /** Namespaces whose pods may be collected (listed, plus the demo's when it is enabled). */
+  public readonly collectedNamespaces: readonly string[];
+  /** What a collected pod gets: the options of collectPod, shared by collect(), the injector and the patch file. */
+  public readonly collectOptions: CollectOptions;
+  /** The demo application, when enabled. */
+  public readonly app?: Application;
 
   public constructor(scope: Construct, id: string, props: HeapDumpPipelineProps) {
     super(scope, id);
     const r = resolveTopLevel(props);
     this.platform = r.platform;
+    this.collectOptions = r.collectOptions;
+    this.collectedNamespaces = r.collected.map((c) => c.name);
 
-    // 1. The namespace and the cluster-scoped objects.
+    // 1. The namespaces, then the cluster-scoped objects.
     this.namespace = new PipelineNamespace(this, 'Namespace', { name: r.namespace, platform: r.platform }).name;
+    if (r.app !== undefined) {
+      new PipelineNamespace(this, 'AppNamespace', { name: r.app.namespace, platform: r.platform, role: 'collected' });
+    }
     const priority = withPropScope('priorityClass', () => new DumpPriorityClass(this, 'PriorityClass', props.priorityClass));
     const scc = r.platform === 'openshift' ? this.addSccs(r) : {};
+    const events = r.kubernetesEvents ? new EventReporterRole(this, 'EventReporter') : undefined;
+    new DumpVolumeAdmissionPolicy(this, 'AdmissionPolicy', {
+      agentImage: r.agentImage, platform: r.platform, sccName: SCC_NAMES.app, namespaces: this.collectedNamespaces,
+    });
+    const webhook = r.injector.enabled ? withPropScope('injector', () => new InjectorWebhook(this, 'InjectorWebhook', {
+      serviceName: 'heapdump-injector',
+      pipelineNamespace: r.namespace,
+      namespaces: this.collectedNamespaces,
+      platform: r.platform,
+      certificateName: INJECTOR_CERTIFICATE,
+      timeoutSeconds: r.injector.timeoutSeconds,
+    })) : undefined;
 
-    // 2. Namespaced objects, each before what uses it.
+    // 2. What each collected namespace needs (RoleBindings live there; the namespaces exist or come first).
+    for (const c of r.collected) {
+      new CollectedNamespaceAccess(this, `Collected-${c.name}`, { namespace: c.name, sccClusterRoleName: scc.app, serviceAccounts: c.serviceAccounts });
+    }
+
+    // 3. The pipeline namespace's objects, each before what uses it.
     const storage = withPropScope('storage', () => new DumpStorage(this, 'Storage', { ...props.storage, namespace: this.namespace }));
     const common = { namespace: this.namespace, imagePullPolicy: r.imagePullPolicy, priorityClassName: priority.name };
     withPropScope('volumeManager', () => new VolumeManager(this, 'VolumeManager', {
       ...props.volumeManager, ...common, image: r.agentImage, claimName: storage.claimName, sccClusterRoleName: scc.mountGuard,
     }));
-    withPropScope('uploader', () => new Uploader(this, 'Uploader', {
+    const uploader = withPropScope('uploader', () => new Uploader(this, 'Uploader', {
       ...props.uploader, ...common, image: r.agentImage, sccClusterRoleName: scc.uploader, waitTimeoutSeconds: r.waitTimeoutSeconds,
     }));
-    if (r.appEnabled) {
-      const { enabled: _enabled, ...app } = props.app ?? {};
-      withPropScope('app', () => new Application(this, 'App', {
-        ...app,
+    if (events !== undefined) {
+      bindEventReporter(this, 'EventReporterBindings', {
+        clusterRoleName: events.clusterRoleName,
+        serviceAccountName: uploader.serviceAccountName,
+        serviceAccountNamespace: this.namespace,
+        namespaces: this.collectedNamespaces,
+      });
+    }
+    if (webhook !== undefined) {
+      withPropScope('injector', () => new Injector(this, 'Injector', {
         namespace: this.namespace,
+        image: r.agentImage,
         imagePullPolicy: r.imagePullPolicy,
-        agentImage: r.agentImage,
         platform: r.platform,
-        sccClusterRoleName: scc.app,
-        waitTimeoutSeconds: r.waitTimeoutSeconds,
-        logLevel: props.uploader?.logLevel,
+        collect: r.collectOptions,
+        policy: r.policy,
+        replicas: props.injector?.replicas,
+        resources: props.injector?.resources,
+        logLevel: r.logLevel,
       }));
     }
+    if (r.monitoring !== undefined) {
+      const m = r.monitoring;
+      withPropScope('monitoring', () => new HeapDumpMonitoring(this, 'Monitoring', {
+        namespace: this.namespace,
+        stack: m.stack,
+        scrapeKind: props.monitoring?.scrapeKind,
+        selectorLabels: props.monitoring?.selectorLabels,
+        alertLabels: props.monitoring?.alertLabels,
+        runbookUrl: m.runbookUrl,
+        components: webhook !== undefined ? SCRAPED_COMPONENTS_WITH_INJECTOR : SCRAPED_COMPONENTS,
+      }));
+    }
+
+    // 4. The demo application, in its own namespace, collected exactly as a team's service would be.
+    if (r.app !== undefined) {
+      const { enabled: _enabled, ...app } = props.app ?? {};
+      this.app = withPropScope('app', () => new Application(this, 'App', { ...app, platform: r.platform }));
+      this.collect(this.app.deployment);
+    }
+  }
+
+  /**
+   * Makes a workload's JVMs collected: applies exactly what the injector applies at admission (collectPod, the one
+   * definition: the hostPath volume, the per-pod mount at `collect.mountPath`, the dump flags appended to
+   * JAVA_TOOL_OPTIONS, the `heapdump-wait-ready` init container, the marks). `workload`: a cdk8s-plus
+   * Deployment/StatefulSet (or any object with `apiObject`), an ApiObject with a pod template (`k8s.KubeDeployment`,
+   * StatefulSet, DaemonSet, Job, CronJob ...), or a plain pod template (returned collected; the argument is not changed).
+   * Call it after the workload's containers are added. Errors (synth fails, one line): a container name that is not a
+   * container of the pod, a workload in a namespace that is not collected.
+   */
+  public collect(workload: CollectTarget, options: CollectWorkloadOptions = {}): CollectedWorkload {
+    const api = apiObjectOf(workload);
+    if (api !== undefined) {
+      const ns = api.metadata.namespace;
+      if (ns !== undefined && !this.collectedNamespaces.includes(ns)) {
+        throw new CollectError(`collect(${api.kind}/${api.name}): namespace "${ns}" is not collected (collected: ${this.collectedNamespaces.join(', ') || 'none'}); add it to collect.namespaces`);
+      }
+    }
+    const openshift = this.platform === 'openshift';
+    return collectInto(workload, this.collectOptions, {
+      ...options,
+      warningScope: this,
+      // On OpenShift the SCC gives the app and the init container the same uid (the namespace range's first) when
+      // the manifest sets none: "no uid is known" is true at synth and harmless at admission.
+      keepWarning: (w) => !(openshift && w.startsWith('no uid is known')),
+    });
+  }
+
+  /** The strategic merge patch for YAML users (dist/collect-patch.json): see lib/collect.ts and docs/collect-your-service.md. */
+  public collectPatch(): Record<string, unknown> {
+    return collectPatch(this.collectOptions);
   }
 
   /** One SCC + `use` ClusterRole per role; returns the ClusterRole names to bind. */
@@ -91,12 +195,13 @@ export class HeapDumpPipeline extends Construct {
       constraints: uploaderConstraints(r.removesLocalDumps),
       description: 'Heap dump uploader: restricted-v2 plus hostPath, uid 0 and DAC_READ_SEARCH to read dumps of any application UID.',
     });
-    const app = r.appEnabled ? new SccPolicy(this, 'AppScc', {
+    // Always: a team's service needs it also without the demo (app.enabled false).
+    const app = new SccPolicy(this, 'AppScc', {
       name: SCC_NAMES.app,
       constraints: applicationConstraints(),
-      description: 'Applications writing heap dumps: restricted-v2 plus the hostPath volume of the node dump folder.',
-    }) : undefined;
-    return { mountGuard: mountGuard.clusterRoleName, uploader: uploader.clusterRoleName, app: app?.clusterRoleName };
+      description: 'Applications writing heap dumps: restricted-v2 plus the hostPath volume of the node dump folder (narrowed to the per-pod folder by the heapdump-dump-volume admission policy).',
+    });
+    return { mountGuard: mountGuard.clusterRoleName, uploader: uploader.clusterRoleName, app: app.clusterRoleName };
   }
 }
 
@@ -108,24 +213,102 @@ interface TopLevel {
   readonly imagePullPolicy: ImagePullPolicy;
   /** Validated by each construct that uses it (props stay in seconds). */
   readonly waitTimeoutSeconds?: number;
-  readonly appEnabled: boolean;
+  readonly logLevel: AgentLogLevel;
+  /** The demo application's namespace and ServiceAccount, when it is enabled. */
+  readonly app?: { readonly namespace: string; readonly serviceAccount: string };
+  /** Collected namespaces: the listed ones and the demo's. */
+  readonly collected: readonly CollectedNamespaceValue[];
+  readonly collectOptions: CollectOptions;
+  readonly policy: InjectPolicy;
+  readonly injector: { readonly enabled: boolean; readonly timeoutSeconds: number };
+  readonly monitoring?: { readonly stack: MonitoringStack; readonly runbookUrl: string };
+  readonly kubernetesEvents: boolean;
   /** Deletion after upload or a retention cap: the uploader needs write access and two more capabilities. */
   readonly removesLocalDumps: boolean;
+}
+
+/** Namespaces the webhook and the policy must never touch. */
+const PLATFORM_NAMESPACE = /^(kube-|openshift-)|^(kube-system|kube-public|kube-node-lease|openshift|default)$/;
+
+function resolveCollected(props: HeapDumpPipelineProps, namespace: string, app: TopLevel['app']): CollectedNamespaceValue[] {
+  const listed = withPropScope('collect', () => prop(SETTINGS.collectNamespaces, props.collect?.namespaces, 'namespaces'));
+  listed.forEach((c, i) => {
+    const at = `collect.namespaces[${i}]`;
+    if (c.name === namespace) throw new PipelinePropsError(at, c.name, `a namespace other than the pipeline's own ("${namespace}"): the agents' namespace is never collected`);
+    if (PLATFORM_NAMESPACE.test(c.name)) throw new PipelinePropsError(at, c.name, 'an application namespace (not default, kube-* or openshift-*)');
+  });
+  if (app === undefined) return [...listed];
+  const own = listed.find((c) => c.name === app.namespace);
+  if (own === undefined) return [{ name: app.namespace, serviceAccounts: [app.serviceAccount] }, ...listed];
+  // Listed too: the listed grant, plus the demo's own ServiceAccount when the grant names accounts.
+  const merged = own.serviceAccounts === undefined ? own : { name: own.name, serviceAccounts: [...new Set([app.serviceAccount, ...own.serviceAccounts])] };
+  return [merged, ...listed.filter((c) => c !== own)];
+}
+
+/** `collect.mountPath` as collectPod accepts it (the same rule, said for the config file). */
+function checkMountPath(p: string): string {
+  if (p === '/' || /[\s:]/.test(p) || p.split('/').includes('..')) {
+    throw new PipelinePropsError('collect.mountPath', p, 'an absolute path other than / without spaces, colons or ..');
+  }
+  return p;
 }
 
 function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
   // Every key of every object, first: a misspelt key is reported before the values it would have set.
   checkSettingKeys('', props);
-  // Validated here too, so an error names the top-level prop rather than the construct that uses it first.
-  prop(SETTINGS.waitTimeout, props.waitTimeoutSeconds);
+  const waitTimeoutMs = prop(SETTINGS.waitTimeout, props.waitTimeoutSeconds);
+  if (waitTimeoutMs % 1000 !== 0) {
+    throw new PipelinePropsError('waitTimeoutSeconds', props.waitTimeoutSeconds, 'a whole number of seconds (the init containers of collected pods take whole seconds)');
+  }
+  const platform = prop(SETTINGS.platform, props.platform);
+  const namespace = prop(SETTINGS.namespace, props.namespace);
+  const agentImage = prop(SETTINGS.agentImage, props.agentImage);
+  const imagePullPolicy = prop(SETTINGS.imagePullPolicy, props.imagePullPolicy);
+  const logLevel = withPropScope('uploader', () => prop(SETTINGS.logLevel, props.uploader?.logLevel));
+  const appEnabled = withPropScope('app', () => prop(SETTINGS.appEnabled, props.app?.enabled));
+  let app: TopLevel['app'];
+  if (appEnabled) {
+    const appNamespace = withPropScope('app', () => prop(SETTINGS.appNamespace, props.app?.namespace, 'namespace'));
+    if (appNamespace === namespace) {
+      throw new PipelinePropsError('app.namespace', appNamespace, `a namespace other than the pipeline's ("${namespace}"): the demo runs apart from the agents`);
+    }
+    app = { namespace: appNamespace, serviceAccount: withPropScope('app', () => prop(SETTINGS.appName, props.app?.name, 'name')) };
+  }
+  const collect = props.collect;
+  const collectOptions: CollectOptions = {
+    agentImage,
+    imagePullPolicy,
+    mountPath: checkMountPath(withPropScope('collect', () => prop(SETTINGS.collectMountPath, collect?.mountPath, 'mountPath'))),
+    logLevel,
+    waitTimeoutSeconds: waitTimeoutMs / 1000,
+    gzipLevel: withPropScope('collect', () => prop(SETTINGS.collectGzipLevel, collect?.gzipLevel, 'gzipLevel')),
+  };
+  const monitoringEnabled = withPropScope('monitoring', () => prop(SETTINGS.monitoringEnabled, props.monitoring?.enabled, 'enabled'));
+  const stack = withPropScope('monitoring', () => optionalProp(SETTINGS.monitoringStack, props.monitoring?.stack, 'stack'))
+    ?? (platform === 'openshift' ? 'openshift-user-workload' : 'prometheus-operator');
   return {
-    agentImage: prop(SETTINGS.agentImage, props.agentImage),
-    platform: prop(SETTINGS.platform, props.platform),
-    namespace: prop(SETTINGS.namespace, props.namespace),
-    imagePullPolicy: prop(SETTINGS.imagePullPolicy, props.imagePullPolicy),
+    agentImage,
+    platform,
+    namespace,
+    imagePullPolicy,
     waitTimeoutSeconds: props.waitTimeoutSeconds,
-    appEnabled: withPropScope('app', () => prop(SETTINGS.appEnabled, props.app?.enabled)),
+    logLevel,
+    app,
+    collected: resolveCollected(props, namespace, app),
+    collectOptions,
+    policy: withPropScope('collect', () => prop(SETTINGS.collectPolicy, collect?.policy, 'policy')),
+    injector: {
+      enabled: withPropScope('injector', () => prop(SETTINGS.injectorEnabled, props.injector?.enabled, 'enabled')),
+      timeoutSeconds: withPropScope('injector', () => prop(SETTINGS.injectorTimeout, props.injector?.timeoutSeconds, 'timeoutSeconds')),
+    },
+    monitoring: monitoringEnabled
+      ? { stack, runbookUrl: withPropScope('monitoring', () => prop(SETTINGS.monitoringRunbookUrl, props.monitoring?.runbookUrl, 'runbookUrl')) }
+      : undefined,
+    kubernetesEvents: withPropScope('uploader.notifications', () => prop(SETTINGS.notifyKubeEvents, props.uploader?.notifications?.kubernetesEvents, 'kubernetesEvents')),
     // Needed before the uploader is built: its SCC's capabilities depend on it.
     removesLocalDumps: withPropScope('uploader', () => uploaderRemovesLocalDumps(props.uploader)),
   };
 }
+
+/** For tests and docs: the type of a plain pod template collect() accepts. */
+export type CollectablePodTemplate = PodLike;

@@ -5,9 +5,9 @@
  * validated.
  */
 import {
-  type AgentLogLevel, type StaticS3Credentials, type UploaderCredentials, type UploaderSettings,
+  type AgentLogLevel, type StaticS3Credentials, type UploaderCredentials, type UploaderNotifications, type UploaderSettings,
 } from './generated/settings';
-import { groupMembers, SETTINGS } from '../agent/src/settings';
+import { groupMembers, type Setting, SETTINGS } from '../agent/src/settings';
 import { checkSettingKeys, envString, optionalProp, prop } from './props';
 import { PipelinePropsError, withPropScope } from './validation';
 
@@ -21,6 +21,13 @@ export type ResolvedCredentials =
   | { readonly source: 'secret'; readonly secretName: string; readonly secretValues?: StaticS3Credentials }
   | { readonly source: 'workload-identity'; readonly serviceAccountAnnotations: Record<string, string> };
 
+/** Notifications after defaults and validation (their agent variables are in `configData`). */
+export interface ResolvedNotifications {
+  readonly kubernetesEvents: boolean;
+  /** The Secret key holding the webhook URL, mounted as a file (NOTIFY_WEBHOOK_URL_FILE); absent: no webhook. */
+  readonly webhook?: { readonly secretName: string; readonly secretKey: string };
+}
+
 /** Settings after defaults and validation. */
 export interface ResolvedUploaderSettings {
   /** The ConfigMap data: every uploader setting that has an agent variable, as the agent parses it. */
@@ -29,6 +36,7 @@ export interface ResolvedUploaderSettings {
   /** Deletion after upload or a retention limit: the uploader needs write access and two more capabilities. */
   readonly removesLocalDumps: boolean;
   readonly credentials: ResolvedCredentials;
+  readonly notifications: ResolvedNotifications;
 }
 
 function resolveCredentials(c: UploaderCredentials | undefined): ResolvedCredentials {
@@ -86,10 +94,34 @@ export function resolveUploaderSettings(s: UploaderSettings = {}): ResolvedUploa
     // Unset without a default (the endpoint): no key at all, an empty value would mean something else.
     if (value !== undefined) configData[m.setting.env] = envString(m.setting, value);
   }
+  const notifications = withPropScope('notifications', () => resolveNotifications(s.notifications, configData));
   return {
     configData,
+    notifications,
     logLevel: prop(SETTINGS.logLevel, s.logLevel),
     removesLocalDumps: uploaderRemovesLocalDumps(s),
     credentials: withPropScope('credentials', () => resolveCredentials(s.credentials)),
   };
+}
+
+/** Validates `uploader.notifications` and adds its agent variables to `configData` (the webhook's only with a webhook). */
+function resolveNotifications(n: UploaderNotifications | undefined, configData: Record<string, string>): ResolvedNotifications {
+  const set = <T>(st: Setting<T, unknown>, value: T | undefined) => {
+    if (value !== undefined) configData[st.env!] = envString(st, value);
+  };
+  const kubernetesEvents = prop(SETTINGS.notifyKubeEvents, n?.kubernetesEvents);
+  set(SETTINGS.notifyKubeEvents, kubernetesEvents);
+  set(SETTINGS.notifyClusterName, optionalProp(SETTINGS.notifyClusterName, n?.clusterName));
+  set(SETTINGS.notifyTimeout, prop(SETTINGS.notifyTimeout, n?.timeoutSeconds));
+  set(SETTINGS.notifyMaxAttempts, prop(SETTINGS.notifyMaxAttempts, n?.maxAttempts));
+  if (n?.webhook === undefined) return { kubernetesEvents };
+  const w = n.webhook;
+  return withPropScope('webhook', () => {
+    set(SETTINGS.notifyWebhookFormat, prop(SETTINGS.notifyWebhookFormat, w.format));
+    set(SETTINGS.notifyWebhookEvents, prop(SETTINGS.notifyWebhookEvents, w.events));
+    return {
+      kubernetesEvents,
+      webhook: { secretName: prop(SETTINGS.notifyWebhookSecretName, w.secretName), secretKey: prop(SETTINGS.notifyWebhookSecretKey, w.secretKey) },
+    };
+  });
 }

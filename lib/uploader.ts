@@ -8,6 +8,7 @@ import type { ContainerResources, ImagePullPolicy, UploaderSettings } from './ge
 import { componentLabels } from './labels';
 import { uploaderCapabilities } from './platform/scc-profiles';
 import { envVar, prop } from './props';
+import { serviceAccountTokenVolume } from './event-reporter-rbac';
 import { resolveUploaderSettings, ResolvedCredentials } from './uploader-config';
 import { WorkloadIdentity } from './workload-identity';
 
@@ -17,6 +18,9 @@ export const UPLOADER_CONFIGMAP_NAME = 's3-uploader-config';
 export const UPLOADER_APP_LABEL = 's3-uploader';
 /** Pod-template annotation carrying the hash of the ConfigMap data: a config change rolls the pods. */
 export const CONFIG_HASH_ANNOTATION = 'checksum/config';
+
+/** Where the notification webhook's Secret key is mounted (a file the agent re-reads per delivery). */
+export const NOTIFY_WEBHOOK_DIR = '/etc/heapdump/notify-webhook';
 
 /** Time to abort an in-flight multipart upload cleanly on shutdown. */
 const GRACE_SECONDS = 60;
@@ -77,12 +81,15 @@ export interface UploaderProps extends UploaderSettings {
 export class Uploader extends Construct {
   public readonly serviceAccountName: string;
   public readonly configMapName = UPLOADER_CONFIGMAP_NAME;
+  /** Whether the uploader creates Kubernetes Events (it then needs the event-reporter RoleBindings). */
+  public readonly kubernetesEvents: boolean;
 
   public constructor(scope: Construct, id: string, props: UploaderProps) {
     super(scope, id);
     const { namespace, image: rawImage, priorityClassName, sccClusterRoleName, imagePullPolicy: rawPull,
       waitTimeoutSeconds, resources: rawResources, ...settings } = props;
     const s = resolveUploaderSettings(settings);
+    this.kubernetesEvents = s.notifications.kubernetesEvents;
     const image = prop(SETTINGS.agentImage, rawImage, 'image');
     const imagePullPolicy = prop(SETTINGS.imagePullPolicy, rawPull);
     const waitTimeoutMs = prop(SETTINGS.waitTimeout, waitTimeoutSeconds);
@@ -135,6 +142,22 @@ export class Uploader extends Construct {
       capabilities: { drop: ['ALL'], add: uploaderCapabilities(removesLocalDumps) },
     };
 
+    // Notifications: the webhook URL only ever as a mounted Secret key; Events through a projected token for this
+    // container alone (the ServiceAccount keeps automountServiceAccountToken: false).
+    const notifyVolumes: k8s.Volume[] = [];
+    const notifyMounts: k8s.VolumeMount[] = [];
+    const notifyEnv: k8s.EnvVar[] = [];
+    if (s.notifications.webhook !== undefined) {
+      notifyVolumes.push({ name: 'notify-webhook', secret: { secretName: s.notifications.webhook.secretName, items: [{ key: s.notifications.webhook.secretKey, path: 'url' }], defaultMode: 0o400 } });
+      notifyMounts.push({ name: 'notify-webhook', mountPath: NOTIFY_WEBHOOK_DIR, readOnly: true });
+      notifyEnv.push(envVar(SETTINGS.notifyWebhookUrlFile, `${NOTIFY_WEBHOOK_DIR}/url`));
+    }
+    if (s.notifications.kubernetesEvents) {
+      const token = serviceAccountTokenVolume();
+      notifyVolumes.push(token.volume);
+      notifyMounts.push(token.volumeMount);
+    }
+
     const container: k8s.Container = {
       name: COMMANDS.uploader,
       image,
@@ -148,6 +171,7 @@ export class Uploader extends Construct {
         // Below terminationGracePeriodSeconds: an in-flight multipart upload is aborted cleanly before SIGKILL.
         envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
         ...credentialEnv(s.credentials),
+        ...notifyEnv,
       ],
       ports: [agentPort()],
       ...agentProbes(),
@@ -163,6 +187,7 @@ export class Uploader extends Construct {
           readOnly: !removesLocalDumps,
         },
         { name: 'tmp', mountPath: '/tmp' },
+        ...notifyMounts,
       ],
     };
 
@@ -191,6 +216,7 @@ export class Uploader extends Construct {
             volumes: [
               { name: 'host-dump', hostPath: { path: PATHS.hostDumpDir, type: 'Directory' } },
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+              ...notifyVolumes,
             ],
           },
         },

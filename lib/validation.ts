@@ -53,7 +53,7 @@ export function checkKind<T>(kind: Kind<T, unknown>, prop: string, value: unknow
     return kind.fromProp(value);
   } catch (err) {
     if (!(err instanceof Invalid)) throw err;
-    const at = err.path === undefined ? prop : prop === '' ? err.path : `${prop}.${err.path}`;
+    const at = err.path === undefined ? prop : prop === '' ? err.path : err.path.startsWith('[') ? `${prop}${err.path}` : `${prop}.${err.path}`;
     const part = err.path === undefined ? value : err.part;
     const shown = secret ? REDACTED : typeof part === 'string' && kind.redact !== undefined ? kind.redact(part) : part;
     throw new PipelinePropsError(at, shown, err.expected ?? kind.expected);

@@ -304,9 +304,9 @@ export function generateDocs(): string {
   const rank = (title: string): number => (title === 'All commands' ? 0 : title.includes(' and ') ? 99 : 1 + all.map(code).indexOf(title));
   for (const [title, list] of [...bySection].sort((a, b) => rank(a[0]) - rank(b[0]))) out.push(`### ${title}`, '', ...envRows(list), '');
   out.push(
-    'Other variables in the manifests that the agent does not read: `NODE_OPTIONS=--jitless` on the mount guard',
-    'and the uploader (read by Node; saves memory), `POD_NAME` / `POD_NAMESPACE` (downward API, expanded in the',
-    'app\'s `subPathExpr` and `WAIT_CREATE_SUBDIR`), `JAVA_TOOL_OPTIONS` (the app\'s JVM flags).',
+    'Other variables in the manifests that the agent does not read: `NODE_OPTIONS` (read by Node: `--jitless`',
+    'where it saves memory), `JAVA_TOOL_OPTIONS` (a collected container\'s JVM flags). `HEAPDUMP_POD_NAMESPACE` /',
+    '`HEAPDUMP_POD_NAME` are also expanded in every collected container\'s `subPathExpr`.',
     '',
     'Unknown variables that start like the agent\'s own (first word of a variable above, except `AWS_` and `NODE_`,',
     'which the SDK and Node own) and look like a known name produce a warning at start:',

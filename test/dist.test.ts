@@ -40,7 +40,8 @@ describe('committed dist/', () => {
 
   test('file order is a correct apply order on an empty cluster', () => {
     const objects = distObjects();
-    expect(objects[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'memory-leak-demo' } });
+    expect(objects[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'heapdump-system' } });
+    expect(objects[1]).toMatchObject({ kind: 'Namespace', metadata: { name: 'memory-leak-demo' } });
     const seen = new Set<string>();
     for (const o of objects) {
       if (!CLUSTER_SCOPED_KINDS.includes(o.kind)) {
@@ -62,16 +63,25 @@ describe('committed dist/', () => {
     before('ServiceAccount/memory-leak-app', 'Deployment/memory-leak-app');
     before('ConfigMap/memory-leak-app-source', 'Deployment/memory-leak-app');
     before('Service/memory-leak-service', 'Route/memory-leak-app');
+    before('ValidatingAdmissionPolicyBinding/heapdump-dump-volume', 'Deployment/memory-leak-app');
+    before('Service/heapdump-injector', 'Deployment/heapdump-injector');
+    before('RoleBinding/heapdump-app-scc', 'Deployment/memory-leak-app');
   });
 
   test('cluster-scoped objects carry no namespace', () => {
     const clusterScoped = distObjects().filter((o) => CLUSTER_SCOPED_KINDS.includes(o.kind));
-    expect(clusterScoped.length).toBe(8);
+    expect(clusterScoped.length).toBe(13); // + the event reporter ClusterRole (Events are on in pipeline.config.json)
     expect(clusterScoped.filter((o) => o.metadata.namespace !== undefined)).toEqual([]);
   });
 
   test('every object validates against its schema', () => {
     expect(distObjects().flatMap(schemaErrors)).toEqual([]);
+  });
+
+  test('collect-patch.json is the pipeline\'s strategic merge patch for pipeline.config.json', () => {
+    const { pipeline } = buildPipelineApp(readPipelineConfig(path.join(ROOT, 'pipeline.config.json')));
+    expect(JSON.parse(fs.readFileSync(path.join(DIST, 'collect-patch.json'), 'utf8'))).toEqual(pipeline.collectPatch());
+    expect(fs.readdirSync(DIST).sort()).toEqual(['collect-patch.json', ...listYaml(DIST)]);
   });
 
   test('holds no credential: no Secret, no literal key values, only references to the Secret', () => {

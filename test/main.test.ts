@@ -42,7 +42,7 @@ describe('npm run synth (main.ts)', () => {
     const before = snapshotDir(path.join(clone.dir, 'dist'));
     const r = synth();
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
-    expect(r.stdout).toBe('dist/heapdump-pipeline.k8s.yaml\n');
+    expect(r.stdout).toBe('dist/collect-patch.json\ndist/heapdump-pipeline.k8s.yaml\n');
     expect(distOf(clone.dir)).toEqual(distOf(REPO_ROOT));
     // Really rewritten (a new folder), with the usual mode.
     expect(snapshotDir(path.join(clone.dir, 'dist'))).not.toEqual(before);

@@ -27,6 +27,22 @@ export type AgentLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type CredentialSource = 'secret' | 'workload-identity';
 
+export type WebhookFormat = 'json' | 'slack';
+
+export type NotificationEvent = 'dump-uploaded' | 'incomplete-dump-uploaded';
+
+/** A collected namespace: its name and the only ServiceAccounts that may use the application SCC (default: all of the namespace's). */
+export interface CollectedNamespace {
+  readonly name: string;
+  readonly serviceAccounts?: readonly string[];
+}
+
+export type InjectPolicy = 'opt-in' | 'opt-out';
+
+export type MonitoringStack = 'openshift-user-workload' | 'prometheus-operator';
+
+export type ScrapeKind = 'PodMonitor' | 'ServiceMonitor';
+
 /**
  * Every setting of the heap dump pipeline: the props of `HeapDumpPipeline` and the content of
  * `pipeline.config.json`.
@@ -49,11 +65,12 @@ export interface PipelineSettings {
    */
   readonly platform?: Platform;
   /**
-   * Namespace of every namespaced object.
+   * The pipeline's own namespace: the mount guard, the uploader and the injector, apart from every application
+   * namespace (only their ServiceAccounts may use their SCCs). Never collected.
    *
    * Accepted: a Kubernetes name (RFC 1123 label): at most 63 lowercase letters, digits and '-', starting and
    * ending with a letter or digit.
-   * @default 'memory-leak-demo'
+   * @default 'heapdump-system'
    */
   readonly namespace?: string;
   /**
@@ -97,6 +114,23 @@ export interface PipelineSettings {
    * @default - the demo leak application
    */
   readonly app?: ApplicationSettings;
+  /**
+   * Which namespaces' services may be collected, and what a collected pod gets (the JSON config's `collect`
+   * object).
+   * @default - only the demo application's namespace; dumps at /dumps; pods opt in by annotation
+   */
+  readonly collect?: CollectSettings;
+  /**
+   * The `inject` admission webhook that collects annotated pods of the collected namespaces (the JSON config's
+   * `injector` object).
+   * @default - on: 2 replicas, 5 s timeout
+   */
+  readonly injector?: InjectorSettings;
+  /**
+   * The PodMonitor (or ServiceMonitor) and PrometheusRule of the agents (the JSON config's `monitoring` object).
+   * @default - on: OpenShift user-workload monitoring, or the Prometheus Operator on Kubernetes
+   */
+  readonly monitoring?: MonitoringSettings;
 }
 
 /**
@@ -352,6 +386,12 @@ export interface UploaderSettings {
    */
   readonly credentials?: UploaderCredentials;
   /**
+   * Telling the owning team about each uploaded dump: a Kubernetes Event on the pod that wrote it, and an optional
+   * webhook.
+   * @default - no Events, no webhook
+   */
+  readonly notifications?: UploaderNotifications;
+  /**
    * Files up to this size go as one streamed PUT, larger ones as multipart (single PUT limit 5 GiB).
    *
    * Accepted: a whole number of MiB between 5 and 5120. Agent variable: `UPLOAD_MULTIPART_THRESHOLD_MB`.
@@ -410,6 +450,90 @@ export interface UploaderCredentials {
 }
 
 /**
+ * Telling the owning team about each uploaded dump: a Kubernetes Event on the pod that wrote it, and an optional
+ * webhook.
+ */
+export interface UploaderNotifications {
+  /**
+   * Create a Kubernetes Event (reason HeapDumpUploaded, type Warning) on the pod that wrote each uploaded dump.
+   * The constructs then give the uploader a projected ServiceAccount token and bind the event-reporter ClusterRole
+   * (create events.k8s.io events, get pods) in each collected namespace.
+   *
+   * Accepted: true or false. Agent variable: `NOTIFY_KUBE_EVENTS`.
+   * @default false
+   */
+  readonly kubernetesEvents?: boolean;
+  /**
+   * Cluster name shown in webhook messages (several clusters may post to one channel).
+   *
+   * Accepted: a text of at most 63 characters without control characters. Agent variable: `NOTIFY_CLUSTER_NAME`.
+   * @default - none
+   */
+  readonly clusterName?: string;
+  /**
+   * Timeout of one delivery attempt: the webhook POST, or for an Event the pod GET and the Event POST together.
+   *
+   * Accepted: a number of seconds > 0. Agent variable: `NOTIFY_TIMEOUT`.
+   * @default 10
+   */
+  readonly timeoutSeconds?: number;
+  /**
+   * Attempts per notification and channel (backoff 1 s doubling to 60 s, full jitter) before it counts as failed.
+   * 4xx answers other than 408/429 are not retried.
+   *
+   * Accepted: a whole number between 1 and 20. Agent variable: `NOTIFY_MAX_ATTEMPTS`.
+   * @default 5
+   */
+  readonly maxAttempts?: number;
+  /**
+   * A webhook (generic JSON or Slack-compatible) told about each uploaded dump. The URL is read from a Secret you
+   * create (`oc create secret generic <secretName> --from-literal=url=https://...`): it never appears in the
+   * config file or in dist/.
+   * @default - no webhook
+   */
+  readonly webhook?: NotificationWebhookSettings;
+}
+
+/**
+ * A webhook (generic JSON or Slack-compatible) told about each uploaded dump. The URL is read from a Secret you
+ * create (`oc create secret generic <secretName> --from-literal=url=https://...`): it never appears in the
+ * config file or in dist/.
+ */
+export interface NotificationWebhookSettings {
+  /**
+   * `json`: the generic JSON document (schema heapdump-pipeline.io/notification/v1); `slack`: a Slack
+   * incoming-webhook message (text + blocks).
+   *
+   * Accepted: one of json, slack. Agent variable: `NOTIFY_WEBHOOK_FORMAT`.
+   * @default 'json'
+   */
+  readonly format?: WebhookFormat;
+  /**
+   * Which uploads are posted to the webhook: complete dumps, truncated ones, or both.
+   *
+   * Accepted: a non-empty list of dump-uploaded, incomplete-dump-uploaded. Agent variable:
+   * `NOTIFY_WEBHOOK_EVENTS`.
+   * @default ["dump-uploaded","incomplete-dump-uploaded"]
+   */
+  readonly events?: readonly (NotificationEvent)[];
+  /**
+   * The Secret (in the pipeline namespace) holding the webhook URL; mounted into the uploader, which re-reads it
+   * for every delivery (a rotated Secret applies without a restart).
+   *
+   * Accepted: a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, '-' and '.', starting
+   * and ending with a letter or digit.
+   */
+  readonly secretName: string;
+  /**
+   * The key of the Secret that holds the URL.
+   *
+   * Accepted: a Secret key (letters, digits, '-', '_' and '.').
+   * @default 'url'
+   */
+  readonly secretKey?: string;
+}
+
+/**
  * Values for a Secret object emitted by the construct, for apps that compose the pipeline with values from a
  * secure source. Never put real keys in a committed file: `pipeline.config.json` refuses them, and `dist/` has
  * none.
@@ -449,12 +573,40 @@ export interface StaticS3Credentials {
 export interface ApplicationSettings {
   /**
    * Deploy the application at all (a platform team may only want the dump pipeline). `false`: no Deployment,
-   * Service, Route, app ServiceAccount, and no `heap-dump-app` SCC / ClusterRole.
+   * Service, Route, app ServiceAccount and no demo namespace. What a team's own service needs stays: the
+   * `heap-dump-app` SCC and its ClusterRole, the collected namespaces' RoleBindings, the admission policy and the
+   * injector.
    *
    * Accepted: true or false.
    * @default true
    */
   readonly enabled?: boolean;
+  /**
+   * The demo application's own namespace (emitted by the pipeline, collected like any listed namespace); never the
+   * pipeline's.
+   *
+   * Accepted: a Kubernetes name (RFC 1123 label): at most 63 lowercase letters, digits and '-', starting and
+   * ending with a letter or digit.
+   * @default 'memory-leak-demo'
+   */
+  readonly namespace?: string;
+  /**
+   * Name of the application's Deployment, ServiceAccount and Route, its `app` label, and the prefix of its source
+   * ConfigMap (`<name>-source`).
+   *
+   * Accepted: a Kubernetes name (RFC 1123 label): at most 63 lowercase letters, digits and '-', starting and
+   * ending with a letter or digit.
+   * @default 'memory-leak-app'
+   */
+  readonly name?: string;
+  /**
+   * Name of the application's Service.
+   *
+   * Accepted: a Kubernetes name (RFC 1123 label): at most 63 lowercase letters, digits and '-', starting and
+   * ending with a letter or digit.
+   * @default 'memory-leak-service'
+   */
+  readonly serviceName?: string;
   /**
    * The application's image; it runs with its own command. Setting it drops the demo source ConfigMap.
    *
@@ -548,4 +700,139 @@ export interface AppIngressSettings {
    * @default - no TLS section
    */
   readonly tlsSecretName?: string;
+}
+
+/**
+ * Which namespaces' services may be collected, and what a collected pod gets (the JSON config's `collect`
+ * object).
+ */
+export interface CollectSettings {
+  /**
+   * Namespaces whose services may be collected (the demo application's is added when it is enabled). For each, the
+   * constructs emit on OpenShift a RoleBinding of the application SCC's ClusterRole to the namespace's
+   * ServiceAccounts (group `system:serviceaccounts:<ns>`, or only `serviceAccounts`), and, with Kubernetes Events
+   * on, a RoleBinding of the event-reporter ClusterRole to the uploader; the injector and the admission policy
+   * select exactly these namespaces. Label each one `heapdump-pipeline.io/collect=true`
+   * (docs/collect-your-service.md). Not the pipeline's namespace, no `kube-*` or `openshift-*`.
+   *
+   * Accepted: a list of namespace names, or of {"name": ..., "serviceAccounts": [...]} objects.
+   * @default []
+   */
+  readonly namespaces?: readonly (string | CollectedNamespace)[];
+  /**
+   * Where an instrumented container sees its own dump folder (`-XX:HeapDumpPath`): the same for the injector,
+   * `collect()` and the demo.
+   *
+   * Accepted: an absolute path.
+   * @default '/dumps'
+   */
+  readonly mountPath?: string;
+  /**
+   * `opt-in`: the injector collects pods annotated `heapdump-pipeline.io/inject: "true"`; `opt-out`: every pod of
+   * a collected namespace unless annotated `"false"`.
+   *
+   * Accepted: one of opt-in, opt-out.
+   * @default 'opt-in'
+   */
+  readonly policy?: InjectPolicy;
+  /**
+   * `-XX:HeapDumpGzipLevel` for collected JVMs (HotSpot 17+ only: older JVMs refuse to start with it).
+   *
+   * Accepted: a whole number between 0 and 9 (0 = off).
+   * @default 0
+   */
+  readonly gzipLevel?: number;
+}
+
+/**
+ * The `inject` admission webhook that collects annotated pods of the collected namespaces (the JSON config's
+ * `injector` object).
+ */
+export interface InjectorSettings {
+  /**
+   * Emit the injector: its Deployment, PodDisruptionBudget and Service in the pipeline namespace, its serving
+   * certificate (OpenShift service CA, or cert-manager on Kubernetes) and the MutatingWebhookConfiguration.
+   *
+   * Accepted: true or false.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Replicas of the injector (a PodDisruptionBudget keeps one available).
+   *
+   * Accepted: a whole number between 1 and 10.
+   * @default 2
+   */
+  readonly replicas?: number;
+  /**
+   * The webhook's timeout; past it (or when the injector is down) the pod is created without collection
+   * (failurePolicy Ignore).
+   *
+   * Accepted: a whole number between 1 and 30.
+   * @default 5
+   */
+  readonly timeoutSeconds?: number;
+  /**
+   * Resources of the injector container.
+   *
+   * Accepted: container resources {"requests": {"cpu", "memory"}, "limits": {"cpu", "memory"}}, all four
+   * Kubernetes quantities.
+   * @default {"requests":{"cpu":"20m","memory":"64Mi"},"limits":{"cpu":"200m","memory":"128Mi"}}
+   */
+  readonly resources?: ContainerResources;
+}
+
+/**
+ * The PodMonitor (or ServiceMonitor) and PrometheusRule of the agents (the JSON config's `monitoring` object).
+ */
+export interface MonitoringSettings {
+  /**
+   * Emit the monitor and the alert rule (needs the monitoring.coreos.com CRDs: OpenShift has them; on Kubernetes
+   * the Prometheus Operator).
+   *
+   * Accepted: true or false.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * `openshift-user-workload`: OpenShift's monitoring for user projects (the pipeline namespace has no
+   * `openshift.io/cluster-monitoring` label). `prometheus-operator`: a plain Prometheus Operator, selecting by
+   * `selectorLabels`.
+   *
+   * Accepted: one of openshift-user-workload, prometheus-operator.
+   * @default - `openshift-user-workload` on OpenShift, `prometheus-operator` on Kubernetes
+   */
+  readonly stack?: MonitoringStack;
+  /**
+   * How Prometheus finds the agents: a PodMonitor, or a ServiceMonitor with headless Services.
+   *
+   * Accepted: one of PodMonitor, ServiceMonitor.
+   * @default 'PodMonitor'
+   */
+  readonly scrapeKind?: ScrapeKind;
+  /**
+   * Labels on the monitor and the rule, for a Prometheus that selects them by label (e.g. `{"release":
+   * "kube-prometheus-stack"}`).
+   *
+   * Accepted: an object of labels: keys such as example.com/name, values of at most 63 letters, digits, '-', '_'
+   * and '.'.
+   * @default - none
+   */
+  readonly selectorLabels?: Readonly<Record<string, string>>;
+  /**
+   * Labels added to every alert, for routing in Alertmanager (e.g. `{"team": "platform"}`); not `severity`.
+   *
+   * Accepted: an object of labels: keys such as example.com/name, values of at most 63 letters, digits, '-', '_'
+   * and '.'.
+   * @default - none
+   */
+  readonly alertLabels?: Readonly<Record<string, string>>;
+  /**
+   * Where the team reads docs/runbook.md (e.g. its rendered URL); each alert's `runbook_url` is this plus `#<alert
+   * name in lower case>`.
+   *
+   * Accepted: a non-empty string.
+   * @default 'docs/runbook.md'
+   */
+  readonly runbookUrl?: string;
 }

@@ -39,8 +39,8 @@ describe('defaults', () => {
       watchIntervalMs: 60_000, fileStableTimeMs: 120_000, completeQuietTimeMs: 2_000,
       patterns: ['*.hprof', '*.hprof.gz', '*.phd'], partSizeBytes: 8 * 2 ** 20, concurrency: 4, multipartThresholdBytes: 1024 * 2 ** 20,
       gzip: false, afterUpload: 'archive', digest: 'md5', retentionMaxAgeMs: 604_800_000, retentionMaxBytes: 2 * 1024 ** 3,
+      notify: { timeoutMs: 10_000, maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000 },
       maxWatches: 1024, maxFiles: 10_000, readTimeoutMs: 60_000, analysis: true,
-      notify: { maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000, timeoutMs: 10_000 }, // no channel: notifications off
     });
   });
   test('every contract variable has a table entry with an expectation', () => {
@@ -179,6 +179,19 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'RETENTION_MAX_AGE', '7d', 'RETENTION_MAX_AGE="7d" is invalid: expected a number of seconds >= 0 (0 = off)'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_BYTES', '10GB', 'RETENTION_MAX_BYTES="10GB" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)'],
   ['up', resolveUploaderConfig, 'AWS_ACCESS_KEY_ID', '  ', 'AWS_ACCESS_KEY_ID="  " is invalid: expected a non-empty string'],
+  ['up', resolveUploaderConfig, 'NOTIFY_KUBE_EVENTS', 'ja', 'NOTIFY_KUBE_EVENTS="ja" is invalid: expected true or false'],
+  ['up', resolveUploaderConfig, 'NOTIFY_CLUSTER_NAME', 'a\nb', 'NOTIFY_CLUSTER_NAME="a\nb" is invalid: expected a text of at most 63 characters without control characters'],
+  ['up', resolveUploaderConfig, 'NOTIFY_TIMEOUT', '0', 'NOTIFY_TIMEOUT="0" is invalid: expected a number of seconds > 0'],
+  ['up', resolveUploaderConfig, 'NOTIFY_MAX_ATTEMPTS', '21', 'NOTIFY_MAX_ATTEMPTS="21" is invalid: expected a whole number between 1 and 20'],
+  ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_FORMAT', 'teams', 'NOTIFY_WEBHOOK_FORMAT="teams" is invalid: expected one of json, slack'],
+  ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_EVENTS', 'oops', 'NOTIFY_WEBHOOK_EVENTS="oops" is invalid: expected a comma-separated subset of dump-uploaded, incomplete-dump-uploaded'],
+  ['up', resolveUploaderConfig, 'NOTIFY_KUBE_API_URL', 'http://api:80', 'NOTIFY_KUBE_API_URL="http://api:80" is invalid: expected an https:// URL'],
+  ['up', resolveUploaderConfig, 'NOTIFY_KUBE_CREDENTIALS_DIR', 'sa', 'NOTIFY_KUBE_CREDENTIALS_DIR="sa" is invalid: expected an absolute path'],
+  // The webhook URL is a secret: never echoed.
+  ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_URL', 'hooks.example.com/T/B/SECRET', 'NOTIFY_WEBHOOK_URL is invalid: expected an https:// or http:// URL'],
+  ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_URL_FILE', 'url', 'NOTIFY_WEBHOOK_URL_FILE="url" is invalid: expected an absolute path'],
+  ['up', resolveUploaderConfig, 'NOTIFY_QUEUE_SIZE', '0', 'NOTIFY_QUEUE_SIZE="0" is invalid: expected a whole number between 1 and 10000'],
+  ['up', resolveUploaderConfig, 'NOTIFY_SHUTDOWN_GRACE', '-1', 'NOTIFY_SHUTDOWN_GRACE="-1" is invalid: expected a number of seconds >= 0'],
 ];
 
 describe('errors: one line naming the variable, the value and what was expected', () => {

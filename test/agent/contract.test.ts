@@ -7,7 +7,7 @@ import { COMMANDS, Command, ENV, PATHS, WAIT_READY_POD_ENV } from '../../agent/s
 import { findTypos, parseCommand, resolveConfig, UploaderConfig, WaitReadyConfig } from '../../agent/src/config';
 import { waitReadyContainer } from '../../agent/src/inject/collect-pod';
 import { HeapDumpPipelineProps } from '../../lib/pipeline';
-import { synthPipeline } from '../../lib/synth';
+import { buildPipelineApp, synthPipeline } from '../../lib/synth';
 import { Container, PodContext, resolveEnv } from '../e2e/kubelet-sim';
 import { find, podSpec } from '../support/manifests';
 
@@ -41,7 +41,7 @@ describe.each(VARIANTS)('%s', (_name, props) => {
   const { objects } = synthPipeline(props);
   const ctx = podContext(objects);
   const agentContainers: Array<[string, Container]> = [];
-  for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app']]) {
+  for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'heapdump-injector'], ['Deployment', 'memory-leak-app']]) {
     const spec = podSpec(find(objects, kind, name));
     for (const c of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {
       if (c.image === IMAGE) agentContainers.push([`${name}/${c.name}`, c]);
@@ -53,6 +53,7 @@ describe.each(VARIANTS)('%s', (_name, props) => {
       ['dump-volume-manager/mount-guard', COMMANDS.mountGuard],
       ['heap-dump-s3-uploader/uploader', COMMANDS.uploader],
       ['heap-dump-s3-uploader/heapdump-wait-ready', COMMANDS.waitReady],
+      ['heapdump-injector/inject', COMMANDS.inject],
       ['memory-leak-app/heapdump-wait-ready', COMMANDS.waitReady],
     ].sort());
   });
@@ -82,6 +83,13 @@ describe.each(VARIANTS)('%s', (_name, props) => {
       // the app's wait-ready makes exactly its own pod's folder; the uploader's only waits
       if (container.env?.some((e) => e.name === WAIT_READY_POD_ENV.createPodFolder)) expect(w.podFolder).toEqual({ namespace: ctx.namespace, pod: ctx.podName });
       else expect(w.podFolder).toBeUndefined();
+    }
+    if (resolved.command === COMMANDS.inject) {
+      // The webhook gives pods what collect() gives workloads: the same options.
+      const { pipeline } = buildPipelineApp(props);
+      const { strictness: _s, annotations: _a, ...collect } = resolved.config.collect;
+      expect(collect).toEqual({ ...pipeline.collectOptions, gzipLevel: pipeline.collectOptions.gzipLevel ?? 0 });
+      expect(resolved.config.pipelineNamespace).toBe(ctx.namespace);
     }
   });
 });

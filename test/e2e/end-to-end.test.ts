@@ -122,7 +122,8 @@ describeWithMountNs('end to end on one simulated node', () => {
     // once: no other object (no duplicate under a suffixed key), and it stays that way
     await waitFor(async () => false, 3000);
     const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
-    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([key]);
+    // the dump and its triage summary (plan decision 6: `<dump key>.summary.json` / `.summary.txt`)
+    expect((listed.Contents ?? []).map((o) => o.Key).filter((k) => !k!.startsWith(`${key}.summary.`))).toEqual([key]);
     expect((await headObject(client, s3.bucket, key))?.size).toBe(local.size);
     expect(uploader.proc.exitInfo()).toBeUndefined();
   });

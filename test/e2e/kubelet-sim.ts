@@ -71,6 +71,8 @@ export interface Volume {
   configMap?: { name: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
   secret?: { secretName: string };
   emptyDir?: Record<string, unknown>;
+  /** A projected ServiceAccount token volume (token, CA, namespace): materialized by the caller. */
+  projected?: { sources: unknown[]; defaultMode?: number };
 }
 export interface PodSpec {
   containers: Container[];
@@ -103,6 +105,8 @@ export interface NodeLayout {
   readonly configMapDirs: Readonly<Record<string, string>>;
   /** Parent of emptyDir volumes of this pod. */
   readonly emptyDirRoot: string;
+  /** Directory holding the files of a projected volume (volume name -> directory), materialized by the caller. */
+  readonly projectedDirs?: Readonly<Record<string, string>>;
 }
 
 /** One volume mount resolved to a directory (or file) of the simulated node. */
@@ -222,7 +226,11 @@ export function mountTable(spec: PodSpec, container: Container, env: Record<stri
       if (!dir) fail(`configMap volume '${vol.name}'`, vol.configMap.name, 'a directory materialized by the caller');
       source = dir;
     } else if (vol.emptyDir) source = path.join(layout.emptyDirRoot, vol.name);
-    else return fail(`volume '${vol.name}'`, Object.keys(vol), 'hostPath, persistentVolumeClaim, configMap or emptyDir');
+    else if (vol.projected) {
+      const dir = layout.projectedDirs?.[vol.name];
+      if (!dir) fail(`projected volume '${vol.name}'`, vol.projected, 'a directory materialized by the caller');
+      source = dir;
+    } else return fail(`volume '${vol.name}'`, Object.keys(vol), 'hostPath, persistentVolumeClaim, configMap, emptyDir or projected');
     if (m.subPath && m.subPathExpr) fail(`volumeMount '${m.name}'`, m, 'subPath or subPathExpr, not both');
     let sub = m.subPath;
     if (m.subPathExpr) {

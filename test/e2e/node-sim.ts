@@ -32,6 +32,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { SETTINGS } from '../../agent/src/settings';
 import { COMMANDS, ENV, PATHS } from '../../agent/src/contract';
+import { envSettings } from '../../agent/src/settings';
 import { pidAlive, registerCleanup, runTracked, sleep, spawnTracked, stopPid, TrackedProcess } from '../support/procs';
 import {
   commandLine, Container, mountTable, MountEntry, NodeLayout, PodContext, processIdentity, resolveEnv, setprivArgs,
@@ -265,6 +266,30 @@ export class NodeSim {
     return dirs;
   }
 
+  /**
+   * Projected ServiceAccount token volumes, as the kubelet fills them: `token` (a stand-in: there is no API server
+   * here), `ca.crt` from kube-root-ca.crt (a stand-in too) and the downward API items (namespace, name).
+   */
+  private projectedDirs(spec: PodSpec, ctx: PodContext, podName: string): Record<string, string> {
+    const dirs: Record<string, string> = {};
+    for (const v of spec.volumes ?? []) {
+      if (!v.projected) continue;
+      const dir = path.join(this.root, 'proj', podName, v.name);
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      for (const src of v.projected.sources as Array<Record<string, any>>) { // eslint-disable-line @typescript-eslint/no-explicit-any
+        if (src.serviceAccountToken) writeFileSync(path.join(dir, src.serviceAccountToken.path), 'sim-service-account-token', { mode: 0o444 });
+        for (const it of src.configMap?.items ?? []) writeFileSync(path.join(dir, it.path), ctx.configMaps[src.configMap.name]?.[it.key] ?? 'sim-ca', { mode: 0o444 });
+        for (const it of src.downwardAPI?.items ?? src.downwardApi?.items ?? []) {
+          const field = it.fieldRef?.fieldPath;
+          writeFileSync(path.join(dir, it.path), field === 'metadata.namespace' ? ctx.namespace : field === 'metadata.name' ? ctx.podName : '', { mode: 0o444 });
+        }
+      }
+      for (let d = dir; d.startsWith(this.root) && d !== this.root; d = path.dirname(d)) chmodSync(d, 0o755);
+      dirs[v.name] = dir;
+    }
+    return dirs;
+  }
+
   /** Builds a container's process: env, mounts, argv, identity, all from the manifest. */
   private prepare(w: Workload, container: Container, podName: string, extraEnv: Record<string, string> = {}, ctrRoot?: string, starting = false) {
     const ctx = this.podContext(w, podName);
@@ -273,8 +298,11 @@ export class NodeSim {
       claims: this.claimsOf(w.spec),
       configMapDirs: this.configMapDirs(w.spec, ctx, podName),
       emptyDirRoot: path.join(this.root, 'empty', podName),
+      projectedDirs: this.projectedDirs(w.spec, ctx, podName),
     };
-    const rawEnv = resolveEnv(container, ctx);
+    // The kubelet gives every container the `kubernetes` Service's address (also with enableServiceLinks false).
+    // Nothing listens there in the simulation: an agent that calls the API server gets connection errors.
+    const rawEnv: Record<string, string> = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443', ...resolveEnv(container, ctx) };
     const table = mountTable(w.spec, container, rawEnv, layout);
     if (starting) this.checkHostPaths(w.spec, table);
     // with kubelet-like bind mounts the process sees its volumes under its own container root
@@ -286,6 +314,13 @@ export class NodeSim {
     if (isAgent) {
       env[ENV.httpPort] = '0';
       env[ENV.httpHost] = '127.0.0.1';
+      // The agent's path defaults are container paths (e.g. DUMP_ROOT /mnt/dump, which plan decision 4's
+      // init container does not set): unset ones under a volume mount point at that volume here.
+      for (const [, st] of envSettings()) {
+        if (env[st.env] !== undefined || typeof st.default !== 'string' || !st.default.startsWith('/')) continue;
+        const translated = translatePath(st.default, procTable);
+        if (translated !== undefined) env[st.env] = translated;
+      }
     }
     Object.assign(env, extraEnv);
     env.PATH = SIM_PATH;

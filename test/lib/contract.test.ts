@@ -4,7 +4,7 @@ import { synthPipeline } from '../../lib/synth';
 import { find, podSpec } from '../support/manifests';
 
 const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
-const CONTRACT_NAMES = new Set<string>([...Object.values(ENV), NODE_OPTIONS_ENV, ...Object.values(POD_ENV), ...Object.values(WAIT_READY_POD_ENV)]);
+const CONTRACT_NAMES = new Set<string>([...Object.values(ENV), NODE_OPTIONS_ENV]);
 
 const VARIANTS: [string, HeapDumpPipelineProps][] = [
   ['default', { agentImage: IMAGE }],
@@ -34,7 +34,7 @@ describe('constructs and agent share one contract', () => {
     if (secret) expect(Object.keys(secret.stringData).filter((k) => !CONTRACT_NAMES.has(k))).toEqual([]);
   });
 
-  test('the app\'s init container uses contract names only (the pod-identity pair included)', () => {
+  test('the app\'s init container uses contract names only (the pod-folder variables of plan decision 4 are settings too)', () => {
     const spec = podSpec(find(synthPipeline({ agentImage: IMAGE }).objects, 'Deployment', 'memory-leak-app'));
     const names = spec.initContainers[0].env.map((e: { name: string }) => e.name);
     expect(names.filter((n: string) => !CONTRACT_NAMES.has(n))).toEqual([]);

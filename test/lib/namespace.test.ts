@@ -8,9 +8,9 @@ function synthNamespace(props: ConstructorParameters<typeof PipelineNamespace>[2
 }
 
 describe('PipelineNamespace', () => {
-  test('OpenShift: the prototype monitoring label and console annotations, no Pod Security labels', () => {
-    const ns = synthNamespace({ name: 'memory-leak-demo' });
-    expect(ns.metadata.labels).toEqual({ 'app.kubernetes.io/part-of': 'heapdump-pipeline', 'openshift.io/cluster-monitoring': 'true' });
+  test('OpenShift: console annotations; no platform-monitoring label (user-workload monitoring), no Pod Security labels', () => {
+    const ns = synthNamespace({ name: 'heapdump-system' });
+    expect(ns.metadata.labels).toEqual({ 'app.kubernetes.io/part-of': 'heapdump-pipeline' });
     expect(Object.keys(ns.metadata.annotations)).toEqual(['openshift.io/description', 'openshift.io/display-name']);
   });
 
@@ -24,5 +24,16 @@ describe('PipelineNamespace', () => {
       'pod-security.kubernetes.io/audit-version': 'latest',
     });
     expect(ns.metadata.annotations).toEqual({ description: 'Team dumps' });
+  });
+
+  test('a collected namespace carries the injector\'s label; on Kubernetes the Pod Security level hostPath needs', () => {
+    const os = synthNamespace({ name: 'memory-leak-demo', role: 'collected' });
+    expect(os.metadata.labels).toEqual({ 'app.kubernetes.io/part-of': 'heapdump-pipeline', 'heapdump-pipeline.io/collect': 'true' });
+    const k = synthNamespace({ name: 'memory-leak-demo', role: 'collected', platform: 'kubernetes' });
+    expect(k.metadata.labels).toMatchObject({ 'heapdump-pipeline.io/collect': 'true', 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/audit': 'restricted' });
+  });
+
+  test('fails on a bad namespace name', () => {
+    expect(() => synthNamespace({ name: 'Team_A' })).toThrow(/^Invalid name: "Team_A" \(expected a Kubernetes name \(RFC 1123 label\)/);
   });
 });

@@ -42,7 +42,8 @@ describe('HeapDumpPipeline', () => {
 
   test('emits the prototype names and the objects of the issue on OpenShift', () => {
     const { objects } = synthPipeline({ agentImage: IMAGE });
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}${o.metadata.namespace ? ` (${o.metadata.namespace})` : ''}`)).toEqual([
+      'Namespace/heapdump-system',
       'Namespace/memory-leak-demo',
       'PriorityClass/dump-volume-critical',
       'SecurityContextConstraints/dump-volume-privileged',
@@ -51,20 +52,29 @@ describe('HeapDumpPipeline', () => {
       'ClusterRole/heap-dump-uploader-scc-user',
       'SecurityContextConstraints/heap-dump-app',
       'ClusterRole/heap-dump-app-scc-user',
-      'PersistentVolumeClaim/dump-storage-pvc',
-      'ServiceAccount/dump-volume-manager',
-      'RoleBinding/dump-volume-manager-scc',
-      'DaemonSet/dump-volume-manager',
-      'ServiceAccount/heap-dump-s3-uploader',
-      'RoleBinding/heap-dump-s3-uploader-scc',
-      'ConfigMap/s3-uploader-config',
-      'DaemonSet/heap-dump-s3-uploader',
-      'ServiceAccount/memory-leak-app',
-      'RoleBinding/memory-leak-app-scc',
-      'ConfigMap/memory-leak-app-source',
-      'Deployment/memory-leak-app',
-      'Service/memory-leak-service',
-      'Route/memory-leak-app',
+      'ValidatingAdmissionPolicy/heapdump-dump-volume',
+      'ValidatingAdmissionPolicyBinding/heapdump-dump-volume',
+      'MutatingWebhookConfiguration/heapdump-pipeline-inject',
+      'RoleBinding/heapdump-app-scc (memory-leak-demo)',
+      'PersistentVolumeClaim/dump-storage-pvc (heapdump-system)',
+      'ServiceAccount/dump-volume-manager (heapdump-system)',
+      'RoleBinding/dump-volume-manager-scc (heapdump-system)',
+      'DaemonSet/dump-volume-manager (heapdump-system)',
+      'ServiceAccount/heap-dump-s3-uploader (heapdump-system)',
+      'RoleBinding/heap-dump-uploader-scc (heapdump-system)'.replace('heap-dump-uploader-scc', 'heap-dump-s3-uploader-scc'),
+      'ConfigMap/s3-uploader-config (heapdump-system)',
+      'DaemonSet/heap-dump-s3-uploader (heapdump-system)',
+      'ServiceAccount/heapdump-injector (heapdump-system)',
+      'Service/heapdump-injector (heapdump-system)',
+      'Deployment/heapdump-injector (heapdump-system)',
+      'PodDisruptionBudget/heapdump-injector (heapdump-system)',
+      'PodMonitor/heapdump-agents (heapdump-system)',
+      'PrometheusRule/heapdump-pipeline-alerts (heapdump-system)',
+      'ServiceAccount/memory-leak-app (memory-leak-demo)',
+      'ConfigMap/memory-leak-app-source (memory-leak-demo)',
+      'Deployment/memory-leak-app (memory-leak-demo)',
+      'Service/memory-leak-service (memory-leak-demo)',
+      'Route/memory-leak-app (memory-leak-demo)',
     ]);
   });
 
@@ -75,8 +85,11 @@ describe('HeapDumpPipeline', () => {
   ])('%s: apply order is safe on an empty cluster', (_name, props) => {
     const { objects } = synthPipeline(props);
     const index = (kind: string, name: string) => objects.findIndex((o) => o.kind === kind && o.metadata.name === name);
-    // The namespace first, then every cluster-scoped object, then the namespaced ones.
+    // The namespaces first, then every cluster-scoped object, then the namespaced ones.
     expect(objects[0].kind).toBe('Namespace');
+    const namespaces = ofKind(objects, 'Namespace').map((n) => n.metadata.name);
+    expect(objects.slice(0, namespaces.length).every((o) => o.kind === 'Namespace')).toBe(true);
+    for (const o of objects) if (o.metadata.namespace !== undefined) expect(namespaces).toContain(o.metadata.namespace);
     const firstNamespaced = objects.findIndex((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind));
     expect(objects.slice(firstNamespaced).every((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind))).toBe(true);
     // Whatever a workload references exists before it.
@@ -101,13 +114,18 @@ describe('HeapDumpPipeline', () => {
     }
   });
 
-  test('cluster-scoped objects carry no namespace, namespaced ones carry the pipeline namespace', () => {
+  test('cluster-scoped objects carry no namespace; the agents are in the pipeline namespace, the demo in its own', () => {
     for (const props of [{ agentImage: IMAGE }, CUSTOMISED]) {
       const { objects } = synthPipeline(props);
-      const ns = props.namespace ?? 'memory-leak-demo';
+      const ns = props.namespace ?? 'heapdump-system';
+      const appNs = props.app?.namespace ?? 'memory-leak-demo';
+      const appNames = [props.app?.name ?? 'memory-leak-app', `${props.app?.name ?? 'memory-leak-app'}-source`, 'memory-leak-service', 'heapdump-app-scc'];
       for (const o of objects) {
         if (CLUSTER_SCOPED_KINDS.includes(o.kind)) expect(o.metadata.namespace).toBeUndefined();
-        else expect(`${o.kind}/${o.metadata.name}:${o.metadata.namespace}`).toBe(`${o.kind}/${o.metadata.name}:${ns}`);
+        else {
+          const want = appNames.includes(o.metadata.name) ? appNs : ns;
+          expect(`${o.kind}/${o.metadata.name}:${o.metadata.namespace}`).toBe(`${o.kind}/${o.metadata.name}:${want}`);
+        }
       }
     }
   });
@@ -117,16 +135,17 @@ describe('HeapDumpPipeline', () => {
     const chart = new Chart(app, 'platform', { namespace: 'team-default' });
     new HeapDumpPipeline(chart, 'dumps', { agentImage: IMAGE });
     const objects = chart.toJson() as { kind: string; metadata: { namespace?: string } }[];
-    expect(objects.filter((o) => CLUSTER_SCOPED_KINDS.includes(o.kind)).map((o) => o.metadata.namespace)).toEqual(
-      [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
-    expect(objects.filter((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind)).every((o) => o.metadata.namespace === 'memory-leak-demo')).toBe(true);
+    const clusterScoped = objects.filter((o) => CLUSTER_SCOPED_KINDS.includes(o.kind));
+    expect(clusterScoped).toHaveLength(12);
+    expect(clusterScoped.map((o) => o.metadata.namespace).filter((n) => n !== undefined)).toEqual([]);
+    expect(objects.filter((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind)).every((o) => ['heapdump-system', 'memory-leak-demo'].includes(o.metadata.namespace!))).toBe(true);
   });
 
   test('kubernetes platform: no SCC, no Route, no RoleBinding; Pod Security labels; optional Ingress', () => {
     const plain = synthPipeline({ agentImage: IMAGE, platform: 'kubernetes' }).objects;
     const kinds = new Set(plain.map((o) => o.kind));
     for (const k of ['SecurityContextConstraints', 'Route', 'ClusterRole', 'RoleBinding', 'Ingress']) expect(kinds.has(k)).toBe(false);
-    const ns = find(plain, 'Namespace', 'memory-leak-demo');
+    const ns = find(plain, 'Namespace', 'heapdump-system');
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
     expect(ns.metadata.labels['pod-security.kubernetes.io/audit']).toBe('restricted');
     expect(ns.metadata.labels['openshift.io/cluster-monitoring']).toBeUndefined();
@@ -140,18 +159,23 @@ describe('HeapDumpPipeline', () => {
     expect(ing.spec.tls).toEqual([{ hosts: ['leak.example.com'], secretName: 'leak-tls' }]);
   });
 
-  test('OpenShift namespace has the prototype monitoring label and a description', () => {
-    const ns = find(synthPipeline({ agentImage: IMAGE }).objects, 'Namespace', 'memory-leak-demo');
-    expect(ns.metadata.labels['openshift.io/cluster-monitoring']).toBe('true');
+  test('OpenShift namespaces: no platform-monitoring label (user-workload monitoring scrapes them), a description', () => {
+    const ns = find(synthPipeline({ agentImage: IMAGE }).objects, 'Namespace', 'heapdump-system');
+    expect(ns.metadata.labels['openshift.io/cluster-monitoring']).toBeUndefined();
     expect(ns.metadata.annotations['openshift.io/description']).toMatch(/heap dumps/);
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBeUndefined();
   });
 
-  test('app.enabled false leaves out the application and its SCC', () => {
-    const { objects } = synthPipeline({ agentImage: IMAGE, app: { enabled: false } });
-    expect(objects.filter((o) => o.kind !== 'Namespace' && (o.metadata.name.startsWith('memory-leak-') || o.metadata.name.startsWith('heap-dump-app'))))
-      .toEqual([]);
+  test('app.enabled false leaves out the demo and its namespace, and keeps what a team\'s service needs', () => {
+    const { objects } = synthPipeline({ agentImage: IMAGE, app: { enabled: false }, collect: { namespaces: ['orders'] } });
+    expect(objects.filter((o) => `${o.metadata.name} ${o.metadata.namespace}`.includes('memory-leak-')).length).toBe(0);
+    expect(ofKind(objects, 'Namespace').map((n) => n.metadata.name)).toEqual(['heapdump-system']);
     expect(ofKind(objects, 'DaemonSet')).toHaveLength(2);
+    for (const [kind, name] of [
+      ['SecurityContextConstraints', 'heap-dump-app'], ['ClusterRole', 'heap-dump-app-scc-user'], ['ValidatingAdmissionPolicy', 'heapdump-dump-volume'],
+      ['ValidatingAdmissionPolicyBinding', 'heapdump-dump-volume'], ['MutatingWebhookConfiguration', 'heapdump-pipeline-inject'], ['Deployment', 'heapdump-injector'],
+    ]) expect(find(objects, kind, name)).toBeDefined();
+    expect(find(objects, 'RoleBinding', 'heapdump-app-scc').metadata.namespace).toBe('orders');
   });
 
   test('the PriorityClass is used by both DaemonSets and only by them', () => {
@@ -160,6 +184,7 @@ describe('HeapDumpPipeline', () => {
     expect(pc.value).toBe(1000000);
     expect(pc.globalDefault).toBe(false);
     expect(ofKind(objects, 'DaemonSet').map((d) => podSpec(d).priorityClassName)).toEqual(['dump-volume-critical', 'dump-volume-critical']);
+    expect(podSpec(find(objects, 'Deployment', 'heapdump-injector')).priorityClassName).toBeUndefined();
     expect(podSpec(find(objects, 'Deployment', 'memory-leak-app')).priorityClassName).toBeUndefined();
     expect(find(synthPipeline(CUSTOMISED).objects, 'PriorityClass', 'dump-volume-critical').value).toBe(2000000);
   });

@@ -38,6 +38,11 @@ const CONTEXT: Record<string, (value: unknown) => Props> = {
   'app.ingress.host': () => ({ platform: 'kubernetes' }),
   'app.ingress.className': () => ({ platform: 'kubernetes', app: { ingress: { host: 'leak.example.com' } } }),
   'app.ingress.tlsSecretName': () => ({ platform: 'kubernetes', app: { ingress: { host: 'leak.example.com' } } }),
+  // The demo's namespace must differ from the pipeline's.
+  namespace: (v) => (v === 'memory-leak-demo' ? { app: { namespace: 'demo' } } : {}),
+  'uploader.notifications.webhook.format': () => ({ uploader: { notifications: { webhook: { secretName: 'notify-webhook' } } } }),
+  'uploader.notifications.webhook.events': () => ({ uploader: { notifications: { webhook: { secretName: 'notify-webhook' } } } }),
+  'uploader.notifications.webhook.secretKey': () => ({ uploader: { notifications: { webhook: { secretName: 'notify-webhook' } } } }),
   'uploader.credentials.source': (v) => (v === 'workload-identity' ? { uploader: { credentials: { roleArn: ARN } } } : {}),
   'uploader.credentials.roleArn': () => ({ uploader: { credentials: { source: 'workload-identity' } } }),
   'uploader.credentials.serviceAccountAnnotations': () => ({ uploader: { credentials: { source: 'workload-identity', roleArn: ARN } } }),

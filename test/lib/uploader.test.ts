@@ -35,6 +35,9 @@ describe('Uploader', () => {
       RETENTION_MAX_AGE: '604800',
       RETENTION_MAX_BYTES: '2147483648',
       LOG_LEVEL: 'info',
+      NOTIFY_KUBE_EVENTS: 'false',
+      NOTIFY_MAX_ATTEMPTS: '5',
+      NOTIFY_TIMEOUT: '10',
     });
   });
 

@@ -42,4 +42,7 @@ export function workloads(objects: K8sObject[]): AnyObj[] {
 }
 
 /** Kinds without a namespace. */
-export const CLUSTER_SCOPED_KINDS = ['Namespace', 'PriorityClass', 'SecurityContextConstraints', 'ClusterRole', 'ClusterRoleBinding'];
+export const CLUSTER_SCOPED_KINDS = [
+  'Namespace', 'PriorityClass', 'SecurityContextConstraints', 'ClusterRole', 'ClusterRoleBinding',
+  'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingWebhookConfiguration',
+];

@@ -173,7 +173,8 @@ function sccsGrantedBy(role: RbacObject): string[] {
 
 /**
  * The SCCs a ServiceAccount may use given the synthesized RBAC objects and SCCs: everything
- * granted through a RoleBinding in its namespace or a ClusterRoleBinding naming it, plus
+ * granted through a RoleBinding in its namespace or a ClusterRoleBinding naming it (or a group it is in:
+ * `system:serviceaccounts`, `system:serviceaccounts:<namespace>`), plus
  * restricted-v2 (granted to system:authenticated on every cluster).
  */
 export function usableSccs(objects: unknown[], serviceAccount: string, namespace: string, clusterSccs: Scc[] = [RESTRICTED_V2_SCC]): Scc[] {
@@ -182,8 +183,10 @@ export function usableSccs(objects: unknown[], serviceAccount: string, namespace
   const names = new Set<string>(clusterSccs.map((s) => s.metadata.name));
   for (const binding of all.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
     if (binding.kind === 'RoleBinding' && binding.metadata.namespace !== namespace) continue;
-    const subjectMatches = (binding.subjects ?? []).some((s) => s.kind === 'ServiceAccount' && s.name === serviceAccount
-      && (s.namespace ?? binding.metadata.namespace) === namespace);
+    // A ServiceAccount subject, or the groups every ServiceAccount is in (all of them, or those of its namespace).
+    const subjectMatches = (binding.subjects ?? []).some((s) => (s.kind === 'ServiceAccount' && s.name === serviceAccount
+      && (s.namespace ?? binding.metadata.namespace) === namespace)
+      || (s.kind === 'Group' && (s.name === 'system:serviceaccounts' || s.name === `system:serviceaccounts:${namespace}`)));
     if (!subjectMatches || binding.roleRef === undefined) continue;
     const role = all.find((o) => o.kind === binding.roleRef!.kind && o.metadata.name === binding.roleRef!.name
       && (o.kind === 'ClusterRole' || o.metadata.namespace === namespace));

@@ -127,11 +127,16 @@ export function loadMonitoringCrdValidators(): Map<string, ValidateFunction> {
   return validators;
 }
 
-/** kubernetes-models module for an apiVersion: `v1` -> kubernetes-models/v1, `apps/v1` -> kubernetes-models/apps/v1. */
+/**
+ * kubernetes-models module for an apiVersion: `v1` -> kubernetes-models/v1, `apps/v1` -> kubernetes-models/apps/v1;
+ * cert-manager's kinds (Issuer, Certificate) from @kubernetes-models/cert-manager (the same generator over
+ * cert-manager's CRDs).
+ */
 function k8sModel(apiVersion: string, kind: string): { new(data: unknown): { validate(): void } } | undefined {
   try {
+    const module = apiVersion.startsWith('cert-manager.io/') ? `@kubernetes-models/cert-manager/${apiVersion}` : `kubernetes-models/${apiVersion}`;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(`kubernetes-models/${apiVersion}`) as Record<string, unknown>;
+    const mod = require(module) as Record<string, unknown>;
     return mod[kind] as { new(data: unknown): { validate(): void } } | undefined;
   } catch {
     return undefined;

@@ -7,10 +7,12 @@ import type { CommonConfig, Env } from '../config';
 import { ConfigError } from '../config';
 import { INJECT_ANNOTATIONS, INJECT_ENV, INJECT_HTTPS, PATHS } from '../contract';
 import { LOG_LEVELS, type LogLevel } from '../runtime/logger';
+import { INJECT_POLICIES } from '../settings/table';
 import type { CollectOptions, ImagePullPolicy } from './collect-pod';
 import { IMAGE_PULL_POLICIES } from './collect-pod';
 
-export const INJECT_POLICIES = ['opt-in', 'opt-out'] as const;
+// The choices are the settings table's (`collect.policy`), where the constructs read them too.
+export { INJECT_POLICIES };
 export type InjectPolicy = (typeof INJECT_POLICIES)[number];
 
 export interface InjectConfig extends CommonConfig {

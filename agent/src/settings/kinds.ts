@@ -678,3 +678,192 @@ export function resources(): Kind<ContainerResourcesValue> {
     },
   };
 }
+
+/** A set of values from a fixed list: a JSON list in props, comma-separated in the environment (duplicates dropped). */
+export function oneOfList<const V extends string>(values: readonly V[], typeName?: string): Kind<readonly V[]> {
+  const expected = `a non-empty list of ${values.join(', ')}`;
+  const envExpected = `a comma-separated subset of ${values.join(', ')}`;
+  const check = (items: readonly unknown[]): V[] => {
+    const trimmed = items.map((p) => (typeof p === 'string' ? p.trim() : p));
+    if (trimmed.length === 0 || trimmed.some((p) => typeof p !== 'string' || !(values as readonly string[]).includes(p))) throw new Invalid();
+    return [...new Set(trimmed as V[])];
+  };
+  const itemType = typeName ?? values.map((v) => `'${v}'`).join(' | ');
+  return {
+    name: 'list',
+    expected,
+    fromProp: (v) => {
+      if (!Array.isArray(v)) throw new Invalid();
+      return check(v);
+    },
+    toProp: (list) => list,
+    env: {
+      expected: envExpected,
+      parse: (raw) => check(raw.split(',')),
+      render: (list) => list.join(','),
+      samples: { valid: [values.join(','), ` ${values[0]} `], invalid: [`${values[0]},`, 'x', ','] },
+    },
+    schema: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: values } },
+    tsType: `readonly (${itemType})[]`,
+    ...(typeName !== undefined ? { tsDeclarations: `export type ${typeName} = ${values.map((v) => `'${v}'`).join(' | ')};` } : {}),
+    samples: { valid: [[...values], [values[0]]], invalid: [[], ['x'], values[0], [7]] },
+  };
+}
+
+/** A URL with one of `protocols` (e.g. ['https:']) and a host; kept as written (trimmed): a webhook's path may end in '/'. */
+export function url(protocols: readonly ('http:' | 'https:')[]): Kind<string> {
+  const schemes = protocols.map((p) => `${p}//`).join(' or ');
+  const check = (s: string): string => {
+    let u: URL;
+    try {
+      u = new URL(s.trim());
+    } catch {
+      throw new Invalid();
+    }
+    if (!(protocols as readonly string[]).includes(u.protocol) || u.hostname === '') throw new Invalid();
+    return s.trim();
+  };
+  return stringKind({
+    name: 'URL',
+    expected: `an ${schemes} URL`,
+    check,
+    schema: { pattern: `^\\s*(${protocols.map((p) => p.slice(0, -1)).join('|')})://\\S+` },
+    valid: protocols.includes('http:') ? ['https://hooks.example.com/services/T0/B0/x', 'http://127.0.0.1:8080/'] : ['https://10.0.0.1:6443', 'https://api.example.com/'],
+    invalid: ['hooks.example.com', 'ftp://x', ...(protocols.includes('http:') ? [] : ['http://api.example.com']), ''],
+  });
+}
+
+/** A short one-line text: 1 to `max` characters, no control characters (e.g. a cluster name shown in messages). */
+export function shortText(max: number): Kind<string> {
+  const re = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${max}}$`);
+  return stringKind({
+    name: 'short text',
+    expected: `a text of at most ${max} characters without control characters`,
+    check: matching(re),
+    schema: { pattern: re.source },
+    valid: ['prod-eu-1', 'Production (EU)'],
+    invalid: ['a\nb', 'x'.repeat(max + 1), ''],
+  });
+}
+
+/** Kubernetes labels: qualified-name keys, label values (at most 63 characters of letters, digits, '-', '_', '.'). */
+export function labels(): Kind<Readonly<Record<string, string>>> {
+  const valueRe = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+  return {
+    name: 'labels',
+    expected: 'an object of labels: keys such as example.com/name, values of at most 63 letters, digits, \'-\', \'_\' and \'.\'',
+    fromProp: (v) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid();
+      for (const [k, val] of Object.entries(v)) {
+        if (!QUALIFIED_NAME_RE.test(k) || k.length > 316) throw new Invalid('a label key such as example.com/name', k, k);
+        if (typeof val !== 'string' || !valueRe.test(val)) throw new Invalid('a label value: at most 63 letters, digits, \'-\', \'_\' and \'.\'', k, val);
+      }
+      return { ...(v as Record<string, string>) };
+    },
+    toProp: (m) => m,
+    schema: { type: 'object', propertyNames: { pattern: QUALIFIED_NAME_RE.source }, additionalProperties: { type: 'string', pattern: valueRe.source } },
+    tsType: 'Readonly<Record<string, string>>',
+    samples: { valid: [{ release: 'kube-prometheus-stack' }, {}], invalid: [{ 'bad key': 'x' }, { team: 'a b' }, ['x'], 'x'] },
+  };
+}
+
+/** A collected namespace after validation: its name and, optionally, the only ServiceAccounts that may use the application SCC. */
+export interface CollectedNamespaceValue {
+  readonly name: string;
+  readonly serviceAccounts?: readonly string[];
+}
+
+/**
+ * Namespaces whose services may be collected: each a namespace name, or `{ name, serviceAccounts }` to
+ * grant the application SCC to those ServiceAccounts only (default: every ServiceAccount of the namespace).
+ * Names are unique.
+ */
+export function collectedNamespaces(): Kind<readonly CollectedNamespaceValue[], readonly (string | CollectedNamespaceValue)[]> {
+  const ns = dnsLabel();
+  const sub = dnsSubdomain();
+  const name = (v: unknown, path: string): string => {
+    try {
+      return ns.fromProp(v);
+    } catch {
+      throw new Invalid(ns.expected, path, v);
+    }
+  };
+  return {
+    name: 'namespaces',
+    expected: 'a list of namespace names, or of {"name": ..., "serviceAccounts": [...]} objects',
+    fromProp: (v) => {
+      if (!Array.isArray(v)) throw new Invalid();
+      const seen = new Set<string>();
+      return v.map((item, i): CollectedNamespaceValue => {
+        let out: CollectedNamespaceValue;
+        if (typeof item === 'string') out = { name: name(item, `[${i}]`) };
+        else if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
+          const o = item as Record<string, unknown>;
+          const extra = Object.keys(o).find((k) => k !== 'name' && k !== 'serviceAccounts');
+          if (extra !== undefined) throw new Invalid('no such setting; known: name, serviceAccounts', `[${i}].${extra}`, o[extra]);
+          const n = name(o.name, `[${i}].name`);
+          if (o.serviceAccounts === undefined) out = { name: n };
+          else {
+            const list = o.serviceAccounts;
+            if (!Array.isArray(list) || list.length === 0) throw new Invalid('a non-empty list of ServiceAccount names', `[${i}].serviceAccounts`, list);
+            const sas = list.map((s, j) => {
+              try {
+                return sub.fromProp(s);
+              } catch {
+                throw new Invalid(sub.expected, `[${i}].serviceAccounts[${j}]`, s);
+              }
+            });
+            out = { name: n, serviceAccounts: [...new Set(sas)] };
+          }
+        } else throw new Invalid('a namespace name or {"name": ..., "serviceAccounts": [...]}', `[${i}]`, item);
+        if (seen.has(out.name)) throw new Invalid('each namespace once', `[${i}]`, out.name);
+        seen.add(out.name);
+        return out;
+      });
+    },
+    toProp: (list) => list,
+    schema: {
+      type: 'array',
+      // Catches a name listed twice the same way; "a" next to {"name": "a"} only the constructs see.
+      uniqueItems: true,
+      items: {
+        oneOf: [
+          { type: 'string', pattern: DNS_LABEL_RE.source, maxLength: 63 },
+          {
+            type: 'object', additionalProperties: false, required: ['name'],
+            properties: {
+              name: { type: 'string', pattern: DNS_LABEL_RE.source, maxLength: 63 },
+              serviceAccounts: { type: 'array', minItems: 1, items: { type: 'string', pattern: DNS_SUBDOMAIN_RE.source, maxLength: 253 } },
+            },
+          },
+        ],
+      },
+    },
+    tsType: 'readonly (string | CollectedNamespace)[]',
+    tsDeclarations: [
+      '/** A collected namespace: its name and the only ServiceAccounts that may use the application SCC (default: all of the namespace\'s). */',
+      'export interface CollectedNamespace {',
+      '  readonly name: string;',
+      '  readonly serviceAccounts?: readonly string[];',
+      '}',
+    ].join('\n'),
+    samples: {
+      valid: [[], ['team-a', { name: 'team-b', serviceAccounts: ['orders-api'] }]],
+      invalid: [['Team_A'], ['a', 'a'], [{ name: 'a', serviceAccounts: [] }], [{ name: 'a', extra: 1 }], 'team-a', [7]],
+    },
+  };
+}
+
+/** A key of a Secret or ConfigMap: letters, digits, '-', '_' and '.', at most 253 characters. */
+export function secretKey(): Kind<string> {
+  const re = /^(?!\.\.?$)[-._a-zA-Z0-9]+$/;
+  return stringKind({
+    name: 'key',
+    expected: 'a Secret key (letters, digits, \'-\', \'_\' and \'.\')',
+    check: matching(re, (s) => s.length <= 253),
+    schema: { pattern: re.source, maxLength: 253 },
+    valid: ['url', 'webhook.url'],
+    invalid: ['a/b', 'a b', '..', ''],
+    env: false,
+  });
+}

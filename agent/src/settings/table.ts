@@ -20,10 +20,12 @@
  * group's position is that of its first member). Entry keys of env settings are the ENV keys.
  */
 import { COMMANDS, DEFAULT_DUMP_PATTERNS, HTTP, PATHS } from '../contract';
+import { NOTIFICATION_EVENTS } from '../report/report';
 import { LOG_LEVELS } from '../runtime/logger';
 import {
-  absolutePath, annotations, boolean, bucket, byteSize, dnsLabel, dnsSubdomain, fileName, globList, heapSize, host,
-  httpUrl, image, integer, oneOf, prefix, quantity, region, resources, roleArn, seconds, text, urlPath,
+  absolutePath, annotations, boolean, bucket, byteSize, collectedNamespaces, dnsLabel, dnsSubdomain, fileName, globList, heapSize, host,
+  httpUrl, image, integer, labels, oneOf, oneOfList, prefix, quantity, region, resources, roleArn, secretKey, seconds,
+  shortText, text, url, urlPath,
 } from './kinds';
 import { type Group, setting } from './setting';
 
@@ -45,6 +47,15 @@ export const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
 export const CREDENTIAL_SOURCES = ['secret', 'workload-identity'] as const;
 export const AFTER_UPLOAD_ACTIONS = ['archive', 'delete', 'keep'] as const;
 export const PAYLOAD_CHECKSUMS = ['md5', 'sha256'] as const;
+/** Message formats of the notification webhook (agent/src/report/webhook.ts). */
+export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
+/** Where the kubelet mounts a ServiceAccount token, its CA bundle and the namespace (and where the agent looks). */
+export const DEFAULT_KUBE_CREDENTIALS_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** The `inject` webhook's policies (agent/src/inject/config.ts): only annotated pods, or every pod unless annotated "false". */
+export const INJECT_POLICIES = ['opt-in', 'opt-out'] as const;
+/** Monitoring stacks lib/monitoring.ts can target. */
+export const MONITORING_STACKS = ['openshift-user-workload', 'prometheus-operator'] as const;
+export const SCRAPE_KINDS = ['PodMonitor', 'ServiceMonitor'] as const;
 
 /** Objects of the config file, by path ('' = the top level). */
 export const GROUPS: Readonly<Record<string, Group>> = {
@@ -78,6 +89,17 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     doc: 'Where the uploader\'s S3 credentials come from.',
     defaultText: 'static keys from the Secret `s3-credentials`',
   },
+  'uploader.notifications': {
+    typeName: 'UploaderNotifications',
+    doc: 'Telling the owning team about each uploaded dump: a Kubernetes Event on the pod that wrote it, and an optional webhook.',
+    defaultText: 'no Events, no webhook',
+  },
+  'uploader.notifications.webhook': {
+    typeName: 'NotificationWebhookSettings',
+    doc: 'A webhook (generic JSON or Slack-compatible) told about each uploaded dump. The URL is read from a Secret you create '
+      + '(`oc create secret generic <secretName> --from-literal=url=https://...`): it never appears in the config file or in dist/.',
+    defaultText: 'no webhook',
+  },
   'uploader.credentials.secretValues': {
     typeName: 'StaticS3Credentials',
     doc: 'Values for a Secret object emitted by the construct, for apps that compose the pipeline with values from a secure source. '
@@ -95,6 +117,21 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     typeName: 'AppIngressSettings',
     doc: 'Kubernetes Ingress for the application (plain Kubernetes only; OpenShift gets a Route).',
     defaultText: 'no Ingress',
+  },
+  collect: {
+    typeName: 'CollectSettings',
+    doc: 'Which namespaces\' services may be collected, and what a collected pod gets (the JSON config\'s `collect` object).',
+    defaultText: 'only the demo application\'s namespace; dumps at /dumps; pods opt in by annotation',
+  },
+  injector: {
+    typeName: 'InjectorSettings',
+    doc: 'The `inject` admission webhook that collects annotated pods of the collected namespaces (the JSON config\'s `injector` object).',
+    defaultText: 'on: 2 replicas, 5 s timeout',
+  },
+  monitoring: {
+    typeName: 'MonitoringSettings',
+    doc: 'The PodMonitor (or ServiceMonitor) and PrometheusRule of the agents (the JSON config\'s `monitoring` object).',
+    defaultText: 'on: OpenShift user-workload monitoring, or the Prometheus Operator on Kubernetes',
   },
 };
 
@@ -116,8 +153,9 @@ export const SETTINGS = {
   namespace: setting({
     prop: 'namespace',
     kind: dnsLabel(),
-    default: 'memory-leak-demo',
-    doc: 'Namespace of every namespaced object.',
+    default: 'heapdump-system',
+    doc: 'The pipeline\'s own namespace: the mount guard, the uploader and the injector, apart from every application namespace '
+      + '(only their ServiceAccounts may use their SCCs). Never collected.',
   }),
   imagePullPolicy: setting({
     prop: 'imagePullPolicy',
@@ -433,13 +471,98 @@ export const SETTINGS = {
   }),
 
   // -------------------------------------------------------------------------------------------
+  // uploader.notifications
+  notifyKubeEvents: setting({
+    env: 'NOTIFY_KUBE_EVENTS',
+    prop: 'uploader.notifications.kubernetesEvents',
+    kind: boolean(),
+    default: false,
+    readBy: [COMMANDS.uploader],
+    doc: 'Create a Kubernetes Event (reason HeapDumpUploaded, type Warning) on the pod that wrote each uploaded dump. The constructs '
+      + 'then give the uploader a projected ServiceAccount token and bind the event-reporter ClusterRole (create events.k8s.io events, '
+      + 'get pods) in each collected namespace.',
+  }),
+  notifyClusterName: setting({
+    env: 'NOTIFY_CLUSTER_NAME',
+    prop: 'uploader.notifications.clusterName',
+    kind: shortText(63),
+    defaultText: 'none',
+    readBy: [COMMANDS.uploader],
+    doc: 'Cluster name shown in webhook messages (several clusters may post to one channel).',
+  }),
+  notifyTimeout: setting({
+    env: 'NOTIFY_TIMEOUT',
+    prop: 'uploader.notifications.timeoutSeconds',
+    kind: seconds({ min: 0.001 }),
+    default: 10,
+    readBy: [COMMANDS.uploader],
+    doc: 'Timeout of one delivery attempt: the webhook POST, or for an Event the pod GET and the Event POST together.',
+  }),
+  notifyMaxAttempts: setting({
+    env: 'NOTIFY_MAX_ATTEMPTS',
+    prop: 'uploader.notifications.maxAttempts',
+    kind: integer({ min: 1, max: 20 }),
+    default: 5,
+    readBy: [COMMANDS.uploader],
+    doc: 'Attempts per notification and channel (backoff 1 s doubling to 60 s, full jitter) before it counts as failed. 4xx answers '
+      + 'other than 408/429 are not retried.',
+  }),
+  notifyWebhookFormat: setting({
+    env: 'NOTIFY_WEBHOOK_FORMAT',
+    prop: 'uploader.notifications.webhook.format',
+    kind: oneOf(WEBHOOK_FORMATS, 'WebhookFormat'),
+    default: 'json',
+    readBy: [COMMANDS.uploader],
+    doc: '`json`: the generic JSON document (schema heapdump-pipeline.io/notification/v1); `slack`: a Slack incoming-webhook message (text + blocks).',
+  }),
+  notifyWebhookEvents: setting({
+    env: 'NOTIFY_WEBHOOK_EVENTS',
+    prop: 'uploader.notifications.webhook.events',
+    kind: oneOfList(NOTIFICATION_EVENTS, 'NotificationEvent'),
+    default: [...NOTIFICATION_EVENTS],
+    readBy: [COMMANDS.uploader],
+    doc: 'Which uploads are posted to the webhook: complete dumps, truncated ones, or both.',
+  }),
+  notifyWebhookSecretName: setting({
+    prop: 'uploader.notifications.webhook.secretName',
+    kind: dnsSubdomain(),
+    required: true,
+    doc: 'The Secret (in the pipeline namespace) holding the webhook URL; mounted into the uploader, which re-reads it for every delivery (a rotated Secret applies without a restart).',
+  }),
+  notifyWebhookSecretKey: setting({
+    prop: 'uploader.notifications.webhook.secretKey',
+    kind: secretKey(),
+    default: 'url',
+    doc: 'The key of the Secret that holds the URL.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
   // app
   appEnabled: setting({
     prop: 'app.enabled',
     kind: boolean(),
     default: true,
     doc: 'Deploy the application at all (a platform team may only want the dump pipeline). `false`: no Deployment, '
-      + 'Service, Route, app ServiceAccount, and no `heap-dump-app` SCC / ClusterRole.',
+      + 'Service, Route, app ServiceAccount and no demo namespace. What a team\'s own service needs stays: the `heap-dump-app` SCC and '
+      + 'its ClusterRole, the collected namespaces\' RoleBindings, the admission policy and the injector.',
+  }),
+  appNamespace: setting({
+    prop: 'app.namespace',
+    kind: dnsLabel(),
+    default: 'memory-leak-demo',
+    doc: 'The demo application\'s own namespace (emitted by the pipeline, collected like any listed namespace); never the pipeline\'s.',
+  }),
+  appName: setting({
+    prop: 'app.name',
+    kind: dnsLabel(),
+    default: 'memory-leak-app',
+    doc: 'Name of the application\'s Deployment, ServiceAccount and Route, its `app` label, and the prefix of its source ConfigMap (`<name>-source`).',
+  }),
+  appServiceName: setting({
+    prop: 'app.serviceName',
+    kind: dnsLabel(),
+    default: 'memory-leak-service',
+    doc: 'Name of the application\'s Service.',
   }),
   appImage: setting({
     prop: 'app.image',
@@ -506,6 +629,106 @@ export const SETTINGS = {
     kind: resources(),
     default: { requests: { cpu: '100m', memory: '384Mi' }, limits: { cpu: '1', memory: '512Mi' } },
     doc: 'Resources of the application container.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // collect
+  collectNamespaces: setting({
+    prop: 'collect.namespaces',
+    kind: collectedNamespaces(),
+    default: [],
+    doc: 'Namespaces whose services may be collected (the demo application\'s is added when it is enabled). For each, the constructs '
+      + 'emit on OpenShift a RoleBinding of the application SCC\'s ClusterRole to the namespace\'s ServiceAccounts (group '
+      + '`system:serviceaccounts:<ns>`, or only `serviceAccounts`), and, with Kubernetes Events on, a RoleBinding of the event-reporter '
+      + 'ClusterRole to the uploader; the injector and the admission policy select exactly these namespaces. Label each one '
+      + '`heapdump-pipeline.io/collect=true` (docs/collect-your-service.md). Not the pipeline\'s namespace, no `kube-*` or `openshift-*`.',
+  }),
+  collectMountPath: setting({
+    prop: 'collect.mountPath',
+    kind: absolutePath(),
+    default: PATHS.appDumpDir,
+    doc: 'Where an instrumented container sees its own dump folder (`-XX:HeapDumpPath`): the same for the injector, `collect()` and the demo.',
+  }),
+  collectPolicy: setting({
+    prop: 'collect.policy',
+    kind: oneOf(INJECT_POLICIES, 'InjectPolicy'),
+    default: 'opt-in',
+    doc: '`opt-in`: the injector collects pods annotated `heapdump-pipeline.io/inject: "true"`; `opt-out`: every pod of a collected '
+      + 'namespace unless annotated `"false"`.',
+  }),
+  collectGzipLevel: setting({
+    prop: 'collect.gzipLevel',
+    kind: integer({ min: 0, max: 9, zero: 'off' }),
+    default: 0,
+    doc: '`-XX:HeapDumpGzipLevel` for collected JVMs (HotSpot 17+ only: older JVMs refuse to start with it).',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // injector
+  injectorEnabled: setting({
+    prop: 'injector.enabled',
+    kind: boolean(),
+    default: true,
+    doc: 'Emit the injector: its Deployment, PodDisruptionBudget and Service in the pipeline namespace, its serving certificate '
+      + '(OpenShift service CA, or cert-manager on Kubernetes) and the MutatingWebhookConfiguration.',
+  }),
+  injectorReplicas: setting({
+    prop: 'injector.replicas',
+    kind: integer({ min: 1, max: 10 }),
+    default: 2,
+    doc: 'Replicas of the injector (a PodDisruptionBudget keeps one available).',
+  }),
+  injectorTimeout: setting({
+    prop: 'injector.timeoutSeconds',
+    kind: integer({ min: 1, max: 30 }),
+    default: 5,
+    doc: 'The webhook\'s timeout; past it (or when the injector is down) the pod is created without collection (failurePolicy Ignore).',
+  }),
+  injectorResources: setting({
+    prop: 'injector.resources',
+    kind: resources(),
+    default: { requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+    doc: 'Resources of the injector container.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // monitoring
+  monitoringEnabled: setting({
+    prop: 'monitoring.enabled',
+    kind: boolean(),
+    default: true,
+    doc: 'Emit the monitor and the alert rule (needs the monitoring.coreos.com CRDs: OpenShift has them; on Kubernetes the Prometheus Operator).',
+  }),
+  monitoringStack: setting({
+    prop: 'monitoring.stack',
+    kind: oneOf(MONITORING_STACKS, 'MonitoringStack'),
+    defaultText: '`openshift-user-workload` on OpenShift, `prometheus-operator` on Kubernetes',
+    doc: '`openshift-user-workload`: OpenShift\'s monitoring for user projects (the pipeline namespace has no '
+      + '`openshift.io/cluster-monitoring` label). `prometheus-operator`: a plain Prometheus Operator, selecting by `selectorLabels`.',
+  }),
+  monitoringScrapeKind: setting({
+    prop: 'monitoring.scrapeKind',
+    kind: oneOf(SCRAPE_KINDS, 'ScrapeKind'),
+    default: 'PodMonitor',
+    doc: 'How Prometheus finds the agents: a PodMonitor, or a ServiceMonitor with headless Services.',
+  }),
+  monitoringSelectorLabels: setting({
+    prop: 'monitoring.selectorLabels',
+    kind: labels(),
+    defaultText: 'none',
+    doc: 'Labels on the monitor and the rule, for a Prometheus that selects them by label (e.g. `{"release": "kube-prometheus-stack"}`).',
+  }),
+  monitoringAlertLabels: setting({
+    prop: 'monitoring.alertLabels',
+    kind: labels(),
+    defaultText: 'none',
+    doc: 'Labels added to every alert, for routing in Alertmanager (e.g. `{"team": "platform"}`); not `severity`.',
+  }),
+  monitoringRunbookUrl: setting({
+    prop: 'monitoring.runbookUrl',
+    kind: text(),
+    default: 'docs/runbook.md',
+    doc: 'Where the team reads docs/runbook.md (e.g. its rendered URL); each alert\'s `runbook_url` is this plus `#<alert name in lower case>`.',
   }),
 
   // -------------------------------------------------------------------------------------------
@@ -668,6 +891,55 @@ export const SETTINGS = {
     readBy: [COMMANDS.uploader],
     doc: 'A single read of a dump that takes longer fails that file\'s attempt (retried later): a hung disk or NFS '
       + 'server under one dump never stops the others.',
+    setBy: 'not set',
+  }),
+  notifyKubeApiUrl: setting({
+    env: 'NOTIFY_KUBE_API_URL',
+    kind: url(['https:']),
+    defaultText: 'https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (set by the kubelet in every pod)',
+    readBy: [COMMANDS.uploader],
+    doc: 'API server URL for Kubernetes Events.',
+    setBy: 'not set',
+  }),
+  notifyKubeCredentialsDir: setting({
+    env: 'NOTIFY_KUBE_CREDENTIALS_DIR',
+    kind: absolutePath(),
+    default: DEFAULT_KUBE_CREDENTIALS_DIR,
+    readBy: [COMMANDS.uploader],
+    doc: 'Directory with the ServiceAccount `token` (re-read for every request: projected tokens rotate) and `ca.crt`.',
+    setBy: 'not set: the projected token volume is mounted at the default',
+  }),
+  notifyWebhookUrl: setting({
+    env: 'NOTIFY_WEBHOOK_URL',
+    kind: url(['https:', 'http:']),
+    defaultText: 'unset: no webhook (unless NOTIFY_WEBHOOK_URL_FILE)',
+    readBy: [COMMANDS.uploader],
+    secret: true,
+    doc: 'Webhook URL. Never logged: logs show scheme://host only. Mutually exclusive with NOTIFY_WEBHOOK_URL_FILE.',
+    setBy: 'not set (the constructs use NOTIFY_WEBHOOK_URL_FILE)',
+  }),
+  notifyWebhookUrlFile: setting({
+    env: 'NOTIFY_WEBHOOK_URL_FILE',
+    kind: absolutePath(),
+    defaultText: 'unset: no webhook (unless NOTIFY_WEBHOOK_URL)',
+    readBy: [COMMANDS.uploader],
+    doc: 'File holding the webhook URL (a mounted Secret key); re-read for every delivery, so a rotated Secret applies without a restart.',
+    setBy: '`uploader` when `notifications.webhook` is set: the Secret\'s key mounted read-only',
+  }),
+  notifyQueueSize: setting({
+    env: 'NOTIFY_QUEUE_SIZE',
+    kind: integer({ min: 1, max: 10_000 }),
+    default: 100,
+    readBy: [COMMANDS.uploader],
+    doc: 'Pending notifications per channel; when full the oldest is dropped and counted.',
+    setBy: 'not set',
+  }),
+  notifyShutdownGrace: setting({
+    env: 'NOTIFY_SHUTDOWN_GRACE',
+    kind: seconds({ min: 0 }),
+    default: 5,
+    readBy: [COMMANDS.uploader],
+    doc: 'At shutdown, pending notifications get this long to go out; then they are dropped with a log line.',
     setBy: 'not set',
   }),
 };

@@ -79,7 +79,7 @@ describe('resolveNotifyConfig', () => {
     expect(err({ [NOTIFY_ENV.webhookUrl]: 'https://h/x', [NOTIFY_ENV.webhookUrlFile]: '/etc/hook/url' })).toMatch(/^NOTIFY_WEBHOOK_URL is invalid: expected it unset because NOTIFY_WEBHOOK_URL_FILE is set/);
     expect(err({ [NOTIFY_ENV.webhookUrl]: 'https://h/x', [NOTIFY_ENV.webhookFormat]: 'teams' })).toBe('NOTIFY_WEBHOOK_FORMAT="teams" is invalid: expected one of json, slack');
     expect(err({ [NOTIFY_ENV.webhookUrl]: 'https://h/x', [NOTIFY_ENV.webhookEvents]: 'dump-uploaded,oops' })).toMatch(/^NOTIFY_WEBHOOK_EVENTS="dump-uploaded,oops" is invalid/);
-    expect(err({ [NOTIFY_ENV.queueSize]: '0' })).toBe('NOTIFY_QUEUE_SIZE="0" is invalid: expected an integer 1..10000');
+    expect(err({ [NOTIFY_ENV.queueSize]: '0' })).toBe('NOTIFY_QUEUE_SIZE="0" is invalid: expected a whole number between 1 and 10000');
     expect(err({ [NOTIFY_ENV.timeout]: '0' })).toBe('NOTIFY_TIMEOUT="0" is invalid: expected a number of seconds > 0');
     expect(err({ [NOTIFY_ENV.kubeEvents]: 'true', [NOTIFY_ENV.kubeApiUrl]: 'http://api:80' })).toBe('NOTIFY_KUBE_API_URL="http://api:80" is invalid: expected an https:// URL');
   });

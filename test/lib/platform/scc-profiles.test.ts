@@ -4,21 +4,25 @@ import { admissionErrors, PodSpec, RESTRICTED_V2_SCC, Scc, usableSccs } from '..
 import { find, ofKind, podSpec, workloads } from '../../support/manifests';
 
 const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
+const PIPELINE_NS = 'heapdump-system';
 const VARIANTS: [string, HeapDumpPipelineProps][] = [
   ['default', { agentImage: IMAGE }],
   ['deletion after upload', { agentImage: IMAGE, uploader: { afterUpload: 'delete' } }],
   ['read-only uploader (keep, no retention)', { agentImage: IMAGE, uploader: { afterUpload: 'keep', retentionMaxAgeSeconds: 0, retentionMaxBytes: 0 } }],
   ['keep with a retention cap only', { agentImage: IMAGE, uploader: { afterUpload: 'keep', retentionMaxAgeSeconds: 0, retentionMaxBytes: 1024 ** 3 } }],
-  ['custom namespace and app image', { agentImage: IMAGE, namespace: 'dumps', app: { image: 'registry.example.com/team/api:1.0.0' } }],
+  ['custom namespaces and app image', { agentImage: IMAGE, namespace: 'dumps', app: { namespace: 'api-demo', image: 'registry.example.com/team/api:1.0.0' } }],
+  ['events on, collected namespaces', { agentImage: IMAGE, uploader: { notifications: { kubernetesEvents: true } }, collect: { namespaces: ['orders', { name: 'payments', serviceAccounts: ['ledger'] }] } }],
 ];
+
+/** Application ServiceAccounts of a synth: the demo's, every ServiceAccount of a namespace collected whole, the named ones. */
+const TEAM_ACCOUNTS: [string, string][] = [['orders', 'default'], ['orders', 'orders-api'], ['payments', 'ledger'], ['payments', 'default'], ['memory-leak-demo', 'memory-leak-app']];
 
 describe('SCC admission of every pod template (OpenShift)', () => {
   test.each(VARIANTS)('%s: each pod is admitted by an SCC its ServiceAccount may use', (_name, props) => {
     const { objects } = synthPipeline(props);
-    const ns = props.namespace ?? 'memory-leak-demo';
     for (const w of workloads(objects)) {
       const pod = podSpec(w) as PodSpec;
-      const usable = usableSccs(objects, pod.serviceAccountName!, ns);
+      const usable = usableSccs(objects, pod.serviceAccountName!, w.metadata.namespace!);
       const verdicts = usable.map((scc) => ({ scc: scc.metadata.name, errors: admissionErrors(scc, pod) }));
       const admitting = verdicts.filter((v) => v.errors.length === 0).map((v) => v.scc);
       expect({ workload: w.metadata.name, admitted: admitting.length > 0, verdicts })
@@ -26,44 +30,56 @@ describe('SCC admission of every pod template (OpenShift)', () => {
     }
   });
 
-  test('each workload needs exactly its own SCC: restricted-v2 alone rejects all three pods', () => {
+  test('each workload needs exactly its own SCC; the injector needs none (restricted-v2)', () => {
     const { objects } = synthPipeline({ agentImage: IMAGE });
     const expected: Record<string, string[]> = {
       'dump-volume-manager': ['dump-volume-privileged'],
       'heap-dump-s3-uploader': ['heap-dump-uploader'],
+      'heapdump-injector': ['restricted-v2'],
       'memory-leak-app': ['heap-dump-app'],
     };
     for (const w of workloads(objects)) {
       const pod = podSpec(w) as PodSpec;
-      expect(admissionErrors(RESTRICTED_V2_SCC, pod)).not.toEqual([]);
-      const admitting = usableSccs(objects, pod.serviceAccountName!, 'memory-leak-demo')
+      if (w.metadata.name !== 'heapdump-injector') expect(admissionErrors(RESTRICTED_V2_SCC, pod)).not.toEqual([]);
+      const admitting = usableSccs(objects, pod.serviceAccountName!, w.metadata.namespace!)
         .filter((scc) => admissionErrors(scc, pod).length === 0).map((s) => s.metadata.name);
       expect({ [w.metadata.name]: admitting }).toEqual({ [w.metadata.name]: expected[w.metadata.name] });
     }
   });
 
-  test('the application and uploader ServiceAccounts cannot use the privileged SCC', () => {
-    const { objects } = synthPipeline({ agentImage: IMAGE });
-    for (const sa of ['heap-dump-s3-uploader', 'memory-leak-app']) {
-      const usable = usableSccs(objects, sa, 'memory-leak-demo');
-      expect(usable.map((s) => s.metadata.name)).not.toContain('dump-volume-privileged');
-      expect(usable.filter((s) => s.allowPrivilegedContainer).map((s) => s.metadata.name)).toEqual([]);
-      expect(usable).toHaveLength(2); // restricted-v2 and the account's own SCC
+  test('no application ServiceAccount, in any collected namespace, can use the guard\'s or the uploader\'s SCC', () => {
+    const { objects } = synthPipeline(VARIANTS[5][1]);
+    for (const [ns, sa] of TEAM_ACCOUNTS) {
+      const usable = usableSccs(objects, sa, ns).map((s) => s.metadata.name);
+      expect({ ns, sa, usable: usable.filter((n) => n === 'dump-volume-privileged' || n === 'heap-dump-uploader') }).toEqual({ ns, sa, usable: [] });
     }
-    expect(usableSccs(objects, 'dump-volume-manager', 'memory-leak-demo').map((s) => s.metadata.name))
-      .toEqual(['restricted-v2', 'dump-volume-privileged']);
+    // ... and the application SCC only where the namespace (or the named account) is collected.
+    const appScc = (ns: string, sa: string) => usableSccs(objects, sa, ns).map((s) => s.metadata.name).includes('heap-dump-app');
+    expect(TEAM_ACCOUNTS.map(([ns, sa]) => [ns, sa, appScc(ns, sa)])).toEqual([
+      ['orders', 'default', true], ['orders', 'orders-api', true], ['payments', 'ledger', true], ['payments', 'default', false], ['memory-leak-demo', 'memory-leak-app', true],
+    ]);
+    expect(appScc('elsewhere', 'default')).toBe(false);
+    // The agents' accounts: each its own SCC, nothing else; the injector none of them.
+    expect(usableSccs(objects, 'dump-volume-manager', PIPELINE_NS).map((s) => s.metadata.name)).toEqual(['restricted-v2', 'dump-volume-privileged']);
+    expect(usableSccs(objects, 'heap-dump-s3-uploader', PIPELINE_NS).map((s) => s.metadata.name)).toEqual(['restricted-v2', 'heap-dump-uploader']);
+    expect(usableSccs(objects, 'heapdump-injector', PIPELINE_NS).map((s) => s.metadata.name)).toEqual(['restricted-v2']);
+    // Another ServiceAccount in the pipeline namespace (someone with edit rights there) gets nothing either.
+    expect(usableSccs(objects, 'default', PIPELINE_NS).map((s) => s.metadata.name)).toEqual(['restricted-v2']);
   });
 
-  test('every RoleBinding grants one ClusterRole to exactly one ServiceAccount; no ClusterRoleBinding', () => {
-    const { objects } = synthPipeline({ agentImage: IMAGE });
+  test('RoleBindings: one per agent ServiceAccount in the pipeline namespace, one per collected namespace; no ClusterRoleBinding', () => {
+    const { objects } = synthPipeline(VARIANTS[5][1]);
     expect(ofKind(objects, 'ClusterRoleBinding')).toEqual([]);
     const bindings = ofKind(objects, 'RoleBinding');
-    expect(bindings.map((b) => [b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
-      ['dump-volume-manager-scc', 'dump-volume-scc-user', [{ kind: 'ServiceAccount', name: 'dump-volume-manager', namespace: 'memory-leak-demo' }]],
-      ['heap-dump-s3-uploader-scc', 'heap-dump-uploader-scc-user', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: 'memory-leak-demo' }]],
-      ['memory-leak-app-scc', 'heap-dump-app-scc-user', [{ kind: 'ServiceAccount', name: 'memory-leak-app', namespace: 'memory-leak-demo' }]],
+    expect(bindings.map((b) => [b.metadata.namespace, b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
+      ['memory-leak-demo', 'heapdump-app-scc', 'heap-dump-app-scc-user', [{ kind: 'ServiceAccount', name: 'memory-leak-app', namespace: 'memory-leak-demo' }]],
+      ['orders', 'heapdump-app-scc', 'heap-dump-app-scc-user', [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:serviceaccounts:orders' }]],
+      ['payments', 'heapdump-app-scc', 'heap-dump-app-scc-user', [{ kind: 'ServiceAccount', name: 'ledger', namespace: 'payments' }]],
+      [PIPELINE_NS, 'dump-volume-manager-scc', 'dump-volume-scc-user', [{ kind: 'ServiceAccount', name: 'dump-volume-manager', namespace: PIPELINE_NS }]],
+      [PIPELINE_NS, 'heap-dump-s3-uploader-scc', 'heap-dump-uploader-scc-user', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: PIPELINE_NS }]],
+      ...['memory-leak-demo', 'orders', 'payments'].map((ns) => [ns, 'heap-dump-s3-uploader-events', 'heapdump-event-reporter', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: PIPELINE_NS }]]),
     ]);
-    for (const role of ofKind(objects, 'ClusterRole')) {
+    for (const role of ofKind(objects, 'ClusterRole').filter((r) => r.metadata.name !== 'heapdump-event-reporter')) {
       expect(role.rules).toHaveLength(1);
       expect(role.rules[0].verbs).toEqual(['use']);
       expect(role.rules[0].resources).toEqual(['securitycontextconstraints']);
