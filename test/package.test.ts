@@ -237,7 +237,10 @@ describe('the packed construct library', () => {
       'SecurityContextConstraints//dump-volume-privileged',
       'SecurityContextConstraints//heap-dump-uploader',
       'SecurityContextConstraints//heap-dump-app',
-      `Deployment/${PROPS.namespace}/memory-leak-app`,
+      `DaemonSet/${PROPS.namespace}/heap-dump-s3-uploader`,
+      // the demo application lives in its own namespace (app.namespace), apart from the agents
+      'Namespace//memory-leak-demo',
+      'Deployment/memory-leak-demo/memory-leak-app',
     ]));
     expect(objects.filter((o) => o.kind === 'DaemonSet')).toHaveLength(2);
     expect(objects.filter((o) => o.kind === 'PersistentVolumeClaim')).toHaveLength(1);
