@@ -1,6 +1,6 @@
 /**
  * `npx cdk8s synth` and `npx cdk8s import`, typed as a new user types them in a fresh clone (node_modules
- * from the checkout, offline, no ../shared next to it):
+ * from the checkout, offline, nothing of the workspace next to it):
  * - synth produces exactly the committed dist/;
  * - every broken configuration: a non-zero exit, the app's one line, then only cdk8s-cli's own fixed
  *   one-line notice (no stack trace from either), and dist/ untouched;

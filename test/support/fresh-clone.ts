@@ -1,7 +1,7 @@
 /**
  * A fresh clone of the working tree in a temporary folder, as a new user gets it after `git clone` and
  * `npm ci`: exactly the files git tracks (plus new, not ignored ones), as they are now in the working
- * tree, no build output or caches, `node_modules` symlinked from the checkout, and no `../shared` next to it.
+ * tree, no build output or caches, `node_modules` symlinked from the checkout, and nothing of the workspace next to it (the repository stands alone).
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
