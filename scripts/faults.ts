@@ -89,7 +89,7 @@ async function main(): Promise<number> {
         } catch (err) {
           r = {
             row: row.id, run, server: row.server, faults: [], dumpsWritten: 0, objectsExpected: 0, objectsFound: 0, duplicates: 0,
-            partial: 0, orphans: undefined, localLost: 0, seconds: 0, notes: [`ERROR: ${(err as Error).message.split('\n')[0]}`],
+            partial: 0, orphans: undefined, localLost: 0, archived: 0, measured: {}, seconds: 0, notes: [`ERROR: ${(err as Error).message.split('\n')[0]}`],
           };
           console.log(`    error: ${(err as Error).stack ?? err}`);
         }

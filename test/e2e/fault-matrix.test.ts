@@ -11,7 +11,7 @@ import { cephAvailable, S3Server, startS3Server } from '../support/s3';
 import { MatrixEnv, rowById, RowResult, runRowOnce, tableRow } from './fault-rows';
 import { loadManifests } from './manifests';
 
-const CI_ROWS = ['uploader-killed', 's3-killed', 's3-errors', 'mount-removed'];
+const CI_ROWS = ['uploader-killed', 's3-killed', 's3-errors', 'mount-removed', 'gzip-disk-full'];
 
 jest.setTimeout(300_000);
 
@@ -45,5 +45,16 @@ describeCeph('fault matrix (CI subset, one run per row)', () => {
     expect({
       found: r.objectsFound, duplicates: r.duplicates, partial: r.partial, orphans: r.orphans, lost: r.localLost,
     }).toEqual({ found: r.objectsExpected, duplicates: 0, partial: 0, orphans: 0, lost: 0 });
+  });
+
+  test('crash-loop (issue 15): every OOM of a PID-1 JVM in the same pod folder reaches S3 as its own object, within 5 s, once; the folder ends empty', async () => {
+    const r: RowResult = await runRowOnce(rowById('crash-loop'), env, 1);
+    console.log(tableRow(r));
+    expect({ written: r.dumpsWritten, found: r.objectsFound, duplicates: r.duplicates, partial: r.partial, orphans: r.orphans, lost: r.localLost })
+      .toEqual({ written: 3, found: 3, duplicates: 0, partial: 0, orphans: 0, lost: 0 });
+    expect(r.measured.secondsFromExitToS3).toHaveLength(3);
+    for (const s of r.measured.secondsFromExitToS3) expect(s).toBeLessThan(5);
+    // the pod folder holds nothing (each verified dump moved to the archive, far below the retention bounds)
+    expect(r.archived).toBe(3);
   });
 });

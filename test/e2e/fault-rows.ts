@@ -6,31 +6,36 @@
  *
  * Counting (per run), all from outside the pipeline:
  * - dumps written: dump files the row wrote (or the JVM wrote) on the node;
- * - objects expected: one per dump, at `<S3_PREFIX><node>/<path below the dump root>`;
- * - objects found: expected keys whose object has the local file's bytes (downloaded and hashed) and
- *   the right `complete` flag (true iff the local file is a structurally complete HPROF);
- * - duplicates: any other object under the node's prefix (a second copy, a suffixed key);
+ * - objects expected: one per dump, at `<S3_PREFIX><node>/<path below the dump root>` with the dump's
+ *   occurrence (its mtime) before the extension;
+ * - objects found: expected keys whose object has the dump's bytes (downloaded and hashed) and the right
+ *   `complete` flag (true iff the dump is a structurally complete HPROF, gzip-compressed or not);
+ * - duplicates: any other object under the node's prefix (a second copy, a suffixed key) — the summary
+ *   objects next to a dump (`<key>.summary.json|txt`) are not duplicates (counted in the notes);
  * - partial objects: objects whose bytes differ from their own sha256/original-size metadata or from
- *   the local file, or whose `complete` flag is wrong;
+ *   the dump, or whose `complete` flag is wrong;
  * - orphaned multipart uploads: ListMultipartUploads on the bucket after settling (Ceph RGW; s3rver
  *   cannot list them: "n/a");
- * - local files lost: dumps written that are no longer on the PVC with the bytes written.
+ * - local files lost: dumps with the bytes written neither on the PVC (in the pod's folder, or moved
+ *   into the archive once verified) nor removed by the retention limits after verification.
  */
 import {
   AbortMultipartUploadCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'crypto';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'fs';
+import { gunzipSync } from 'zlib';
 import * as path from 'path';
 import { Readable } from 'stream';
-import { ENV, OBJECT_METADATA, type ReadyMarker } from '../../agent/src/contract';
+import { ENV, OBJECT_METADATA, PATHS, type ReadyMarker } from '../../agent/src/contract';
+import { dumpKey } from '../../agent/src/uploader/keys';
 import { FaultProxy, startFaultProxy, FaultProxyOptions } from '../support/fault-proxy';
 import { makeHeapDump, makeLargeHprof, slowCopy } from '../support/jvm';
 import { runTracked, sleep } from '../support/procs';
 import { makeS3Client, S3Server, startS3Server } from '../support/s3';
 import { Manifests } from './manifests';
 import { NodeSim } from './node-sim';
-import { headObject, listLocal, LocalFile, sha256Of, waitFor } from './observe';
+import { headObject, listLocal, LocalFile, sha256Of, waitFor, waitForObject } from './observe';
 
 export interface RowResult {
   readonly row: string;
@@ -45,8 +50,12 @@ export interface RowResult {
   /** undefined = the server cannot list them (s3rver). */
   readonly orphans: number | undefined;
   readonly localLost: number;
+  /** Dumps found in the node's archive (moved there once verified). */
+  readonly archived: number;
   readonly seconds: number;
   readonly notes: string[];
+  /** Figures a scenario measured (e.g. seconds from a JVM's exit to its object), by name. */
+  readonly measured: Record<string, number[]>;
 }
 
 /** Everything shared by the runs of a matrix: manifests, a Ceph cluster (optional), cached source dumps. */
@@ -78,6 +87,8 @@ interface WrittenDump {
   readonly rel: string;
   /** sha256 of the bytes written; undefined for a JVM's own dump (known only from the file). */
   readonly sha256?: string;
+  /** Its mtime once written: which occurrence it is (part of its key). */
+  readonly mtimeMs: number;
 }
 
 /** What a scenario can do. */
@@ -85,6 +96,7 @@ export class RowContext {
   readonly faults: string[] = [];
   readonly notes: string[] = [];
   readonly written: WrittenDump[] = [];
+  readonly measured: Record<string, number[]> = {};
 
   constructor(
     readonly sim: NodeSim,
@@ -94,6 +106,10 @@ export class RowContext {
     readonly env: MatrixEnv,
     readonly proxy?: FaultProxy,
   ) {}
+
+  measure(name: string, value: number): void {
+    (this.measured[name] ??= []).push(value);
+  }
 
   fault(what: string): void {
     this.faults.push(what);
@@ -129,20 +145,20 @@ export class RowContext {
     writeFileSync(f.view, '', { mode: 0o600 });
     chownSync(f.view, this.appUid, this.appUid);
     await slowCopy(src, f.view, { chunkBytes: opts.chunkBytes ?? 8 * 2 ** 20, delayMs: opts.delayMs ?? 0 });
-    this.written.push({ rel: f.rel, sha256 });
+    this.written.push({ rel: f.rel, sha256, mtimeMs: statSync(f.view).mtimeMs });
   }
 
-  /** Creates a large HPROF directly as the pod's dump (sparse: fast for several GiB). */
+  /** Creates a large HPROF directly as the pod's dump (dense: the uploader never uploads sparse files). */
   async writeLargeDump(pod: string, bytes: number): Promise<void> {
     const f = this.dumpFile(pod);
-    await makeLargeHprof(f.view, bytes, { sparse: true });
+    await makeLargeHprof(f.view, bytes);
     chownSync(f.view, this.appUid, this.appUid);
-    this.written.push({ rel: f.rel, sha256: await sha256Of(f.view) });
+    this.written.push({ rel: f.rel, sha256: await sha256Of(f.view), mtimeMs: statSync(f.view).mtimeMs });
   }
 
-  /** Records a dump written by a real JVM of the simulation (sha known only from the file). */
+  /** Records a dump written by a real JVM of the simulation (sha known only from the file), once the JVM is gone. */
   recordJvmDump(rel: string): void {
-    this.written.push({ rel });
+    this.written.push({ rel, mtimeMs: statSync(path.join(this.dumpRoot, rel)).mtimeMs });
   }
 
   get appUid(): number {
@@ -250,6 +266,16 @@ async function getSha(client: S3Client, bucket: string, key: string): Promise<{ 
  * HotSpot dump ends with a HEAP DUMP END record (tag 0x2C, u4 time, u4 length 0).
  */
 export function hprofLooksComplete(file: string): boolean {
+  if (file.endsWith('.gz')) {
+    // the test's own check of a compressed dump: every member decodes, and the HPROF inside ends right
+    let raw: Buffer;
+    try {
+      raw = gunzipSync(readFileSync(file));
+    } catch {
+      return false;
+    }
+    return raw.length >= 9 + 19 && raw[raw.length - 9] === 0x2c && raw.readUInt32BE(raw.length - 4) === 0;
+  }
   const size = statSync(file).size;
   if (size < 9 + 19) return false;
   const buf = Buffer.alloc(9);
@@ -364,53 +390,91 @@ export function rowClean(r: RowResult): boolean {
   return r.objectsFound === r.objectsExpected && r.duplicates === 0 && r.partial === 0 && (r.orphans ?? 0) === 0 && r.localLost === 0 && r.dumpsWritten > 0;
 }
 
+/** Where a verified dump went: its key, and its path in the node's archive (AFTER_UPLOAD=archive). */
+function placesOf(w: WrittenDump, prefix: string, node: string): { key: string; archived: string } {
+  const key = dumpKey(prefix, node, w.rel.split('/').map((x) => Buffer.from(x)), w.mtimeMs);
+  return { key, archived: path.join(PATHS.archiveDir, path.dirname(w.rel), key.slice(key.lastIndexOf('/') + 1)) };
+}
+
+/** The dump's file now: in the pod's folder, or in the archive; undefined when it is in neither. */
+function localOf(w: WrittenDump, byRel: Map<string, LocalFile>, places: { archived: string }): LocalFile | undefined {
+  for (const rel of [w.rel, places.archived]) {
+    const f = byRel.get(rel);
+    if (f && (w.sha256 === undefined || f.sha256 === w.sha256)) return f;
+  }
+  return undefined;
+}
+
 async function settleAndCount(row: RowDef, ctx: RowContext, canListMultipart: boolean, t0: number, run: number): Promise<RowResult> {
   const { sim, client, bucket } = ctx;
   const prefix = `${sim.uploaderEnv()[ENV.s3Prefix] ?? ''}${sim.nodeName}/`;
   const root = ctx.dumpRoot;
-  const keyOf = (rel: string) => prefix + rel;
+  const places = new Map(ctx.written.map((w) => [w, placesOf(w, sim.uploaderEnv()[ENV.s3Prefix] ?? '', sim.nodeName)]));
+  // archive paths the uploader's retention removed (after verifying the object once more)
+  const expired = () => new Set(sim.uploaderLog().flatMap((l) => {
+    try {
+      const e = JSON.parse(l) as { msg?: string; path?: string };
+      return e.msg === 'archived dump removed by retention' && e.path ? [path.join(PATHS.archiveDir, e.path)] : [];
+    } catch {
+      return [];
+    }
+  }));
 
-  // settle: every local dump has its object (HEAD: size + sha256 metadata), no multipart upload open
-  const localNow = async () => (await listLocal(root)).filter((f) => ctx.written.some((w) => w.rel === f.rel));
+  // settle: every dump's object verified (HEAD: size + sha256 metadata), the dump itself on the PVC (or
+  // expired by retention after that), no multipart upload open
   await waitFor(async () => {
-    const local = await localNow();
-    if (local.length < ctx.written.length) return false;
-    for (const f of local) {
-      const h = await headObject(client, bucket, keyOf(f.rel));
-      if (!h || h.size !== f.size || h.metadata[OBJECT_METADATA.sha256] !== f.sha256) return false;
+    const byRel = new Map((await listLocal(root)).map((f) => [f.rel, f]));
+    const gone = expired();
+    for (const w of ctx.written) {
+      const p = places.get(w)!;
+      const f = localOf(w, byRel, p);
+      const h = await headObject(client, bucket, p.key);
+      if (!h) return false;
+      if (f && (h.size !== f.size || h.metadata[OBJECT_METADATA.sha256] !== f.sha256)) return false;
+      if (!f && !gone.has(p.archived)) return false;
     }
     return !canListMultipart || (await listMultipart(client, bucket)).length === 0;
   }, row.settleMs, 500);
   await sleep(3000); // late duplicates would show up here
 
-  const local = await listLocal(root);
-  const byRel = new Map<string, LocalFile>(local.map((f) => [f.rel, f]));
+  const byRel = new Map((await listLocal(root)).map((f) => [f.rel, f]));
+  const gone = expired();
   let lost = 0;
+  const dumpOfKey = new Map<string, { w: WrittenDump; f?: LocalFile }>();
   for (const w of ctx.written) {
-    const f = byRel.get(w.rel);
-    if (!f || (w.sha256 !== undefined && f.sha256 !== w.sha256)) lost++;
+    const p = places.get(w)!;
+    const f = localOf(w, byRel, p);
+    if (!f && !gone.has(p.archived)) lost++;
+    if (!f && gone.has(p.archived)) ctx.notes.push(`${w.rel}: removed from the archive by retention after verification`);
+    dumpOfKey.set(p.key, { w, f });
   }
-  const keys = await listAll(client, bucket, prefix);
-  const expectedKeys = new Set(ctx.written.map((w) => keyOf(w.rel)));
+  const allKeys = await listAll(client, bucket, prefix);
+  const isSummary = (k: string) => /\.summary\.(json|txt)$/.test(k) && dumpOfKey.has(k.replace(/\.summary\.(json|txt)$/, ''));
+  const keys = allKeys.filter((k) => !isSummary(k));
+  const summaries = allKeys.length - keys.length;
+  if (summaries > 0) ctx.notes.push(`${summaries} summary object(s) next to the dumps`);
   let found = 0;
   let partial = 0;
   for (const key of keys) {
     const obj = await getSha(client, bucket, key);
     const metaOk = obj.metadata[OBJECT_METADATA.sha256] === obj.sha256 && obj.metadata[OBJECT_METADATA.originalSize] === String(obj.size);
-    const rel = key.slice(prefix.length);
-    const f = byRel.get(rel);
+    const d = dumpOfKey.get(key);
+    const f = d?.f;
     const completeOk = f === undefined || obj.metadata[OBJECT_METADATA.complete] === String(hprofLooksComplete(f.abs));
     const matchesLocal = f === undefined || (f.sha256 === obj.sha256 && f.size === obj.size);
-    if (!metaOk || !completeOk || !matchesLocal) {
+    const matchesWritten = d?.w.sha256 === undefined || d.w.sha256 === obj.sha256;
+    if (!metaOk || !completeOk || !matchesLocal || !matchesWritten) {
       partial++;
       ctx.notes.push(`partial ${key}: size ${obj.size}, meta ${JSON.stringify(obj.metadata)}`);
-    } else if (expectedKeys.has(key)) found++;
+    } else if (d) found++;
   }
-  const duplicates = keys.filter((k) => !expectedKeys.has(k)).length;
-  if (duplicates > 0) ctx.notes.push(`extra keys: ${keys.filter((k) => !expectedKeys.has(k)).join(', ')}`);
+  const duplicates = keys.filter((k) => !dumpOfKey.has(k)).length;
+  if (duplicates > 0) ctx.notes.push(`extra keys: ${keys.filter((k) => !dumpOfKey.has(k)).join(', ')}`);
   const orphans = canListMultipart ? (await listMultipart(client, bucket)).length : undefined;
-  const incomplete = local.filter((f) => !hprofLooksComplete(f.abs)).length;
+  const incomplete = [...dumpOfKey.values()].filter((d) => d.f && !hprofLooksComplete(d.f.abs)).length;
   if (incomplete > 0) ctx.notes.push(`${incomplete} truncated dump(s), uploaded with complete=false`);
+  const archived = [...dumpOfKey.values()].filter((d) => d.f?.rel.startsWith(PATHS.archiveDir)).length;
+  if (archived > 0) ctx.notes.push(`${archived} dump(s) moved to the archive once verified`);
   return {
     row: row.id,
     run,
@@ -423,14 +487,22 @@ async function settleAndCount(row: RowDef, ctx: RowContext, canListMultipart: bo
     partial,
     orphans,
     localLost: lost,
+    archived,
     seconds: Math.round((Date.now() - t0) / 100) / 10,
     notes: ctx.notes,
+    measured: ctx.measured,
   };
 }
 
 // ------------------------------------------------------------------------------------------------ rows
 
 const MIB = 2 ** 20;
+
+/** The demo JVM's leak without its 5 s pauses: it runs out of memory within seconds. */
+const FAST_LEAK = { LEAK_INTERVAL_SECONDS: '0' };
+
+/** The kubelet's first back-off before it restarts a crashed container (CrashLoopBackOff starts at 10 s). */
+const CRASH_LOOP_BACKOFF_MS = 10_000;
 
 /**
  * Waits until the guard has (re)made its mount after `since` (ms): the node path is a mount point and
@@ -575,6 +647,63 @@ export const ROWS: RowDef[] = [
     },
   },
   {
+    id: 'gzip-disk-full',
+    title: 'compressed dump (-XX:HeapDumpGzipLevel=1) cut by a full volume (1 MiB tmpfs PVC, real JVM -Xmx48m)',
+    server: 'ceph',
+    pvcTmpfsSize: '1m',
+    appHeap: '-Xmx48m',
+    uploaderEnv: { [ENV.fileStableTime]: '15' },
+    settleMs: 120_000,
+    async scenario(ctx) {
+      const app = await ctx.sim.startApp(undefined, { jvmOptions: ['-XX:HeapDumpGzipLevel=1'], env: FAST_LEAK });
+      const exit = await Promise.race([app.proc.exited, sleep(120_000).then(() => undefined)]);
+      if (!exit) throw new Error(`the JVM did not stop within 120 s:\n${app.proc.output()}`);
+      ctx.fault('ENOSPC during a gzip-compressed heap dump');
+      const m = /Dumping heap to (\S+)/.exec(app.proc.output());
+      if (!m || !m[1].endsWith('.hprof.gz')) throw new Error(`the JVM did not start a compressed heap dump:\n${app.proc.output()}`);
+      const file = path.join(ctx.sim.appDumpDirs(app.podName).nodeDir, path.basename(m[1]));
+      ctx.recordJvmDump(path.relative(ctx.sim.guardMount().target, file));
+      ctx.notes.push(`JVM: ${app.proc.output().split('\n').filter((l) => /incomplete|Heap dump file created|No space/.test(l)).join(' / ')}`);
+    },
+  },
+  {
+    id: 'crash-loop',
+    title: 'OOM crash loop: a JVM as PID 1 runs out of memory 3 times in the same pod folder; the uploader restarts in between',
+    server: 'ceph',
+    settleMs: 120_000,
+    async scenario(ctx) {
+      const pod = ctx.sim.newAppPodName();
+      const latencies: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        // a restarted container keeps its pod (and folder): init containers do not run again
+        const app = await ctx.sim.startApp(pod, { restart: i > 0, pid1: true, env: FAST_LEAK });
+        const exit = await Promise.race([app.proc.exited, sleep(120_000).then(() => undefined)]);
+        const exitedAt = Date.now();
+        if (!exit) throw new Error(`the JVM did not stop within 120 s:\n${app.proc.output()}`);
+        const m = /Dumping heap to (\S+)/.exec(app.proc.output());
+        if (!m || !/Heap dump file created/.test(app.proc.output())) throw new Error(`OOM ${i + 1}: the JVM wrote no heap dump:\n${app.proc.output()}`);
+        if (path.basename(m[1]) !== 'java_pid1.hprof') throw new Error(`OOM ${i + 1}: the JVM was not PID 1 (${m[1]})`);
+        const file = path.join(ctx.sim.appDumpDirs(pod).nodeDir, 'java_pid1.hprof');
+        const rel = path.relative(ctx.sim.guardMount().target, file);
+        ctx.recordJvmDump(rel);
+        ctx.fault(`OOM ${i + 1} of the same container`);
+        const w = ctx.written[ctx.written.length - 1];
+        const key = dumpKey(ctx.sim.uploaderEnv()[ENV.s3Prefix] ?? '', ctx.sim.nodeName, rel.split('/').map((x) => Buffer.from(x)), w.mtimeMs);
+        const local = { size: statSync(path.join(ctx.dumpRoot, rel)).size, sha256: await sha256Of(path.join(ctx.dumpRoot, rel)) };
+        const arrived = await waitForObject(ctx.client, ctx.bucket, key, local, 60_000);
+        latencies.push(arrived === undefined ? 'never' : `${((arrived - exitedAt) / 1000).toFixed(1)} s`);
+        ctx.measure('secondsFromExitToS3', arrived === undefined ? Infinity : (arrived - exitedAt) / 1000);
+        if (i === 0) {
+          await ctx.sim.kill(ctx.sim.uploader);
+          await ctx.sim.restartUploader();
+          ctx.fault('uploader SIGKILLed and restarted');
+        }
+        await sleep(CRASH_LOOP_BACKOFF_MS);
+      }
+      ctx.notes.push(`each dump in S3 after its JVM exited: ${latencies.join(', ')}`);
+    },
+  },
+  {
     id: 'many-dumps',
     title: '50 dumps at once (50 pods, 4 MiB each)',
     server: 'ceph',
@@ -590,7 +719,7 @@ export const ROWS: RowDef[] = [
   },
   {
     id: 'large-dump',
-    title: 'one large dump (3 GiB, sparse)',
+    title: 'one large dump (3 GiB)',
     server: 'ceph',
     settleMs: 600_000,
     async scenario(ctx) {

@@ -377,9 +377,11 @@ export class NodeSim {
    * an application pod has (two demo JVMs both listen on 8080). Agent pods keep the host network: they
    * reach the S3 server on the host's loopback. nsenter, unshare and setpriv all exec without forking.
    */
-  private launch(name: string, argv: string[], env: Record<string, string>, setpriv: string[], ownNetwork = false): SimContainer {
+  private launch(name: string, argv: string[], env: Record<string, string>, setpriv: string[], ownNetwork = false, pid1 = false): SimContainer {
     const net = ownNetwork ? ['unshare', '--net', '--'] : [];
-    const proc = spawnTracked('nsenter', [`--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...net, ...setpriv, ...argv], { env, cwd: '/' });
+    // a container's own PID namespace: its entrypoint is PID 1 (unshare forks it and stays its parent)
+    const pid = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', '--'] : [];
+    const proc = spawnTracked('nsenter', [`--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...net, ...pid, ...setpriv, ...argv], { env, cwd: '/' });
     this.started.add(proc);
     if (this.opts.verbose) {
       proc.child.stdout?.on('data', (d: Buffer) => process.stdout.write(`[${name}] ${d.toString()}`));
@@ -394,12 +396,12 @@ export class NodeSim {
    */
   private async startContainer(
     w: Workload, c: Container, podName: string,
-    opts: { name: string; extraEnv?: Record<string, string>; ownNetwork?: boolean; timeoutMs?: number },
+    opts: { name: string; extraEnv?: Record<string, string>; ownNetwork?: boolean; timeoutMs?: number; pid1?: boolean },
   ): Promise<SimContainer> {
     const ctrRoot = this.bindMounts ? path.join(this.root, 'ctr', podName, `${c.name}-${++this.containerSeq}`) : undefined;
     const p = await this.prepareWhenMountable(w, c, podName, opts.extraEnv, ctrRoot, opts.timeoutMs ?? 60_000);
     if (ctrRoot) await this.mountContainer(ctrRoot, p.table);
-    return this.launch(opts.name, p.argv, p.env, setprivArgs(p.identity), opts.ownNetwork);
+    return this.launch(opts.name, p.argv, p.env, setprivArgs(p.identity), opts.ownNetwork, opts.pid1);
   }
 
   /**
@@ -526,16 +528,25 @@ export class NodeSim {
   }
 
   /** Starts an app pod: wait-ready (creates the per-pod folder), then the JVM as the pod's uid. */
-  async startApp(podName = this.newAppPodName()): Promise<SimContainer & { podName: string }> {
+  /**
+   * Starts the application container of a pod (the demo JVM). `restart`: the container restarts in its
+   * pod (init containers do not run again: the pod folder stays as it was). `pid1`: the JVM is PID 1 of
+   * its own PID namespace, as in a container (so its dump is `java_pid1.hprof`). `jvmOptions` are
+   * appended to the manifest's JAVA_TOOL_OPTIONS; `env` is added to the container's (e.g. the demo's leak rate).
+   */
+  async startApp(
+    podName = this.newAppPodName(),
+    opts: { restart?: boolean; pid1?: boolean; jvmOptions?: readonly string[]; env?: Record<string, string> } = {},
+  ): Promise<SimContainer & { podName: string }> {
     const w = this.opts.manifests.app;
-    await this.runWaitReady(w, podName);
+    if (!opts.restart) await this.runWaitReady(w, podName);
     const c = containerOf(w, undefined);
     const heap = this.opts.appHeap ?? '-Xmx48m';
     const jto = this.prepare(w, c, podName).rawEnv.JAVA_TOOL_OPTIONS ?? '';
-    const opts = jto.split(/\s+/).filter((t) => t && !HEAP_FLAGS.test(t));
+    const jvm = [heap, ...jto.split(/\s+/).filter((t) => t && !HEAP_FLAGS.test(t)), ...(opts.jvmOptions ?? [])];
     // JAVA_TOOL_OPTIONS with only the heap size replaced (paths are translated by prepare as usual)
-    const sc = await this.startContainer(w, { ...c, env: (c.env ?? []).map((e) => (e.name === 'JAVA_TOOL_OPTIONS' ? { name: e.name, value: [heap, ...opts].join(' ') } : e)) },
-      podName, { name: `app ${podName}`, ownNetwork: true });
+    const sc = await this.startContainer(w, { ...c, env: (c.env ?? []).map((e) => (e.name === 'JAVA_TOOL_OPTIONS' ? { name: e.name, value: jvm.join(' ') } : e)) },
+      podName, { name: `app ${podName}`, ownNetwork: true, pid1: opts.pid1, extraEnv: opts.env });
     this.apps.push(sc);
     return { ...sc, podName };
   }
