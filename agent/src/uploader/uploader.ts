@@ -18,7 +18,7 @@ import { type Retainer, volumeUsage } from './after-upload';
 import { FailureReporter } from './failures';
 import { nodePrefix } from './keys';
 import { createUploaderMetrics, type UploaderMetrics } from './metrics';
-import { type BackoffPolicy, classifyFailure, DEFAULT_BACKOFF } from './retry';
+import { backoffDelay, type BackoffPolicy, classifyFailure, DEFAULT_BACKOFF } from './retry';
 import { DEFAULT_SCAN_LIMITS, scanDumps } from './scanner';
 import type { S3Store } from './s3-store';
 import { readiness, readyAt, type StabilityWindows } from './stability';
@@ -70,6 +70,8 @@ export interface UploaderOptions {
 }
 
 const EVENT_DEBOUNCE_MS = 250;
+/** Attempts to write a dump's summary objects (transient errors only are retried). */
+const SUMMARY_ATTEMPTS = 4;
 /** An event-driven scan waits at least this many times the last scan's duration (a tenant writing nonstop cannot make the loop scan nonstop). */
 const SCAN_THROTTLE_FACTOR = 10;
 
@@ -349,19 +351,33 @@ export class Uploader {
     else if (!dump.duplicate) this.opts.onVerified?.(dump, triage);
   }
 
-  /** After the dump is verified; never blocks or fails the dump (a failure is logged and counted). */
+  /**
+   * After the dump is verified; never blocks or fails the dump. Transient S3 errors are retried a few
+   * times with backoff (the summary is small; the dump's upload does not wait for it); then a failure is
+   * logged and counted.
+   */
   private async writeSummary(dump: VerifiedDump, triage: TriageOutcome): Promise<void> {
     const keys = dump.summaryKeys!;
-    try {
-      const { json, text } = triage.render(dump);
-      const metadata = { [OBJECT_METADATA.node]: this.cfg.nodeName, dump: keys.json.slice(0, -'.summary.json'.length).split('/').pop() ?? '' };
-      await this.store.putSmall(keys.json, Buffer.from(json), 'application/json', metadata, this.ctx.signal);
-      await this.store.putSmall(keys.text, Buffer.from(text), 'text/plain; charset=utf-8', metadata, this.ctx.signal);
-      this.metrics.summaries.inc({ result: 'written' });
-      this.log.info('dump summary written', { key: keys.json });
-    } catch (error) {
-      this.metrics.summaries.inc({ result: 'failed' });
-      this.log.warn('dump summary not written (the dump itself is safe in S3)', { key: keys.json, error: error as Error });
+    const { json, text } = triage.render(dump);
+    const metadata = { [OBJECT_METADATA.node]: this.cfg.nodeName, dump: keys.json.slice(0, -'.summary.json'.length).split('/').pop() ?? '' };
+    const backoff = this.opts.backoff ?? DEFAULT_BACKOFF;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.store.putSmall(keys.json, Buffer.from(json), 'application/json', metadata, this.ctx.signal);
+        await this.store.putSmall(keys.text, Buffer.from(text), 'text/plain; charset=utf-8', metadata, this.ctx.signal);
+        this.metrics.summaries.inc({ result: 'written' });
+        this.log.info('dump summary written', { key: keys.json });
+        break;
+      } catch (error) {
+        const transient = classifyFailure(error).kind === 'transient';
+        if (transient && attempt + 1 < SUMMARY_ATTEMPTS && !this.ctx.signal.aborted) {
+          await this.ctx.clock.sleep(Math.max(100, backoffDelay(attempt, backoff)), this.ctx.signal);
+          continue;
+        }
+        this.metrics.summaries.inc({ result: 'failed' });
+        this.log.warn('dump summary not written (the dump itself is safe in S3)', { key: keys.json, attempts: attempt + 1, error: error as Error });
+        break;
+      }
     }
     this.opts.onVerified?.(dump, triage);
   }
