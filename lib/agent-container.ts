@@ -4,7 +4,7 @@
  */
 import { k8s } from 'cdk8s-plus-28';
 import {
-  Command, COMMANDS, ENV, HTTP, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, PATHS, POD_ENV, WAIT_READY_CONTAINER_NAME,
+  Command, COMMANDS, ENV, HTTP, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, PATHS, WAIT_READY_CONTAINER_NAME,
 } from '../agent/src/contract';
 import { type ContainerResourcesValue, resources as resourcesKind, SETTINGS } from '../agent/src/settings';
 import type { ContainerResources, ImagePullPolicy } from './generated/settings';
@@ -76,53 +76,31 @@ export interface WaitReadyOptions {
   readonly timeoutMs: number;
   readonly logLevel: string;
   readonly securityContext: k8s.SecurityContext;
-  /**
-   * Make (or check) the pod's dump folder `<namespace>/<pod>` once the mount is verified
-   * (WAIT_CREATE_POD_FOLDER; the mount is then writable). False for the agents' own pods.
-   */
-  readonly createPodFolder: boolean;
-  /**
-   * Group of the pod folder (WAIT_FOLDER_GROUP: mode 02770 instead of 0700).
-   * @default none
-   */
-  readonly folderGroup?: number;
-}
-
-/** The downward-API env naming the pod, under the pipeline's own names (the pod folder and the app's subPathExpr). */
-export function podIdentityEnv(): k8s.EnvVar[] {
-  return [fieldEnv(POD_ENV.namespace, 'metadata.namespace'), fieldEnv(POD_ENV.name, 'metadata.name')];
 }
 
 /**
- * Init container that blocks until the mount guard's marker is present, root-owned, fresh and its
- * content (node, source) matches this node: the hostPath is always "a mount point" inside the
- * container (the kubelet's own bind), so only the marker proves the PVC is mounted. For an
- * application it then makes the pod's dump folder as the app's uid (agent/src/wait-ready/pod-folder.ts).
- * The env is exactly what the admission policy admits (plan decision 4): DUMP_ROOT and MARKER_NAME
- * keep their defaults.
+ * The init container of the agents' own pods (the uploader): it blocks until the mount guard's marker
+ * is present, root-owned, fresh and its content (node, source) matches this node — the hostPath is
+ * always "a mount point" inside the container (the kubelet's own bind), so only the marker proves the
+ * PVC is mounted — and makes nothing (read-only mount). A collected application's init container, which
+ * also makes the pod's folder, is collectPod's (agent/src/inject/collect-pod.ts).
  */
 export function waitReadyInitContainer(o: WaitReadyOptions): k8s.Container {
-  const env: k8s.EnvVar[] = [
-    nodeNameEnv(),
-    ...(o.createPodFolder ? podIdentityEnv() : []),
-    envVar(SETTINGS.logLevel, SETTINGS.logLevel.kind.fromProp(o.logLevel)),
-    envVar(SETTINGS.waitTimeout, o.timeoutMs),
-  ];
-  if (o.createPodFolder) {
-    env.push(envVar(SETTINGS.waitCreatePodFolder, true));
-    if (o.folderGroup !== undefined) env.push(envVar(SETTINGS.waitFolderGroup, o.folderGroup));
-  }
   return {
     name: WAIT_READY_CONTAINER_NAME,
     image: o.image,
     imagePullPolicy: o.imagePullPolicy,
     args: [COMMANDS.waitReady],
-    env,
+    env: [
+      nodeNameEnv(),
+      envVar(SETTINGS.logLevel, SETTINGS.logLevel.kind.fromProp(o.logLevel)),
+      envVar(SETTINGS.waitTimeout, o.timeoutMs),
+    ],
     volumeMounts: [{
       name: o.volumeName,
       mountPath: PATHS.consumerDumpRoot,
       mountPropagation: 'HostToContainer',
-      readOnly: !o.createPodFolder,
+      readOnly: true,
     }],
     securityContext: o.securityContext,
     resources: {

@@ -209,7 +209,6 @@ export class Uploader extends Construct {
             securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
             initContainers: [waitReadyInitContainer({
               image, imagePullPolicy, volumeName: 'host-dump', timeoutMs: waitTimeoutMs, logLevel: s.logLevel,
-              createPodFolder: false,
               securityContext: { ...securityContext, capabilities: { drop: ['ALL'] } },
             })],
             containers: [container],

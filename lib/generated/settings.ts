@@ -250,10 +250,12 @@ export interface UploaderSettings {
    */
   readonly fileStableTimeSeconds?: number;
   /**
-   * Quiet time before uploading a structurally complete HPROF.
+   * Quiet time before uploading a dump proven complete (an HPROF whose records end on HEAP DUMP END, a `.hprof.gz`
+   * whose members all decode to one): HotSpot writes that record last, so the quiet time is only a margin; the
+   * file is also seen unchanged twice, at least this long apart.
    *
    * Accepted: a number of seconds between 0 and 86400. Agent variable: `COMPLETE_QUIET_TIME`.
-   * @default 2
+   * @default 1
    */
   readonly completeQuietTimeSeconds?: number;
   /**

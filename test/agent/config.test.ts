@@ -36,7 +36,7 @@ describe('defaults', () => {
       nodeName: 'worker-1.example.com', httpHost: '0.0.0.0', httpPort: HTTP.defaultPort, logLevel: 'info', shutdownTimeoutMs: 25_000,
       dumpRoot: PATHS.consumerDumpRoot, markerName: PATHS.markerName,
       s3: { bucket: 'heap-dumps', prefix: '', region: 'us-east-1', forcePathStyle: false, storageClass: 'STANDARD', checksumMode: 'WHEN_REQUIRED' },
-      watchIntervalMs: 60_000, fileStableTimeMs: 120_000, completeQuietTimeMs: 2_000,
+      watchIntervalMs: 60_000, fileStableTimeMs: 120_000, completeQuietTimeMs: 1_000,
       patterns: ['*.hprof', '*.hprof.gz', '*.phd'], partSizeBytes: 8 * 2 ** 20, concurrency: 4, multipartThresholdBytes: 1024 * 2 ** 20,
       gzip: false, afterUpload: 'archive', digest: 'md5', retentionMaxAgeMs: 604_800_000, retentionMaxBytes: 2 * 1024 ** 3,
       notify: { timeoutMs: 10_000, maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000 },

@@ -28,7 +28,7 @@ import { admissionErrors, type PodSpec, type Scc } from '../support/scc-admissio
 import { resolveEnv, type Container, type K8sObject } from './kubelet-sim';
 import { containerOf, loadManifests, type Manifests, type Workload } from './manifests';
 import { NodeSim } from './node-sim';
-import { listLocal, waitFor } from './observe';
+import { listLocal, waitFor, waitForObject } from './observe';
 
 jest.setTimeout(300_000);
 
@@ -156,9 +156,11 @@ describeWithMountNs('a team\'s pod in another namespace, collected by the webhoo
 
     const prefix = manifests.configMaps['s3-uploader-config']?.S3_PREFIX ?? '';
     const under = `${prefix}${sim.nodeName}/${TEAM_NS}/${podName}/`;
+    // s3rver lists an object while its PUT is still running: wait until it is whole (size and sha256 metadata)
     const key = await waitFor(async () => {
       const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: under }));
-      return (listed.Contents ?? []).map((o) => o.Key!).find((k) => /\.hprof$/.test(k));
+      const k = (listed.Contents ?? []).map((o) => o.Key!).find((x) => /\.hprof$/.test(x));
+      return k !== undefined && (await waitForObject(client, s3.bucket, k, local, 100)) !== undefined ? k : undefined;
     }, 120_000, 500);
     if (key === undefined) throw new Error(`no dump under ${under} within 120 s; keys: ${JSON.stringify(await s3.listKeys())}\nuploader:\n${sim.uploader?.proc.output()}`);
     const got = await getObjectSha256(s3, key);

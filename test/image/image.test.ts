@@ -171,7 +171,10 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
     const { flags, env } = runFlags(manifests.uploader.spec, uploader, {
       hostPaths: { '/mnt/dump': root },
       ctx: { nodeName: NODE, namespace: manifests.uploader.namespace, podName: 'uploader-test', configMaps, secrets },
+      // no API server here: the Kubernetes Events the repo's config turns on (and their token) are left out
+      withoutApiAccess: true,
       envOverrides: {
+        [ENV.notifyKubeEvents]: 'false',
         [ENV.httpHost]: '127.0.0.1',
         [ENV.httpPort]: String(await freePort()),
         [ENV.watchInterval]: '1',

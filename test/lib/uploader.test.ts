@@ -19,7 +19,7 @@ describe('Uploader', () => {
       S3_PREFIX: 'memory-leak-demo/',
       WATCH_INTERVAL: '60',
       FILE_STABLE_TIME: '120',
-      COMPLETE_QUIET_TIME: '2',
+      COMPLETE_QUIET_TIME: '1',
       DUMP_PATTERNS: '*.hprof,*.hprof.gz,*.phd',
       AWS_DEFAULT_REGION: 'us-east-1',
       S3_FORCE_PATH_STYLE: 'false',

@@ -90,6 +90,11 @@ export interface PodmanPod {
   readonly ctx: PodContext;
   /** Variables the test sets on top of the manifest's (reported by the test). */
   readonly envOverrides?: Readonly<Record<string, string>>;
+  /**
+   * There is no API server here: leave out projected ServiceAccount token volumes (the test then
+   * turns off what needs them, e.g. NOTIFY_KUBE_EVENTS). @default false: such a volume is an error
+   */
+  readonly withoutApiAccess?: boolean;
 }
 
 const PROPAGATION: Record<string, string | undefined> = { None: undefined, HostToContainer: 'rslave', Bidirectional: 'rshared' };
@@ -111,6 +116,7 @@ export function runFlags(spec: PodSpec, container: Container, pod: PodmanPod): {
   for (const m of container.volumeMounts ?? []) {
     const vol = volumes.get(m.name);
     if (!vol) throw new Error(`podman runFlags: volumeMount '${m.name}' names no volume of the pod`);
+    if (pod.withoutApiAccess && (vol as { projected?: { sources?: Array<{ serviceAccountToken?: unknown }> } }).projected?.sources?.some((x) => x.serviceAccountToken)) continue;
     if (m.subPath || m.subPathExpr) throw new Error(`podman runFlags: subPath of '${m.name}' is not translated here`);
     if (vol.emptyDir) {
       flags.push(`--tmpfs=${m.mountPath}:rw,nosuid,nodev`);

@@ -276,9 +276,11 @@ export const SETTINGS = {
     env: 'COMPLETE_QUIET_TIME',
     prop: 'uploader.completeQuietTimeSeconds',
     kind: seconds({ min: 0, max: 86_400 }),
-    default: 2,
+    default: 1,
     readBy: [COMMANDS.uploader],
-    doc: 'Quiet time before uploading a structurally complete HPROF.',
+    doc: 'Quiet time before uploading a dump proven complete (an HPROF whose records end on HEAP DUMP END, a '
+      + '`.hprof.gz` whose members all decode to one): HotSpot writes that record last, so the quiet time is only a '
+      + 'margin; the file is also seen unchanged twice, at least this long apart.',
   }),
   dumpPatterns: setting({
     env: 'DUMP_PATTERNS',

@@ -58,17 +58,22 @@ export function createStore(
   });
 }
 
-export async function runUploader(config: UploaderConfig, ctx: CommandContext): Promise<void> {
-  tuneV8ForFlatMemory();
-  const store = createStore(config, ctx);
-  ctx.onShutdown('s3 client', () => store.client.destroy());
-  const retainer = new Retainer({
+/** What happens to verified dumps (AFTER_UPLOAD) and how long archived ones stay (retention). */
+export function createRetainer(config: UploaderConfig, store: S3Store, logger: Logger): Retainer {
+  return new Retainer({
     afterUpload: config.afterUpload,
     nodeName: config.nodeName,
     prefix: config.s3.prefix,
     retentionMaxAgeMs: config.retentionMaxAgeMs,
     retentionMaxBytes: config.retentionMaxBytes,
-  }, store, ctx.logger.child('retain'));
+  }, store, logger);
+}
+
+export async function runUploader(config: UploaderConfig, ctx: CommandContext): Promise<void> {
+  tuneV8ForFlatMemory();
+  const store = createStore(config, ctx);
+  ctx.onShutdown('s3 client', () => store.client.destroy());
+  const retainer = createRetainer(config, store, ctx.logger.child('retain'));
   const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal });
   ctx.onShutdown('notifications', () => notifier.close());
   await new Uploader(config, store, retainer, ctx, {

@@ -6,9 +6,8 @@ import { systemClock } from '../../../agent/src/runtime/clock';
 import { memoryLogger } from '../../../agent/src/runtime/logger';
 import { Lifecycle } from '../../../agent/src/runtime/lifecycle';
 import { StuckReads } from '../../../agent/src/fs/stuck-io';
-import { Retainer } from '../../../agent/src/uploader/after-upload';
 import { insertTag, occurrenceStamp } from '../../../agent/src/uploader/keys';
-import { createS3Client, createStore } from '../../../agent/src/uploader/command';
+import { createRetainer, createS3Client, createStore } from '../../../agent/src/uploader/command';
 import { hprofTriage } from '../../../agent/src/uploader/triage';
 import { Uploader, UploaderOptions } from '../../../agent/src/uploader/uploader';
 import { s3Env, type S3Server } from '../../support/s3';
@@ -55,13 +54,7 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
   const client = createS3Client(config.s3, 16, logger);
   // the SDK retries a little by itself; tests want failures to surface quickly
   const store = createStore(config, { logger }, client);
-  const retainer = new Retainer({
-    afterUpload: config.afterUpload,
-    nodeName: config.nodeName,
-    prefix: config.s3.prefix,
-    retentionMaxAgeMs: config.retentionMaxAgeMs,
-    retentionMaxBytes: config.retentionMaxBytes,
-  }, store, logger);
+  const retainer = createRetainer(config, store, logger);
   // As the agent runs it (uploader/command.ts): the triage analysis when DUMP_ANALYSIS is on.
   const withTriage: UploaderOptions = config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName), ...opts } : opts;
   const uploader = new Uploader(config, store, retainer, {

@@ -49,6 +49,11 @@ function tenantFile(file: string, body: Buffer, uid: number): void {
   chownSync(file, uid, uid);
 }
 
+/** The dumps' keys (the summary objects next to them left out). */
+async function dumpKeys(prefix: string): Promise<string[]> {
+  return (await s3.listKeys(prefix)).filter((k) => !/\.summary\.(json|txt)$/.test(k));
+}
+
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'hostile-test-'));
   chmodSync(tmp, 0o755); // tenants (other uids) must reach their folders
@@ -119,7 +124,7 @@ describe('hostile tenants against the uploader', () => {
         expect(sha(readFileSync(victim))).toBe(victimSha);
         expect(readdirSync(podB)).toEqual(['java_pid1.hprof']);
         // S3: exactly A's 30 dumps, each under A's key with A's bytes; nothing of B's
-        const keys = await s3.listKeys(prefix);
+        const keys = await dumpKeys(prefix);
         expect(keys).toHaveLength(PAIRS);
         for (const key of keys) {
           expect(key).toMatch(new RegExp(`^${prefix}team-a/app-a/sub\\d+/java_pid1\\.[0-9T:.Z-]+\\.hprof$`));
@@ -145,12 +150,12 @@ describe('hostile tenants against the uploader', () => {
     try {
       await eventually('both names skipped', async () => (await up.metric('heapdump_uploader_files_skipped_total', { reason: 'hardlink' })) === 2);
       await new Promise((r) => setTimeout(r, 2000)); // several more scans: said once, never uploaded
-      expect(await s3.listKeys(prefix)).toEqual([]);
+      expect(await dumpKeys(prefix)).toEqual([]);
       expect(msgs(up.events, 'not uploading a matching entry that is not a plain dump file')).toHaveLength(2);
       // the link gone, B's dump is an ordinary dump again and goes under B's key only
       unlinkSync(path.join(podA, 'stolen.hprof'));
       await eventually('B\'s dump uploaded', () => msgs(up.events, 'uploaded and verified').length === 1);
-      expect((await s3.listKeys(prefix))[0]).toMatch(new RegExp(`^${prefix}team-b/app-b/java_pid1\\.`));
+      expect((await dumpKeys(prefix))[0]).toMatch(new RegExp(`^${prefix}team-b/app-b/java_pid1\\.`));
     } finally {
       await up.stop();
     }
@@ -168,7 +173,7 @@ describe('hostile tenants against the uploader', () => {
     try {
       await eventually('the real dump', () => msgs(up.events, 'uploaded and verified').length === 1);
       expect(await up.metric('heapdump_uploader_files_skipped_total', { reason: 'sparse' })).toBe(1);
-      expect((await s3.listKeys(prefix)).map((k) => k.split('/').pop())).toEqual([expect.stringMatching(/^java_pid1\./)]);
+      expect((await dumpKeys(prefix)).map((k) => k.split('/').pop())).toEqual([expect.stringMatching(/^java_pid1\./)]);
     } finally {
       await up.stop();
     }
@@ -191,7 +196,7 @@ describe('hostile tenants against the uploader', () => {
       const deep = path.join(podA, 'd199', 'e99', 'java_pid1.hprof');
       tenantFile(deep, readFileSync(dump), A);
       const key = stampedKey(`${prefix}team-a/app-a/d199/e99/java_pid1.hprof`, statSync(deep).mtimeMs);
-      await eventually('the deep dump', async () => (await s3.listKeys(prefix)).includes(key), 60_000);
+      await eventually('the deep dump', async () => (await dumpKeys(prefix)).includes(key), 60_000);
       expect(msgs(up.events, 'the dump tree is larger than the scan limits: the rest is not looked at')).toHaveLength(0);
     } finally {
       await up.stop();
@@ -217,11 +222,11 @@ describe('hostile tenants against the uploader', () => {
         const finalSha = sha(readFileSync(file));
         await eventually(`${what}: verified`, () => msgs(up.events, 'uploaded and verified').length >= 1, 60_000);
         await new Promise((r) => setTimeout(r, 1500));
-        for (const key of await s3.listKeys(prefix)) {
+        for (const key of await dumpKeys(prefix)) {
           const obj = await getObjectSha256(s3, key);
           expect({ what, key, bytes: obj.sha256 }).toEqual({ what, key, bytes: obj.metadata[OBJECT_METADATA.sha256] });
         }
-        const objects = await Promise.all((await s3.listKeys(prefix)).map((k) => getObjectSha256(s3, k)));
+        const objects = await Promise.all((await dumpKeys(prefix)).map((k) => getObjectSha256(s3, k)));
         expect(objects.map((o) => o.sha256)).toContain(finalSha);
         console.log(`in-place change (${what}): ${msgs(up.events, 'dump changed during its upload: waiting for it to settle again').length} attempt(s) discarded, `
           + `objects: ${objects.length}`);
@@ -251,7 +256,7 @@ describe('hostile tenants against the uploader', () => {
         expect(up.readiness.every((r) => r.ready)).toBe(true);
         expect(up.events.filter((e) => /bucket/.test(String(e.hint ?? '')))).toEqual([]);
         expect(existsSync(path.join(podA, 'doomed', 'java_pid1.hprof'))).toBe(true);
-        expect((await s3.listKeys(prefix)).map((k) => k.split('/').pop())).toEqual([expect.stringMatching(/^java_pid1\./)]);
+        expect((await dumpKeys(prefix)).map((k) => k.split('/').pop())).toEqual([expect.stringMatching(/^java_pid1\./)]);
       } finally {
         await up.stop();
       }

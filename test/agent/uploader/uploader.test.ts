@@ -27,6 +27,11 @@ function fresh(): { root: string; node: string; prefix: string } {
   return { root, node: `node-${n}`, prefix: `dumps/node-${n}/` };
 }
 
+/** The dumps' keys (the summary objects next to them left out: they have tests of their own in triage.test.ts). */
+async function dumpKeys(prefix: string): Promise<string[]> {
+  return (await s3.listKeys(prefix)).filter((k) => !/\.summary\.(json|txt)$/.test(k));
+}
+
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'uploader-test-'));
   [s3, dump] = await Promise.all([startS3Server('s3rver'), makeHeapDump(path.join(tmp, 'jvm'))]);
@@ -64,7 +69,7 @@ describe('uploader against s3rver', () => {
       const written = Date.now();
       const { mtimeMs, size } = statSync(file);
       const key = stampedKey(`${prefix}shop/web-1/java_pid1.hprof`, mtimeMs);
-      await eventually('the object', async () => (await s3.listKeys(prefix)).includes(key) && msgs(up.events, 'uploaded and verified').length > 0, 15_000);
+      await eventually('the object', async () => (await dumpKeys(prefix)).includes(key) && msgs(up.events, 'uploaded and verified').length > 0, 15_000);
       // far below the 60 s window: the structural check let it go early
       expect(Date.now() - written).toBeLessThan(15_000);
       const obj = await getObjectSha256(s3, key);
@@ -134,7 +139,7 @@ describe('uploader against s3rver', () => {
       let done = false;
       void writing.then(() => (done = true));
       while (!done) {
-        if ((await s3.listKeys(prefix)).length > 0 && !done) sawKeyWhileWriting = true;
+        if ((await dumpKeys(prefix)).length > 0 && !done) sawKeyWhileWriting = true;
         await new Promise((r) => setTimeout(r, 100));
       }
       await writing;
@@ -194,7 +199,7 @@ describe('uploader against s3rver', () => {
       expect(await second.metric('heapdump_uploader_files_skipped_duplicate_total')).toBe(2);
       const again = await Promise.all(['a', 'b'].map(async (p) => (await getObjectSha256(s3, keys[p])).metadata[OBJECT_METADATA.uploadTime]));
       expect(again).toEqual(times);
-      expect((await s3.listKeys(prefix)).sort()).toEqual([keys.a, keys.b].sort());
+      expect((await dumpKeys(prefix)).sort()).toEqual([keys.a, keys.b].sort());
     } finally {
       await second.stop();
     }
@@ -255,7 +260,7 @@ describe('uploader against s3rver', () => {
     try {
       await eventually('all odd names', () => msgs(up.events, 'uploaded and verified').length === names.length);
       await new Promise((r) => setTimeout(r, 2000)); // a few more scans: the symlinks must still be ignored
-      const keys = (await s3.listKeys(prefix)).sort();
+      const keys = (await dumpKeys(prefix)).sort();
       expect(keys).toEqual([...contents.keys()].sort());
       for (const [key, digest] of contents) expect((await getObjectSha256(s3, key)).sha256).toBe(digest);
       expect((await getObjectSha256(s3, [...contents.keys()][0])).metadata[OBJECT_METADATA.namespace]).toBe('name space');
@@ -281,7 +286,7 @@ describe('uploader against s3rver', () => {
         await eventually(`occurrence ${i} archived`, () => !existsSync(file) && msgs(up.events, 'uploaded and verified').length === i + 1);
         expect((await getObjectSha256(s3, keys[i])).sha256).toBe(sha(body));
       }
-      expect((await s3.listKeys(prefix)).sort()).toEqual([...keys].sort());
+      expect((await dumpKeys(prefix)).sort()).toEqual([...keys].sort());
     } finally {
       await up.stop();
     }
@@ -316,13 +321,13 @@ describe('uploader against s3rver', () => {
       await eventually('upload progress', () => msgs(up.events, 'upload progress').length > 0);
       unlinkSync(big);
       await eventually('the vanished log', () => msgs(up.events, 'dump vanished before it was uploaded').length === 1);
-      expect(await s3.listKeys(prefix)).toEqual([]);
+      expect(await dumpKeys(prefix)).toEqual([]);
       // the loop still works
       const next = path.join(root, 'ns', 'pod', 'java_pid1.hprof');
       copyFileSync(dump, next);
       const nextKey = stampedKey(`${prefix}ns/pod/java_pid1.hprof`, statSync(next).mtimeMs);
       await eventually('the next dump', () => msgs(up.events, 'uploaded and verified').length === 1);
-      expect(await s3.listKeys(prefix)).toEqual([nextKey]);
+      expect(await dumpKeys(prefix)).toEqual([nextKey]);
     } finally {
       await up.stop();
     }
@@ -355,7 +360,7 @@ describe('uploader against s3rver', () => {
       await startS3();
       await eventually('the big dump', () => msgs(up.events, 'uploaded and verified').length === 2, 60_000);
       expect(msgs(up.events, 'upload failed (local file kept), retrying with backoff').length + msgs(up.events, 'upload failed again (local file kept)').length).toBeGreaterThan(0);
-      expect((await s3.listKeys(prefix)).sort()).toEqual([smallKey, bigKey].sort());
+      expect((await dumpKeys(prefix)).sort()).toEqual([smallKey, bigKey].sort());
       expect((await getObjectSha256(s3, bigKey)).sha256).toBe(bigSha);
       expect((await getObjectSha256(s3, smallKey)).sha256).toBe(await sha256File(dump));
       expect(await sha256File(big)).toBe(bigSha); // local file intact
@@ -449,7 +454,7 @@ describe('uploader against s3rver', () => {
       await new Promise((r) => setTimeout(r, 1500));
       expect(existsSync(archived(key2))).toBe(true); // under the cap once old1 went
       expect(existsSync(pending)).toBe(true);
-      expect((await s3.listKeys(prefix)).sort()).toEqual([key1, key2].sort());
+      expect((await dumpKeys(prefix)).sort()).toEqual([key1, key2].sort());
       expect(await up.metric('heapdump_uploader_local_files_settled_total', { action: 'expired' })).toBe(1);
       expect(await up.metric('heapdump_uploader_backlog_files')).toBe(1);
       expect(await up.metric('heapdump_uploader_local_dump_bytes', { state: 'archived' })).toBe(3001);
@@ -479,7 +484,7 @@ describe('uploader against s3rver', () => {
     try {
       await eventually('the gzip upload', () => msgs(up.events, 'uploaded and verified').length === 1, 30_000);
       const key = stampedKey(`${prefix}ns/pod/big.hprof`, mtimeMs) + '.gz';
-      expect(await s3.listKeys(prefix)).toEqual([key]);
+      expect(await dumpKeys(prefix)).toEqual([key]);
       const cli = path.join(tmp, `gz-${n}.hprof.gz`);
       const r = await awsCli(s3, ['s3', 'cp', `s3://${s3.bucket}/${key}`, cli, '--only-show-errors']);
       expect(r.code).toBe(0);
