@@ -5,11 +5,12 @@
  * (B, the victim); their folders are theirs, mode 0700, as wait-ready makes them.
  */
 import { createHash } from 'crypto';
-import { chmodSync, chownSync, lchownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'fs';
+import { chmodSync, chownSync, lchownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { OBJECT_METADATA } from '../../../agent/src/contract';
 import { startFaultProxy } from '../../support/fault-proxy';
+import { mtimeNs, restoreMtime } from '../../support/files';
 import { makeHeapDump, makeLargeHprof, tinyHprof, truncatedCopy } from '../../support/jvm';
 import { nativeProgram } from '../../support/native';
 import { spawnTracked } from '../../support/procs';
@@ -214,11 +215,12 @@ describe('hostile tenants against the uploader', () => {
       try {
         // as soon as the bytes are being sent (the read pass is over), rewrite the last 4 KiB and restore the mtime
         await eventually('sending', () => up.events.some((e) => e.msg === 'upload progress' && e.phase === 'sending'), 30_000, 10);
-        const { mtime, size } = statSync(file);
+        const { size } = statSync(file);
+        const mtime = mtimeNs(file);
         const fd = openSync(file, 'r+');
         writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, size - 4096 - 9);
         closeSync(fd);
-        utimesSync(file, mtime, mtime);
+        restoreMtime(file, mtime);
         const finalSha = sha(readFileSync(file));
         await eventually(`${what}: verified`, () => msgs(up.events, 'uploaded and verified').length >= 1, 60_000);
         await new Promise((r) => setTimeout(r, 1500));

@@ -4,11 +4,12 @@
  * cannot), and an RGW outage (kill + restart) in the middle of a multipart upload.
  */
 import { CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, utimesSync, writeSync } from 'fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { OBJECT_METADATA } from '../../../agent/src/contract';
 import { rclone } from '../../support/clients';
+import { mtimeNs, restoreMtime } from '../../support/files';
 import { makeHeapDump, makeLargeHprof } from '../../support/jvm';
 import { cephAvailable, disposeAll, getObjectSha256, S3Server, sha256File, startS3Server } from '../../support/s3';
 import { eventually, FAST_RETRY, msgs, stampedKey, startUploader, testConfig } from './harness';
@@ -134,11 +135,12 @@ describeCeph('uploader against Ceph RGW', () => {
         { ...FAST_RETRY, progressIntervalMs: 50 });
       try {
         await eventually('sending', () => up.events.some((e) => e.msg === 'upload progress' && e.phase === 'sending'), 30_000, 10);
-        const { mtime, size } = statSync(file);
+        const { size } = statSync(file);
+        const mtime = mtimeNs(file);
         const fd = openSync(file, 'r+');
         writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, size - 4096 - 9);
         closeSync(fd);
-        utimesSync(file, mtime, mtime);
+        restoreMtime(file, mtime);
         const finalSha = await sha256File(file);
         await eventually('verified', () => msgs(up.events, 'uploaded and verified').length >= 1, 90_000);
         // the server itself said no: the digest of the bytes it received is not the one the read pass sent

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { OBJECT_METADATA, PATHS } from '../../../agent/src/contract';
 import { awsCli } from '../../support/clients';
+import { mtimeNs, restoreMtime } from '../../support/files';
 import { makeHeapDump, makeLargeHprof, slowCopy, truncatedCopy } from '../../support/jvm';
 import { disposeAll, getObjectSha256, S3Server, sha256File, startS3Server } from '../../support/s3';
 import { eventually, FAST_RETRY, msgs, stampedKey, startUploader, testConfig } from './harness';
@@ -295,12 +296,12 @@ describe('uploader against s3rver', () => {
     try {
       const first = Buffer.concat([readFileSync(dump).subarray(0, 5000), Buffer.from('first')]);
       writeFileSync(file, first);
-      const mtime = statSync(file).mtime;
-      const key = stampedKey(`${prefix}ns/pod/java_pid1.hprof`, mtime.getTime());
+      const mtime = mtimeNs(file);
+      const key = stampedKey(`${prefix}ns/pod/java_pid1.hprof`, statSync(file).mtimeMs);
       await eventually('first upload', () => msgs(keep.events, 'uploaded and verified').length === 1);
       const second = Buffer.concat([readFileSync(dump).subarray(0, 5000), Buffer.from('other')]);
       writeFileSync(file, second);
-      utimesSync(file, mtime, mtime);
+      restoreMtime(file, mtime);
       await eventually('second upload', () => msgs(keep.events, 'uploaded and verified').length === 2);
       const suffixed = key.replace(/\.hprof$/, `.${sha(second).slice(0, 12)}.hprof`);
       expect((await getObjectSha256(s3, key)).sha256).toBe(sha(first));
