@@ -8,7 +8,7 @@ import {
 } from '../agent/src/contract';
 import { type ContainerResourcesValue, resources as resourcesKind, SETTINGS } from '../agent/src/settings';
 import type { ContainerResources, ImagePullPolicy } from './generated/settings';
-import { envVar } from './props';
+import { envVar, prop } from './props';
 import { checkKind } from './validation';
 
 export { IMAGE_PULL_POLICIES } from '../agent/src/settings';
@@ -67,6 +67,15 @@ export function agentCommonEnv(command: Command, logLevel: string): k8s.EnvVar[]
   ];
 }
 
+/** `imagePullSecrets` of an agent pod, validated (nothing when there are none: today's manifests). */
+export function imagePullSecrets(value: readonly string[] | undefined): Pick<k8s.PodSpec, 'imagePullSecrets'> {
+  const names = prop(SETTINGS.imagePullSecrets, value, 'imagePullSecrets');
+  return names.length > 0 ? { imagePullSecrets: names.map((name) => ({ name })) } : {};
+}
+
+/** The wait-ready init container's resources when its pod gives none: the table's default (collectPod's values). */
+export const WAIT_READY_RESOURCES = SETTINGS.uploaderWaitReadyResources.default!;
+
 export interface WaitReadyOptions {
   readonly image: string;
   readonly imagePullPolicy: ImagePullPolicy;
@@ -76,6 +85,10 @@ export interface WaitReadyOptions {
   readonly timeoutMs: number;
   readonly logLevel: string;
   readonly securityContext: k8s.SecurityContext;
+  /**
+   * @default WAIT_READY_RESOURCES
+   */
+  readonly resources?: k8s.ResourceRequirements;
 }
 
 /**
@@ -103,9 +116,6 @@ export function waitReadyInitContainer(o: WaitReadyOptions): k8s.Container {
       readOnly: true,
     }],
     securityContext: o.securityContext,
-    resources: {
-      requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
-      limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('128Mi') },
-    },
+    resources: o.resources ?? checkResources('resources', WAIT_READY_RESOURCES),
   };
 }

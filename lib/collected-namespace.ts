@@ -3,6 +3,9 @@ import { k8s } from 'cdk8s-plus-28';
 import { PART_OF } from './labels';
 import { checkDnsLabel, checkDnsSubdomain } from './validation';
 
+/** The RoleBinding a collected namespace gets (before namePrefix). */
+export const COLLECTED_NAMESPACE_BINDING_NAME = 'heapdump-app-scc';
+
 export interface CollectedNamespaceAccessProps {
   /** The collected namespace (it exists already, or the pipeline emits it before this). */
   readonly namespace: string;
@@ -13,6 +16,11 @@ export interface CollectedNamespaceAccessProps {
    * @default every ServiceAccount of the namespace (group `system:serviceaccounts:<namespace>`)
    */
   readonly serviceAccounts?: readonly string[];
+  /**
+   * Name of the RoleBinding.
+   * @default 'heapdump-app-scc'
+   */
+  readonly name?: string;
 }
 
 /**
@@ -34,7 +42,7 @@ export class CollectedNamespaceAccess extends Construct {
       : props.serviceAccounts.map((sa, i) => ({ kind: 'ServiceAccount', name: checkDnsSubdomain(`serviceAccounts[${i}]`, sa), namespace: this.namespace }));
     new k8s.KubeRoleBinding(this, 'Resource', {
       metadata: {
-        name: 'heapdump-app-scc',
+        name: checkDnsSubdomain('name', props.name ?? COLLECTED_NAMESPACE_BINDING_NAME),
         namespace: this.namespace,
         labels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/component': 'collected-namespace' },
       },

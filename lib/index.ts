@@ -24,4 +24,7 @@ export * from './injector-webhook';
 export * from './monitoring';
 export * from './monitoring-alerts';
 export * from './event-reporter-rbac';
+export * from './scheduling';
+export * from './names';
+export * from './extra-env';
 export { COLLECT_NAMESPACE_LABEL } from './labels';

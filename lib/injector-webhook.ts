@@ -30,6 +30,11 @@ export interface InjectorWebhookProps {
   readonly certificateName?: string;
   /** @default 5 */
   readonly timeoutSeconds?: number;
+  /**
+   * The value of the namespaces' collection label this webhook selects (the pipeline's name).
+   * @default 'true'
+   */
+  readonly collectLabelValue?: string;
 }
 
 /**
@@ -70,7 +75,7 @@ export class InjectorWebhook extends Construct {
         timeoutSeconds: props.timeoutSeconds ?? 5,
         reinvocationPolicy: 'IfNeeded',
         namespaceSelector: {
-          matchLabels: { [COLLECT_NAMESPACE_LABEL]: 'true' },
+          matchLabels: { [COLLECT_NAMESPACE_LABEL]: props.collectLabelValue ?? 'true' },
           matchExpressions: [
             // No namespace listed: `In` with an empty list is invalid; a value no namespace name can have (a dot) matches nothing.
             { key: NAMESPACE_NAME_LABEL, operator: 'In', values: namespaces.length > 0 ? namespaces : [NO_NAMESPACE] },

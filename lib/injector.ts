@@ -4,10 +4,13 @@ import { k8s } from 'cdk8s-plus-28';
 import { COMMANDS, INJECT_ENV, INJECT_HTTPS } from '../agent/src/contract';
 import type { CollectOptions } from '../agent/src/inject/collect-pod';
 import { SETTINGS } from '../agent/src/settings';
-import { agentCommonEnv, agentPort, agentProbes, checkResources, fieldEnv } from './agent-container';
-import type { ContainerResources, ImagePullPolicy, InjectPolicy, Platform } from './generated/settings';
+import { agentCommonEnv, agentPort, agentProbes, checkResources, fieldEnv, imagePullSecrets } from './agent-container';
+import { withExtraEnv } from './extra-env';
+import type { Affinity, ContainerResources, ExtraEnvVar, ImagePullPolicy, InjectPolicy, Platform, Toleration } from './generated/settings';
 import { componentLabels } from './labels';
+import { prefixed } from './names';
 import { envVar, prop } from './props';
+import { resolveInjectorScheduling } from './scheduling';
 import { checkDnsLabel } from './validation';
 import { WorkloadIdentity } from './workload-identity';
 
@@ -56,6 +59,27 @@ export interface InjectorProps {
   readonly resources?: ContainerResources;
   /** The injector's own log level. @default 'info' */
   readonly logLevel?: string;
+  /** @default none */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** @default none */
+  readonly tolerations?: readonly Toleration[];
+  /** Its `podAntiAffinity` replaces the default spreading of the replicas. @default the spreading only */
+  readonly affinity?: Affinity;
+  /** @default none */
+  readonly extraEnv?: readonly ExtraEnvVar[];
+  /** Secrets for pulling the agent image. @default none */
+  readonly imagePullSecrets?: readonly string[];
+  /** Prefix of every name (the settings table's `namePrefix`). @default '' */
+  readonly namePrefix?: string;
+}
+
+/** Names of the injector's objects, with the pipeline's prefix. */
+export function injectorNames(prefix = ''): { readonly name: string; readonly tlsSecret: string; readonly certificate: string } {
+  return {
+    name: prefixed(prefix, INJECTOR_NAME),
+    tlsSecret: prefixed(prefix, INJECTOR_TLS_SECRET),
+    certificate: prefixed(prefix, INJECTOR_CERTIFICATE),
+  };
 }
 
 /**
@@ -66,7 +90,7 @@ export interface InjectorProps {
  * InjectorWebhook (cluster-scoped, emitted with the other cluster-scoped objects).
  */
 export class Injector extends Construct {
-  public readonly serviceName = INJECTOR_NAME;
+  public readonly serviceName: string;
   public readonly serviceAccountName: string;
 
   public constructor(scope: Construct, id: string, props: InjectorProps) {
@@ -79,54 +103,63 @@ export class Injector extends Construct {
     const resources = checkResources('resources', prop(SETTINGS.injectorResources, props.resources, 'resources'));
     const policy = prop(SETTINGS.collectPolicy, props.policy, 'policy');
     const logLevel = prop(SETTINGS.logLevel, props.logLevel, 'logLevel');
-    const labels = componentLabels(INJECTOR_NAME, COMMANDS.inject);
+    const { name: injector, tlsSecret, certificate } = injectorNames(props.namePrefix);
+    this.serviceName = injector;
+    const labels = componentLabels(injector, COMMANDS.inject);
+    // Replicas on different nodes where possible: one node's drain never takes the webhook away.
+    const scheduling = resolveInjectorScheduling(props, {
+      preferredDuringSchedulingIgnoredDuringExecution: [{
+        weight: 100,
+        podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: injector } } },
+      }],
+    });
 
-    const identity = new WorkloadIdentity(this, 'Identity', { name: INJECTOR_NAME, namespace, labels });
+    const identity = new WorkloadIdentity(this, 'Identity', { name: injector, namespace, labels });
     this.serviceAccountName = identity.serviceAccountName;
 
     if (platform === 'kubernetes') {
       // cert-manager: a self-signed root only for this webhook, its CA Issuer, and the serving certificate.
       const issuer = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'cert-manager.io/v1', kind: 'Issuer', metadata: { name, namespace, labels }, spec });
-      new ApiObject(this, 'SelfSignedIssuer', issuer(`${INJECTOR_NAME}-selfsigned`, { selfSigned: {} }));
+      new ApiObject(this, 'SelfSignedIssuer', issuer(`${injector}-selfsigned`, { selfSigned: {} }));
       new ApiObject(this, 'CaCertificate', {
         apiVersion: 'cert-manager.io/v1',
         kind: 'Certificate',
-        metadata: { name: `${INJECTOR_NAME}-ca`, namespace, labels },
+        metadata: { name: `${injector}-ca`, namespace, labels },
         spec: {
           isCA: true,
-          commonName: `${INJECTOR_NAME}-ca`,
-          secretName: `${INJECTOR_NAME}-ca`,
+          commonName: `${injector}-ca`,
+          secretName: `${injector}-ca`,
           duration: '87600h',
           privateKey: { algorithm: 'ECDSA', size: 256 },
-          issuerRef: { name: `${INJECTOR_NAME}-selfsigned`, kind: 'Issuer', group: 'cert-manager.io' },
+          issuerRef: { name: `${injector}-selfsigned`, kind: 'Issuer', group: 'cert-manager.io' },
         },
       });
-      new ApiObject(this, 'CaIssuer', issuer(`${INJECTOR_NAME}-ca`, { ca: { secretName: `${INJECTOR_NAME}-ca` } }));
+      new ApiObject(this, 'CaIssuer', issuer(`${injector}-ca`, { ca: { secretName: `${injector}-ca` } }));
       new ApiObject(this, 'ServingCertificate', {
         apiVersion: 'cert-manager.io/v1',
         kind: 'Certificate',
-        metadata: { name: INJECTOR_CERTIFICATE, namespace, labels },
+        metadata: { name: certificate, namespace, labels },
         spec: {
-          secretName: INJECTOR_TLS_SECRET,
-          dnsNames: [`${INJECTOR_NAME}.${namespace}.svc`, `${INJECTOR_NAME}.${namespace}.svc.cluster.local`],
+          secretName: tlsSecret,
+          dnsNames: [`${injector}.${namespace}.svc`, `${injector}.${namespace}.svc.cluster.local`],
           duration: '2160h',
           renewBefore: '360h',
           privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
           usages: ['server auth', 'digital signature'],
-          issuerRef: { name: `${INJECTOR_NAME}-ca`, kind: 'Issuer', group: 'cert-manager.io' },
+          issuerRef: { name: `${injector}-ca`, kind: 'Issuer', group: 'cert-manager.io' },
         },
       });
     }
 
     new k8s.KubeService(this, 'Service', {
       metadata: {
-        name: INJECTOR_NAME,
+        name: injector,
         namespace,
         labels,
-        ...(platform === 'openshift' ? { annotations: { [OPENSHIFT_SERVING_CERT_ANNOTATION]: INJECTOR_TLS_SECRET } } : {}),
+        ...(platform === 'openshift' ? { annotations: { [OPENSHIFT_SERVING_CERT_ANNOTATION]: tlsSecret } } : {}),
       },
       spec: {
-        selector: { app: INJECTOR_NAME },
+        selector: { app: injector },
         ports: [{ name: INJECTOR_HTTPS_PORT_NAME, port: 443, targetPort: k8s.IntOrString.fromString(INJECTOR_HTTPS_PORT_NAME), protocol: 'TCP' }],
       },
     });
@@ -136,15 +169,19 @@ export class Injector extends Construct {
       image,
       imagePullPolicy,
       args: [COMMANDS.inject],
-      env: [
-        ...agentCommonEnv(COMMANDS.inject, logLevel),
-        envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
-        fieldEnv(INJECT_ENV.pipelineNamespace, 'metadata.namespace'),
-        { name: INJECT_ENV.httpsPort, value: String(INJECT_HTTPS.defaultPort) },
-        { name: INJECT_ENV.tlsCertFile, value: `${INJECT_HTTPS.tlsDir}/tls.crt` },
-        { name: INJECT_ENV.tlsKeyFile, value: `${INJECT_HTTPS.tlsDir}/tls.key` },
-        ...injectEnv(props.collect, policy),
-      ],
+      env: withExtraEnv(props.extraEnv, {
+        setting: SETTINGS.injectorExtraEnv,
+        command: COMMANDS.inject,
+        env: [
+          ...agentCommonEnv(COMMANDS.inject, logLevel),
+          envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
+          fieldEnv(INJECT_ENV.pipelineNamespace, 'metadata.namespace'),
+          { name: INJECT_ENV.httpsPort, value: String(INJECT_HTTPS.defaultPort) },
+          { name: INJECT_ENV.tlsCertFile, value: `${INJECT_HTTPS.tlsDir}/tls.crt` },
+          { name: INJECT_ENV.tlsKeyFile, value: `${INJECT_HTTPS.tlsDir}/tls.key` },
+          ...injectEnv(props.collect, policy),
+        ],
+      }),
       ports: [{ name: INJECTOR_HTTPS_PORT_NAME, containerPort: INJECT_HTTPS.defaultPort, protocol: 'TCP' }, agentPort()],
       ...agentProbes(),
       resources,
@@ -163,10 +200,10 @@ export class Injector extends Construct {
     };
 
     new k8s.KubeDeployment(this, 'Resource', {
-      metadata: { name: INJECTOR_NAME, namespace, labels },
+      metadata: { name: injector, namespace, labels },
       spec: {
         replicas,
-        selector: { matchLabels: { app: INJECTOR_NAME } },
+        selector: { matchLabels: { app: injector } },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
         template: {
           metadata: { labels },
@@ -176,18 +213,11 @@ export class Injector extends Construct {
             enableServiceLinks: false,
             terminationGracePeriodSeconds: GRACE_SECONDS,
             securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-            // Replicas on different nodes where possible: one node's drain never takes the webhook away.
-            affinity: {
-              podAntiAffinity: {
-                preferredDuringSchedulingIgnoredDuringExecution: [{
-                  weight: 100,
-                  podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: INJECTOR_NAME } } },
-                }],
-              },
-            },
+            ...scheduling,
+            ...imagePullSecrets(props.imagePullSecrets),
             containers: [container],
             volumes: [
-              { name: 'tls', secret: { secretName: INJECTOR_TLS_SECRET, defaultMode: 0o444 } },
+              { name: 'tls', secret: { secretName: tlsSecret, defaultMode: 0o444 } },
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } },
             ],
           },
@@ -196,8 +226,8 @@ export class Injector extends Construct {
     });
 
     new k8s.KubePodDisruptionBudget(this, 'Budget', {
-      metadata: { name: INJECTOR_NAME, namespace, labels },
-      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: { app: INJECTOR_NAME } } },
+      metadata: { name: injector, namespace, labels },
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: { app: injector } } },
     });
   }
 }

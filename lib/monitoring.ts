@@ -107,18 +107,23 @@ export interface HeapDumpMonitoringProps {
    * @default SCRAPED_COMPONENTS (mount guard and uploader)
    */
   readonly components?: readonly string[];
+  /** Prefix of every name (the settings table's `namePrefix`). @default '' */
+  readonly namePrefix?: string;
 }
 
 /** The pipeline's PodMonitor (or ServiceMonitor + Services) and PrometheusRule; see the file comment for the two stacks. */
 export class HeapDumpMonitoring extends Construct {
   public readonly stack: MonitoringStack;
   public readonly scrapeKind: ScrapeKind;
-  public readonly ruleName = RULE_NAME;
-  public readonly monitorName = MONITOR_NAME;
+  public readonly ruleName: string;
+  public readonly monitorName: string;
 
   public constructor(scope: Construct, id: string, props: HeapDumpMonitoringProps) {
     super(scope, id);
-    checkKnownKeys('', props, ['namespace', 'stack', 'scrapeKind', 'selectorLabels', 'scrapeInterval', 'runbookUrl', 'thresholds', 'alertLabels', 'prometheusServiceAccount', 'components']);
+    checkKnownKeys('', props, ['namespace', 'stack', 'scrapeKind', 'selectorLabels', 'scrapeInterval', 'runbookUrl', 'thresholds', 'alertLabels', 'prometheusServiceAccount', 'components', 'namePrefix']);
+    const prefix = props.namePrefix ?? '';
+    this.monitorName = `${prefix}${MONITOR_NAME}`;
+    this.ruleName = `${prefix}${RULE_NAME}`;
     const components = props.components ?? SCRAPED_COMPONENTS;
     const namespace = checkDnsLabel('namespace', props.namespace);
     this.stack = checkKind(oneOf(MONITORING_STACKS), 'stack', props.stack ?? 'openshift-user-workload');
@@ -147,13 +152,13 @@ export class HeapDumpMonitoring extends Construct {
 
     if (this.scrapeKind === 'PodMonitor') {
       new PodMonitor(this, 'PodMonitor', {
-        metadata: { name: MONITOR_NAME, namespace, labels },
+        metadata: { name: this.monitorName, namespace, labels },
         spec: { selector: podSelector, podMetricsEndpoints: [endpoint] },
       });
     } else {
       for (const component of components) {
         new k8s.KubeService(this, `Service-${component}`, {
-          metadata: { name: `heapdump-${component}-metrics`, namespace, labels: { ...labels, [METRICS_SERVICE_LABEL]: 'true', 'app.kubernetes.io/component': component } },
+          metadata: { name: `${prefix}heapdump-${component}-metrics`, namespace, labels: { ...labels, [METRICS_SERVICE_LABEL]: 'true', 'app.kubernetes.io/component': component } },
           spec: {
             clusterIp: 'None', // headless: endpoints only, no virtual IP
             selector: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/component': component },
@@ -162,7 +167,7 @@ export class HeapDumpMonitoring extends Construct {
         });
       }
       new ServiceMonitor(this, 'ServiceMonitor', {
-        metadata: { name: MONITOR_NAME, namespace, labels },
+        metadata: { name: this.monitorName, namespace, labels },
         spec: { selector: { matchLabels: { [METRICS_SERVICE_LABEL]: 'true' } }, endpoints: [endpoint] },
       });
     }
@@ -170,7 +175,7 @@ export class HeapDumpMonitoring extends Construct {
     const rules = heapDumpAlertRules({ namespace, runbookUrl, thresholds, alertLabels, containers: components });
     new PrometheusRule(this, 'Resource', {
       metadata: {
-        name: RULE_NAME,
+        name: this.ruleName,
         namespace,
         labels: { ...labels, ...(this.stack === 'openshift-user-workload' ? { [OPENSHIFT_RULE_SCOPE_LABEL]: 'leaf-prometheus' } : {}) },
       },
@@ -188,15 +193,15 @@ export class HeapDumpMonitoring extends Construct {
       const saName = checkDnsSubdomain('prometheusServiceAccount.name', sa.name);
       const saNamespace = checkDnsLabel('prometheusServiceAccount.namespace', sa.namespace);
       new k8s.KubeRole(this, 'PrometheusDiscovery', {
-        metadata: { name: 'heapdump-prometheus-discovery', namespace, labels },
+        metadata: { name: `${prefix}heapdump-prometheus-discovery`, namespace, labels },
         rules: [
           { apiGroups: [''], resources: ['pods', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] },
           { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
         ],
       });
       new k8s.KubeRoleBinding(this, 'PrometheusDiscoveryBinding', {
-        metadata: { name: 'heapdump-prometheus-discovery', namespace, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'heapdump-prometheus-discovery' },
+        metadata: { name: `${prefix}heapdump-prometheus-discovery`, namespace, labels },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${prefix}heapdump-prometheus-discovery` },
         subjects: [{ kind: 'ServiceAccount', name: saName, namespace: saNamespace }],
       });
     }

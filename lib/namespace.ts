@@ -30,6 +30,11 @@ export interface PipelineNamespaceProps {
    * @default by role: 'JVM heap dumps: mount guard, S3 uploader and injector' or 'JVM heap dumps collected from this namespace'
    */
   readonly description?: string;
+  /**
+   * `collected` only: the value of the collection label, which names the pipeline that collects the namespace.
+   * @default 'true'
+   */
+  readonly collectLabelValue?: string;
 }
 
 /** A namespace the pipeline emits: its own, or the demo application's. */
@@ -46,7 +51,7 @@ export class PipelineNamespace extends Construct {
       : 'JVM heap dumps collected from this namespace');
 
     const labels: Record<string, string> = { 'app.kubernetes.io/part-of': PART_OF };
-    if (role === 'collected') labels[COLLECT_NAMESPACE_LABEL] = 'true';
+    if (role === 'collected') labels[COLLECT_NAMESPACE_LABEL] = props.collectLabelValue ?? 'true';
     const annotations: Record<string, string> = {};
     if (platform === 'openshift') {
       // No `openshift.io/cluster-monitoring: "true"`: that label hands the namespace to the platform's

@@ -3,18 +3,20 @@ import type { CollectOptions, PodLike } from '../agent/src/inject/collect-pod';
 import { type CollectedNamespaceValue, SETTINGS } from '../agent/src/settings';
 import { DumpVolumeAdmissionPolicy } from './admission-policy';
 import { Application } from './app';
-import { CollectedNamespaceAccess } from './collected-namespace';
+import { COLLECTED_NAMESPACE_BINDING_NAME, CollectedNamespaceAccess } from './collected-namespace';
 import { CollectError, collectInto, collectPatch, type CollectedWorkload, type CollectTarget, type CollectWorkloadOptions, apiObjectOf } from './collect';
-import { bindEventReporter, EventReporterRole } from './event-reporter-rbac';
+import { bindEventReporter, EVENT_REPORTER_ROLE_NAME, EventReporterRole } from './event-reporter-rbac';
 import type { AgentLogLevel, ImagePullPolicy, InjectPolicy, MonitoringStack, PipelineSettings, Platform } from './generated/settings';
-import { Injector, INJECTOR_CERTIFICATE } from './injector';
+import { Injector, injectorNames } from './injector';
 import { InjectorWebhook } from './injector-webhook';
+import { collectLabelValue, namedProp, prefixed } from './names';
 import { HeapDumpMonitoring, SCRAPED_COMPONENTS, SCRAPED_COMPONENTS_WITH_INJECTOR } from './monitoring';
 import { PipelineNamespace } from './namespace';
 import { DumpPriorityClass } from './platform/priority-class';
 import { SccPolicy } from './platform/scc-policy';
 import { applicationConstraints, mountGuardConstraints, uploaderConstraints } from './platform/scc-profiles';
 import { checkSettingKeys, optionalProp, prop } from './props';
+import { type PodScheduling, resolveAgentScheduling } from './scheduling';
 import { DumpStorage } from './storage';
 import { Uploader } from './uploader';
 import { uploaderRemovesLocalDumps } from './uploader-config';
@@ -25,11 +27,19 @@ export type { PipelineSettings } from './generated/settings';
 export { CollectError } from './collect';
 export type { CollectedWorkload, CollectTarget, CollectWorkloadOptions } from './collect';
 
-/** SCC names on OpenShift (cluster-scoped, so they are part of the public contract). */
+/** SCC names on OpenShift (cluster-scoped, so they are part of the public contract), before `namePrefix`. */
 export const SCC_NAMES = {
   mountGuard: 'dump-volume-privileged',
   uploader: 'heap-dump-uploader',
   app: 'heap-dump-app',
+} as const;
+
+/** Names of the other cluster-scoped objects, before `namePrefix`. */
+export const CLUSTER_OBJECT_NAMES = {
+  mountGuardSccClusterRole: 'dump-volume-scc-user',
+  admissionPolicy: 'heapdump-dump-volume',
+  injectorWebhook: 'heapdump-pipeline-inject',
+  eventReporter: EVENT_REPORTER_ROLE_NAME,
 } as const;
 
 /**
@@ -66,10 +76,14 @@ export class HeapDumpPipeline extends Construct {
   public readonly collectOptions: CollectOptions;
   /** The demo application, when enabled. */
   public readonly app?: Application;
+  /** `namePrefix`: in front of every name the pipeline chooses. */
+  public readonly namePrefix: string;
 
   public constructor(scope: Construct, id: string, props: HeapDumpPipelineProps) {
     super(scope, id);
     const r = resolveTopLevel(props);
+    const name = (n: string) => prefixed(r.namePrefix, n);
+    this.namePrefix = r.namePrefix;
     this.platform = r.platform;
     this.collectOptions = r.collectOptions;
     this.collectedNamespaces = r.collected.map((c) => c.name);
@@ -77,36 +91,48 @@ export class HeapDumpPipeline extends Construct {
     // 1. The namespaces, then the cluster-scoped objects.
     this.namespace = new PipelineNamespace(this, 'Namespace', { name: r.namespace, platform: r.platform }).name;
     if (r.app !== undefined) {
-      new PipelineNamespace(this, 'AppNamespace', { name: r.app.namespace, platform: r.platform, role: 'collected' });
+      new PipelineNamespace(this, 'AppNamespace', {
+        name: r.app.namespace, platform: r.platform, role: 'collected', collectLabelValue: collectLabelValue(r.namePrefix),
+      });
     }
-    const priority = withPropScope('priorityClass', () => new DumpPriorityClass(this, 'PriorityClass', props.priorityClass));
+    const priority = withPropScope('priorityClass', () => new DumpPriorityClass(this, 'PriorityClass', { ...props.priorityClass, namePrefix: r.namePrefix }));
     const scc = r.platform === 'openshift' ? this.addSccs(r) : {};
-    const events = r.kubernetesEvents ? new EventReporterRole(this, 'EventReporter') : undefined;
+    const events = r.kubernetesEvents ? new EventReporterRole(this, 'EventReporter', { name: name(CLUSTER_OBJECT_NAMES.eventReporter) }) : undefined;
     new DumpVolumeAdmissionPolicy(this, 'AdmissionPolicy', {
-      agentImage: r.agentImage, platform: r.platform, sccName: SCC_NAMES.app, namespaces: this.collectedNamespaces,
+      name: name(CLUSTER_OBJECT_NAMES.admissionPolicy),
+      agentImage: r.agentImage, platform: r.platform, sccName: name(SCC_NAMES.app), namespaces: this.collectedNamespaces,
     });
+    const injector = injectorNames(r.namePrefix);
     const webhook = r.injector.enabled ? withPropScope('injector', () => new InjectorWebhook(this, 'InjectorWebhook', {
-      serviceName: 'heapdump-injector',
+      name: name(CLUSTER_OBJECT_NAMES.injectorWebhook),
+      serviceName: injector.name,
       pipelineNamespace: r.namespace,
       namespaces: this.collectedNamespaces,
       platform: r.platform,
-      certificateName: INJECTOR_CERTIFICATE,
+      certificateName: injector.certificate,
       timeoutSeconds: r.injector.timeoutSeconds,
+      collectLabelValue: collectLabelValue(r.namePrefix),
     })) : undefined;
 
     // 2. What each collected namespace needs (RoleBindings live there; the namespaces exist or come first).
     for (const c of r.collected) {
-      new CollectedNamespaceAccess(this, `Collected-${c.name}`, { namespace: c.name, sccClusterRoleName: scc.app, serviceAccounts: c.serviceAccounts });
+      new CollectedNamespaceAccess(this, `Collected-${c.name}`, {
+        namespace: c.name, sccClusterRoleName: scc.app, serviceAccounts: c.serviceAccounts, name: name(COLLECTED_NAMESPACE_BINDING_NAME),
+      });
     }
 
     // 3. The pipeline namespace's objects, each before what uses it.
-    const storage = withPropScope('storage', () => new DumpStorage(this, 'Storage', { ...props.storage, namespace: this.namespace }));
-    const common = { namespace: this.namespace, imagePullPolicy: r.imagePullPolicy, priorityClassName: priority.name };
+    const storage = withPropScope('storage', () => new DumpStorage(this, 'Storage', { ...props.storage, namespace: this.namespace, namePrefix: r.namePrefix }));
+    const common = {
+      namespace: this.namespace, imagePullPolicy: r.imagePullPolicy, priorityClassName: priority.name,
+      scheduling: r.scheduling, imagePullSecrets: r.imagePullSecrets, namePrefix: r.namePrefix,
+    };
     withPropScope('volumeManager', () => new VolumeManager(this, 'VolumeManager', {
       ...props.volumeManager, ...common, image: r.agentImage, claimName: storage.claimName, sccClusterRoleName: scc.mountGuard,
     }));
     const uploader = withPropScope('uploader', () => new Uploader(this, 'Uploader', {
       ...props.uploader, ...common, image: r.agentImage, sccClusterRoleName: scc.uploader, waitTimeoutSeconds: r.waitTimeoutSeconds,
+      platform: r.platform,
     }));
     if (events !== undefined) {
       bindEventReporter(this, 'EventReporterBindings', {
@@ -121,12 +147,18 @@ export class HeapDumpPipeline extends Construct {
         namespace: this.namespace,
         image: r.agentImage,
         imagePullPolicy: r.imagePullPolicy,
+        imagePullSecrets: r.imagePullSecrets,
         platform: r.platform,
         collect: r.collectOptions,
         policy: r.policy,
         replicas: props.injector?.replicas,
         resources: props.injector?.resources,
+        nodeSelector: props.injector?.nodeSelector,
+        tolerations: props.injector?.tolerations,
+        affinity: props.injector?.affinity,
+        extraEnv: props.injector?.extraEnv,
         logLevel: r.logLevel,
+        namePrefix: r.namePrefix,
       }));
     }
     if (r.monitoring !== undefined) {
@@ -139,13 +171,14 @@ export class HeapDumpPipeline extends Construct {
         alertLabels: props.monitoring?.alertLabels,
         runbookUrl: m.runbookUrl,
         components: webhook !== undefined ? SCRAPED_COMPONENTS_WITH_INJECTOR : SCRAPED_COMPONENTS,
+        namePrefix: r.namePrefix,
       }));
     }
 
     // 4. The demo application, in its own namespace, collected exactly as a team's service would be.
     if (r.app !== undefined) {
       const { enabled: _enabled, ...app } = props.app ?? {};
-      this.app = withPropScope('app', () => new Application(this, 'App', { ...app, platform: r.platform }));
+      this.app = withPropScope('app', () => new Application(this, 'App', { ...app, namespace: r.app!.namespace, platform: r.platform }));
       this.collect(this.app.deployment);
     }
   }
@@ -184,20 +217,21 @@ export class HeapDumpPipeline extends Construct {
 
   /** One SCC + `use` ClusterRole per role; returns the ClusterRole names to bind. */
   private addSccs(r: TopLevel): { mountGuard?: string; uploader?: string; app?: string } {
+    const name = (n: string) => prefixed(r.namePrefix, n);
     const mountGuard = new SccPolicy(this, 'MountGuardScc', {
-      name: SCC_NAMES.mountGuard,
-      clusterRoleName: 'dump-volume-scc-user',
+      name: name(SCC_NAMES.mountGuard),
+      clusterRoleName: name(CLUSTER_OBJECT_NAMES.mountGuardSccClusterRole),
       constraints: mountGuardConstraints(),
       description: 'Heap dump mount guard: privileged + SYS_ADMIN to bind-mount the dump PVC onto the node with Bidirectional propagation.',
     });
     const uploader = new SccPolicy(this, 'UploaderScc', {
-      name: SCC_NAMES.uploader,
+      name: name(SCC_NAMES.uploader),
       constraints: uploaderConstraints(r.removesLocalDumps),
       description: 'Heap dump uploader: restricted-v2 plus hostPath, uid 0 and DAC_READ_SEARCH to read dumps of any application UID.',
     });
     // Always: a team's service needs it also without the demo (app.enabled false).
     const app = new SccPolicy(this, 'AppScc', {
-      name: SCC_NAMES.app,
+      name: name(SCC_NAMES.app),
       constraints: applicationConstraints(),
       description: 'Applications writing heap dumps: restricted-v2 plus the hostPath volume of the node dump folder (narrowed to the per-pod folder by the heapdump-dump-volume admission policy).',
     });
@@ -207,7 +241,11 @@ export class HeapDumpPipeline extends Construct {
 
 /** Top-level settings after defaults and validation (nested objects are validated by their constructs). */
 interface TopLevel {
+  readonly namePrefix: string;
   readonly agentImage: string;
+  readonly imagePullSecrets: readonly string[];
+  /** Both DaemonSets' (lib/scheduling.ts). */
+  readonly scheduling: PodScheduling;
   readonly platform: Platform;
   readonly namespace: string;
   readonly imagePullPolicy: ImagePullPolicy;
@@ -261,14 +299,16 @@ function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
     throw new PipelinePropsError('waitTimeoutSeconds', props.waitTimeoutSeconds, 'a whole number of seconds (the init containers of collected pods take whole seconds)');
   }
   const platform = prop(SETTINGS.platform, props.platform);
-  const namespace = prop(SETTINGS.namespace, props.namespace);
+  const namePrefix = optionalProp(SETTINGS.namePrefix, props.namePrefix) ?? '';
+  const namespace = namedProp(SETTINGS.namespace, props.namespace, namePrefix);
   const agentImage = prop(SETTINGS.agentImage, props.agentImage);
   const imagePullPolicy = prop(SETTINGS.imagePullPolicy, props.imagePullPolicy);
+  const imagePullSecrets = prop(SETTINGS.imagePullSecrets, props.imagePullSecrets);
   const logLevel = withPropScope('uploader', () => prop(SETTINGS.logLevel, props.uploader?.logLevel));
   const appEnabled = withPropScope('app', () => prop(SETTINGS.appEnabled, props.app?.enabled));
   let app: TopLevel['app'];
   if (appEnabled) {
-    const appNamespace = withPropScope('app', () => prop(SETTINGS.appNamespace, props.app?.namespace, 'namespace'));
+    const appNamespace = withPropScope('app', () => namedProp(SETTINGS.appNamespace, props.app?.namespace, namePrefix, 'namespace'));
     if (appNamespace === namespace) {
       throw new PipelinePropsError('app.namespace', appNamespace, `a namespace other than the pipeline's ("${namespace}"): the demo runs apart from the agents`);
     }
@@ -287,7 +327,10 @@ function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
   const stack = withPropScope('monitoring', () => optionalProp(SETTINGS.monitoringStack, props.monitoring?.stack, 'stack'))
     ?? (platform === 'openshift' ? 'openshift-user-workload' : 'prometheus-operator');
   return {
+    namePrefix,
     agentImage,
+    imagePullSecrets,
+    scheduling: resolveAgentScheduling(props.scheduling),
     platform,
     namespace,
     imagePullPolicy,

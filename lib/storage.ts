@@ -3,6 +3,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { componentLabels } from './labels';
 import { SETTINGS } from '../agent/src/settings';
 import type { DumpStorageSettings } from './generated/settings';
+import { namedProp, prefixed } from './names';
 import { optionalProp, prop } from './props';
 import { addWarning } from './warnings';
 
@@ -12,6 +13,8 @@ export type { DumpAccessMode, DumpStorageSettings } from './generated/settings';
 export interface DumpStorageProps extends DumpStorageSettings {
   /** Namespace of the claim. */
   readonly namespace: string;
+  /** Prefix of the default claim name (the settings table's `namePrefix`). @default '' */
+  readonly namePrefix?: string;
 }
 
 /** The PersistentVolumeClaim holding every node's dump subdirectory. */
@@ -20,7 +23,7 @@ export class DumpStorage extends Construct {
 
   public constructor(scope: Construct, id: string, props: DumpStorageProps) {
     super(scope, id);
-    this.claimName = prop(SETTINGS.storageClaimName, props.claimName);
+    this.claimName = namedProp(SETTINGS.storageClaimName, props.claimName, props.namePrefix ?? '');
     const size = prop(SETTINGS.storageSize, props.size);
     const accessMode = prop(SETTINGS.storageAccessMode, props.accessMode);
     const storageClassName = optionalProp(SETTINGS.storageClassName, props.storageClassName);
@@ -31,7 +34,7 @@ export class DumpStorage extends Construct {
     }
 
     new k8s.KubePersistentVolumeClaim(this, 'Resource', {
-      metadata: { name: this.claimName, namespace: props.namespace, labels: componentLabels('dump-volume-manager', 'storage') },
+      metadata: { name: this.claimName, namespace: props.namespace, labels: componentLabels(prefixed(props.namePrefix ?? '', 'dump-volume-manager'), 'storage') },
       spec: {
         accessModes: [accessMode],
         storageClassName,

@@ -5,9 +5,9 @@
  * validated.
  */
 import {
-  type AgentLogLevel, type StaticS3Credentials, type UploaderCredentials, type UploaderNotifications, type UploaderSettings,
+  type AgentLogLevel, type CaBundleSource, type S3CaBundleSettings, type S3ProxySettings, type StaticS3Credentials, type UploaderCredentials, type UploaderNotifications, type UploaderSettings,
 } from './generated/settings';
-import { groupMembers, type Setting, SETTINGS } from '../agent/src/settings';
+import { groupMembers, type Setting, SETTINGS, TRUSTED_CA_BUNDLE_KEY } from '../agent/src/settings';
 import { checkSettingKeys, envString, optionalProp, prop } from './props';
 import { PipelinePropsError, withPropScope } from './validation';
 
@@ -28,6 +28,14 @@ export interface ResolvedNotifications {
   readonly webhook?: { readonly secretName: string; readonly secretKey: string };
 }
 
+/** `uploader.caBundle` after validation; the default ConfigMap name (prefixed) is the Uploader's. */
+export interface ResolvedCaBundle {
+  readonly source: CaBundleSource;
+  /** @default the Uploader's: `heapdump-trusted-ca-bundle` with the name prefix (`openshift-trusted` only) */
+  readonly configMapName?: string;
+  readonly key: string;
+}
+
 /** Settings after defaults and validation. */
 export interface ResolvedUploaderSettings {
   /** The ConfigMap data: every uploader setting that has an agent variable, as the agent parses it. */
@@ -37,6 +45,11 @@ export interface ResolvedUploaderSettings {
   readonly removesLocalDumps: boolean;
   readonly credentials: ResolvedCredentials;
   readonly notifications: ResolvedNotifications;
+  /**
+   * Extra CAs for the S3 endpoint.
+   * @default none: Node's built-in roots only
+   */
+  readonly caBundle?: ResolvedCaBundle;
 }
 
 function resolveCredentials(c: UploaderCredentials | undefined): ResolvedCredentials {
@@ -95,9 +108,12 @@ export function resolveUploaderSettings(s: UploaderSettings = {}): ResolvedUploa
     if (value !== undefined) configData[m.setting.env] = envString(m.setting, value);
   }
   const notifications = withPropScope('notifications', () => resolveNotifications(s.notifications, configData));
+  withPropScope('proxy', () => resolveProxy(s.proxy, configData));
+  const caBundle = s.caBundle === undefined ? undefined : withPropScope('caBundle', () => resolveCaBundle(s.caBundle!));
   return {
     configData,
     notifications,
+    ...(caBundle !== undefined ? { caBundle } : {}),
     logLevel: prop(SETTINGS.logLevel, s.logLevel),
     removesLocalDumps: uploaderRemovesLocalDumps(s),
     credentials: withPropScope('credentials', () => resolveCredentials(s.credentials)),
@@ -124,4 +140,35 @@ function resolveNotifications(n: UploaderNotifications | undefined, configData: 
       webhook: { secretName: prop(SETTINGS.notifyWebhookSecretName, w.secretName), secretKey: prop(SETTINGS.notifyWebhookSecretKey, w.secretKey) },
     };
   });
+}
+
+/**
+ * Adds the proxy variables to `configData` (HTTPS_PROXY, HTTP_PROXY, and NO_PROXY with them): in the ConfigMap, so
+ * a changed proxy rolls the uploader pods. `noProxy` without a proxy would do nothing: refused.
+ */
+function resolveProxy(p: S3ProxySettings | undefined, configData: Record<string, string>): void {
+  const httpsProxy = optionalProp(SETTINGS.httpsProxy, p?.httpsProxy);
+  const httpProxy = optionalProp(SETTINGS.httpProxy, p?.httpProxy);
+  if (httpsProxy === undefined && httpProxy === undefined) {
+    if (p?.noProxy !== undefined) throw new PipelinePropsError('noProxy', p.noProxy, 'unset without httpsProxy or httpProxy (it would change nothing)');
+    return;
+  }
+  if (httpsProxy !== undefined) configData[SETTINGS.httpsProxy.env!] = envString(SETTINGS.httpsProxy, httpsProxy);
+  if (httpProxy !== undefined) configData[SETTINGS.httpProxy.env!] = envString(SETTINGS.httpProxy, httpProxy);
+  const noProxy = prop(SETTINGS.noProxy, p?.noProxy);
+  if (noProxy.length > 0) configData[SETTINGS.noProxy.env!] = envString(SETTINGS.noProxy, noProxy);
+}
+
+/** `uploader.caBundle`: its source, the ConfigMap (required for `configmap`) and the key (OpenShift's for `openshift-trusted`). */
+function resolveCaBundle(c: S3CaBundleSettings): ResolvedCaBundle {
+  const source = prop(SETTINGS.caBundleSource, c.source);
+  const configMapName = optionalProp(SETTINGS.caBundleConfigMapName, c.configMapName);
+  const key = prop(SETTINGS.caBundleKey, c.key);
+  if (source === 'configmap' && configMapName === undefined) {
+    throw new PipelinePropsError('configMapName', undefined, 'the ConfigMap (in the pipeline namespace) that holds the PEM bundle; it is required with source "configmap"');
+  }
+  if (source === 'openshift-trusted' && key !== TRUSTED_CA_BUNDLE_KEY) {
+    throw new PipelinePropsError('key', key, `"${TRUSTED_CA_BUNDLE_KEY}" with source "openshift-trusted" (the key the Cluster Network Operator writes)`);
+  }
+  return { source, key, ...(configMapName !== undefined ? { configMapName } : {}) };
 }

@@ -3,13 +3,17 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { COMMANDS, ENV, PATHS } from '../agent/src/contract';
 import { SETTINGS } from '../agent/src/settings';
-import { agentCommonEnv, agentPort, agentProbes, checkResources, waitReadyInitContainer } from './agent-container';
-import type { ContainerResources, ImagePullPolicy, UploaderSettings } from './generated/settings';
+import { agentCommonEnv, agentPort, agentProbes, checkResources, imagePullSecrets, waitReadyInitContainer } from './agent-container';
+import { withExtraEnv } from './extra-env';
+import type { ImagePullPolicy, Platform, UploaderSettings } from './generated/settings';
 import { componentLabels } from './labels';
+import { prefixed } from './names';
 import { uploaderCapabilities } from './platform/scc-profiles';
 import { envVar, prop } from './props';
+import { type PodScheduling, resolveAgentScheduling } from './scheduling';
 import { serviceAccountTokenVolume } from './event-reporter-rbac';
-import { resolveUploaderSettings, ResolvedCredentials } from './uploader-config';
+import { type ResolvedCaBundle, resolveUploaderSettings, ResolvedCredentials } from './uploader-config';
+import { PipelinePropsError } from './validation';
 import { WorkloadIdentity } from './workload-identity';
 
 export const UPLOADER_NAME = 'heap-dump-s3-uploader';
@@ -22,13 +26,17 @@ export const CONFIG_HASH_ANNOTATION = 'checksum/config';
 /** Where the notification webhook's Secret key is mounted (a file the agent re-reads per delivery). */
 export const NOTIFY_WEBHOOK_DIR = '/etc/heapdump/notify-webhook';
 
+/** Where the S3 endpoint's extra CA bundle is mounted; S3_CA_BUNDLE_FILE names the file in it. */
+export const S3_CA_BUNDLE_DIR = '/etc/heapdump/s3-ca';
+/** The file the bundle's key is mounted as (whatever the key is called). */
+export const S3_CA_BUNDLE_FILE_NAME = 'ca-bundle.crt';
+/** The ConfigMap `uploader.caBundle.source: openshift-trusted` emits (before namePrefix). */
+export const TRUSTED_CA_BUNDLE_CONFIGMAP_NAME = 'heapdump-trusted-ca-bundle';
+/** OpenShift's Cluster Network Operator fills a ConfigMap with this label ("true") with the cluster's trusted CA bundle. */
+export const OPENSHIFT_INJECT_TRUSTED_CA_LABEL = 'config.openshift.io/inject-trusted-cabundle';
+
 /** Time to abort an in-flight multipart upload cleanly on shutdown. */
 const GRACE_SECONDS = 60;
-
-const DEFAULT_RESOURCES: ContainerResources = {
-  requests: { cpu: '100m', memory: '128Mi' },
-  limits: { cpu: '200m', memory: '256Mi' },
-};
 
 /** Stable hash of ConfigMap data (sorted keys, so the order props were written in does not matter). */
 export function configHash(data: Record<string, string>): string {
@@ -68,10 +76,41 @@ export interface UploaderProps extends UploaderSettings {
    */
   readonly waitTimeoutSeconds?: number;
   /**
-   * Container resources.
-   * @default requests cpu 100m / memory 128Mi, limits cpu 200m / memory 256Mi (the prototype's)
+   * `openshift-trusted` CA bundles exist on OpenShift only.
+   * @default 'openshift'
    */
-  readonly resources?: ContainerResources;
+  readonly platform?: Platform;
+  /**
+   * Where the DaemonSet runs (shared with the mount guard: see lib/scheduling.ts).
+   * @default every node but control-plane nodes that are not also workers, every taint tolerated
+   */
+  readonly scheduling?: PodScheduling;
+  /**
+   * Secrets for pulling the agent image.
+   * @default none
+   */
+  readonly imagePullSecrets?: readonly string[];
+  /**
+   * Prefix of every name (the settings table's `namePrefix`).
+   * @default ''
+   */
+  readonly namePrefix?: string;
+}
+
+/** The CA bundle's ConfigMap, volume, mount and variable; the ConfigMap object only for `openshift-trusted`. */
+function caBundleParts(c: ResolvedCaBundle, prefix: string, platform: Platform): { configMapName: string; emit: boolean; volume: k8s.Volume; mount: k8s.VolumeMount; env: k8s.EnvVar } {
+  if (c.source === 'openshift-trusted' && platform !== 'openshift') {
+    throw new PipelinePropsError('caBundle.source', c.source, `"configmap" on platform "${platform}" (the trusted CA bundle injection is OpenShift's)`);
+  }
+  const configMapName = c.configMapName ?? prefixed(prefix, TRUSTED_CA_BUNDLE_CONFIGMAP_NAME);
+  return {
+    configMapName,
+    emit: c.source === 'openshift-trusted',
+    // Not optional: a missing ConfigMap keeps the pod in ContainerCreating with an event naming it.
+    volume: { name: 's3-ca', configMap: { name: configMapName, items: [{ key: c.key, path: S3_CA_BUNDLE_FILE_NAME }], defaultMode: 0o444 } },
+    mount: { name: 's3-ca', mountPath: S3_CA_BUNDLE_DIR, readOnly: true },
+    env: envVar(SETTINGS.s3CaBundleFile, `${S3_CA_BUNDLE_DIR}/${S3_CA_BUNDLE_FILE_NAME}`),
+  };
 }
 
 /**
@@ -80,24 +119,30 @@ export interface UploaderProps extends UploaderSettings {
  */
 export class Uploader extends Construct {
   public readonly serviceAccountName: string;
-  public readonly configMapName = UPLOADER_CONFIGMAP_NAME;
+  public readonly configMapName: string;
   /** Whether the uploader creates Kubernetes Events (it then needs the event-reporter RoleBindings). */
   public readonly kubernetesEvents: boolean;
 
   public constructor(scope: Construct, id: string, props: UploaderProps) {
     super(scope, id);
     const { namespace, image: rawImage, priorityClassName, sccClusterRoleName, imagePullPolicy: rawPull,
-      waitTimeoutSeconds, resources: rawResources, ...settings } = props;
+      waitTimeoutSeconds, platform = 'openshift', scheduling: rawScheduling, imagePullSecrets: pullSecrets, namePrefix = '', ...settings } = props;
     const s = resolveUploaderSettings(settings);
     this.kubernetesEvents = s.notifications.kubernetesEvents;
     const image = prop(SETTINGS.agentImage, rawImage, 'image');
     const imagePullPolicy = prop(SETTINGS.imagePullPolicy, rawPull);
     const waitTimeoutMs = prop(SETTINGS.waitTimeout, waitTimeoutSeconds);
-    const resources = checkResources('resources', rawResources ?? DEFAULT_RESOURCES);
-    const labels = componentLabels(UPLOADER_APP_LABEL, 'uploader');
+    const resources = checkResources('resources', prop(SETTINGS.uploaderResources, settings.resources));
+    const waitReadyResources = checkResources('waitReadyResources', prop(SETTINGS.uploaderWaitReadyResources, settings.waitReadyResources));
+    const name = prefixed(namePrefix, UPLOADER_NAME);
+    const configMapName = prefixed(namePrefix, UPLOADER_CONFIGMAP_NAME);
+    const labels = componentLabels(prefixed(namePrefix, UPLOADER_APP_LABEL), 'uploader');
+    const scheduling = rawScheduling ?? resolveAgentScheduling(undefined);
+    const ca = s.caBundle === undefined ? undefined : caBundleParts(s.caBundle, namePrefix, platform);
+    this.configMapName = configMapName;
 
     const identity = new WorkloadIdentity(this, 'Identity', {
-      name: UPLOADER_NAME,
+      name,
       namespace,
       labels,
       sccClusterRoleName,
@@ -107,9 +152,15 @@ export class Uploader extends Construct {
 
     const data = { ...s.configData };
     new k8s.KubeConfigMap(this, 'Config', {
-      metadata: { name: UPLOADER_CONFIGMAP_NAME, namespace, labels },
+      metadata: { name: configMapName, namespace, labels },
       data,
     });
+    if (ca?.emit === true) {
+      // No data: the Cluster Network Operator writes `ca-bundle.crt` and keeps it current; `oc apply` leaves it alone.
+      new k8s.KubeConfigMap(this, 'TrustedCaBundle', {
+        metadata: { name: ca.configMapName, namespace, labels: { ...labels, [OPENSHIFT_INJECT_TRUSTED_CA_LABEL]: 'true' } },
+      });
+    }
 
     if (s.credentials.source === 'secret' && s.credentials.secretValues !== undefined) {
       const v = s.credentials.secretValues;
@@ -163,16 +214,22 @@ export class Uploader extends Construct {
       image,
       imagePullPolicy,
       args: [COMMANDS.uploader],
-      envFrom: [{ configMapRef: { name: UPLOADER_CONFIGMAP_NAME } }],
-      env: [
-        ...agentCommonEnv(COMMANDS.uploader, s.logLevel).filter((e) => e.name !== ENV.logLevel), // LOG_LEVEL comes from the ConfigMap
-        envVar(SETTINGS.dumpRoot, PATHS.consumerDumpRoot),
-        envVar(SETTINGS.markerName, PATHS.markerName),
-        // Below terminationGracePeriodSeconds: an in-flight multipart upload is aborted cleanly before SIGKILL.
-        envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
-        ...credentialEnv(s.credentials),
-        ...notifyEnv,
-      ],
+      envFrom: [{ configMapRef: { name: configMapName } }],
+      env: withExtraEnv(settings.extraEnv, {
+        setting: SETTINGS.uploaderExtraEnv,
+        command: COMMANDS.uploader,
+        configMapKeys: Object.keys(data),
+        env: [
+          ...agentCommonEnv(COMMANDS.uploader, s.logLevel).filter((e) => e.name !== ENV.logLevel), // LOG_LEVEL comes from the ConfigMap
+          envVar(SETTINGS.dumpRoot, PATHS.consumerDumpRoot),
+          envVar(SETTINGS.markerName, PATHS.markerName),
+          // Below terminationGracePeriodSeconds: an in-flight multipart upload is aborted cleanly before SIGKILL.
+          envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
+          ...credentialEnv(s.credentials),
+          ...notifyEnv,
+          ...(ca !== undefined ? [ca.env] : []),
+        ],
+      }),
       ports: [agentPort()],
       ...agentProbes(),
       resources,
@@ -188,13 +245,14 @@ export class Uploader extends Construct {
         },
         { name: 'tmp', mountPath: '/tmp' },
         ...notifyMounts,
+        ...(ca !== undefined ? [ca.mount] : []),
       ],
     };
 
     new k8s.KubeDaemonSet(this, 'Resource', {
-      metadata: { name: UPLOADER_NAME, namespace, labels },
+      metadata: { name, namespace, labels },
       spec: {
-        selector: { matchLabels: { app: UPLOADER_APP_LABEL } },
+        selector: { matchLabels: { app: labels.app } },
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(1) } },
         template: {
           metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash(data) } },
@@ -203,19 +261,22 @@ export class Uploader extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             priorityClassName,
-            // Runs wherever the mount guard runs.
-            tolerations: [{ operator: 'Exists' }],
+            // Runs wherever the mount guard runs (one scheduling for both: lib/scheduling.ts).
+            ...scheduling,
+            ...imagePullSecrets(pullSecrets),
             terminationGracePeriodSeconds: GRACE_SECONDS,
             securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
             initContainers: [waitReadyInitContainer({
               image, imagePullPolicy, volumeName: 'host-dump', timeoutMs: waitTimeoutMs, logLevel: s.logLevel,
               securityContext: { ...securityContext, capabilities: { drop: ['ALL'] } },
+              resources: waitReadyResources,
             })],
             containers: [container],
             volumes: [
               { name: 'host-dump', hostPath: { path: PATHS.hostDumpDir, type: 'Directory' } },
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
               ...notifyVolumes,
+              ...(ca !== undefined ? [ca.volume] : []),
             ],
           },
         },

@@ -2,10 +2,13 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { COMMANDS, PATHS } from '../agent/src/contract';
 import { SETTINGS } from '../agent/src/settings';
-import { agentCommonEnv, agentPort, agentProbes, checkResources } from './agent-container';
+import { agentCommonEnv, agentPort, agentProbes, checkResources, imagePullSecrets } from './agent-container';
+import { withExtraEnv } from './extra-env';
 import type { ImagePullPolicy, VolumeManagerSettings } from './generated/settings';
 import { componentLabels } from './labels';
+import { prefixed } from './names';
 import { envVar, prop } from './props';
+import { type PodScheduling, resolveAgentScheduling } from './scheduling';
 import { checkDnsSubdomain } from './validation';
 import { WorkloadIdentity } from './workload-identity';
 
@@ -37,6 +40,21 @@ export interface VolumeManagerProps extends VolumeManagerSettings {
    * @default 'info'
    */
   readonly logLevel?: string;
+  /**
+   * Where the DaemonSet runs (shared with the uploader: see lib/scheduling.ts).
+   * @default every node but control-plane nodes that are not also workers, every taint tolerated
+   */
+  readonly scheduling?: PodScheduling;
+  /**
+   * Secrets for pulling the agent image.
+   * @default none
+   */
+  readonly imagePullSecrets?: readonly string[];
+  /**
+   * Prefix of every name (the settings table's `namePrefix`).
+   * @default ''
+   */
+  readonly namePrefix?: string;
 }
 
 /**
@@ -55,10 +73,12 @@ export class VolumeManager extends Construct {
     const resources = checkResources('resources', prop(SETTINGS.volumeManagerResources, props.resources));
     const imagePullPolicy = prop(SETTINGS.imagePullPolicy, props.imagePullPolicy);
     const claimName = checkDnsSubdomain('claimName', props.claimName);
-    const labels = componentLabels(VOLUME_MANAGER_NAME, 'mount-guard');
+    const name = prefixed(props.namePrefix ?? '', VOLUME_MANAGER_NAME);
+    const labels = componentLabels(name, 'mount-guard');
+    const scheduling = props.scheduling ?? resolveAgentScheduling(undefined);
 
     const identity = new WorkloadIdentity(this, 'Identity', {
-      name: VOLUME_MANAGER_NAME, namespace: props.namespace, labels, sccClusterRoleName: props.sccClusterRoleName,
+      name, namespace: props.namespace, labels, sccClusterRoleName: props.sccClusterRoleName,
     });
     this.serviceAccountName = identity.serviceAccountName;
 
@@ -67,15 +87,19 @@ export class VolumeManager extends Construct {
       image,
       imagePullPolicy,
       args: [COMMANDS.mountGuard],
-      env: [
-        ...agentCommonEnv(COMMANDS.mountGuard, prop(SETTINGS.logLevel, props.logLevel, 'logLevel')),
-        envVar(SETTINGS.mountSourceRoot, PATHS.guardSourceRoot),
-        envVar(SETTINGS.mountTarget, PATHS.guardTarget),
-        envVar(SETTINGS.mountCheckInterval, checkIntervalMs),
-        envVar(SETTINGS.markerName, PATHS.markerName),
-        // Below terminationGracePeriodSeconds, so the ordered shutdown (marker, then unmount) finishes before SIGKILL.
-        envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
-      ],
+      env: withExtraEnv(props.extraEnv, {
+        setting: SETTINGS.volumeManagerExtraEnv,
+        command: COMMANDS.mountGuard,
+        env: [
+          ...agentCommonEnv(COMMANDS.mountGuard, prop(SETTINGS.logLevel, props.logLevel, 'logLevel')),
+          envVar(SETTINGS.mountSourceRoot, PATHS.guardSourceRoot),
+          envVar(SETTINGS.mountTarget, PATHS.guardTarget),
+          envVar(SETTINGS.mountCheckInterval, checkIntervalMs),
+          envVar(SETTINGS.markerName, PATHS.markerName),
+          // Below terminationGracePeriodSeconds, so the ordered shutdown (marker, then unmount) finishes before SIGKILL.
+          envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
+        ],
+      }),
       ports: [agentPort()],
       ...agentProbes(),
       resources,
@@ -96,9 +120,9 @@ export class VolumeManager extends Construct {
     };
 
     new k8s.KubeDaemonSet(this, 'Resource', {
-      metadata: { name: VOLUME_MANAGER_NAME, namespace: props.namespace, labels },
+      metadata: { name, namespace: props.namespace, labels },
       spec: {
-        selector: { matchLabels: { app: VOLUME_MANAGER_NAME } },
+        selector: { matchLabels: { app: name } },
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(1) } },
         template: {
           metadata: { labels },
@@ -107,8 +131,9 @@ export class VolumeManager extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             priorityClassName: props.priorityClassName,
-            // Every node that can run a JVM needs its mount, whatever its taints.
-            tolerations: [{ operator: 'Exists' }],
+            // Every node that can run a JVM needs its mount, whatever its taints (lib/scheduling.ts).
+            ...scheduling,
+            ...imagePullSecrets(props.imagePullSecrets),
             // On SIGTERM the guard removes the marker, then unmounts: give it time to finish.
             terminationGracePeriodSeconds: GRACE_SECONDS,
             securityContext: { seccompProfile: { type: 'RuntimeDefault' } },

@@ -185,13 +185,27 @@ function groupSchema(path: string, group: Group): JsonSchema {
   };
 }
 
+/** The shared sub-schemas of every config-file setting's kind (`#/definitions/<name>`), by name. */
+function schemaDefinitions(path = ''): Record<string, JsonSchema> {
+  const out: Record<string, JsonSchema> = {};
+  for (const m of groupMembers(path)) {
+    if (m.type === 'setting') Object.assign(out, m.setting.kind.definitions ?? {});
+    else if (!m.group.codeOnly) Object.assign(out, schemaDefinitions(m.path));
+  }
+  return out;
+}
+
 export function generateSchema(): string {
   const top = groupSchema('', GROUPS['']);
+  const definitions = schemaDefinitions();
   const schema = {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'pipeline.config.json: settings of the heap dump pipeline',
     $comment: NOTICE,
     ...top,
+    ...(Object.keys(definitions).length > 0
+      ? { definitions: Object.fromEntries(Object.keys(definitions).sort().map((k) => [k, definitions[k]])) }
+      : {}),
   };
   return `${JSON.stringify(schema, null, 2)}\n`;
 }

@@ -11,6 +11,8 @@ import { COMMANDS, type Command, ENV } from './contract';
 import type { LogLevel } from './runtime/logger';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
 import { type NotifyConfig, resolveNotifyConfig } from './report/config';
+import { CaBundleError, readCaBundle } from './net/ca-bundle';
+import type { ProxyConfig } from './net/proxy';
 import { envSettings, Invalid, type Setting, SETTINGS } from './settings';
 import type { AFTER_UPLOAD_ACTIONS, PAYLOAD_CHECKSUMS } from './settings/table';
 
@@ -65,6 +67,10 @@ export interface S3Config {
   readonly checksumMode: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
   /** Static keys when both are set; otherwise the SDK default chain (IRSA, web identity, ...). */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Extra trusted CAs for the endpoint (S3_CA_BUNDLE_FILE, read at start). */
+  readonly caBundle?: { readonly file: string; readonly pem: string };
+  /** HTTPS_PROXY / HTTP_PROXY with NO_PROXY; absent: direct connections. */
+  readonly proxy?: ProxyConfig;
 }
 
 export interface UploaderConfig extends CommonConfig {
@@ -223,7 +229,33 @@ function s3(env: Env): S3Config {
     storageClass: required(env, SETTINGS.s3StorageClass),
     checksumMode: required(env, SETTINGS.s3ChecksumMode),
     ...(creds ? { credentials: creds } : {}),
+    ...s3Transport(env),
   };
+}
+
+/** How the client reaches the endpoint: the CA bundle (read now: a bad file is a config error) and the proxy. */
+function s3Transport(env: Env): Pick<S3Config, 'caBundle' | 'proxy'> {
+  const file = optional(env, SETTINGS.s3CaBundleFile);
+  let caBundle: S3Config['caBundle'];
+  if (file !== undefined) {
+    try {
+      caBundle = { file, pem: readCaBundle(file) };
+    } catch (e) {
+      if (!(e instanceof CaBundleError)) throw e;
+      const name = ENV.s3CaBundleFile;
+      throw new ConfigError(name, `${name}="${file}" ${e.message}: expected a readable PEM file with at least one certificate`);
+    }
+  }
+  const httpsProxy = optional(env, SETTINGS.httpsProxy);
+  const httpProxy = optional(env, SETTINGS.httpProxy);
+  // Checked also without a proxy: a bad value is a mistake either way.
+  const noProxy = required(env, SETTINGS.noProxy);
+  const proxy = httpsProxy === undefined && httpProxy === undefined ? undefined : {
+    ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+    ...(httpProxy !== undefined ? { httpProxy } : {}),
+    noProxy,
+  };
+  return { ...(caBundle !== undefined ? { caBundle } : {}), ...(proxy !== undefined ? { proxy } : {}) };
 }
 
 export function resolveUploaderConfig(env: Env): UploaderConfig {

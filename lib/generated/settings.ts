@@ -9,10 +9,73 @@ export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
 export type DumpAccessMode = 'ReadWriteMany' | 'ReadWriteOnce' | 'ReadWriteOncePod';
 
+/** A Kubernetes toleration, as in a pod spec (`operator` Equal by default; Exists without a key tolerates every taint). */
+export interface Toleration {
+  readonly key?: string;
+  readonly operator?: 'Exists' | 'Equal';
+  readonly value?: string;
+  readonly effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  /** NoExecute only: how long the pod stays bound after the taint appears. */
+  readonly tolerationSeconds?: number;
+}
+
+/** A node selector requirement: `values` by operator (In/NotIn: some; Exists/DoesNotExist: none; Gt/Lt: one whole number). */
+export interface NodeSelectorRequirement {
+  readonly key: string;
+  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+  readonly values?: readonly string[];
+}
+/** Requirements that all hold (at least one). */
+export interface NodeSelectorTerm {
+  readonly matchExpressions?: readonly NodeSelectorRequirement[];
+  /** Only the field `metadata.name`, operators In/NotIn. */
+  readonly matchFields?: readonly NodeSelectorRequirement[];
+}
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: readonly { readonly key: string; readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; readonly values?: readonly string[] }[];
+}
+export interface PodAffinityTerm {
+  readonly labelSelector?: LabelSelector;
+  readonly namespaceSelector?: LabelSelector;
+  readonly namespaces?: readonly string[];
+  readonly topologyKey: string;
+  readonly matchLabelKeys?: readonly string[];
+  readonly mismatchLabelKeys?: readonly string[];
+}
+export interface PodAffinityRules {
+  readonly requiredDuringSchedulingIgnoredDuringExecution?: readonly PodAffinityTerm[];
+  readonly preferredDuringSchedulingIgnoredDuringExecution?: readonly { readonly weight: number; readonly podAffinityTerm: PodAffinityTerm }[];
+}
+/** A Kubernetes pod affinity, as in a pod spec. */
+export interface Affinity {
+  readonly nodeAffinity?: {
+    /** Any one term must match. */
+    readonly requiredDuringSchedulingIgnoredDuringExecution?: { readonly nodeSelectorTerms: readonly NodeSelectorTerm[] };
+    readonly preferredDuringSchedulingIgnoredDuringExecution?: readonly { readonly weight: number; readonly preference: NodeSelectorTerm }[];
+  };
+  readonly podAffinity?: PodAffinityRules;
+  readonly podAntiAffinity?: PodAffinityRules;
+}
+
 /** Container resources: all four values, as Kubernetes quantities (e.g. `100m`, `128Mi`). */
 export interface ContainerResources {
   readonly requests: { readonly cpu: string; readonly memory: string };
   readonly limits: { readonly cpu: string; readonly memory: string };
+}
+
+/** Where an extra variable's value comes from: exactly one source. */
+export interface ExtraEnvVarSource {
+  readonly secretKeyRef?: { readonly name: string; readonly key: string; readonly optional?: boolean };
+  readonly configMapKeyRef?: { readonly name: string; readonly key: string; readonly optional?: boolean };
+  readonly fieldRef?: { readonly fieldPath: string; readonly apiVersion?: 'v1' };
+  readonly resourceFieldRef?: { readonly resource: string; readonly containerName?: string; readonly divisor?: string };
+}
+/** An extra environment variable: a literal `value` or a `valueFrom` reference (never both). */
+export interface ExtraEnvVar {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: ExtraEnvVarSource;
 }
 
 export type S3StorageClass = 'STANDARD' | 'REDUCED_REDUNDANCY' | 'STANDARD_IA' | 'ONEZONE_IA' | 'INTELLIGENT_TIERING' | 'GLACIER' | 'GLACIER_IR' | 'DEEP_ARCHIVE' | 'OUTPOSTS' | 'SNOW' | 'EXPRESS_ONEZONE';
@@ -26,6 +89,8 @@ export type PayloadChecksum = 'md5' | 'sha256';
 export type AgentLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type CredentialSource = 'secret' | 'workload-identity';
+
+export type CaBundleSource = 'openshift-trusted' | 'configmap';
 
 export type WebhookFormat = 'json' | 'slack';
 
@@ -74,12 +139,36 @@ export interface PipelineSettings {
    */
   readonly namespace?: string;
   /**
+   * Put in front of the name of every object the pipeline names itself, so that two pipelines live in one cluster:
+   * the cluster-scoped SCCs, ClusterRoles, PriorityClass, ValidatingAdmissionPolicy (and binding) and
+   * MutatingWebhookConfiguration, the agents' objects, the RoleBindings in collected namespaces, and the defaults
+   * of `namespace`, `app.namespace`, `priorityClass.name` and `storage.claimName` (a name you set is used as
+   * written). Each pipeline needs its own namespace. Label and annotation keys stay the same; a namespace is
+   * collected by the pipeline whose name is the value of its `heapdump-pipeline.io/collect` label: `true` without
+   * a prefix, the prefix without its last `-` otherwise (`team-x`).
+   *
+   * Accepted: "" or a prefix such as "team-x-": at most 30 lowercase letters, digits and '-', starting with a
+   * letter or digit and ending with '-'.
+   * @default - `""`: today's names
+   */
+  readonly namePrefix?: string;
+  /**
    * Pull policy of the agent image (mount guard, uploader, every wait-ready).
    *
    * Accepted: one of Always, IfNotPresent, Never.
    * @default 'IfNotPresent'
    */
   readonly imagePullPolicy?: ImagePullPolicy;
+  /**
+   * Secrets (in the pipeline namespace) for pulling the agent image, set on the mount guard, uploader and injector
+   * pods. A collected pod pulls the agent image for its `heapdump-wait-ready` init container with its own
+   * ServiceAccount's pull Secrets: link a pull Secret there too (`oc secrets link default <secret> --for=pull -n
+   * <namespace>`).
+   *
+   * Accepted: a list of Secret names such as ["registry-pull"] (RFC 1123 subdomains, each once).
+   * @default []
+   */
+  readonly imagePullSecrets?: readonly string[];
   /**
    * How long a wait-ready init container waits for the mount guard's marker; then it exits 1 and the kubelet
    * retries the pod.
@@ -98,6 +187,15 @@ export interface PipelineSettings {
    * @default - `dump-volume-critical`, value 1000000
    */
   readonly priorityClass?: PriorityClassSettings;
+  /**
+   * Where the mount guard and the uploader DaemonSets run (the JSON config's `scheduling` object). One setting for
+   * both: the uploader waits for the guard's mount on its node, and a node with the guard but no uploader never
+   * ships its dumps, so they always share their nodes. Wherever an application that writes dumps may run, the
+   * guard must run too (its pods otherwise wait in `heapdump-wait-ready`): by default every node, whatever its
+   * taints, except control-plane nodes.
+   * @default - every node except control-plane nodes that are not also workers, every taint tolerated
+   */
+  readonly scheduling?: SchedulingSettings;
   /**
    * The mount guard DaemonSet `dump-volume-manager` (the JSON config's `volumeManager` object).
    * @default - check the mount every 30 s, the prototype's resources
@@ -193,6 +291,54 @@ export interface PriorityClassSettings {
 }
 
 /**
+ * Where the mount guard and the uploader DaemonSets run (the JSON config's `scheduling` object). One setting for
+ * both: the uploader waits for the guard's mount on its node, and a node with the guard but no uploader never
+ * ships its dumps, so they always share their nodes. Wherever an application that writes dumps may run, the
+ * guard must run too (its pods otherwise wait in `heapdump-wait-ready`): by default every node, whatever its
+ * taints, except control-plane nodes.
+ */
+export interface SchedulingSettings {
+  /**
+   * Node labels both DaemonSets require (e.g. `{"node-role.kubernetes.io/worker": ""}`). Every node where a
+   * collected application may run must match, or its pods wait in `heapdump-wait-ready`.
+   *
+   * Accepted: an object of labels: keys such as example.com/name, values of at most 63 letters, digits, '-', '_'
+   * and '.'.
+   * @default - none
+   */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /**
+   * Tolerations of both DaemonSets. The default tolerates every taint, so dedicated (tainted) worker pools get
+   * their mount guard too; control-plane nodes are kept out by affinity instead (`includeControlPlane`). A list
+   * replaces the default.
+   *
+   * Accepted: a list of Kubernetes tolerations such as [{"key": "dedicated", "operator": "Equal", "value": "java",
+   * "effect": "NoSchedule"}].
+   * @default [{"operator":"Exists"}]
+   */
+  readonly tolerations?: readonly Toleration[];
+  /**
+   * Affinity of both DaemonSets. Unless `includeControlPlane` is true, each required node selector term also gets
+   * the control-plane exclusion (see `includeControlPlane`).
+   *
+   * Accepted: a Kubernetes affinity {"nodeAffinity", "podAffinity", "podAntiAffinity"}.
+   * @default - none besides the control-plane exclusion
+   */
+  readonly affinity?: Affinity;
+  /**
+   * Also run on control-plane nodes. false: a required node affinity keeps both DaemonSets off nodes labelled
+   * `node-role.kubernetes.io/control-plane` or `node-role.kubernetes.io/master`, unless they are also labelled
+   * `node-role.kubernetes.io/worker` (OpenShift's compact and single-node clusters, whose masters run
+   * applications). Set true where applications run on control-plane nodes without that label (e.g. a single-node
+   * kubeadm or kind cluster).
+   *
+   * Accepted: true or false.
+   * @default false
+   */
+  readonly includeControlPlane?: boolean;
+}
+
+/**
  * The mount guard DaemonSet `dump-volume-manager` (the JSON config's `volumeManager` object).
  */
 export interface VolumeManagerSettings {
@@ -211,6 +357,17 @@ export interface VolumeManagerSettings {
    * @default {"requests":{"cpu":"50m","memory":"64Mi"},"limits":{"cpu":"100m","memory":"128Mi"}}
    */
   readonly resources?: ContainerResources;
+  /**
+   * Extra environment of the mount guard container. Names the pipeline sets on it are refused, and so are literal
+   * values for names that look secret (`*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*CREDENTIAL*`, `*API_KEY*`,
+   * `*ACCESS_KEY*`, `*PRIVATE_KEY*`; not `*_FILE`, `*_PATH`, `*_DIR`): use `valueFrom.secretKeyRef`, so no secret
+   * lands in dist/. A literal value of an agent variable is checked as the agent checks it.
+   *
+   * Accepted: a list of environment variables such as [{"name": "TZ", "value": "UTC"}] or [{"name": "X",
+   * "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}].
+   * @default []
+   */
+  readonly extraEnv?: readonly ExtraEnvVar[];
 }
 
 /**
@@ -383,10 +540,57 @@ export interface UploaderSettings {
    */
   readonly logLevel?: AgentLogLevel;
   /**
+   * Resources of the uploader container (the prototype's).
+   *
+   * Accepted: container resources {"requests": {"cpu", "memory"}, "limits": {"cpu", "memory"}}, all four
+   * Kubernetes quantities.
+   * @default {"requests":{"cpu":"100m","memory":"128Mi"},"limits":{"cpu":"200m","memory":"256Mi"}}
+   */
+  readonly resources?: ContainerResources;
+  /**
+   * Resources of the uploader pod's `heapdump-wait-ready` init container (a collected pod's init container has the
+   * same fixed values, part of what the injector and `collect()` add).
+   *
+   * Accepted: container resources {"requests": {"cpu", "memory"}, "limits": {"cpu", "memory"}}, all four
+   * Kubernetes quantities.
+   * @default {"requests":{"cpu":"10m","memory":"32Mi"},"limits":{"cpu":"100m","memory":"128Mi"}}
+   */
+  readonly waitReadyResources?: ContainerResources;
+  /**
+   * Extra environment of the uploader container, e.g. agent variables that have no prop (`WATCH_MAX_DIRECTORIES`,
+   * `DUMP_MAX_FILES` ...), or `HTTPS_PROXY` with credentials from a Secret. Refused: names the pipeline sets on
+   * the container (its env and the keys of its ConfigMap), a literal value of a variable that has a prop (set the
+   * prop), and literal values for secret settings and names that look secret (see `volumeManager.extraEnv`). A
+   * literal value of an agent variable is checked as the agent checks it.
+   *
+   * Accepted: a list of environment variables such as [{"name": "TZ", "value": "UTC"}] or [{"name": "X",
+   * "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}].
+   * @default []
+   */
+  readonly extraEnv?: readonly ExtraEnvVar[];
+  /**
    * Where the uploader's S3 credentials come from.
    * @default - static keys from the Secret `s3-credentials`
    */
   readonly credentials?: UploaderCredentials;
+  /**
+   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
+   * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
+   * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
+   * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
+   * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
+   * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
+   * certificate in it. A changed bundle applies when the uploader restarts.
+   * @default - Node's built-in public roots only
+   */
+  readonly caBundle?: S3CaBundleSettings;
+  /**
+   * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
+   * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
+   * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+   * @default - direct connections
+   */
+  readonly proxy?: S3ProxySettings;
   /**
    * Telling the owning team about each uploaded dump: a Kubernetes Event on the pod that wrote it, and an optional
    * webhook.
@@ -533,6 +737,79 @@ export interface NotificationWebhookSettings {
    * @default 'url'
    */
   readonly secretKey?: string;
+}
+
+/**
+ * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
+ * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
+ * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
+ * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
+ * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
+ * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
+ * certificate in it. A changed bundle applies when the uploader restarts.
+ */
+export interface S3CaBundleSettings {
+  /**
+   * `openshift-trusted` (OpenShift only): the pipeline emits the ConfigMap `configMapName` labelled for the
+   * trusted CA bundle injection. `configmap`: the ConfigMap `configMapName` you create in the pipeline namespace.
+   *
+   * Accepted: one of openshift-trusted, configmap.
+   */
+  readonly source: CaBundleSource;
+  /**
+   * The ConfigMap holding the PEM bundle.
+   *
+   * Accepted: a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, '-' and '.', starting
+   * and ending with a letter or digit.
+   * @default - `heapdump-trusted-ca-bundle` (with namePrefix) for `openshift-trusted`; required for `configmap`
+   */
+  readonly configMapName?: string;
+  /**
+   * The ConfigMap key holding the PEM certificates (`ca-bundle.crt` only, with `openshift-trusted`).
+   *
+   * Accepted: a Secret key (letters, digits, '-', '_' and '.').
+   * @default 'ca-bundle.crt'
+   */
+  readonly key?: string;
+}
+
+/**
+ * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
+ * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
+ * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+ */
+export interface S3ProxySettings {
+  /**
+   * Proxy for an https:// S3 endpoint (AWS S3 by default). The TLS session to S3 runs through the tunnel, so the
+   * endpoint's certificate is verified as without a proxy. Credentials (`http://user:password@host:port`) only in
+   * the agent's environment: with `uploader.extraEnv` from a Secret, not here.
+   *
+   * Accepted: an http:// proxy URL such as http://proxy.example.com:3128, without a path or credentials. Agent
+   * variable: `HTTPS_PROXY`.
+   * @default - unset: direct connections
+   */
+  readonly httpsProxy?: string;
+  /**
+   * Proxy for an http:// S3 endpoint, also tunnelled with CONNECT (the proxy must allow CONNECT to the endpoint's
+   * port).
+   *
+   * Accepted: an http:// proxy URL such as http://proxy.example.com:3128, without a path or credentials. Agent
+   * variable: `HTTP_PROXY`.
+   * @default - unset: direct connections
+   */
+  readonly httpProxy?: string;
+  /**
+   * Hosts the uploader reaches directly, as Go and OpenShift read NO_PROXY: `*`, a domain with its subdomains
+   * (`example.com`), subdomains only (`.example.com`), an IP address or a CIDR range, each with an optional port.
+   * The constructs' default keeps in-cluster S3 (a Service) direct; on OpenShift `oc get proxy cluster -o
+   * jsonpath='{.status.noProxy}'` is the cluster's list. Only with `httpsProxy` or `httpProxy`.
+   *
+   * Accepted: a list of hosts that bypass the proxy, such as [".svc", ".cluster.local", "10.0.0.0/8",
+   * "s3.internal:9000"]: domains (a leading "." = subdomains only), IP addresses or CIDR ranges, optional ports,
+   * or "*". Agent variable: `NO_PROXY`.
+   * @default ["localhost","127.0.0.1",".svc",".cluster.local"]
+   */
+  readonly noProxy?: readonly string[];
 }
 
 /**
@@ -715,7 +992,8 @@ export interface CollectSettings {
    * ServiceAccounts (group `system:serviceaccounts:<ns>`, or only `serviceAccounts`), and, with Kubernetes Events
    * on, a RoleBinding of the event-reporter ClusterRole to the uploader; the injector and the admission policy
    * select exactly these namespaces. Label each one `heapdump-pipeline.io/collect=true`
-   * (docs/collect-your-service.md). Not the pipeline's namespace, no `kube-*` or `openshift-*`.
+   * (docs/collect-your-service.md; with a `namePrefix`, the value is the pipeline's name, e.g. `team-x`). Not the
+   * pipeline's namespace, no `kube-*` or `openshift-*`.
    *
    * Accepted: a list of namespace names, or of {"name": ..., "serviceAccounts": [...]} objects.
    * @default []
@@ -782,6 +1060,39 @@ export interface InjectorSettings {
    * @default {"requests":{"cpu":"20m","memory":"64Mi"},"limits":{"cpu":"200m","memory":"128Mi"}}
    */
   readonly resources?: ContainerResources;
+  /**
+   * Node labels the injector's pods require (e.g. infrastructure nodes: `{"node-role.kubernetes.io/infra": ""}`).
+   *
+   * Accepted: an object of labels: keys such as example.com/name, values of at most 63 letters, digits, '-', '_'
+   * and '.'.
+   * @default - none
+   */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /**
+   * Tolerations of the injector's pods (e.g. of the infrastructure nodes' taint). It is an ordinary Deployment: it
+   * needs no node of its own and by default avoids tainted nodes.
+   *
+   * Accepted: a list of Kubernetes tolerations such as [{"key": "dedicated", "operator": "Equal", "value": "java",
+   * "effect": "NoSchedule"}].
+   * @default []
+   */
+  readonly tolerations?: readonly Toleration[];
+  /**
+   * Affinity of the injector's pods. Its `podAntiAffinity` replaces the default spreading; without one the default
+   * is kept.
+   *
+   * Accepted: a Kubernetes affinity {"nodeAffinity", "podAffinity", "podAntiAffinity"}.
+   * @default - replicas preferably on different nodes (a preferred pod anti-affinity on `kubernetes.io/hostname`)
+   */
+  readonly affinity?: Affinity;
+  /**
+   * Extra environment of the injector container; the same refusals as `volumeManager.extraEnv`.
+   *
+   * Accepted: a list of environment variables such as [{"name": "TZ", "value": "UTC"}] or [{"name": "X",
+   * "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}].
+   * @default []
+   */
+  readonly extraEnv?: readonly ExtraEnvVar[];
 }
 
 /**

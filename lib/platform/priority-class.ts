@@ -3,13 +3,15 @@ import { k8s } from 'cdk8s-plus-28';
 import { SETTINGS } from '../../agent/src/settings';
 import type { PriorityClassSettings } from '../generated/settings';
 import { makeClusterScoped, PART_OF } from '../labels';
+import { namedProp } from '../names';
 import { prop } from '../props';
 
 export type { PriorityClassSettings } from '../generated/settings';
 
 /** The settings of the `priorityClass` object (generated from the settings table). */
 export interface DumpPriorityClassProps extends PriorityClassSettings {
-  // every prop comes from the settings table: see lib/generated/settings.ts
+  /** Prefix of the default name (the settings table's `namePrefix`). @default '' */
+  readonly namePrefix?: string;
 }
 
 /**
@@ -21,8 +23,9 @@ export class DumpPriorityClass extends Construct {
 
   public constructor(scope: Construct, id: string, props: DumpPriorityClassProps = {}) {
     super(scope, id);
-    this.name = prop(SETTINGS.priorityClassName, props.name);
-    const value = prop(SETTINGS.priorityClassValue, props.value);
+    const { namePrefix = '', ...settings } = props;
+    this.name = namedProp(SETTINGS.priorityClassName, settings.name, namePrefix);
+    const value = prop(SETTINGS.priorityClassValue, settings.value);
 
     makeClusterScoped(new k8s.KubePriorityClass(this, 'Resource', {
       metadata: { name: this.name, labels: { 'app.kubernetes.io/part-of': PART_OF } },

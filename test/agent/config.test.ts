@@ -116,6 +116,7 @@ const BUCKET = 'an S3 bucket name: 3-63 lowercase letters, digits, \'.\' and \'-
 const PREFIX = 'an S3 key prefix such as "memory-leak-demo/" (no leading "/", no control characters or backslashes, at most 512 characters; a missing trailing "/" is added)';
 const REGION = 'a region name such as us-east-1 (lowercase letters, digits and \'-\')';
 const URL_ = 'an http:// or https:// URL without credentials, e.g. https://s3.example.com:9000';
+const PROXY_URL = 'an http:// proxy URL such as http://proxy.example.com:3128 (optionally http://user:password@host:port), without a path';
 const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, string, string, string]> = [
   ['guard', resolveMountGuardConfig, 'NODE_NAME', 'Worker_1', `NODE_NAME="Worker_1" is invalid: expected ${NAME}`],
   ['guard', resolveMountGuardConfig, 'NODE_NAME', '-a', `NODE_NAME="-a" is invalid: expected ${NAME}`],
@@ -192,6 +193,12 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_URL_FILE', 'url', 'NOTIFY_WEBHOOK_URL_FILE="url" is invalid: expected an absolute path'],
   ['up', resolveUploaderConfig, 'NOTIFY_QUEUE_SIZE', '0', 'NOTIFY_QUEUE_SIZE="0" is invalid: expected a whole number between 1 and 10000'],
   ['up', resolveUploaderConfig, 'NOTIFY_SHUTDOWN_GRACE', '-1', 'NOTIFY_SHUTDOWN_GRACE="-1" is invalid: expected a number of seconds >= 0'],
+  ['up', resolveUploaderConfig, 'S3_CA_BUNDLE_FILE', 'ca.crt', 'S3_CA_BUNDLE_FILE="ca.crt" is invalid: expected an absolute path'],
+  ['up', resolveUploaderConfig, 'HTTPS_PROXY', 'socks5://proxy:1080', `HTTPS_PROXY="socks5://proxy:1080" is invalid: expected ${PROXY_URL}`],
+  // Proxy credentials are never echoed.
+  ['up', resolveUploaderConfig, 'HTTPS_PROXY', 'http://user:pw@proxy:3128/path', `HTTPS_PROXY="http://<redacted>@proxy:3128/path" is invalid: expected ${PROXY_URL}`],
+  ['up', resolveUploaderConfig, 'HTTP_PROXY', 'proxy:3128', `HTTP_PROXY="proxy:3128" is invalid: expected ${PROXY_URL}`],
+  ['up', resolveUploaderConfig, 'NO_PROXY', '.svc,10.0.0.0/33', 'NO_PROXY=".svc,10.0.0.0/33" is invalid: expected comma-separated hosts: domains (a leading "." = subdomains only), IP addresses or CIDR ranges, optional ports, or *'],
 ];
 
 describe('errors: one line naming the variable, the value and what was expected', () => {

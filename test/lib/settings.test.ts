@@ -50,6 +50,12 @@ const CONTEXT: Record<string, (value: unknown) => Props> = {
   'uploader.credentials.secretValues.secretAccessKey': () => ({ uploader: { credentials: { secretValues: { accessKeyId: 'a' } } } }),
   'uploader.credentials.secretValues.region': () => ({ uploader: { credentials: { secretValues: { accessKeyId: 'a', secretAccessKey: 'b' } } } }),
   'uploader.credentials.secretValues.endpointUrl': () => ({ uploader: { credentials: { secretValues: { accessKeyId: 'a', secretAccessKey: 'b' } } } }),
+  // A bundle of your own needs its ConfigMap named; the other keys need a source.
+  'uploader.caBundle.source': (v) => (v === 'configmap' ? { uploader: { caBundle: { configMapName: 's3-ca' } } } : {}),
+  'uploader.caBundle.configMapName': () => ({ uploader: { caBundle: { source: 'configmap' } } }),
+  'uploader.caBundle.key': () => ({ uploader: { caBundle: { source: 'configmap', configMapName: 's3-ca' } } }),
+  // NO_PROXY only goes with a proxy.
+  'uploader.proxy.noProxy': () => ({ uploader: { proxy: { httpsProxy: 'http://proxy.example.com:3128' } } }),
 };
 
 function propsWith(s: Setting & { prop: string }, value: unknown): HeapDumpPipelineProps {

@@ -24,6 +24,9 @@ export const ENV = {
   retentionMaxAge: 'RETENTION_MAX_AGE',
   retentionMaxBytes: 'RETENTION_MAX_BYTES',
   logLevel: 'LOG_LEVEL',
+  httpsProxy: 'HTTPS_PROXY',
+  httpProxy: 'HTTP_PROXY',
+  noProxy: 'NO_PROXY',
   notifyKubeEvents: 'NOTIFY_KUBE_EVENTS',
   notifyClusterName: 'NOTIFY_CLUSTER_NAME',
   notifyTimeout: 'NOTIFY_TIMEOUT',
@@ -55,5 +58,6 @@ export const ENV = {
   notifyWebhookUrlFile: 'NOTIFY_WEBHOOK_URL_FILE',
   notifyQueueSize: 'NOTIFY_QUEUE_SIZE',
   notifyShutdownGrace: 'NOTIFY_SHUTDOWN_GRACE',
+  s3CaBundleFile: 'S3_CA_BUNDLE_FILE',
 } as const;
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -6,6 +6,7 @@ import { GROUPS, SETTINGS, type SettingId } from './table';
 import { type Group, propGroup, propKey, type Setting } from './setting';
 
 export * from './kinds';
+export * from './pod-kinds';
 export * from './setting';
 export * from './table';
 

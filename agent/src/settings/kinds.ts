@@ -52,6 +52,11 @@ export interface Kind<T, P = T> {
   readonly env?: EnvForm<T>;
   /** JSON Schema of the prop form. */
   readonly schema: JsonSchema;
+  /**
+   * Shared sub-schemas `schema` refers to as `#/definitions/<name>` (structured Kubernetes values would
+   * otherwise repeat them many times); the generator puts them at the root of the config file's schema.
+   */
+  readonly definitions?: Readonly<Record<string, JsonSchema>>;
   /** TypeScript type of the prop form (generated interfaces). */
   readonly tsType: string;
   /** Declarations `tsType` needs, emitted once into the generated props (e.g. an interface). */
@@ -298,8 +303,8 @@ export function byteSize(o: { zero?: string } = {}): Kind<number, number | strin
 // ---------------------------------------------------------------------------------------------
 // names
 
-const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** RFC 1123 label: namespaces, Services, container and port names. */
 export function dnsLabel(): Kind<string> {
@@ -428,7 +433,7 @@ export function image(): Kind<string> {
 }
 
 // Kubernetes quantity (storage, memory, CPU), strictly positive.
-const QUANTITY_RE = /^(?!0*(\.0*)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$)\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+export const QUANTITY_RE = /^(?!0*(\.0*)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$)\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 
 export function quantity(): Kind<string> {
   return stringKind({
@@ -592,7 +597,7 @@ export function globList(): Kind<readonly string[]> {
 }
 
 // Kubernetes qualified name (annotation keys): [DNS subdomain '/'] name.
-const QUALIFIED_NAME_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+export const QUALIFIED_NAME_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 /** Kubernetes annotations: qualified-name keys, string values. */
 export function annotations(): Kind<Readonly<Record<string, string>>> {

@@ -27,6 +27,7 @@ import {
   httpUrl, image, integer, labels, oneOf, oneOfList, prefix, quantity, region, resources, roleArn, secretKey, seconds,
   shortText, text, url, urlPath,
 } from './kinds';
+import { affinity, envVars, namePrefix, noProxyList, proxyUrl, secretNames, tolerations } from './pod-kinds';
 import { type Group, setting } from './setting';
 
 const ALL = [COMMANDS.mountGuard, COMMANDS.waitReady, COMMANDS.uploader] as const;
@@ -53,6 +54,10 @@ export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
 export const DEFAULT_KUBE_CREDENTIALS_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The `inject` webhook's policies (agent/src/inject/config.ts): only annotated pods, or every pod unless annotated "false". */
 export const INJECT_POLICIES = ['opt-in', 'opt-out'] as const;
+/** Where the uploader's extra trusted CAs for the S3 endpoint come from (lib/uploader.ts). */
+export const CA_BUNDLE_SOURCES = ['openshift-trusted', 'configmap'] as const;
+/** The key OpenShift's Cluster Network Operator writes the trusted CA bundle into (and the default key). */
+export const TRUSTED_CA_BUNDLE_KEY = 'ca-bundle.crt';
 /** Monitoring stacks lib/monitoring.ts can target. */
 export const MONITORING_STACKS = ['openshift-user-workload', 'prometheus-operator'] as const;
 export const SCRAPE_KINDS = ['PodMonitor', 'ServiceMonitor'] as const;
@@ -73,6 +78,14 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     typeName: 'PriorityClassSettings',
     doc: 'The PriorityClass of both DaemonSets (the JSON config\'s `priorityClass` object).',
     defaultText: '`dump-volume-critical`, value 1000000',
+  },
+  scheduling: {
+    typeName: 'SchedulingSettings',
+    doc: 'Where the mount guard and the uploader DaemonSets run (the JSON config\'s `scheduling` object). One setting for both: the '
+      + 'uploader waits for the guard\'s mount on its node, and a node with the guard but no uploader never ships its dumps, so they '
+      + 'always share their nodes. Wherever an application that writes dumps may run, the guard must run too (its pods otherwise '
+      + 'wait in `heapdump-wait-ready`): by default every node, whatever its taints, except control-plane nodes.',
+    defaultText: 'every node except control-plane nodes that are not also workers, every taint tolerated',
   },
   volumeManager: {
     typeName: 'VolumeManagerSettings',
@@ -99,6 +112,23 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     doc: 'A webhook (generic JSON or Slack-compatible) told about each uploaded dump. The URL is read from a Secret you create '
       + '(`oc create secret generic <secretName> --from-literal=url=https://...`): it never appears in the config file or in dist/.',
     defaultText: 'no webhook',
+  },
+  'uploader.caBundle': {
+    typeName: 'S3CaBundleSettings',
+    doc: 'Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA), '
+      + 'appended to Node\'s built-in public roots. `openshift-trusted`: the cluster\'s trusted CA bundle (the proxy\'s `trustedCA` '
+      + 'and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline emits with the label '
+      + '`config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you create in the pipeline namespace '
+      + '(`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at '
+      + 'start (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the uploader restarts.',
+    defaultText: 'Node\'s built-in public roots only',
+  },
+  'uploader.proxy': {
+    typeName: 'S3ProxySettings',
+    doc: 'An HTTP proxy between the uploader and the S3 endpoint (the JSON config\'s `uploader.proxy` object, named as OpenShift\'s '
+      + 'cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the AWS SDK ignores these '
+      + 'variables by itself); Kubernetes Events and the notification webhook connect directly.',
+    defaultText: 'direct connections',
   },
   'uploader.credentials.secretValues': {
     typeName: 'StaticS3Credentials',
@@ -157,11 +187,30 @@ export const SETTINGS = {
     doc: 'The pipeline\'s own namespace: the mount guard, the uploader and the injector, apart from every application namespace '
       + '(only their ServiceAccounts may use their SCCs). Never collected.',
   }),
+  namePrefix: setting({
+    prop: 'namePrefix',
+    kind: namePrefix(),
+    defaultText: '`""`: today\'s names',
+    doc: 'Put in front of the name of every object the pipeline names itself, so that two pipelines live in one cluster: the '
+      + 'cluster-scoped SCCs, ClusterRoles, PriorityClass, ValidatingAdmissionPolicy (and binding) and MutatingWebhookConfiguration, '
+      + 'the agents\' objects, the RoleBindings in collected namespaces, and the defaults of `namespace`, `app.namespace`, '
+      + '`priorityClass.name` and `storage.claimName` (a name you set is used as written). Each pipeline needs its own namespace. '
+      + 'Label and annotation keys stay the same; a namespace is collected by the pipeline whose name is the value of its '
+      + '`heapdump-pipeline.io/collect` label: `true` without a prefix, the prefix without its last `-` otherwise (`team-x`).',
+  }),
   imagePullPolicy: setting({
     prop: 'imagePullPolicy',
     kind: oneOf(IMAGE_PULL_POLICIES, 'ImagePullPolicy'),
     default: 'IfNotPresent',
     doc: 'Pull policy of the agent image (mount guard, uploader, every wait-ready).',
+  }),
+  imagePullSecrets: setting({
+    prop: 'imagePullSecrets',
+    kind: secretNames(),
+    default: [],
+    doc: 'Secrets (in the pipeline namespace) for pulling the agent image, set on the mount guard, uploader and injector pods. '
+      + 'A collected pod pulls the agent image for its `heapdump-wait-ready` init container with its own ServiceAccount\'s pull '
+      + 'Secrets: link a pull Secret there too (`oc secrets link default <secret> --for=pull -n <namespace>`).',
   }),
   waitTimeout: setting({
     env: 'WAIT_TIMEOUT',
@@ -216,6 +265,39 @@ export const SETTINGS = {
   }),
 
   // -------------------------------------------------------------------------------------------
+  // scheduling (both DaemonSets)
+  schedulingNodeSelector: setting({
+    prop: 'scheduling.nodeSelector',
+    kind: labels(),
+    defaultText: 'none',
+    doc: 'Node labels both DaemonSets require (e.g. `{"node-role.kubernetes.io/worker": ""}`). Every node where a collected '
+      + 'application may run must match, or its pods wait in `heapdump-wait-ready`.',
+  }),
+  schedulingTolerations: setting({
+    prop: 'scheduling.tolerations',
+    kind: tolerations(),
+    default: [{ operator: 'Exists' }],
+    doc: 'Tolerations of both DaemonSets. The default tolerates every taint, so dedicated (tainted) worker pools get their mount '
+      + 'guard too; control-plane nodes are kept out by affinity instead (`includeControlPlane`). A list replaces the default.',
+  }),
+  schedulingAffinity: setting({
+    prop: 'scheduling.affinity',
+    kind: affinity(),
+    defaultText: 'none besides the control-plane exclusion',
+    doc: 'Affinity of both DaemonSets. Unless `includeControlPlane` is true, each required node selector term also gets the '
+      + 'control-plane exclusion (see `includeControlPlane`).',
+  }),
+  schedulingIncludeControlPlane: setting({
+    prop: 'scheduling.includeControlPlane',
+    kind: boolean(),
+    default: false,
+    doc: 'Also run on control-plane nodes. false: a required node affinity keeps both DaemonSets off nodes labelled '
+      + '`node-role.kubernetes.io/control-plane` or `node-role.kubernetes.io/master`, unless they are also labelled '
+      + '`node-role.kubernetes.io/worker` (OpenShift\'s compact and single-node clusters, whose masters run applications). '
+      + 'Set true where applications run on control-plane nodes without that label (e.g. a single-node kubeadm or kind cluster).',
+  }),
+
+  // -------------------------------------------------------------------------------------------
   // volumeManager (mount guard)
   mountCheckInterval: setting({
     env: 'MOUNT_CHECK_INTERVAL',
@@ -230,6 +312,15 @@ export const SETTINGS = {
     kind: resources(),
     default: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '100m', memory: '128Mi' } },
     doc: 'Resources of the mount guard container (the prototype\'s).',
+  }),
+  volumeManagerExtraEnv: setting({
+    prop: 'volumeManager.extraEnv',
+    kind: envVars(),
+    default: [],
+    doc: 'Extra environment of the mount guard container. Names the pipeline sets on it are refused, and so are literal values '
+      + 'for names that look secret (`*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*CREDENTIAL*`, `*API_KEY*`, `*ACCESS_KEY*`, '
+      + '`*PRIVATE_KEY*`; not `*_FILE`, `*_PATH`, `*_DIR`): use `valueFrom.secretKeyRef`, so no secret lands in dist/. A literal value of an agent variable is '
+      + 'checked as the agent checks it.',
   }),
 
   // -------------------------------------------------------------------------------------------
@@ -416,6 +507,29 @@ export const SETTINGS = {
     doc: 'JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app\'s '
       + 'wait-ready; the mount guard always logs at info.',
   }),
+  uploaderResources: setting({
+    prop: 'uploader.resources',
+    kind: resources(),
+    default: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } },
+    doc: 'Resources of the uploader container (the prototype\'s).',
+  }),
+  uploaderWaitReadyResources: setting({
+    prop: 'uploader.waitReadyResources',
+    kind: resources(),
+    default: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '128Mi' } },
+    doc: 'Resources of the uploader pod\'s `heapdump-wait-ready` init container (a collected pod\'s init container has the same '
+      + 'fixed values, part of what the injector and `collect()` add).',
+  }),
+  uploaderExtraEnv: setting({
+    prop: 'uploader.extraEnv',
+    kind: envVars(),
+    default: [],
+    doc: 'Extra environment of the uploader container, e.g. agent variables that have no prop (`WATCH_MAX_DIRECTORIES`, '
+      + '`DUMP_MAX_FILES` ...), or `HTTPS_PROXY` with credentials from a Secret. Refused: names the pipeline sets on the container '
+      + '(its env and the keys of its ConfigMap), a literal value of a variable that has a prop (set the prop), and literal values '
+      + 'for secret settings and names that look secret (see `volumeManager.extraEnv`). A literal value of an agent variable is '
+      + 'checked as the agent checks it.',
+  }),
   credentialsSource: setting({
     prop: 'uploader.credentials.source',
     kind: oneOf(CREDENTIAL_SOURCES, 'CredentialSource'),
@@ -470,6 +584,58 @@ export const SETTINGS = {
     defaultText: 'none',
     doc: '`workload-identity` only: further ServiceAccount annotations for other workload identity systems. '
       + '`workload-identity` needs roleArn or at least one annotation.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // uploader.caBundle, uploader.proxy: how the uploader reaches S3
+  caBundleSource: setting({
+    prop: 'uploader.caBundle.source',
+    kind: oneOf(CA_BUNDLE_SOURCES, 'CaBundleSource'),
+    required: true,
+    doc: '`openshift-trusted` (OpenShift only): the pipeline emits the ConfigMap `configMapName` labelled for the trusted CA '
+      + 'bundle injection. `configmap`: the ConfigMap `configMapName` you create in the pipeline namespace.',
+  }),
+  caBundleConfigMapName: setting({
+    prop: 'uploader.caBundle.configMapName',
+    kind: dnsSubdomain(),
+    defaultText: '`heapdump-trusted-ca-bundle` (with namePrefix) for `openshift-trusted`; required for `configmap`',
+    doc: 'The ConfigMap holding the PEM bundle.',
+  }),
+  caBundleKey: setting({
+    prop: 'uploader.caBundle.key',
+    kind: secretKey(),
+    default: TRUSTED_CA_BUNDLE_KEY,
+    doc: 'The ConfigMap key holding the PEM certificates (`ca-bundle.crt` only, with `openshift-trusted`).',
+  }),
+  httpsProxy: setting({
+    env: 'HTTPS_PROXY',
+    prop: 'uploader.proxy.httpsProxy',
+    kind: proxyUrl(),
+    defaultText: 'unset: direct connections',
+    readBy: [COMMANDS.uploader],
+    doc: 'Proxy for an https:// S3 endpoint (AWS S3 by default). The TLS session to S3 runs through the tunnel, so the endpoint\'s '
+      + 'certificate is verified as without a proxy. Credentials (`http://user:password@host:port`) only in the agent\'s '
+      + 'environment: with `uploader.extraEnv` from a Secret, not here.',
+  }),
+  httpProxy: setting({
+    env: 'HTTP_PROXY',
+    prop: 'uploader.proxy.httpProxy',
+    kind: proxyUrl(),
+    defaultText: 'unset: direct connections',
+    readBy: [COMMANDS.uploader],
+    doc: 'Proxy for an http:// S3 endpoint, also tunnelled with CONNECT (the proxy must allow CONNECT to the endpoint\'s port).',
+  }),
+  noProxy: setting({
+    env: 'NO_PROXY',
+    prop: 'uploader.proxy.noProxy',
+    kind: noProxyList(),
+    default: [],
+    propDefault: ['localhost', '127.0.0.1', '.svc', '.cluster.local'],
+    readBy: [COMMANDS.uploader],
+    doc: 'Hosts the uploader reaches directly, as Go and OpenShift read NO_PROXY: `*`, a domain with its subdomains '
+      + '(`example.com`), subdomains only (`.example.com`), an IP address or a CIDR range, each with an optional port. The '
+      + 'constructs\' default keeps in-cluster S3 (a Service) direct; on OpenShift `oc get proxy cluster -o '
+      + 'jsonpath=\'{.status.noProxy}\'` is the cluster\'s list. Only with `httpsProxy` or `httpProxy`.',
   }),
 
   // -------------------------------------------------------------------------------------------
@@ -643,7 +809,7 @@ export const SETTINGS = {
       + 'emit on OpenShift a RoleBinding of the application SCC\'s ClusterRole to the namespace\'s ServiceAccounts (group '
       + '`system:serviceaccounts:<ns>`, or only `serviceAccounts`), and, with Kubernetes Events on, a RoleBinding of the event-reporter '
       + 'ClusterRole to the uploader; the injector and the admission policy select exactly these namespaces. Label each one '
-      + '`heapdump-pipeline.io/collect=true` (docs/collect-your-service.md). Not the pipeline\'s namespace, no `kube-*` or `openshift-*`.',
+      + '`heapdump-pipeline.io/collect=true` (docs/collect-your-service.md; with a `namePrefix`, the value is the pipeline\'s name, e.g. `team-x`). Not the pipeline\'s namespace, no `kube-*` or `openshift-*`.',
   }),
   collectMountPath: setting({
     prop: 'collect.mountPath',
@@ -691,6 +857,31 @@ export const SETTINGS = {
     kind: resources(),
     default: { requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
     doc: 'Resources of the injector container.',
+  }),
+  injectorNodeSelector: setting({
+    prop: 'injector.nodeSelector',
+    kind: labels(),
+    defaultText: 'none',
+    doc: 'Node labels the injector\'s pods require (e.g. infrastructure nodes: `{"node-role.kubernetes.io/infra": ""}`).',
+  }),
+  injectorTolerations: setting({
+    prop: 'injector.tolerations',
+    kind: tolerations(),
+    default: [],
+    doc: 'Tolerations of the injector\'s pods (e.g. of the infrastructure nodes\' taint). It is an ordinary Deployment: it needs '
+      + 'no node of its own and by default avoids tainted nodes.',
+  }),
+  injectorAffinity: setting({
+    prop: 'injector.affinity',
+    kind: affinity(),
+    defaultText: 'replicas preferably on different nodes (a preferred pod anti-affinity on `kubernetes.io/hostname`)',
+    doc: 'Affinity of the injector\'s pods. Its `podAntiAffinity` replaces the default spreading; without one the default is kept.',
+  }),
+  injectorExtraEnv: setting({
+    prop: 'injector.extraEnv',
+    kind: envVars(),
+    default: [],
+    doc: 'Extra environment of the injector container; the same refusals as `volumeManager.extraEnv`.',
   }),
 
   // -------------------------------------------------------------------------------------------
@@ -943,6 +1134,16 @@ export const SETTINGS = {
     readBy: [COMMANDS.uploader],
     doc: 'At shutdown, pending notifications get this long to go out; then they are dropped with a log line.',
     setBy: 'not set',
+  }),
+  s3CaBundleFile: setting({
+    env: 'S3_CA_BUNDLE_FILE',
+    kind: absolutePath(),
+    defaultText: 'unset: Node\'s built-in public roots only',
+    readBy: [COMMANDS.uploader],
+    doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE), appended '
+      + 'to Node\'s built-in roots. Read once at start: a missing or unreadable file, or one without a certificate, stops the '
+      + 'agent with exit code 2.',
+    setBy: '`uploader` when `caBundle` is set: the ConfigMap key mounted read-only at /etc/heapdump/s3-ca/ca-bundle.crt',
   }),
 };
 

@@ -1,8 +1,7 @@
 /** `agent uploader`: builds the S3 client from the resolved config and runs the loop until shutdown. */
 import { S3Client } from '@aws-sdk/client-s3';
-import { Agent as HttpAgent } from 'http';
-import { Agent as HttpsAgent } from 'https';
 import type { S3Config, UploaderConfig } from '../config';
+import { createAgents } from '../net/proxy';
 import type { CommandContext } from '../runtime/context';
 import type { Logger } from '../runtime/logger';
 import { tuneV8ForFlatMemory } from './file-source';
@@ -18,7 +17,8 @@ import { Uploader } from './uploader';
  * The S3 client. Checksum mode WHEN_REQUIRED (default) keeps stream bodies free of aws-chunked
  * framing that S3-compatible servers reject; no static keys = the SDK default chain (IRSA, web
  * identity, instance roles). Our own loop retries uploads, so the SDK retries little; timeouts make a
- * hung server an ordinary (retried) failure instead of a stuck upload.
+ * hung server an ordinary (retried) failure instead of a stuck upload. The agents add the extra CAs
+ * (S3_CA_BUNDLE_FILE) and the proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), which the SDK ignores by itself.
  */
 export function createS3Client(s3: S3Config, maxSockets = 16, logger?: Logger): S3Client {
   const agentOpts = { keepAlive: true, maxSockets };
@@ -37,8 +37,7 @@ export function createS3Client(s3: S3Config, maxSockets = 16, logger?: Logger): 
     requestHandler: {
       connectionTimeout: 5_000,
       requestTimeout: 120_000,
-      httpAgent: new HttpAgent(agentOpts),
-      httpsAgent: new HttpsAgent(agentOpts),
+      ...createAgents({ ...agentOpts, caPem: s3.caBundle?.pem, proxy: s3.proxy }),
     },
   });
 }
