@@ -5,7 +5,8 @@
  * (HeadBucket with the configured credentials) changes it. A failed upload of one file never makes
  * the pod unready (it is that file's problem, retried on its own backoff while other dumps keep
  * flowing); when a file's failure looks like a bucket-level refusal (credentials, policy) the loop
- * runs the bucket check early, and that check decides. Each distinct cause is logged once (per file
+ * runs the bucket check early, and that check decides. A dump verified while the pod is unready is
+ * evidence the bucket is back: that too runs the check at once rather than at its next interval. Each distinct cause is logged once (per file
  * for local and per-file causes) until things recover; the sets that remember this are bounded.
  */
 import type { Logger } from '../runtime/logger';
@@ -34,6 +35,11 @@ export class FailureReporter {
     private readonly setReady: (ready: boolean, reason?: string) => void,
     private readonly bucket: string,
   ) {}
+
+  /** The last bucket check's verdict (undefined before the first). */
+  get bucketReady(): boolean | undefined {
+    return this.ready;
+  }
 
   bucketOk(): void {
     if (this.ready !== true) this.said.clear();

@@ -332,6 +332,8 @@ export class Uploader {
 
   private verified(dump: VerifiedDump, triage: TriageOutcome | undefined): void {
     this.metrics.lastSuccess.set(this.ctx.clock.now() / 1000);
+    // S3 answered while the last bucket check said it did not: check again now, not in 30 s.
+    if (this.failures.bucketReady === false) this.nextReadinessAt = this.ctx.clock.now();
     if (dump.duplicate) {
       this.metrics.duplicates.inc();
     } else {

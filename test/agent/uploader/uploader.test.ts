@@ -341,14 +341,17 @@ describe('uploader against s3rver', () => {
     copyFileSync(dump, small);
     const smallKey = stampedKey(`${prefix}ns/a/java_pid1.hprof`, statSync(small).mtimeMs);
     await stopS3();
-    const up = startUploader(testConfig(s3, root, { nodeName: node, multipartThresholdBytes: 8 * 2 ** 20, concurrency: 2, afterUpload: 'keep' }));
+    // readiness re-checked only every minute: getting ready again must come from the verified upload
+    const up = startUploader(testConfig(s3, root, { nodeName: node, multipartThresholdBytes: 8 * 2 ** 20, concurrency: 2, afterUpload: 'keep' }),
+      { ...FAST_RETRY, readinessIntervalMs: 60_000 });
     try {
       await eventually('not ready while S3 is down', () => up.readiness.some((r) => !r.ready));
       await new Promise((r) => setTimeout(r, 1500)); // the dump is stable now: uploads are attempted and fail
       expect(msgs(up.events, 'uploaded and verified')).toHaveLength(0);
       await startS3();
       await eventually('the first dump after S3 came back', () => msgs(up.events, 'uploaded and verified').length === 1);
-      expect(up.isReady()).toBe(true);
+      // a verified upload makes the loop check the bucket at once (not at its next interval)
+      await eventually('ready once a dump got through', () => up.isReady(), 2000);
 
       const big = path.join(root, 'ns', 'b', 'big.hprof');
       mkdirSync(path.dirname(big), { recursive: true });
