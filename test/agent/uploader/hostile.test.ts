@@ -8,7 +8,7 @@ import { createHash } from 'crypto';
 import { chmodSync, chownSync, lchownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { OBJECT_METADATA } from '../../../agent/src/contract';
+import { OBJECT_METADATA, PATHS } from '../../../agent/src/contract';
 import { startFaultProxy } from '../../support/fault-proxy';
 import { mtimeNs, restoreMtime } from '../../support/files';
 import { makeHeapDump, makeLargeHprof, tinyHprof, truncatedCopy } from '../../support/jvm';
@@ -157,6 +157,39 @@ describe('hostile tenants against the uploader', () => {
       unlinkSync(path.join(podA, 'stolen.hprof'));
       await eventually('B\'s dump uploaded', () => msgs(up.events, 'uploaded and verified').length === 1);
       expect((await dumpKeys(prefix))[0]).toMatch(new RegExp(`^${prefix}team-b/app-b/java_pid1\\.`));
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it.each([
+    ['a symlink to another tenant\'s folder', (at: string, victimDir: string) => { symlinkSync(victimDir, at); lchownSync(at, A, A); }],
+    ['a tenant-owned directory, mode 0777', (at: string) => { mkdirSync(at); chownSync(at, A, A); chmodSync(at, 0o777); }],
+    ['a tenant-owned file', (at: string) => tenantFile(at, Buffer.from('x'), A)],
+  ])('a planted archive (%s) is moved aside, never followed: the dump goes into a root-owned archive', async (_what, plant) => {
+    const { root, node, prefix } = fresh();
+    const podA = podFolder(root, 'team-a', 'app-a', A);
+    const podB = podFolder(root, 'team-b', 'app-b', B);
+    tenantFile(path.join(podB, 'keep.bin'), Buffer.from('B'), B);
+    const file = path.join(podA, 'java_pid1.hprof');
+    tenantFile(file, readFileSync(dump), A);
+    const digest = sha(readFileSync(file));
+    // the node's root is 01777: before any archive exists, a tenant can put anything at its name
+    plant(path.join(root, PATHS.archiveDir), podB);
+    const up = startUploader(testConfig(s3, root, { nodeName: node, afterUpload: 'archive' }));
+    try {
+      await eventually('the dump archived', () => msgs(up.events, 'verified dump moved to the archive').length === 1);
+      const keys = await dumpKeys(prefix);
+      expect(keys).toHaveLength(1);
+      const archive = lstatSync(path.join(root, PATHS.archiveDir));
+      expect({ dir: archive.isDirectory(), uid: archive.uid, groupOrOther: archive.mode & 0o077 }).toEqual({ dir: true, uid: 0, groupOrOther: 0 });
+      const archived = path.join(root, PATHS.archiveDir, 'team-a', 'app-a', keys[0].split('/').pop()!);
+      expect(sha(readFileSync(archived))).toBe(digest);
+      expect(existsSync(file)).toBe(false);
+      expect(readdirSync(podB)).toEqual(['keep.bin']); // nothing went through the planted link
+      const aside = readdirSync(root).filter((e) => e.startsWith(`${PATHS.archiveDir}.untrusted-`));
+      expect(aside).toHaveLength(1);
+      expect(msgs(up.events, 'something else is at the archive\'s name: moved aside, not used')).toHaveLength(1);
     } finally {
       await up.stop();
     }
