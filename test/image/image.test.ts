@@ -1,21 +1,23 @@
 /**
  * The agent image, really built (`npm run image`: podman, vfs, runc; stand-in bases from Debian's and
  * npm's package registries) and really run: `--version`, what is inside, tini as PID 1, and the
- * uploader container run as the synthesized DaemonSet runs it (uid 0, only CAP_DAC_READ_SEARCH,
- * no_new_privs, read-only root, the node's dump folder read-only with HostToContainer propagation)
- * uploading a JVM's heap dump written by another uid (mode 0600) to s3rver on loopback, read back by
- * the AWS CLI (not the SDK the agent uses). Tools missing: the suite fails, it never skips.
+ * uploader container run as the synthesized DaemonSet runs it (uid 0, only CAP_DAC_READ_SEARCH and,
+ * since the repository's configuration archives uploaded dumps, CAP_DAC_OVERRIDE; no_new_privs,
+ * read-only root, the node's dump folder writable with HostToContainer propagation) uploading a JVM's
+ * heap dump written by another uid (mode 0600) to s3rver on loopback, read back by the AWS CLI (not the
+ * SDK the agent uses), then moving it into the node's archive. Tools missing: the suite fails, it
+ * never skips.
  *
  * What the test changes relative to the manifests: the S3 endpoint, bucket and credentials (the test
  * server), scan timings (WATCH_INTERVAL=1, FILE_STABLE_TIME=3: seconds instead of minutes), the HTTP
  * port (a free one on 127.0.0.1) and `--network host` (to reach the loopback server).
  */
 import { createHash } from 'crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
-import { COMMANDS, ENV, OBJECT_METADATA } from '../../agent/src/contract';
+import { COMMANDS, ENV, OBJECT_METADATA, PATHS } from '../../agent/src/contract';
 import { AGENT_BUNDLE } from '../../scripts/bundle-agent';
 import { containerOf, loadManifests } from '../e2e/manifests';
 import { awsCli } from '../support/clients';
@@ -136,13 +138,16 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
   let s3: S3Server;
   let tmp: string;
   let dumpFile: string;
+  let dumpDigest: string;
+  let dumpSize: number;
+  let root: string;
   let agent: TrackedProcess;
   let name: string;
   let prefix: string;
 
   beforeAll(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'image-test-'));
-    const root = path.join(tmp, 'mnt-dump');
+    root = path.join(tmp, 'mnt-dump');
     const podDir = path.join(root, 'ns1', 'app-0');
     mkdirSync(podDir, { recursive: true });
     for (const d of [tmp, root, path.dirname(podDir)]) chmodSync(d, 0o755);
@@ -150,6 +155,9 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
     dumpFile = await makeHeapDump(podDir, { uid: 1000, gid: 1000, fileName: 'java_pid1.hprof' });
     const st = statSync(dumpFile);
     expect({ uid: st.uid, mode: st.mode & 0o777 }).toEqual({ uid: 1000, mode: 0o600 });
+    // taken before the agent runs: once verified in S3 it moves the dump into the archive
+    dumpDigest = await sha256File(dumpFile);
+    dumpSize = st.size;
 
     const configMaps: Record<string, Record<string, string>> = {};
     for (const [cm, data] of Object.entries(manifests.configMaps)) {
@@ -183,10 +191,11 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
     });
     // the manifest's security context, translated (a change there changes this run)
     expect(flags).toEqual(expect.arrayContaining([
-      '--user=0:0', '--cap-drop=ALL', '--cap-add=DAC_READ_SEARCH', '--security-opt=no-new-privileges', '--read-only',
-      `--volume=${root}:/mnt/dump:ro,rslave`,
+      '--user=0:0', '--cap-drop=ALL', '--security-opt=no-new-privileges', '--read-only',
+      `--volume=${root}:/mnt/dump:rw,rslave`,
     ]));
-    expect(flags.filter((f) => f.startsWith('--cap-add'))).toEqual(['--cap-add=DAC_READ_SEARCH']);
+    expect(flags.filter((f) => f.startsWith('--cap-add')).sort())
+      .toEqual(['--cap-add=DAC_OVERRIDE', '--cap-add=DAC_READ_SEARCH']);
     prefix = `${env[ENV.s3Prefix] ?? ''}${NODE}/ns1/app-0/`;
     name = containerName('uploader');
     agent = runContainer(name, image, ['--network=host', ...flags], uploader.args ?? [], env);
@@ -218,8 +227,8 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
     const head = await awsCli(s3, ['s3api', 'head-object', '--bucket', s3.bucket, '--key', keys[0]]);
     expect(head.code).toBe(0);
     const meta = (JSON.parse(head.stdout) as { ContentLength: number; Metadata: Record<string, string> });
-    const digest = await sha256File(dumpFile);
-    const size = statSync(dumpFile).size;
+    const digest = dumpDigest;
+    const size = dumpSize;
     expect(meta.ContentLength).toBe(size);
     expect(meta.Metadata).toMatchObject({
       [OBJECT_METADATA.node]: NODE,
@@ -233,6 +242,11 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
     const get = await awsCli(s3, ['s3', 'cp', '--only-show-errors', `s3://${s3.bucket}/${keys[0]}`, copy]);
     expect(get.code).toBe(0);
     expect(await sha256File(copy)).toBe(digest);
+
+    // after the HEAD check: gone from the application's folder, kept whole in the node's archive
+    await waitFor('the archive move', () => !existsSync(dumpFile), 30_000);
+    const archived = path.join(root, PATHS.archiveDir, 'ns1', 'app-0', path.basename(keys[0]));
+    expect(await sha256File(archived)).toBe(digest);
 
     // Node 24 in the image: no runtime warnings (on Node 20 the SDK warns about its end of support)
     expect(logged('runtime warning')).toEqual([]);
