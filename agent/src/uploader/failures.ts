@@ -92,6 +92,22 @@ export class FailureReporter {
     return { failure: f, delayMs, checkBucket: f.kind === 'permanent' || f.kind === 'transient' };
   }
 
+  /**
+   * A verified dump could not be archived or deleted (read-only or full volume, a folder the tenant
+   * changed under us, ...). The dump is safe in S3 and stays where it is: this is not an upload
+   * failure (no upload metric, no bucket check), it is retried slowly and said once per cause.
+   */
+  settleFailed(path: string, key: string, error: unknown): number {
+    const e = error as NodeJS.ErrnoException;
+    const code = e?.code ?? e?.name ?? 'Error';
+    this.metrics.settleErrors.inc({ reason: code });
+    this.once(`settle ${code} ${path}`, () => this.log.error('a verified dump could not be moved out of its folder (it stays there; retrying slowly)', {
+      path, key, cause: code, error: e?.message ?? String(error), retryInMs: this.backoff.capMs,
+      hint: 'the dump is safe in S3; check that the dump volume is writable and has room (the uploader needs it writable unless AFTER_UPLOAD=keep)',
+    }));
+    return this.backoff.capMs;
+  }
+
   /** Says something once until the next recovery (bounded memory). */
   once(key: string, say: () => void): void {
     if (this.said.has(key)) return;

@@ -13,6 +13,7 @@ export interface UploaderMetrics {
   readonly oldestPendingAge: Gauge;
   readonly lastSuccess: Gauge;
   readonly settled: Counter<'action'>;
+  readonly settleErrors: Counter<'reason'>;
   readonly skipped: Counter<'reason'>;
   readonly untracked: Gauge;
   readonly watched: Gauge;
@@ -50,6 +51,7 @@ export function createUploaderMetrics(registry: Registry): UploaderMetrics {
     oldestPendingAge: gauge('oldest_pending_age_seconds', 'Age (since last modification) of the oldest dump not yet in S3'),
     lastSuccess: gauge('last_success_timestamp_seconds', 'Unix time of the last verified upload'),
     settled: counter('local_files_settled_total', 'Local dumps handled after verification: archived, deleted, or expired from the archive', ['action']),
+    settleErrors: counter('settle_errors_total', 'Verified dumps that could not be archived or deleted yet (they stay in place, retried), by error code', ['reason']),
     skipped: counter('files_skipped_total', 'Matching entries never uploaded: fifo, socket, device, symlink, hardlink, sparse', ['reason']),
     untracked: gauge('untracked_files', 'Dump files beyond DUMP_MAX_FILES (not tracked until others are gone)'),
     watched: gauge('watched_directories', 'Directories watched for filesystem events'),

@@ -408,8 +408,8 @@ export class Uploader {
           break;
       }
     } catch (error) {
-      const f = this.failures.fileFailed(t.id, t.attempt, error);
-      this.tracker.markFailed(t, this.ctx.clock.now(), Math.max(f.delayMs, 1000));
+      if (this.ctx.signal.aborted) return;
+      this.tracker.markFailed(t, this.ctx.clock.now(), this.failures.settleFailed(t.id, t.done.key, error));
     }
   }
 

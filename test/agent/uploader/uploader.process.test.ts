@@ -83,6 +83,17 @@ function capEff(pid: number): bigint {
   return BigInt(`0x${m[1]}`);
 }
 
+function getText(port: number, p: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
 function getStatus(port: number, p: string): Promise<number> {
   return new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
@@ -233,6 +244,30 @@ describe('bundled agent: uploader', () => {
         expect(existsSync(file)).toBe(false);
         const archived = readFileSync(path.join(root, PATHS.archiveDir, 'ns', 'pod', key.split('/').pop()!));
         expect(archived.equals(dumpBytes)).toBe(true); // (toEqual on 17 MB buffers walks them byte by byte)
+      } finally {
+        await agent.proc.dispose();
+      }
+    });
+
+    it('archive configured but DAC_OVERRIDE dropped (a hand-edited SCC): uploaded, kept in place, one error that names the move, not an upload failure', async () => {
+      const { root, file } = tenantTree('nooverride');
+      const key = stampedKey('proc/node-noov/ns/pod/java_pid1.hprof', statSync(file).mtimeMs);
+      const agent = await startAgent(root, 'node-noov', {}, caps('dac_read_search'));
+      try {
+        await eventually('the agent running (setpriv has exec-ed node)', () => agent.lines().length > 0, 10_000);
+        await eventually('the upload', () => agent.logged('uploaded and verified').length === 1, 20_000);
+        expect((await getObjectSha256(s3, key)).sha256).toBe(createHash('sha256').update(dumpBytes).digest('hex'));
+        await eventually('the failed move said', () => agent.lines().some((e) => e.level === 'error'), 10_000);
+        await new Promise((r) => setTimeout(r, 2500)); // retried (slowly), said once
+        const errors = agent.lines().filter((e) => e.level === 'error');
+        expect(errors).toEqual([expect.objectContaining({
+          msg: 'a verified dump could not be moved out of its folder (it stays there; retrying slowly)', cause: 'EACCES', key,
+        })]);
+        expect(existsSync(file)).toBe(true);
+        const metrics = await getText(agent.port, HTTP.metrics);
+        expect(metrics).toMatch(/^heapdump_uploader_settle_errors_total\{[^}]*reason="EACCES"[^}]*\} [1-9]/m);
+        expect(metrics).toMatch(/^heapdump_uploader_upload_failures_total\{[^}]*\} 0$/m);
+        expect(await getStatus(agent.port, HTTP.ready)).toBe(200);
       } finally {
         await agent.proc.dispose();
       }
