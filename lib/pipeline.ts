@@ -210,7 +210,7 @@ export class HeapDumpPipeline extends Construct {
     });
   }
 
-  /** The strategic merge patch for YAML users (dist/collect-patch.json): see lib/collect.ts and docs/collect-your-service.md. */
+  /** The strategic merge patch for YAML users (patches/collect-patch.json, written by main.ts): see lib/collect.ts and docs/collect-your-service.md. */
   public collectPatch(): Record<string, unknown> {
     return collectPatch(this.collectOptions);
   }
