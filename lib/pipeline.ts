@@ -261,7 +261,7 @@ interface TopLevel {
   readonly injector: { readonly enabled: boolean; readonly timeoutSeconds: number };
   readonly monitoring?: { readonly stack: MonitoringStack; readonly runbookUrl: string };
   readonly kubernetesEvents: boolean;
-  /** Deletion after upload or a retention cap: the uploader needs write access and two more capabilities. */
+  /** `afterUpload` other than `keep`, or a retention limit: the uploader needs write access and DAC_OVERRIDE. */
   readonly removesLocalDumps: boolean;
 }
 
