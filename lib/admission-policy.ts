@@ -1,6 +1,6 @@
 /**
  * The CEL of the ValidatingAdmissionPolicy that narrows the application SCC's hostPath to the dump folder
- * (issue 8, plan decision 4). The application SCC allows hostPath volumes at all; this policy admits a pod
+ * (see docs/security.md). The application SCC allows hostPath volumes at all; this policy admits a pod
  * with hostPath volumes only when:
  *
  * 1. every hostPath volume is exactly `/mnt/dump`, type Directory;

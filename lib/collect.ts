@@ -1,7 +1,7 @@
 /**
  * The cdk8s side of "what a collected pod gets": `collectPod` (agent/src/inject/collect-pod.ts, THE definition,
  * also run by the `inject` webhook at admission) applied at synth to a workload's pod template, and the
- * strategic merge patch for YAML users (`dist/collect-patch.json`). Pure functions; HeapDumpPipeline.collect()
+ * strategic merge patch for YAML users (`patches/collect-patch.json`, written by `npm run synth`). Pure functions; HeapDumpPipeline.collect()
  * is the public entry point.
  */
 import { ApiObject } from 'cdk8s';

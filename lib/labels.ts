@@ -26,7 +26,7 @@ export function makeClusterScoped(obj: ApiObject): ApiObject {
 }
 
 /**
- * Namespace label the injector's MutatingWebhookConfiguration selects on (plan decision 5). The pipeline sets it on
+ * Namespace label the injector's MutatingWebhookConfiguration selects on. The pipeline sets it on
  * the namespaces it emits (the demo's); a team sets it on its own (`oc label namespace <ns> heapdump-pipeline.io/collect=true`).
  * It is not enough on its own: the webhook also requires the namespace to be listed in `collect.namespaces` (the
  * namespaces that have the application SCC's RoleBinding).

@@ -1,18 +1,15 @@
 /**
  * The pipeline's alerts (pure data): names, PromQL, severities and the runbook section of each.
  *
- * Every expression is built on metric names the agents export (agent/src/uploader/metrics.ts,
+ * Every expression is built on metric names the agents export (agent/src/uploader/metrics.ts, which
+ * includes the dump-folder usage gauges `heapdump_uploader_volume_used_bytes` / `..._volume_capacity_bytes`,
  * agent/src/mount-guard/guard.ts, agent/src/report/metrics.ts, the process metrics of
- * agent/src/runtime/metrics.ts), plus `up` (Prometheus' own) and the dump-folder usage gauges
- * listed in PLANNED_METRICS. test/lib/monitoring.test.ts parses every expression and checks each name
- * against a registry filled by the agent's own code. Every selector is scoped to the pipeline's
+ * agent/src/runtime/metrics.ts), plus `up` (Prometheus' own). test/lib/monitoring.test.ts parses every
+ * expression and checks each name against a registry filled by the agent's own code. Every selector is scoped to the pipeline's
  * namespace, so two pipelines in one cluster never fire for each other's agents.
  */
 import { COMMANDS } from '../agent/src/contract';
 import { PipelinePropsError, checkKnownKeys } from './validation';
-
-/** Gauges the uploader will export for its node's dump folder (announced by the lead; not in the agent yet). */
-export const PLANNED_METRICS = ['heapdump_uploader_volume_used_bytes', 'heapdump_uploader_volume_capacity_bytes'] as const;
 
 export type Severity = 'critical' | 'warning' | 'info';
 

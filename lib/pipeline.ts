@@ -210,7 +210,7 @@ export class HeapDumpPipeline extends Construct {
     });
   }
 
-  /** The strategic merge patch for YAML users (dist/collect-patch.json): see lib/collect.ts and docs/collect-your-service.md. */
+  /** The strategic merge patch for YAML users (patches/collect-patch.json, written by main.ts): see lib/collect.ts and docs/collect-your-service.md. */
   public collectPatch(): Record<string, unknown> {
     return collectPatch(this.collectOptions);
   }
@@ -261,7 +261,7 @@ interface TopLevel {
   readonly injector: { readonly enabled: boolean; readonly timeoutSeconds: number };
   readonly monitoring?: { readonly stack: MonitoringStack; readonly runbookUrl: string };
   readonly kubernetesEvents: boolean;
-  /** Deletion after upload or a retention cap: the uploader needs write access and two more capabilities. */
+  /** `afterUpload` other than `keep`, or a retention limit: the uploader needs write access and DAC_OVERRIDE. */
   readonly removesLocalDumps: boolean;
 }
 

@@ -41,7 +41,7 @@ export interface ResolvedUploaderSettings {
   /** The ConfigMap data: every uploader setting that has an agent variable, as the agent parses it. */
   readonly configData: Readonly<Record<string, string>>;
   readonly logLevel: AgentLogLevel;
-  /** Deletion after upload or a retention limit: the uploader needs write access and two more capabilities. */
+  /** `afterUpload` other than `keep`, or a retention limit: the uploader needs write access and DAC_OVERRIDE. */
   readonly removesLocalDumps: boolean;
   readonly credentials: ResolvedCredentials;
   readonly notifications: ResolvedNotifications;

@@ -178,11 +178,11 @@ export class Uploader extends Construct {
     }
 
     // Dumps are written by other UIDs with HotSpot's mode 0600. Reading them needs DAC_READ_SEARCH
-    // (deleting also DAC_OVERRIDE + FOWNER). Kubernetes puts added capabilities of a non-root
+    // (archiving or deleting them also DAC_OVERRIDE: uploaderCapabilities). Kubernetes puts added capabilities of a non-root
     // container only into its bounding set, not its effective set, so a non-root uploader could
     // not use them: the uploader runs as uid 0, but unprivileged, with every other capability
     // dropped, no privilege escalation and a read-only root filesystem.
-    // Deletion after upload and the retention cap both remove (verified) local dumps.
+    // Archiving or deleting after upload and the retention limits all move or remove (verified) local dumps.
     const removesLocalDumps = s.removesLocalDumps;
     const securityContext: k8s.SecurityContext = {
       runAsUser: 0,

@@ -78,10 +78,15 @@ describe('committed dist/', () => {
     expect(distObjects().flatMap(schemaErrors)).toEqual([]);
   });
 
-  test('collect-patch.json is the pipeline\'s strategic merge patch for pipeline.config.json', () => {
+  test('holds only manifests, so `oc apply -f dist/` accepts every file', () => {
+    expect(fs.readdirSync(DIST).sort()).toEqual(listYaml(DIST));
+    for (const o of distObjects()) expect([o.apiVersion, o.kind]).toEqual([expect.any(String), expect.any(String)]);
+  });
+
+  test('patches/collect-patch.json is the pipeline\'s strategic merge patch for pipeline.config.json', () => {
     const { pipeline } = buildPipelineApp(readPipelineConfig(path.join(ROOT, 'pipeline.config.json')));
-    expect(JSON.parse(fs.readFileSync(path.join(DIST, 'collect-patch.json'), 'utf8'))).toEqual(pipeline.collectPatch());
-    expect(fs.readdirSync(DIST).sort()).toEqual(['collect-patch.json', ...listYaml(DIST)]);
+    expect(JSON.parse(fs.readFileSync(path.join(ROOT, 'patches', 'collect-patch.json'), 'utf8'))).toEqual(pipeline.collectPatch());
+    expect(fs.readdirSync(path.join(ROOT, 'patches')).sort()).toEqual(['collect-patch.json']);
   });
 
   test('holds no credential: no Secret, no literal key values, only references to the Secret', () => {

@@ -1,7 +1,7 @@
 /**
  * `npm run synth` (main.ts run directly through scripts/run-ts.cjs) in a fresh clone: it writes exactly
- * the committed dist/, and every broken configuration stops it with one line, exit code 1, no stack
- * trace, and dist/ untouched. (`npx cdk8s synth`: test/synth-cli.test.ts.)
+ * the committed dist/ and patches/, and every broken configuration stops it with one line, exit code 1,
+ * no stack trace, and dist/ and patches/ untouched. (`npx cdk8s synth`: test/synth-cli.test.ts.)
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -32,31 +32,37 @@ function synth(args: string[] = [], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, ['scripts/run-ts.cjs', 'main.ts', ...args], { cwd: clone.dir, env: userEnv(env), encoding: 'utf8', timeout: 60_000 });
 }
 
-function distOf(dir: string): Record<string, string> {
-  const d = path.join(dir, 'dist');
+function distOf(dir: string, folder = 'dist'): Record<string, string> {
+  const d = path.join(dir, folder);
   return Object.fromEntries(fs.readdirSync(d).sort().map((f) => [f, fs.readFileSync(path.join(d, f), 'utf8')]));
 }
 
 describe('npm run synth (main.ts)', () => {
   test('synthesizes pipeline.config.json to exactly the committed dist/, rewriting it', () => {
     const before = snapshotDir(path.join(clone.dir, 'dist'));
+    const beforePatches = snapshotDir(path.join(clone.dir, 'patches'));
     const r = synth();
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
-    expect(r.stdout).toBe('dist/collect-patch.json\ndist/heapdump-pipeline.k8s.yaml\n');
+    expect(r.stdout).toBe('dist/heapdump-pipeline.k8s.yaml\npatches/collect-patch.json\n');
     expect(distOf(clone.dir)).toEqual(distOf(REPO_ROOT));
-    // Really rewritten (a new folder), with the usual mode.
+    expect(distOf(clone.dir, 'patches')).toEqual(distOf(REPO_ROOT, 'patches'));
+    // Really rewritten (new folders), with the usual mode.
     expect(snapshotDir(path.join(clone.dir, 'dist'))).not.toEqual(before);
+    expect(snapshotDir(path.join(clone.dir, 'patches'))).not.toEqual(beforePatches);
     expect(fs.statSync(path.join(clone.dir, 'dist')).mode & 0o777).toBe(0o777 & ~process.umask());
+    expect(fs.statSync(path.join(clone.dir, 'patches')).mode & 0o777).toBe(0o777 & ~process.umask());
     // Nothing left behind but the cache.
     expect(fs.readdirSync(path.join(clone.dir, '.build')).filter((f) => f !== 'ts-cache')).toEqual([]);
   });
 
-  test.each(BROKEN_CONFIGS.map((c) => [c.name, c] as const))('fails on %s: one line, exit 1, dist/ untouched', (_name, c) => {
+  test.each(BROKEN_CONFIGS.map((c) => [c.name, c] as const))('fails on %s: one line, exit 1, dist/ and patches/ untouched', (_name, c) => {
     c.apply(clone.dir, good);
     const before = snapshotDir(path.join(clone.dir, 'dist'));
+    const beforePatches = snapshotDir(path.join(clone.dir, 'patches'));
     const r = synth();
     expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 1, stdout: '', stderr: `${c.line}\n` });
     expect(snapshotDir(path.join(clone.dir, 'dist'))).toEqual(before);
+    expect(snapshotDir(path.join(clone.dir, 'patches'))).toEqual(beforePatches);
     for (const s of c.secrets ?? []) expect(r.stderr).not.toContain(s);
   });
 

@@ -1,7 +1,7 @@
 /**
  * The agent's command line, apart from main.ts (which wires the runtime):
  *
- *   node agent.js <command>             run mount-guard, uploader or wait-ready (settings: the environment)
+ *   node agent.js <command>             run mount-guard, uploader, wait-ready or inject (settings: the environment)
  *   node agent.js [<command>] --help    commands, every variable with its default, exit codes
  *
  * Anything else (an unknown option, an unknown command, an extra argument) is a usage error: one line,

@@ -53,7 +53,7 @@ import { ENV } from './generated/env';
 export { ENV, type EnvName } from './generated/env';
 
 /**
- * Env the pipeline puts INTO a collected application pod (plan decisions 3 and 4). The pod-identity pair
+ * Env the pipeline puts INTO a collected application pod. The pod-identity pair
  * uses the pipeline's own names so an application's own POD_NAME never collides; the per-pod subPathExpr
  * expands them. WAIT_CREATE_POD_FOLDER / WAIT_FOLDER_GROUP are read by `wait-ready` (its pod-folder mode).
  * All four are settings-table entries (ENV); these aliases name their role in a collected pod.
@@ -76,7 +76,7 @@ export const WAIT_READY_POD_ENV = {
 /** The per-pod folder below /mnt/dump, as a subPathExpr over POD_ENV. */
 export const POD_DUMP_SUBPATH_EXPR = `$(${POD_ENV.namespace})/$(${POD_ENV.name})`;
 
-/** Label/annotation domain (plan decision 5). */
+/** Label/annotation domain. */
 export const LABEL_DOMAIN = 'heapdump-pipeline.io';
 
 /** Annotations and labels of collected pods (defaults; the webhook's names are configurable). */
@@ -96,7 +96,7 @@ export const INJECT_ANNOTATIONS = {
 /** Label set on collected pods ("true"), so `-l heapdump-pipeline.io/collected=true` finds them. */
 export const COLLECTED_LABEL = `${LABEL_DOMAIN}/collected`;
 
-/** Name of the init container every collected pod gets (plan decision 4). */
+/** Name of the init container every collected pod gets. */
 export const WAIT_READY_CONTAINER_NAME = 'heapdump-wait-ready';
 
 /**

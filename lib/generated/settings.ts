@@ -384,7 +384,8 @@ export interface UploaderSettings {
    */
   readonly bucket?: string;
   /**
-   * Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file>`.
+   * Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file stem>.<the dump file's modification time,
+   * UTC><extension>`.
    *
    * Accepted: an S3 key prefix such as "memory-leak-demo/" (no leading "/", no control characters or backslashes,
    * at most 512 characters; a missing trailing "/" is added). Agent variable: `S3_PREFIX`.

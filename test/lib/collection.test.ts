@@ -3,7 +3,7 @@
  * platforms (RoleBindings, labels, the webhook and its certificates, the admission policy, monitoring), validated
  * against the Kubernetes / CRD schemas; the synthesized admission policy's CEL (@bufbuild/cel) against the
  * synthesized pods; the synthesized injector's settings, parsed by the agent's own resolver, give the webhook
- * exactly what `pipeline.collect()` gives a cdk8s workload; `dist/collect-patch.json` applied to a sample
+ * exactly what `pipeline.collect()` gives a cdk8s workload; `patches/collect-patch.json` applied to a sample
  * Deployment by an independent strategic-merge applier equals collectPod's output; and the "fails ..." cases.
  */
 import { ApiObject, Chart, Testing } from 'cdk8s';
@@ -326,7 +326,7 @@ describe('pipeline.collect() gives a cdk8s workload exactly what the webhook giv
   });
 });
 
-describe('dist/collect-patch.json: a strategic merge patch for an existing Deployment', () => {
+describe('patches/collect-patch.json: a strategic merge patch for an existing Deployment', () => {
   const pipeline = new HeapDumpPipeline(Testing.chart(), 'p', { agentImage: IMAGE });
   const patch = pipeline.collectPatch();
 

@@ -98,7 +98,7 @@ export async function makeHeapDump(
     '-Xshare:auto',
     '-XX:+HeapDumpOnOutOfMemoryError',
     `-XX:HeapDumpPath=${dumpPath}`,
-    // JDK 15+: the dump is gzip-compressed (java_pid<N>.hprof.gz), written in parallel as many gzip members
+    // JDK 17+: the dump is gzip-compressed (java_pid<N>.hprof.gz), written in parallel as many gzip members
     ...(opts.gzipLevel !== undefined ? [`-XX:HeapDumpGzipLevel=${opts.gzipLevel}`] : []),
     '-cp', classDir, 'Leak',
   ];

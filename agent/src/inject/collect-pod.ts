@@ -7,7 +7,7 @@
  *   `$(HEAPDUMP_POD_NAMESPACE)/$(HEAPDUMP_POD_NAME)` (HostToContainer), the two fieldRef env variables it
  *   expands, and the JVM options (heap dump on OOM into the mount, exit on OOM, optional gzip level)
  *   appended to the container's JAVA_TOOL_OPTIONS (or JDK_JAVA_OPTIONS when that is what it uses);
- * - the `heapdump-wait-ready` init container, FIRST among init containers (plan decision 4), running as the
+ * - the `heapdump-wait-ready` init container, FIRST among init containers, running as the
  *   instrumented container's uid so the pod folder it creates belongs to the JVM's user;
  * - a label and annotations that mark the pod and name the definition (version + hash of the options).
  *
@@ -274,7 +274,7 @@ function isFieldRef(e: EnvVar, fieldPath: string): boolean {
 }
 
 /**
- * The init container of plan decision 4, identical wherever it is added: no `command`, no envFrom, env
+ * The wait-ready init container, identical wherever it is added: no `command`, no envFrom, env
  * exactly NODE_NAME, the pod-identity pair, LOG_LEVEL, WAIT_TIMEOUT, WAIT_CREATE_POD_FOLDER and, when a
  * group is given, WAIT_FOLDER_GROUP; the hostPath mounted whole at /mnt/dump.
  */

@@ -1,6 +1,6 @@
 /**
  * The mount guard: keeps `<target>` a bind mount of `<sourceRoot>/<node>` and the ready marker
- * on it. DESIGN.md "Mount guard": clean a stale mount at start, create the node directory,
+ * on it: clean a stale mount at start, create the node directory,
  * bind, verify via mountinfo, write the marker through the mount; then check every interval and
  * repair; on shutdown remove the marker first, then unmount.
  *

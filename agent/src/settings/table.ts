@@ -343,7 +343,7 @@ export const SETTINGS = {
     propDefault: 'memory-leak-demo/',
     readBy: [COMMANDS.uploader],
     prototype: true,
-    doc: 'Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file>`.',
+    doc: 'Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file stem>.<the dump file\'s modification time, UTC><extension>`.',
   }),
   watchInterval: setting({
     env: 'WATCH_INTERVAL',
