@@ -32,7 +32,12 @@ export async function listLocal(root: string, pattern = /\.(hprof|hprof\.gz|phd)
       const abs = path.join(dir, e.name);
       if (e.isDirectory()) await walk(abs);
       else if (e.isFile() && pattern.test(e.name)) {
-        out.push({ rel: path.relative(root, abs), abs, size: statSync(abs).size, sha256: await sha256Of(abs) });
+        // the tree is live: the uploader's retention may remove an archived dump between readdir and here
+        try {
+          out.push({ rel: path.relative(root, abs), abs, size: statSync(abs).size, sha256: await sha256Of(abs) });
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
       }
     }
   };
