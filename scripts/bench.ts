@@ -46,7 +46,7 @@ const HELP = `usage: npm run bench -- [options]
                              resources.limits in --manifest (default), or none
   --manifest FILE            synthesized manifests (default dist/heapdump-pipeline.k8s.yaml; run npm run synth first)
   --node PATH                Node binary for the uploader (default: the image's Node 24, scripts/fetch-node.sh)
-  --clients a,b,...          aws,rclone,uploader,uploader-jit (default aws,rclone,uploader)
+  --clients a,b,...          aws,rclone,uploader,uploader-jit,uploader-sha256,uploader-noanalysis (default aws,rclone,uploader)
   --no-ceiling               skip the ceiling rows (aws/rclone at tuned concurrency, no limits)
   --no-agent                 skip idle, latency and scale (the bundled agent)
   --idle-seconds N           idle measurement window (default 60)
@@ -184,6 +184,14 @@ function clientsFor(s3: S3Server, file: string, root: string, size: number, grou
     'uploader-jit': {
       name: 'uploader, JIT on (info)',
       run: (key) => measured(NODE, [DRIVER], { ...driverEnv(s3, root, file, key), NODE_OPTIONS: '' }, group, tmp),
+    },
+    'uploader-sha256': {
+      name: 'uploader, sha256 payload digests (info)',
+      run: (key) => measured(NODE, [DRIVER], { ...driverEnv(s3, root, file, key), [ENV.uploadChecksum]: 'sha256' }, group, tmp),
+    },
+    'uploader-noanalysis': {
+      name: 'uploader, no triage (info)',
+      run: (key) => measured(NODE, [DRIVER], { ...driverEnv(s3, root, file, key), [ENV.dumpAnalysis]: 'false' }, group, tmp),
     },
   };
   const clients = CLIENTS.map((c) => {
