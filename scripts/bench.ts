@@ -46,7 +46,8 @@ const HELP = `usage: npm run bench -- [options]
                              resources.limits in --manifest (default), or none
   --manifest FILE            synthesized manifests (default dist/heapdump-pipeline.k8s.yaml; run npm run synth first)
   --node PATH                Node binary for the uploader (default: the image's Node 24, scripts/fetch-node.sh)
-  --clients a,b,...          aws,rclone,uploader,uploader-jit,uploader-sha256,uploader-noanalysis (default aws,rclone,uploader)
+  --clients a,b,...          aws,rclone,uploader,uploader-jit,uploader-sha256,uploader-noanalysis (default aws,rclone,uploader);
+                             uploader@part=16+conc=8+threshold=8 = the uploader with those settings (MiB)
   --no-ceiling               skip the ceiling rows (aws/rclone at tuned concurrency, no limits)
   --no-agent                 skip idle, latency and scale (the bundled agent)
   --idle-seconds N           idle measurement window (default 60)
@@ -91,6 +92,8 @@ let NODE = 'node';
 interface Run {
   readonly seconds: number;
   readonly cpuSeconds: number;
+  /** The kernel's part of cpuSeconds. */
+  readonly sysSeconds: number;
   readonly peakMiB: number;
 }
 
@@ -125,7 +128,7 @@ async function measured(cmd: string, args: string[], env: NodeJS.ProcessEnv, gro
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${p.output()}\n${fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : ''}`);
   const [, user, sys, maxKiB] = fs.readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   fs.rmSync(out);
-  return { seconds, cpuSeconds: user + sys, peakMiB: maxKiB / 1024, stdout: p.stdout.join('\n') };
+  return { seconds, cpuSeconds: user + sys, sysSeconds: sys, peakMiB: maxKiB / 1024, stdout: p.stdout.join('\n') };
 }
 
 function uploaderEnv(s3: S3Server, root: string): NodeJS.ProcessEnv {
@@ -195,6 +198,17 @@ function clientsFor(s3: S3Server, file: string, root: string, size: number, grou
     },
   };
   const clients = CLIENTS.map((c) => {
+    // uploader@part=16,conc=8,threshold=8: the uploader with other part size / concurrency / single-PUT threshold (MiB)
+    const tuned = /^uploader@(.*)$/.exec(c);
+    if (tuned) {
+      const names: Record<string, string> = { part: ENV.uploadPartSizeMb, conc: ENV.uploadConcurrency, threshold: ENV.uploadMultipartThresholdMb };
+      const env = Object.fromEntries(tuned[1].split('+').map((kv) => {
+        const [k, v] = kv.split('=');
+        if (!names[k]) throw new Error(`unknown uploader setting ${k} in ${c}`);
+        return [names[k], v];
+      }));
+      return { name: `uploader ${tuned[1]} (info)`, run: (key: string) => measured(NODE, [DRIVER], { ...driverEnv(s3, root, file, key), ...env }, group, tmp) };
+    }
     if (!all[c]) throw new Error(`unknown client ${c}`);
     return all[c];
   });
@@ -229,7 +243,7 @@ async function throughput(s3: S3Server, file: string, root: string, size: number
       const key = `bench/${j}-${i}`;
       const r = await c.run(key);
       rows[j].runs.push(r);
-      console.error(`  ${s3.kind} ${size / MIB} MiB run ${i + 1}/${runs} ${c.name}: ${(r.seconds).toFixed(1)} s, ${(size / MIB / r.seconds).toFixed(0)} MiB/s, CPU ${(r.cpuSeconds / (size / GIB)).toFixed(2)} s/GiB, peak ${r.peakMiB.toFixed(1)} MiB`);
+      console.error(`  ${s3.kind} ${size / MIB} MiB run ${i + 1}/${runs} ${c.name}: ${(r.seconds).toFixed(1)} s, ${(size / MIB / r.seconds).toFixed(0)} MiB/s, CPU ${(r.cpuSeconds / (size / GIB)).toFixed(2)} s/GiB (sys ${(r.sysSeconds / (size / GIB)).toFixed(2)}), peak ${r.peakMiB.toFixed(1)} MiB`);
       await deleteKeys(s3, [key]); // keep the server's disk / memory use flat
     }
   }
