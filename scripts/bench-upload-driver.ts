@@ -1,20 +1,58 @@
 /**
  * One upload exactly as the agent's uploader does it (same config resolver, same S3 client and store:
- * hash, streamed upload, HEAD-verify), in its own process so that the bench reads its own peak RSS.
- * Bundled by `npm run bench`. Env: the agent's uploader env (S3_*, AWS_*, UPLOAD_*, NODE_NAME, DUMP_ROOT)
- * plus BENCH_FILE and BENCH_KEY. Prints one JSON line: { ms, bytes, multipart }.
+ * one read pass with sha256 + per-part payload digests + the triage analysis, streamed upload,
+ * HEAD-verify, then the triage summary), in its own process so that the bench reads its own peak RSS
+ * and CPU time. Bundled by `npm run bench`. Env: the agent's uploader env (S3_*, AWS_*, UPLOAD_*,
+ * NODE_NAME, DUMP_ROOT) plus BENCH_FILE and BENCH_KEY. Prints one JSON line:
+ * { ms, bytes, multipart, cpuMs, topClass }.
+ *
+ * BENCH_MODE=floor-sha256 | floor-md5 | floor-both | floor-read: no S3; the file read once in 1 MiB
+ * chunks (as the read pass does) and hashed with Node's own crypto; prints { ms, bytes, cpuMs } (the
+ * floor the uploader's CPU per byte is compared with).
  */
+import { createHash } from 'crypto';
 import { open } from 'fs/promises';
 import { resolveUploaderConfig } from '../agent/src/config';
 import { createLogger } from '../agent/src/runtime/logger';
 import { createStore } from '../agent/src/uploader/command';
 import { tuneV8ForFlatMemory } from '../agent/src/uploader/file-source';
 import { readPass } from '../agent/src/uploader/read-pass';
+import { hprofTriage } from '../agent/src/uploader/triage';
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function floor(file: string, mode: string): Promise<void> {
+  const algos = mode === 'floor-sha256' ? ['sha256'] : mode === 'floor-md5' ? ['md5'] : mode === 'floor-both' ? ['sha256', 'md5'] : [];
+  const t0 = Date.now();
+  const c0 = cpuMs();
+  const fh = await open(file, 'r');
+  try {
+    const hashes = algos.map((a) => createHash(a));
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    let pos = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      for (const h of hashes) h.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    for (const h of hashes) h.digest();
+    process.stdout.write(JSON.stringify({ ms: Date.now() - t0, bytes: pos, cpuMs: cpuMs() - c0 }) + '\n');
+  } finally {
+    await fh.close();
+  }
+}
 
 async function main(): Promise<void> {
   const file = process.env.BENCH_FILE;
   const key = process.env.BENCH_KEY;
-  if (!file || !key) throw new Error('BENCH_FILE and BENCH_KEY are required');
+  const mode = process.env.BENCH_MODE ?? 'upload';
+  if (!file) throw new Error('BENCH_FILE is required');
+  if (mode.startsWith('floor')) return floor(file, mode);
+  if (!key) throw new Error('BENCH_KEY is required');
   tuneV8ForFlatMemory(); // as runUploader does
   const config = resolveUploaderConfig(process.env);
   const store = createStore(config, { logger: createLogger({ level: 'warn' }) });
@@ -23,14 +61,17 @@ async function main(): Promise<void> {
   try {
     const { size } = await fh.stat();
     const partSize = store.partSizeFor(size);
-    const pass = await readPass(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, { size, partSize, digest: config.digest, gzipHprof: false }, { readTimeoutMs: config.readTimeoutMs });
+    const triage = config.analysis ? hprofTriage('hprof', config.nodeName) : undefined;
+    const pass = await readPass(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, { size, partSize, digest: config.digest, gzipHprof: false, analysis: triage?.analysis }, { readTimeoutMs: config.readTimeoutMs });
+    if (pass.analysisError) throw new Error(`triage failed: ${pass.analysisError}`);
+    const outcome = triage ? await triage.summarise(fh, 'hprof') : undefined;
     const sha256 = pass.sha256;
     const { multipart } = await store.upload({
       fh, size, key, metadata: { sha256, 'original-size': String(size) }, gzip: false, digest: config.digest, partSize, partDigests: pass.partDigests,
     });
     const head = await store.head(key);
     if (!head || head.size !== size || head.metadata.sha256 !== sha256) throw new Error(`verification failed: ${JSON.stringify(head)}`);
-    process.stdout.write(JSON.stringify({ ms: Date.now() - t0, bytes: size, multipart }) + '\n');
+    process.stdout.write(JSON.stringify({ ms: Date.now() - t0, bytes: size, multipart, cpuMs: cpuMs(), topClass: outcome?.topClasses[0]?.name }) + '\n');
   } finally {
     await fh.close();
     store.client.destroy();

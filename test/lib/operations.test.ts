@@ -101,7 +101,7 @@ describe.each(PLATFORMS)('%s: defaults', (platform) => {
     expect(spec.tolerations).toBeUndefined();
     expect(spec.nodeSelector).toBeUndefined();
     const up = find(objects, 'DaemonSet', 'heap-dump-s3-uploader');
-    expect(container(up, 'uploader').resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } });
+    expect(container(up, 'uploader').resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
     expect(container(up, 'heapdump-wait-ready').resources).toEqual({ requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '128Mi' } });
   });
 

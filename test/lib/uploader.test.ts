@@ -100,7 +100,7 @@ describe('Uploader', () => {
     expect(up.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(spec.priorityClassName).toBe('dump-volume-critical');
     expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
-    expect(up.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } });
+    expect(up.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
     expect(ds.spec.selector.matchLabels).toEqual({ app: 's3-uploader' });
   });
 

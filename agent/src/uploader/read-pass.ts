@@ -92,7 +92,8 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
   const timedRead = withReadTimeout(read, deps.readTimeoutMs, deps.stuck);
   const whole = createHash('sha256');
   const wholeMd5 = plan.digest === 'md5' && plan.partSize === undefined ? createHash('md5') : undefined;
-  const parts = new PartDigests(plan);
+  // One PUT with MD5: the whole-file MD5 is also the PUT's Content-MD5, computed once.
+  const parts = new PartDigests(plan, wholeMd5 !== undefined);
   const decoder = plan.gzipHprof ? new GzipDecoder(plan.analysis) : undefined;
   let analysisError: string | undefined;
   const analyse = !plan.gzipHprof && plan.analysis ? guarded(plan.analysis, (e) => (analysisError ??= e)) : undefined;
@@ -113,13 +114,14 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
     deps.onBytes?.(n);
   }
   const sha256 = whole.digest();
+  const md5 = wholeMd5?.digest();
   const decoded = decoder ? await decoder.end() : undefined;
   if (decoder?.analysisError) analysisError ??= decoder.analysisError;
   return {
     sha256: sha256.toString('hex'),
-    ...(wholeMd5 ? { md5: wholeMd5.digest('hex') } : {}),
-    // One PUT with SHA-256: the payload checksum is the whole-object sha256, computed once.
-    partDigests: plan.partSize === undefined && plan.digest === 'sha256' ? [sha256] : parts.finish(),
+    ...(md5 ? { md5: md5.toString('hex') } : {}),
+    // One PUT: the payload digest is the whole-object sha256 or MD5, computed once.
+    partDigests: plan.partSize === undefined && plan.digest === 'sha256' ? [sha256] : md5 ? [md5] : parts.finish(),
     ...(decoded ? { decoded } : {}),
     ...(analysisError !== undefined ? { analysisError } : {}),
   };
@@ -145,9 +147,9 @@ class PartDigests {
   private current?: Hash;
   private inPart = 0;
 
-  constructor(private readonly plan: PassPlan) {
-    // One PUT with SHA-256 reuses the whole-object hash: nothing to compute here.
-    if (!(plan.partSize === undefined && plan.digest === 'sha256')) this.current = createHash(plan.digest);
+  constructor(private readonly plan: PassPlan, wholeMd5: boolean) {
+    // One PUT reuses the whole-object hash (sha256, or the whole-file MD5): nothing to compute here.
+    if (!(plan.partSize === undefined && (plan.digest === 'sha256' || wholeMd5))) this.current = createHash(plan.digest);
   }
 
   update(chunk: Buffer): void {
