@@ -64,7 +64,11 @@ describeWithMountNs('end to end on one simulated node', () => {
 
     // the uploader runs as the manifest says: uid 0 with only the capabilities the container adds
     const uploaderId = processIdentity(manifests.uploader.spec, containerOf(manifests.uploader, COMMANDS.uploader), 0);
-    const status = readFileSync(`/proc/${uploader.proc.pid}/status`, 'utf8');
+    // the container's process starts as nsenter/setpriv, which drop the capabilities and then exec node
+    const procStatus = () => readFileSync(`/proc/${uploader.proc.pid}/status`, 'utf8');
+    await waitFor(async () => /^Name:\s+node$/m.test(procStatus()), 10_000, 50);
+    const status = procStatus();
+    expect(status).toMatch(/^Name:\s+node$/m);
     expect(status).toMatch(new RegExp(`^Uid:\\s+${uploaderId.uid}\\s`, 'm'));
     expect(status).toMatch(new RegExp(`^CapEff:\\s+${capMask(uploaderId.caps)}$`, 'm'));
     // archive (the default afterUpload) moves dumps out of the pods' 0700 folders: DAC_OVERRIDE too
@@ -92,7 +96,7 @@ describeWithMountNs('end to end on one simulated node', () => {
     const [local] = await listLocal(dirs.pvcDir);
     const env = sim.uploaderEnv();
     const rel = path.relative(path.join(sim.pvcDir, sim.nodeName), file);
-    // plan decision 6: the occurrence (the dump's mtime) before the extension
+    // the occurrence (the dump's mtime) before the extension
     const key = dumpKey(env[ENV.s3Prefix] ?? '', sim.nodeName, rel.split('/').map((x) => Buffer.from(x)), st.mtimeMs);
     expect(rel).toBe(`${manifests.app.namespace}/${app.podName}/java_pid${app.proc.pid}.hprof`);
 
@@ -122,7 +126,7 @@ describeWithMountNs('end to end on one simulated node', () => {
     // once: no other object (no duplicate under a suffixed key), and it stays that way
     await waitFor(async () => false, 3000);
     const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
-    // the dump and its triage summary (plan decision 6: `<dump key>.summary.json` / `.summary.txt`)
+    // the dump and its triage summary (`<dump key>.summary.json` / `.summary.txt`)
     expect((listed.Contents ?? []).map((o) => o.Key).filter((k) => !k!.startsWith(`${key}.summary.`))).toEqual([key]);
     expect((await headObject(client, s3.bucket, key))?.size).toBe(local.size);
     expect(uploader.proc.exitInfo()).toBeUndefined();

@@ -314,7 +314,7 @@ export class NodeSim {
     if (isAgent) {
       env[ENV.httpPort] = '0';
       env[ENV.httpHost] = '127.0.0.1';
-      // The agent's path defaults are container paths (e.g. DUMP_ROOT /mnt/dump, which plan decision 4's
+      // The agent's path defaults are container paths (e.g. DUMP_ROOT /mnt/dump, which the
       // init container does not set): unset ones under a volume mount point at that volume here.
       for (const [, st] of envSettings()) {
         if (env[st.env] !== undefined || typeof st.default !== 'string' || !st.default.startsWith('/')) continue;

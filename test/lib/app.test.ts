@@ -62,7 +62,7 @@ describe('Application', () => {
     expect(envVar(app, 'JAVA_OPTS')).toBeUndefined();
   });
 
-  test('the init container of plan decision 4 creates the per-pod folder', () => {
+  test('the wait-ready init container creates the per-pod folder', () => {
     expect(spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['heapdump-wait-ready']);
     expect(init.args).toEqual(['wait-ready']);
     expect(init.command).toBeUndefined();

@@ -34,7 +34,7 @@ describe('constructs and agent share one contract', () => {
     if (secret) expect(Object.keys(secret.stringData).filter((k) => !CONTRACT_NAMES.has(k))).toEqual([]);
   });
 
-  test('the app\'s init container uses contract names only (the pod-folder variables of plan decision 4 are settings too)', () => {
+  test('the app\'s init container uses contract names only (the pod-folder variables are settings too)', () => {
     const spec = podSpec(find(synthPipeline({ agentImage: IMAGE }).objects, 'Deployment', 'memory-leak-app'));
     const names = spec.initContainers[0].env.map((e: { name: string }) => e.name);
     expect(names.filter((n: string) => !CONTRACT_NAMES.has(n))).toEqual([]);
