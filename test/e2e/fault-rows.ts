@@ -591,7 +591,10 @@ export const ROWS: RowDef[] = [
       const target = ctx.sim.guardMount().target;
       const pod = await ctx.newPod();
       const writing = ctx.writeDump(pod, await ctx.source(64), { chunkBytes: 2 * MIB, delayMs: 100 });
-      await sleep(1000);
+      // "while the application writes": its file open and a few chunks in (a fixed sleep lost that race on a busy CI machine)
+      const view = ctx.dumpFile(pod).view;
+      const begun = await waitFor(() => existsSync(view) && statSync(view).size >= 4 * MIB, 30_000, 20);
+      if (!begun) throw new Error(`the dump ${view} was not being written within 30 s`);
       const t = Date.now();
       const r = await ctx.sim.nsExec(['umount', '-l', target]);
       if (r.code !== 0) throw new Error(`umount -l ${target} failed: ${r.stderr}`);
