@@ -1,24 +1,24 @@
 /**
  * The uploader's triage summary of a heap dump you already have on disk: `npm run -s summarize -- FILE
- * [--json]`. Same analyzer, same rendering as the `<dump key>.summary.txt/.json` objects the uploader
- * writes next to each dump (one read of the file, names read by position at the end), for dumps that
- * predate the pipeline or were copied off a node by hand. Uncompressed HPROF only: for a `.hprof.gz`,
- * `gunzip -k` it first (the names are read by position, which a gzip stream does not allow).
+ * [--json]`. The uploader's own pieces, as its upload job runs them: one read pass (readPass: sha256,
+ * gzip decode for a `.hprof.gz`, the analyzer fed with the decoded bytes), names read by position at
+ * the end, and the same document and rendering as the `<dump key>.summary.txt/.json` objects. For
+ * dumps that predate the pipeline or were copied off a node by hand.
  *
  * The "dump" part of the document describes the local file: `key` is its path, `bucket` is empty and
  * `uri` is a file:// URI; node is this machine's hostname; namespace and pod are not known.
  */
-import { createHash } from 'crypto';
 import { open } from 'fs/promises';
 import { hostname } from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
-import { HprofAnalyzer } from '../agent/src/triage/analyzer';
-import { fileNameReader } from '../agent/src/triage/name-readers';
-import { renderSummaryText, summaryDocument } from '../agent/src/triage/summary';
+import { fileNameReader, gzipFileNameReader, HprofAnalyzer, renderSummaryText, summaryDocument } from '../agent/src/triage';
+import { readPass } from '../agent/src/uploader/read-pass';
+import { kindOfName } from '../agent/src/uploader/upload-job';
 
-const USAGE = 'usage: npm run -s summarize -- FILE.hprof [--json]';
-const CHUNK = 1024 * 1024;
+const USAGE = 'usage: npm run -s summarize -- FILE.hprof|FILE.hprof.gz [--json]';
+/** A local file: a read that takes this long means something is wrong with the disk. */
+const READ_TIMEOUT_MS = 60_000;
 
 async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json');
@@ -28,8 +28,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const file = path.resolve(rest[0]);
-  if (file.endsWith('.gz')) {
-    process.stderr.write(`summarize: ${file} is gzip-compressed; expected an uncompressed .hprof (gunzip -k it first)\n`);
+  const kind = kindOfName(Buffer.from(path.basename(file)));
+  if (kind === 'other') {
+    process.stderr.write(`summarize: ${file} is not named like an HPROF dump; expected *.hprof or *.hprof.gz\n`);
     return 2;
   }
   const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
@@ -44,27 +45,24 @@ async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     const analyzer = new HprofAnalyzer();
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (let pos = 0; pos < st.size; ) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, st.size - pos), pos);
-      if (bytesRead === 0) break; // shrank while reading: the analysis says it is incomplete
-      const chunk = buf.subarray(0, bytesRead);
-      hash.update(chunk);
-      analyzer.update(chunk);
-      pos += bytesRead;
-    }
-    const heap = await analyzer.finish(fileNameReader(fh));
+    const pass = await readPass(
+      async (buffer, position, length) => (await fh.read(buffer, 0, length, position)).bytesRead,
+      { size: st.size, digest: 'sha256', gzipHprof: kind === 'hprof-gzip', analysis: analyzer },
+      { readTimeoutMs: READ_TIMEOUT_MS },
+    );
+    const heap = await analyzer.finish(kind === 'hprof-gzip' ? gzipFileNameReader(fh) : fileNameReader(fh));
     const doc = summaryDocument({
       key: file,
       bucket: '',
       uri: pathToFileURL(file).href,
       size: st.size,
-      sha256: hash.digest('hex'),
+      sha256: pass.sha256,
       node: hostname(),
       modifiedAt: st.mtime.toISOString(),
       uploadedAt: new Date().toISOString(),
-      complete: heap.complete,
+      // as the uploader decides it: a .hprof.gz must also decode to its end
+      complete: heap.complete && (pass.decoded?.complete ?? true),
+      ...(pass.decoded?.uncompressedSize !== undefined ? { compression: 'gzip' as const, uncompressedSize: pass.decoded.uncompressedSize } : {}),
     }, heap);
     process.stdout.write(json ? `${JSON.stringify(doc, null, 2)}\n` : renderSummaryText(doc));
     return 0;

@@ -1,12 +1,13 @@
 /**
  * `npm run summarize`: the uploader's summary of a local heap dump, from a real JDK dump (the test
- * Leak program keeps 256 KiB byte[] chunks until OutOfMemoryError in main).
+ * Leak program keeps 256 KiB byte[] chunks until OutOfMemoryError in main), plain and gzip-compressed.
  */
 import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { gunzipSync } from 'zlib';
 import { SUMMARY_SCHEMA } from '../../agent/src/triage/summary';
 import { makeHeapDump } from '../support/jvm';
 import { repoPath } from '../support/procs';
@@ -16,9 +17,11 @@ const summarize = (...args: string[]) =>
 
 let tmp: string;
 let dump: string;
+let gzDump: string;
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'summarize-test-'));
   dump = await makeHeapDump(tmp);
+  gzDump = await makeHeapDump(path.join(tmp, 'gz'), { gzipLevel: 1 });
 }, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -41,6 +44,16 @@ test('--json: the summary document, hashed from the same read', () => {
   expect(doc.heap.classes[0].name).toBe('byte[]');
 }, 60_000);
 
+test('a gzip-compressed dump (-XX:HeapDumpGzipLevel=1): analysed from the decompressed stream, complete', () => {
+  expect(gzDump).toMatch(/\.hprof\.gz$/);
+  const r = summarize(gzDump, '--json');
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  const doc = JSON.parse(r.stdout) as { dump: { sha256: string; complete: boolean; compression: string; uncompressedSize: number }; heap: { classes: Array<{ name: string }> } };
+  expect(doc.dump).toMatchObject({ sha256: createHash('sha256').update(readFileSync(gzDump)).digest('hex'), complete: true, compression: 'gzip' });
+  expect(doc.dump.uncompressedSize).toBe(gunzipSync(readFileSync(gzDump)).length);
+  expect(doc.heap.classes[0].name).toBe('byte[]');
+}, 60_000);
+
 test('a truncated copy: summarized, marked incomplete', () => {
   const cut = path.join(tmp, 'cut.hprof');
   const bytes = readFileSync(dump);
@@ -52,7 +65,7 @@ test('a truncated copy: summarized, marked incomplete', () => {
 
 test.each([
   [[], 2, /^summarize: expected one heap dump file and optionally --json, got \[\]$/],
-  [['a.hprof.gz'], 2, /^summarize: .*a\.hprof\.gz is gzip-compressed; expected an uncompressed \.hprof \(gunzip -k it first\)$/],
+  [['notes.txt'], 2, /^summarize: .*notes\.txt is not named like an HPROF dump; expected \*\.hprof or \*\.hprof\.gz$/],
   [['/nonexistent/x.hprof'], 1, /^summarize: cannot open \/nonexistent\/x\.hprof: ENOENT$/],
 ])('fails on %j: one line, exit %d, no stack trace', (args, status, line) => {
   const r = summarize(...args);
