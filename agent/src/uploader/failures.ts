@@ -6,8 +6,9 @@
  * the pod unready (it is that file's problem, retried on its own backoff while other dumps keep
  * flowing); when a file's failure looks like a bucket-level refusal (credentials, policy) the loop
  * runs the bucket check early, and that check decides. A dump verified while the pod is unready is
- * evidence the bucket is back: that too runs the check at once rather than at its next interval. Each distinct cause is logged once (per file
- * for local and per-file causes) until things recover; the sets that remember this are bounded.
+ * evidence the bucket is back: that too runs the check at once rather than at its next interval. Each
+ * distinct cause is logged once (per file for local and per-file causes) until things recover; the
+ * sets that remember this are bounded.
  */
 import type { Logger } from '../runtime/logger';
 import { backoffDelay, type BackoffPolicy, classifyFailure, type ClassifiedFailure } from './retry';
