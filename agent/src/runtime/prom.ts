@@ -18,7 +18,7 @@ export type Counter<T extends string = string> = Prom.Counter<T>;
 export type Gauge<T extends string = string> = Prom.Gauge<T>;
 export type Histogram<T extends string = string> = Prom.Histogram<T>;
 
-type DefaultMetric = (registry: Prom.Registry, config: { prefix?: string }) => void;
+type DefaultMetric = (registry: Prom.Registry, config: { prefix?: string; eventLoopMonitoringPrecision?: number }) => void;
 
 /**
  * The default process metrics worth their memory: start time, resident memory, file descriptors,
