@@ -4,7 +4,7 @@
  * HEAD-verify, then the triage summary), in its own process so that the bench reads its own peak RSS
  * and CPU time. Bundled by `npm run bench`. Env: the agent's uploader env (S3_*, AWS_*, UPLOAD_*,
  * NODE_NAME, DUMP_ROOT) plus BENCH_FILE and BENCH_KEY. Prints one JSON line:
- * { ms, bytes, multipart, cpuMs, topClass }.
+ * { ms, bytes, multipart, cpuMs, passCpuMs, passMs, topClass } (passCpuMs/passMs: the read pass and summary alone).
  *
  * BENCH_MODE=floor-sha256 | floor-md5 | floor-both | floor-read: no S3; the file read once in 1 MiB
  * chunks (as the read pass does) and hashed with Node's own crypto; prints { ms, bytes, cpuMs } (the
@@ -65,13 +65,15 @@ async function main(): Promise<void> {
     const pass = await readPass(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, { size, partSize, digest: config.digest, gzipHprof: false, analysis: triage?.analysis }, { readTimeoutMs: config.readTimeoutMs });
     if (pass.analysisError) throw new Error(`triage failed: ${pass.analysisError}`);
     const outcome = triage ? await triage.summarise(fh, 'hprof') : undefined;
+    const passCpuMs = cpuMs();
+    const passMs = Date.now() - t0;
     const sha256 = pass.sha256;
     const { multipart } = await store.upload({
       fh, size, key, metadata: { sha256, 'original-size': String(size) }, gzip: false, digest: config.digest, partSize, partDigests: pass.partDigests,
     });
     const head = await store.head(key);
     if (!head || head.size !== size || head.metadata.sha256 !== sha256) throw new Error(`verification failed: ${JSON.stringify(head)}`);
-    process.stdout.write(JSON.stringify({ ms: Date.now() - t0, bytes: size, multipart, cpuMs: cpuMs(), topClass: outcome?.topClasses[0]?.name }) + '\n');
+    process.stdout.write(JSON.stringify({ ms: Date.now() - t0, bytes: size, multipart, cpuMs: cpuMs(), passCpuMs, passMs, topClass: outcome?.topClasses[0]?.name }) + '\n');
   } finally {
     await fh.close();
     store.client.destroy();

@@ -31,7 +31,7 @@ import type { FileHandle } from 'fs/promises';
 import { Readable } from 'stream';
 import { createGzip, constants as zc } from 'zlib';
 import type { Logger } from '../runtime/logger';
-import { rangeStream } from './file-source';
+import { PART_STREAM, rangeStream } from './file-source';
 import type { PayloadDigest } from './read-pass';
 
 export interface StoreOptions {
@@ -162,7 +162,7 @@ export class S3Store {
     await this.multipart(req, count, async (n, fail) => {
       const start = (n - 1) * partSize;
       const end = Math.min(req.size, start + partSize);
-      return { body: rangeStream(req.fh, start, end, req.onBytes, fail), length: end - start, digest: req.partDigests[n - 1] };
+      return { body: rangeStream(req.fh, start, end, req.onBytes, fail, PART_STREAM), length: end - start, digest: req.partDigests[n - 1] };
     }, this.opts.concurrency);
     return { storedSize: req.size, multipart: true };
   }
