@@ -17,8 +17,28 @@ import { envSettings, Invalid, type Setting, SETTINGS } from './settings';
 import type { AFTER_UPLOAD_ACTIONS, PAYLOAD_CHECKSUMS } from './settings/table';
 
 export type AfterUpload = (typeof AFTER_UPLOAD_ACTIONS)[number];
-/** Payload digests: MD5 (Content-MD5) or SHA-256 (x-amz-checksum-sha256). */
-export type PayloadDigest = (typeof PAYLOAD_CHECKSUMS)[number];
+/** Payload digests: MD5 (Content-MD5) or SHA-256 (x-amz-checksum-sha256); `auto` is resolved at start. */
+export type PayloadDigest = Exclude<(typeof PAYLOAD_CHECKSUMS)[number], 'auto'>;
+
+/**
+ * The digest `auto` stands for: AWS S3 checks x-amz-checksum-sha256, which costs one hash where MD5 costs
+ * a second one over every byte; any other endpoint gets Content-MD5, the one digest every S3-compatible
+ * server checks (Ceph RGW before 19 stores an object whose sha256 header does not match).
+ */
+export function payloadDigestFor(setting: (typeof PAYLOAD_CHECKSUMS)[number], endpoint: string | undefined): PayloadDigest {
+  if (setting !== 'auto') return setting;
+  return endpoint === undefined || isAwsS3Endpoint(endpoint) ? 'sha256' : 'md5';
+}
+
+function isAwsS3Endpoint(endpoint: string): boolean {
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host.endsWith('.amazonaws.com') || host.endsWith('.amazonaws.com.cn');
+}
 
 export interface CommonConfig {
   readonly nodeName: string;
@@ -272,7 +292,7 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     concurrency: required(env, SETTINGS.uploadConcurrency),
     multipartThresholdBytes: required(env, SETTINGS.uploadMultipartThresholdMb) * 2 ** 20,
     gzip: required(env, SETTINGS.uploadGzip),
-    digest: required(env, SETTINGS.uploadChecksum),
+    digest: payloadDigestFor(required(env, SETTINGS.uploadChecksum), optional(env, SETTINGS.s3EndpointUrl)),
     afterUpload: required(env, SETTINGS.afterUpload),
     maxWatches: required(env, SETTINGS.watchMaxDirectories),
     maxFiles: required(env, SETTINGS.dumpMaxFiles),

@@ -38,7 +38,7 @@ describe('defaults', () => {
       s3: { bucket: 'heap-dumps', prefix: '', region: 'us-east-1', forcePathStyle: false, storageClass: 'STANDARD', checksumMode: 'WHEN_REQUIRED' },
       watchIntervalMs: 60_000, fileStableTimeMs: 120_000, completeQuietTimeMs: 1_000,
       patterns: ['*.hprof', '*.hprof.gz', '*.phd'], partSizeBytes: 8 * 2 ** 20, concurrency: 4, multipartThresholdBytes: 1024 * 2 ** 20,
-      gzip: false, afterUpload: 'archive', digest: 'md5', retentionMaxAgeMs: 604_800_000, retentionMaxBytes: 2 * 1024 ** 3,
+      gzip: false, afterUpload: 'archive', digest: 'sha256', retentionMaxAgeMs: 604_800_000, retentionMaxBytes: 2 * 1024 ** 3,
       notify: { timeoutMs: 10_000, maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000 },
       maxWatches: 1024, maxFiles: 10_000, readTimeoutMs: 60_000, analysis: true,
     });
@@ -54,6 +54,21 @@ describe('values', () => {
     expect(c).toMatchObject({ watchIntervalMs: 2500, fileStableTimeMs: 1500, completeQuietTimeMs: 0, gzip: true, afterUpload: 'delete' });
     expect(resolveUploaderConfig({ ...UPLOADER, UPLOAD_GZIP: 'no', AFTER_UPLOAD: 'keep' })).toMatchObject({ gzip: false, afterUpload: 'keep' });
     expect(resolveMountGuardConfig({ ...BASE, MOUNT_CHECK_INTERVAL: '0.25' }).checkIntervalMs).toBe(250);
+  });
+  test('UPLOAD_CHECKSUM=auto (the default): sha256 where AWS S3 checks it, Content-MD5 on any other endpoint', () => {
+    const digest = (env: Record<string, string>) => resolveUploaderConfig({ ...UPLOADER, ...env }).digest;
+    expect(digest({})).toBe('sha256');
+    expect(digest({ S3_ENDPOINT_URL: '' })).toBe('sha256');
+    expect(digest({ S3_ENDPOINT_URL: 'https://s3.eu-west-1.amazonaws.com' })).toBe('sha256');
+    expect(digest({ S3_ENDPOINT_URL: 'https://bucket.vpce-0a1b2c3d-abcd.s3.us-east-1.vpce.amazonaws.com' })).toBe('sha256');
+    expect(digest({ S3_ENDPOINT_URL: 'https://s3.cn-north-1.amazonaws.com.cn' })).toBe('sha256');
+    expect(digest({ S3_ENDPOINT_URL: 'http://rook-ceph-rgw.openshift-storage.svc:80' })).toBe('md5');
+    expect(digest({ S3_ENDPOINT_URL: 'https://minio.example.com' })).toBe('md5');
+    // a host that only contains the AWS domain is not AWS
+    expect(digest({ S3_ENDPOINT_URL: 'https://s3.amazonaws.com.evil.example' })).toBe('md5');
+    // an explicit choice is kept whatever the endpoint
+    expect(digest({ UPLOAD_CHECKSUM: 'md5' })).toBe('md5');
+    expect(digest({ UPLOAD_CHECKSUM: 'sha256', S3_ENDPOINT_URL: 'http://127.0.0.1:9000' })).toBe('sha256');
   });
   test('empty values mean "use the default" (ConfigMap keys set to "")', () => {
     expect(resolveUploaderConfig({ ...UPLOADER, S3_ENDPOINT_URL: '', S3_PREFIX: '', WATCH_INTERVAL: '' })).toMatchObject({ watchIntervalMs: 60_000, s3: { prefix: '' } });
@@ -172,7 +187,7 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'UPLOAD_MULTIPART_THRESHOLD_MB', '5121', 'UPLOAD_MULTIPART_THRESHOLD_MB="5121" is invalid: expected a whole number of MiB between 5 and 5120'],
   ['up', resolveUploaderConfig, 'UPLOAD_GZIP', 'on', 'UPLOAD_GZIP="on" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'AFTER_UPLOAD', 'y', 'AFTER_UPLOAD="y" is invalid: expected one of archive, delete, keep'],
-  ['up', resolveUploaderConfig, 'UPLOAD_CHECKSUM', 'crc32', 'UPLOAD_CHECKSUM="crc32" is invalid: expected one of md5, sha256'],
+  ['up', resolveUploaderConfig, 'UPLOAD_CHECKSUM', 'crc32', 'UPLOAD_CHECKSUM="crc32" is invalid: expected one of auto, md5, sha256'],
   ['up', resolveUploaderConfig, 'WATCH_MAX_DIRECTORIES', '-1', 'WATCH_MAX_DIRECTORIES="-1" is invalid: expected a whole number between 0 and 100000'],
   ['up', resolveUploaderConfig, 'DUMP_MAX_FILES', '0', 'DUMP_MAX_FILES="0" is invalid: expected a whole number between 1 and 1000000'],
   ['up', resolveUploaderConfig, 'FILE_READ_TIMEOUT', '0', 'FILE_READ_TIMEOUT="0" is invalid: expected a number of seconds > 0 and <= 3600'],

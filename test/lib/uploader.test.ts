@@ -30,7 +30,7 @@ describe('Uploader', () => {
       UPLOAD_GZIP: 'false',
       UPLOAD_MULTIPART_THRESHOLD_MB: '1024',
       AFTER_UPLOAD: 'archive',
-      UPLOAD_CHECKSUM: 'md5',
+      UPLOAD_CHECKSUM: 'auto',
       DUMP_ANALYSIS: 'true',
       RETENTION_MAX_AGE: '604800',
       RETENTION_MAX_BYTES: '2147483648',

@@ -47,7 +47,7 @@ export const S3_STORAGE_CLASSES = [
 export const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
 export const CREDENTIAL_SOURCES = ['secret', 'workload-identity'] as const;
 export const AFTER_UPLOAD_ACTIONS = ['archive', 'delete', 'keep'] as const;
-export const PAYLOAD_CHECKSUMS = ['md5', 'sha256'] as const;
+export const PAYLOAD_CHECKSUMS = ['auto', 'md5', 'sha256'] as const;
 /** Message formats of the notification webhook (agent/src/report/webhook.ts). */
 export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
 /** Where the kubelet mounts a ServiceAccount token, its CA bundle and the namespace (and where the agent looks). */
@@ -466,11 +466,13 @@ export const SETTINGS = {
     env: 'UPLOAD_CHECKSUM',
     prop: 'uploader.payloadChecksum',
     kind: oneOf(PAYLOAD_CHECKSUMS, 'PayloadChecksum'),
-    default: 'md5',
+    default: 'auto',
     readBy: [COMMANDS.uploader],
     doc: 'Digest sent with every PUT and every part, computed in the same read as the sha256, so the server rejects '
       + 'bytes that changed before they were sent. `md5`: Content-MD5, checked by AWS S3, Ceph RGW and MinIO. '
-      + '`sha256`: x-amz-checksum-sha256 (AWS S3 and newer servers; no extra hashing for one-PUT uploads).',
+      + '`sha256`: x-amz-checksum-sha256, checked by AWS S3 and servers with S3\'s additional checksums (Ceph RGW '
+      + 'before 19 ignores it); it needs no second hash, so a one-PUT upload costs about half the CPU (docs/performance.md). '
+      + '`auto`: `sha256` on AWS S3 (no `S3_ENDPOINT_URL`, or an `amazonaws.com` endpoint), `md5` on any other endpoint.',
   }),
   dumpAnalysis: setting({
     env: 'DUMP_ANALYSIS',
