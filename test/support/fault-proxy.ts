@@ -27,6 +27,8 @@ export interface FaultProxyOptions {
    * @default none
    */
   readonly refuse?: ReadonlyArray<{ readonly method?: string; readonly path: RegExp; readonly status: number; readonly code: string }>;
+  /** Called with every request's method, URL (path and query) and headers, before anything else. @default none */
+  readonly observe?: (req: { readonly method: string; readonly url: string; readonly headers: http.IncomingHttpHeaders }) => void;
 }
 
 export interface FaultProxy {
@@ -78,6 +80,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   const server = http.createServer((req, res) => {
     stats.requests++;
+    opts.observe?.({ method: req.method ?? '', url: req.url ?? '/', headers: req.headers });
     const reqPath = decodeURIComponent((req.url ?? '/').split('?')[0]);
     const rule = opts.refuse?.find((x) => (x.method === undefined || x.method === req.method) && x.path.test(reqPath));
     if (rule) {

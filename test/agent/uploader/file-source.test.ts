@@ -59,7 +59,7 @@ describe('rangeStream', () => {
   it('collects young garbage once per gcEveryBytes read, across streams', async () => {
     const budget = new ReadBudget();
     const gcs: number[] = [];
-    const spy = jest.spyOn(budget, 'account').mockImplementation((n, every) => gcs.push(every));
+    const spy = jest.spyOn(budget, 'account').mockImplementation((_n, every) => gcs.push(every));
     await drain(file, 0, 1024 * 1024, ONE_STREAM, budget);
     await drain(file, 0, 1024 * 1024, PART_STREAM, budget);
     spy.mockRestore();
