@@ -23,7 +23,6 @@
  * Everything is started and stopped by PID; temp files and cgroups are removed.
  */
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -33,7 +32,7 @@ import { AWS_CLI, awsCliEnv, baseEnv, RCLONE_REMOTE, rcloneEnv } from '../test/s
 import { makeLargeHprof } from '../test/support/jvm';
 import { node24Binary } from '../test/support/node24';
 import { disposeAll, freePort, runTracked, sleep, spawnTracked, type TrackedProcess } from '../test/support/procs';
-import { S3Server, s3Env, startS3Server } from '../test/support/s3';
+import { S3Server, s3Env, sha256File, startS3Server } from '../test/support/s3';
 import { describeLimits, LimitGroup, type Limits, uploaderLimitsFromManifest } from './bench-cgroup';
 
 const HELP = `usage: npm run bench -- [options]
@@ -248,12 +247,6 @@ async function throughput(s3: S3Server, file: string, root: string, size: number
     }
   }
   return rows;
-}
-
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 /** The floor: read + hash in the uploader's Node (no limits), CPU per byte. */

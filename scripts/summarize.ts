@@ -47,7 +47,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const analyzer = new HprofAnalyzer();
     const pass = await readPass(
       async (buffer, position, length) => (await fh.read(buffer, 0, length, position)).bytesRead,
-      { size: st.size, digest: 'sha256', gzipHprof: kind === 'hprof-gzip', analysis: analyzer },
+      { size: st.size, gzipHprof: kind === 'hprof-gzip', analysis: analyzer },
       { readTimeoutMs: READ_TIMEOUT_MS },
     );
     const heap = await analyzer.finish(kind === 'hprof-gzip' ? gzipFileNameReader(fh) : fileNameReader(fh));

@@ -23,21 +23,14 @@ export type PayloadDigest = Exclude<(typeof PAYLOAD_CHECKSUMS)[number], 'auto'>;
 /**
  * The digest `auto` stands for: AWS S3 checks x-amz-checksum-sha256, which costs one hash where MD5 costs
  * a second one over every byte; any other endpoint gets Content-MD5, the one digest every S3-compatible
- * server checks (Ceph RGW before 19 stores an object whose sha256 header does not match).
+ * server checks (Ceph RGW 16 stores an object whose sha256 header does not match; it rejects a bad MD5).
+ * `endpoint` is a validated http(s) URL (the setting's kind) or undefined for AWS S3.
  */
 export function payloadDigestFor(setting: (typeof PAYLOAD_CHECKSUMS)[number], endpoint: string | undefined): PayloadDigest {
   if (setting !== 'auto') return setting;
-  return endpoint === undefined || isAwsS3Endpoint(endpoint) ? 'sha256' : 'md5';
-}
-
-function isAwsS3Endpoint(endpoint: string): boolean {
-  let host: string;
-  try {
-    host = new URL(endpoint).hostname.toLowerCase();
-  } catch {
-    return false;
-  }
-  return host.endsWith('.amazonaws.com') || host.endsWith('.amazonaws.com.cn');
+  if (endpoint === undefined) return 'sha256';
+  const host = new URL(endpoint).hostname.toLowerCase();
+  return host.endsWith('.amazonaws.com') || host.endsWith('.amazonaws.com.cn') ? 'sha256' : 'md5';
 }
 
 export interface CommonConfig {

@@ -3,6 +3,7 @@
  *  - the whole-object sha256 (the object's identity in its metadata);
  *  - the payload digest of every PUT or part (Content-MD5, or x-amz-checksum-sha256), so the server
  *    rejects bytes that differ from the bytes read here (the upload itself reads the file again);
+ *    none when the upload gzips on the fly (its compressed parts are digested as they are made);
  *  - for a gzip-compressed HPROF: the streaming decode (every member to its end, trailers checked)
  *    and the structure of the decompressed dump (does it end on HEAP DUMP END);
  *  - the triage analysis of the (decompressed) HPROF.
@@ -32,7 +33,11 @@ export interface PassPlan {
   readonly size: number;
   /** Part size when the upload is multipart; undefined for one PUT. */
   readonly partSize?: number;
-  readonly digest: PayloadDigest;
+  /**
+   * The payload digest of every PUT / part; undefined for none (a gzip upload digests the compressed
+   * parts as it makes them, and a summary needs no upload at all).
+   */
+  readonly digest?: PayloadDigest;
   /** The file is a gzip-compressed HPROF: decode it and check the decompressed structure. */
   readonly gzipHprof: boolean;
   /** The (decoded) bytes to analyse, or undefined for none. */
@@ -43,7 +48,7 @@ export interface PassResult {
   readonly sha256: string;
   /** MD5 of the whole file (hex) when the digest is md5 and the upload is one PUT: the ETag S3 returns. */
   readonly md5?: string;
-  /** One digest (raw bytes) per PUT / part, in the plan's algorithm. */
+  /** One digest (raw bytes) per PUT / part, in the plan's algorithm; empty without a digest. */
   readonly partDigests: readonly Buffer[];
   /** Gzip-compressed HPROF only. */
   readonly decoded?: {
@@ -91,9 +96,10 @@ export function withReadTimeout(read: PositionedRead, ms: number, stuck?: { read
 export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassDeps): Promise<PassResult> {
   const timedRead = withReadTimeout(read, deps.readTimeoutMs, deps.stuck);
   const whole = createHash('sha256');
+  // One PUT: its payload digest is the whole file's, so MD5 is the only extra hash (and sha256 none);
+  // multipart: one digest per part.
   const wholeMd5 = plan.digest === 'md5' && plan.partSize === undefined ? createHash('md5') : undefined;
-  // One PUT with MD5: the whole-file MD5 is also the PUT's Content-MD5, computed once.
-  const parts = new PartDigests(plan, wholeMd5 !== undefined);
+  const parts = plan.digest !== undefined && plan.partSize !== undefined ? new PartDigests(plan.partSize, plan.digest) : undefined;
   const decoder = plan.gzipHprof ? new GzipDecoder(plan.analysis) : undefined;
   let analysisError: string | undefined;
   const analyse = !plan.gzipHprof && plan.analysis ? guarded(plan.analysis, (e) => (analysisError ??= e)) : undefined;
@@ -107,7 +113,7 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
     const chunk = buf.subarray(0, n);
     whole.update(chunk);
     wholeMd5?.update(chunk);
-    parts.update(chunk);
+    parts?.update(chunk);
     analyse?.(chunk);
     if (decoder) await decoder.write(chunk);
     pos += n;
@@ -120,8 +126,7 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
   return {
     sha256: sha256.toString('hex'),
     ...(md5 ? { md5: md5.toString('hex') } : {}),
-    // One PUT: the payload digest is the whole-object sha256 or MD5, computed once.
-    partDigests: plan.partSize === undefined && plan.digest === 'sha256' ? [sha256] : md5 ? [md5] : parts.finish(),
+    partDigests: parts ? parts.finish() : plan.digest === 'sha256' ? [sha256] : md5 ? [md5] : [],
     ...(decoded ? { decoded } : {}),
     ...(analysisError !== undefined ? { analysisError } : {}),
   };
@@ -141,40 +146,33 @@ function guarded(a: StreamAnalysis, onError: (message: string) => void): (chunk:
   };
 }
 
-/** Payload digests per part boundary (or one for the whole file). */
+/** Payload digests of a multipart upload, one per part boundary. */
 class PartDigests {
   private readonly out: Buffer[] = [];
-  private current?: Hash;
+  private current: Hash;
   private inPart = 0;
 
-  constructor(private readonly plan: PassPlan, wholeMd5: boolean) {
-    // One PUT reuses the whole-object hash (sha256, or the whole-file MD5): nothing to compute here.
-    if (!(plan.partSize === undefined && (plan.digest === 'sha256' || wholeMd5))) this.current = createHash(plan.digest);
+  constructor(private readonly partSize: number, private readonly digest: PayloadDigest) {
+    this.current = createHash(digest);
   }
 
   update(chunk: Buffer): void {
-    if (!this.current) return;
-    const partSize = this.plan.partSize;
-    if (partSize === undefined) {
-      this.current.update(chunk);
-      return;
-    }
     let c = chunk;
     while (c.length > 0) {
-      const take = Math.min(c.length, partSize - this.inPart);
+      const take = Math.min(c.length, this.partSize - this.inPart);
       this.current.update(c.subarray(0, take));
       this.inPart += take;
       c = c.subarray(take);
-      if (this.inPart === partSize) {
+      if (this.inPart === this.partSize) {
         this.out.push(this.current.digest());
-        this.current = createHash(this.plan.digest);
+        this.current = createHash(this.digest);
         this.inPart = 0;
       }
     }
   }
 
   finish(): Buffer[] {
-    if (this.current && (this.inPart > 0 || this.out.length === 0)) this.out.push(this.current.digest());
+    if (this.inPart > 0 || this.out.length === 0) this.out.push(this.current.digest());
     return this.out;
   }
 }

@@ -193,7 +193,8 @@ export class UploadJob {
     let cached = Tracker.current(t.pass, state);
     if (!cached) {
       const triage = this.deps.triage?.(kind);
-      const result = await readPass(read, { size: state.size, partSize, digest: this.settings.digest, gzipHprof: kind === 'hprof-gzip', analysis: triage?.analysis }, {
+      // Gzip on the fly sends compressed parts, digested as they are made: no payload digest of these bytes.
+      const result = await readPass(read, { size: state.size, partSize, ...(gzip ? {} : { digest: this.settings.digest }), gzipHprof: kind === 'hprof-gzip', analysis: triage?.analysis }, {
         signal: this.deps.signal,
         onBytes: this.progress(t.id, 'reading', state.size),
         readTimeoutMs: this.settings.readTimeoutMs,

@@ -56,14 +56,13 @@ describe('rangeStream', () => {
     expect(Buffer.concat(chunks).equals(data.subarray(0, Buffer.concat(chunks).length))).toBe(true);
   });
 
-  it('collects young garbage once per gcEveryBytes read, across streams', async () => {
+  it('accounts every chunk to the shared read budget with its own stream\'s collection interval', async () => {
     const budget = new ReadBudget();
     const gcs: number[] = [];
     const spy = jest.spyOn(budget, 'account').mockImplementation((_n, every) => gcs.push(every));
     await drain(file, 0, 1024 * 1024, ONE_STREAM, budget);
     await drain(file, 0, 1024 * 1024, PART_STREAM, budget);
     spy.mockRestore();
-    // every chunk is accounted with its own stream's interval
     expect(gcs).toEqual([...Array(2).fill(ONE_STREAM.gcEveryBytes), ...Array(8).fill(PART_STREAM.gcEveryBytes)]);
   });
 });
