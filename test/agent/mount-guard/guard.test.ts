@@ -185,6 +185,8 @@ describeWithMountNs('mount guard (bundle, real bind mounts)', () => {
     expect((await g.ns.exec(`mount --bind '${g.dir}/other' '${g.target}'`)).code).toBe(0);
     expect(await fsRootAtTarget(g)).toBe(`${g.dir}/other`);
     await waitFor('fixed after wrong bind', () => healthy(g), 5_000);
+    // the mount and marker are visible before the guard has counted the remount: its 'remounted' line comes after
+    await waitFor('both remounts done', () => g.ns.events().filter((e) => e.msg === 'remounted').length === 2, 5_000);
     expect(g.ns.events().filter((e) => e.msg === 'mount lost or wrong, remounting').map((e) => e.reason)).toEqual([
       expect.stringMatching(/is device .* expected/),
       expect.stringMatching(/shows .*\/other of its filesystem, expected .*\/pv\//),
