@@ -172,6 +172,8 @@ describeWithMountNs('mount guard (bundle, real bind mounts)', () => {
     // One interval (1 s) plus the time for nsenter/findmnt polls.
     expect(Date.now() - t0).toBeLessThanOrEqual(1_000 + 400);
     await waitFor('healthy', () => healthy(g), 5_000);
+    // the mount and marker are visible before the guard has counted the remount: its 'remounted' line comes after
+    await waitFor('the remount done', () => g.ns.events().some((e) => e.msg === 'remounted'), 5_000);
     expect(await metric(g, 'heapdump_mount_guard_remounts_total')).toBe(1);
   });
 
