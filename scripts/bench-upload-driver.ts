@@ -1,6 +1,7 @@
 /**
  * One upload exactly as the agent's uploader does it (same config resolver, same S3 client and store:
- * one read pass with sha256 + per-part payload digests + the triage analysis, streamed upload,
+ * one read pass with sha256 + the triage analysis (+ the payload digest for one PUT), streamed upload
+ * (multipart: each part digested just before it is sent),
  * HEAD-verify, then the triage summary), in its own process so that the bench reads its own peak RSS
  * and CPU time. Bundled by `npm run bench`. Env: the agent's uploader env (S3_*, AWS_*, UPLOAD_*,
  * NODE_NAME, DUMP_ROOT) plus BENCH_FILE and BENCH_KEY. Prints one JSON line:
@@ -16,7 +17,7 @@ import { resolveUploaderConfig } from '../agent/src/config';
 import { createLogger } from '../agent/src/runtime/logger';
 import { createStore } from '../agent/src/uploader/command';
 import { tuneV8ForFlatMemory } from '../agent/src/uploader/file-source';
-import { readPass } from '../agent/src/uploader/read-pass';
+import { readPass, withReadTimeout } from '../agent/src/uploader/read-pass';
 import { hprofTriage } from '../agent/src/uploader/triage';
 
 const cpuMs = (): number => {
@@ -62,14 +63,17 @@ async function main(): Promise<void> {
     const { size } = await fh.stat();
     const partSize = store.partSizeFor(size);
     const triage = config.analysis ? hprofTriage('hprof', config.nodeName) : undefined;
-    const pass = await readPass(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, { size, partSize, digest: config.digest, gzipHprof: false, analysis: triage?.analysis }, { readTimeoutMs: config.readTimeoutMs });
+    // As the job: reads through the read timeout; the read pass digests only what goes as one PUT.
+    const read = withReadTimeout(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, config.readTimeoutMs);
+    const pass = await readPass(read, { size, ...(partSize === undefined ? { digest: config.digest } : {}), gzipHprof: false, analysis: triage?.analysis }, { readTimeoutMs: config.readTimeoutMs });
     if (pass.analysisError) throw new Error(`triage failed: ${pass.analysisError}`);
     const outcome = triage ? await triage.summarise(fh, 'hprof') : undefined;
     const passCpuMs = cpuMs();
     const passMs = Date.now() - t0;
     const sha256 = pass.sha256;
     const { multipart } = await store.upload({
-      fh, size, key, metadata: { sha256, 'original-size': String(size) }, gzip: false, digest: config.digest, partSize, partDigests: pass.partDigests,
+      fh, read, size, key, metadata: { sha256, 'original-size': String(size) }, gzip: false, digest: config.digest, partSize, sha256,
+      ...(pass.payloadDigest ? { putDigest: pass.payloadDigest } : {}),
     });
     const head = await store.head(key);
     if (!head || head.size !== size || head.metadata.sha256 !== sha256) throw new Error(`verification failed: ${JSON.stringify(head)}`);

@@ -49,6 +49,9 @@ const HELP = `usage: npm run bench -- [options]
                              uploader@part=16+conc=8+threshold=8 = the uploader with those settings (MiB)
   --no-ceiling               skip the ceiling rows (aws/rclone at tuned concurrency, no limits)
   --no-agent                 skip idle, latency and scale (the bundled agent)
+  --pin-server               the S3 server's processes on the last CPU, every client (and the agent) on the
+                             others: a server on its own hardware, as in production, where the uploader's
+                             CPU work does not slow the server down (default: all share every CPU)
   --idle-seconds N           idle measurement window (default 60)
   --scale N                  dumps at once in the scale row (default 50; 0 = skip)
   --scale-mib N              size of each of them (default 64)
@@ -67,6 +70,7 @@ const { values: opt } = parseArgs({
     clients: { type: 'string', default: 'aws,rclone,uploader' },
     'no-ceiling': { type: 'boolean', default: false },
     'no-agent': { type: 'boolean', default: false },
+    'pin-server': { type: 'boolean', default: false },
     'idle-seconds': { type: 'string', default: '60' },
     scale: { type: 'string', default: '50' },
     'scale-mib': { type: 'string', default: '64' },
@@ -111,6 +115,17 @@ function cpuOf(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ = 100 on Linux
 }
+
+/**
+ * The CPUs this process and everything it starts from now on may run on (`taskset -a -p`: all its threads).
+ * --pin-server: the server is started while the bench is on the server's CPU, the clients after it moved off.
+ */
+async function pinSelf(cpus: string): Promise<void> {
+  const r = await runTracked('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { timeoutMs: 10_000 });
+  if (r.code !== 0) throw new Error(`taskset -a -p -c ${cpus} ${process.pid} failed (exit ${r.code}): ${r.stderr.trim()}`);
+}
+const CPUS = os.cpus().length;
+const PIN = opt['pin-server'] && CPUS >= 2 ? { server: String(CPUS - 1), clients: CPUS === 2 ? '0' : `0-${CPUS - 2}` } : undefined;
 
 /**
  * Runs a command (in `group` when given), timed; CPU seconds and peak RSS from its own rusage
@@ -468,13 +483,16 @@ async function main(): Promise<number> {
   };
   try {
     say(`date: ${new Date().toISOString()}; machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${f1(os.totalmem() / GIB)} GiB RAM; uploader Node ${nodeVersion} (${NODE}), NODE_OPTIONS='${UPLOADER_NODE_OPTIONS}'`);
-    say(`limits: ${describeLimits(limits)} (${limits.source})`, '');
+    say(`limits: ${describeLimits(limits)} (${limits.source})`);
+    say(PIN ? `CPUs: the S3 server on CPU ${PIN.server}, every client and the agent on CPU ${PIN.clients} (--pin-server)` : 'CPUs: the server and the clients share every CPU', '');
     const rows: Row[] = [];
     const agents: Array<[string, AgentResult]> = [];
     let floorRows: Awaited<ReturnType<typeof floor>> | undefined;
     for (const kind of SERVERS) {
       console.error(`starting ${kind}`);
+      if (PIN) await pinSelf(PIN.server);
       const s3 = await startS3Server(kind, kind === 'ceph' ? { cephStore: 'memstore', cephStoreBytes: 3 * Math.max(...SIZES) + 2 * GIB } : {});
+      if (PIN) await pinSelf(PIN.clients);
       try {
         for (const size of SIZES) {
           const file = path.join(tmp, `bench-${size / MIB}.hprof`);

@@ -500,11 +500,13 @@ export interface UploaderSettings {
    */
   readonly afterUpload?: AfterUploadAction;
   /**
-   * Digest sent with every PUT and every part, computed in the same read as the sha256, so the server rejects
-   * bytes that changed before they were sent. `md5`: Content-MD5, checked by AWS S3, Ceph RGW and MinIO. `sha256`:
-   * x-amz-checksum-sha256, checked by AWS S3 and servers with S3's additional checksums (Ceph RGW 16 ignores it);
-   * it needs no second hash, so a one-PUT upload costs about half the CPU (docs/performance.md). `auto`: `sha256`
-   * on AWS S3 (no `S3_ENDPOINT_URL`, or an `amazonaws.com` endpoint), `md5` on any other endpoint.
+   * Digest sent with every PUT and every part, so the server rejects bytes that changed after they were read: a
+   * one-PUT upload's is computed in the same read as the sha256; a multipart upload digests each part just before
+   * sending it, and those bytes must hash to that sha256 before the upload is committed. `md5`: Content-MD5,
+   * checked by AWS S3, Ceph RGW and MinIO. `sha256`: x-amz-checksum-sha256, checked by AWS S3 and servers with
+   * S3's additional checksums (Ceph RGW 16 ignores it); it needs no second hash, so a one-PUT upload costs about
+   * half the CPU (docs/performance.md). `auto`: `sha256` on AWS S3 (no `S3_ENDPOINT_URL`, or an `amazonaws.com`
+   * endpoint), `md5` on any other endpoint.
    *
    * Accepted: one of auto, md5, sha256. Agent variable: `UPLOAD_CHECKSUM`.
    * @default 'auto'

@@ -1,15 +1,17 @@
 /**
  * The one read of a dump before it is uploaded. The bytes read once feed, in the same pass:
  *  - the whole-object sha256 (the object's identity in its metadata);
- *  - the payload digest of every PUT or part (Content-MD5, or x-amz-checksum-sha256), so the server
- *    rejects bytes that differ from the bytes read here (the upload itself reads the file again);
- *    none when the upload gzips on the fly (its compressed parts are digested as they are made);
+ *  - for an upload as one PUT, its payload digest (Content-MD5, or x-amz-checksum-sha256, which is the
+ *    sha256 itself), so the server rejects bytes that differ from the bytes read here (the upload reads
+ *    the file again). A multipart upload digests each part just before sending it (part-digests.ts), and
+ *    gzip on the fly digests the compressed parts it makes: both start sending without a second hash of
+ *    the whole file first;
  *  - for a gzip-compressed HPROF: the streaming decode (every member to its end, trailers checked)
  *    and the structure of the decompressed dump (does it end on HEAP DUMP END);
  *  - the triage analysis of the (decompressed) HPROF.
  * The analysis and the decode never fail the pass: their failure is recorded; the upload goes on.
  */
-import { createHash, type Hash } from 'crypto';
+import { createHash } from 'crypto';
 import { createGunzip, type Gunzip } from 'zlib';
 import { fsError } from '../fs/pinned-dir';
 import type { StuckReads } from '../fs/stuck-io';
@@ -31,11 +33,9 @@ export interface StreamAnalysis {
 export interface PassPlan {
   /** Bytes to read (the size that was observed). */
   readonly size: number;
-  /** Part size when the upload is multipart; undefined for one PUT. */
-  readonly partSize?: number;
   /**
-   * The payload digest of every PUT / part; undefined for none (a gzip upload digests the compressed
-   * parts as it makes them, and a summary needs no upload at all).
+   * The payload digest of the one PUT that will send these bytes; undefined for none (multipart and gzip
+   * uploads digest their parts as they send them, and a summary needs no upload at all).
    */
   readonly digest?: PayloadDigest;
   /** The file is a gzip-compressed HPROF: decode it and check the decompressed structure. */
@@ -46,10 +46,10 @@ export interface PassPlan {
 
 export interface PassResult {
   readonly sha256: string;
-  /** MD5 of the whole file (hex) when the digest is md5 and the upload is one PUT: the ETag S3 returns. */
+  /** MD5 of the whole file (hex) when the digest is md5: the ETag S3 returns for the one PUT. */
   readonly md5?: string;
-  /** One digest (raw bytes) per PUT / part, in the plan's algorithm; empty without a digest. */
-  readonly partDigests: readonly Buffer[];
+  /** The one PUT's payload digest (raw bytes), in the plan's algorithm; undefined without a digest. */
+  readonly payloadDigest?: Buffer;
   /** Gzip-compressed HPROF only. */
   readonly decoded?: {
     readonly complete: boolean;
@@ -96,10 +96,8 @@ export function withReadTimeout(read: PositionedRead, ms: number, stuck?: { read
 export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassDeps): Promise<PassResult> {
   const timedRead = withReadTimeout(read, deps.readTimeoutMs, deps.stuck);
   const whole = createHash('sha256');
-  // One PUT: its payload digest is the whole file's, so MD5 is the only extra hash (and sha256 none);
-  // multipart: one digest per part.
-  const wholeMd5 = plan.digest === 'md5' && plan.partSize === undefined ? createHash('md5') : undefined;
-  const parts = plan.digest !== undefined && plan.partSize !== undefined ? new PartDigests(plan.partSize, plan.digest) : undefined;
+  // The one PUT's payload digest is the whole file's: MD5 is the only extra hash (and sha256 none).
+  const wholeMd5 = plan.digest === 'md5' ? createHash('md5') : undefined;
   const decoder = plan.gzipHprof ? new GzipDecoder(plan.analysis) : undefined;
   let analysisError: string | undefined;
   const analyse = !plan.gzipHprof && plan.analysis ? guarded(plan.analysis, (e) => (analysisError ??= e)) : undefined;
@@ -113,7 +111,6 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
     const chunk = buf.subarray(0, n);
     whole.update(chunk);
     wholeMd5?.update(chunk);
-    parts?.update(chunk);
     analyse?.(chunk);
     if (decoder) await decoder.write(chunk);
     pos += n;
@@ -126,7 +123,7 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
   return {
     sha256: sha256.toString('hex'),
     ...(md5 ? { md5: md5.toString('hex') } : {}),
-    partDigests: parts ? parts.finish() : plan.digest === 'sha256' ? [sha256] : md5 ? [md5] : [],
+    ...(plan.digest === 'sha256' ? { payloadDigest: sha256 } : md5 ? { payloadDigest: md5 } : {}),
     ...(decoded ? { decoded } : {}),
     ...(analysisError !== undefined ? { analysisError } : {}),
   };
@@ -144,37 +141,6 @@ function guarded(a: StreamAnalysis, onError: (message: string) => void): (chunk:
       onError(`analysis failed: ${(error as Error).message}`);
     }
   };
-}
-
-/** Payload digests of a multipart upload, one per part boundary. */
-class PartDigests {
-  private readonly out: Buffer[] = [];
-  private current: Hash;
-  private inPart = 0;
-
-  constructor(private readonly partSize: number, private readonly digest: PayloadDigest) {
-    this.current = createHash(digest);
-  }
-
-  update(chunk: Buffer): void {
-    let c = chunk;
-    while (c.length > 0) {
-      const take = Math.min(c.length, this.partSize - this.inPart);
-      this.current.update(c.subarray(0, take));
-      this.inPart += take;
-      c = c.subarray(take);
-      if (this.inPart === this.partSize) {
-        this.out.push(this.current.digest());
-        this.current = createHash(this.digest);
-        this.inPart = 0;
-      }
-    }
-  }
-
-  finish(): Buffer[] {
-    if (this.inPart > 0 || this.out.length === 0) this.out.push(this.current.digest());
-    return this.out;
-  }
 }
 
 /**

@@ -6,13 +6,16 @@
  * WHEN_REQUIRED` the SDK signs such stream bodies as UNSIGNED-PAYLOAD and sends no aws-chunked
  * framing, which S3-compatible servers mishandle (docs/architecture.md, "S3-compatible servers").
  *
- * Every PUT and every part carries the digest the read pass computed from the bytes it read
- * (Content-MD5, or x-amz-checksum-sha256): the server recomputes it over what it receives and rejects
- * the request (BadDigest) if the file changed between the two reads, so no object is ever stored as
- * "verified" with bytes that differ from its sha256 metadata.
- * Gzip output has no known length, so it goes through bounded part buffers (smaller than the input),
- * each digested in memory; the original bytes are hashed again on the way and compared with the
- * read pass's sha256 before the upload is committed.
+ * Every PUT and every part carries a payload digest (Content-MD5, or x-amz-checksum-sha256) of bytes
+ * read before it is sent; the server recomputes it over what it receives and rejects the request
+ * (BadDigest) if the file changed in between, so no object is ever stored as "verified" with bytes
+ * that differ from its sha256 metadata:
+ *  - one PUT: the digest the read pass computed;
+ *  - multipart: each part's digest is computed just before the part is sent (part-digests.ts), and
+ *    those bytes, hashed again in order, must give the read pass's sha256 before the upload is committed;
+ *  - gzip: the output has no known length, so it goes through bounded part buffers (smaller than the
+ *    input), each digested in memory; the original bytes are hashed again on the way and compared with
+ *    the read pass's sha256 before the upload is committed.
  */
 import {
   AbortMultipartUploadCommand,
@@ -32,7 +35,8 @@ import { Readable } from 'stream';
 import { createGzip, constants as zc } from 'zlib';
 import type { Logger } from '../runtime/logger';
 import { PART_STREAM, rangeStream } from './file-source';
-import type { PayloadDigest } from './read-pass';
+import { PartDigester } from './part-digests';
+import type { PayloadDigest, PositionedRead } from './read-pass';
 
 export interface StoreOptions {
   readonly bucket: string;
@@ -59,11 +63,14 @@ export interface UploadRequest {
   readonly metadata: Record<string, string>;
   readonly gzip: boolean;
   readonly digest: PayloadDigest;
-  /** Part size of the read pass (undefined: one PUT), and its digest per part; unused with gzip. */
+  /** Part size (undefined: one PUT); unused with gzip. */
   readonly partSize?: number;
-  readonly partDigests: readonly Buffer[];
-  /** With gzip: the read pass's sha256 of the original bytes, checked again before commit. */
-  readonly sha256?: string;
+  /** One PUT: the payload digest the read pass computed (undefined otherwise). */
+  readonly putDigest?: Buffer;
+  /** Positioned reads of the same file with the job's read timeout: the multipart part digests. */
+  readonly read: PositionedRead;
+  /** The read pass's sha256 of the original bytes: multipart and gzip hash them again and compare before commit. */
+  readonly sha256: string;
   readonly signal?: AbortSignal;
   /** Called with every chunk of original bytes read for sending. */
   readonly onBytes?: (n: number) => void;
@@ -75,6 +82,8 @@ export interface UploadResult {
   /** Bytes stored in S3 (differs from the file size with gzip). */
   readonly storedSize: number;
   readonly multipart: boolean;
+  /** Multipart, not gzip: the payload digest sent with each part, in order (the ETag check). */
+  readonly partDigests?: readonly Buffer[];
 }
 
 /** Minimum S3 part size (all parts but the last). */
@@ -141,7 +150,7 @@ export class S3Store {
         await this.client.send(
           new PutObjectCommand({
             ...this.common(req),
-            ...digestHeader(req.digest, req.partDigests[0]),
+            ...digestHeader(req.digest, req.putDigest),
             ContentLength: req.size,
             Body: rangeStream(req.fh, 0, req.size, req.onBytes, (e) => {
               readError = e;
@@ -157,14 +166,23 @@ export class S3Store {
       }
       return { storedSize: req.size, multipart: false };
     }
-    const count = Math.ceil(req.size / partSize);
-    if (req.partDigests.length !== count) throw new Error(`expected ${count} part digests, got ${req.partDigests.length}`);
-    await this.multipart(req, count, async (n, fail) => {
+    const digester = new PartDigester(req.read, req.size, partSize, req.digest, this.opts.concurrency);
+    await this.multipart({
+      ...req,
+      beforeCommit: async () => {
+        if (digester.sha256() !== req.sha256) {
+          throw Object.assign(new Error('file changed between the read pass and the upload'), { code: 'ECHANGED' });
+        }
+        await req.beforeCommit?.();
+      },
+    }, digester.partCount, async (n, fail, signal) => {
+      // Asked for synchronously, in part order (digests are computed one at a time, in that order).
+      const digest = await digester.part(n, signal);
       const start = (n - 1) * partSize;
       const end = Math.min(req.size, start + partSize);
-      return { body: rangeStream(req.fh, start, end, req.onBytes, fail, PART_STREAM), length: end - start, digest: req.partDigests[n - 1] };
+      return { body: rangeStream(req.fh, start, end, req.onBytes, fail, PART_STREAM), length: end - start, digest };
     }, this.opts.concurrency);
-    return { storedSize: req.size, multipart: true };
+    return { storedSize: req.size, multipart: true, partDigests: digester.all() };
   }
 
   /** Gzip on the fly into a multipart upload; parts are buffers of compressed bytes. */
@@ -181,8 +199,7 @@ export class S3Store {
       // The compressed bytes are made here, so their digests are too; the original bytes must still
       // be the ones the read pass hashed.
       beforeCommit: async () => {
-        const sha = again.digest('hex');
-        if (req.sha256 !== undefined && sha !== req.sha256) {
+        if (again.digest('hex') !== req.sha256) {
           throw Object.assign(new Error('file changed between the read pass and the upload'), { code: 'ECHANGED' });
         }
         await req.beforeCommit?.();
@@ -208,13 +225,13 @@ export class S3Store {
 
   /**
    * Runs a multipart upload with `concurrency` parts in flight. `nextPart(n)` gives part n's body
-   * (undefined = no more parts). Any failure aborts the other parts and the upload (best effort:
-   * orphans left by a failed abort are cleaned at the next start).
+   * (undefined = no more parts); it is called in part order. Any failure aborts the other parts and
+   * the upload (best effort: orphans left by a failed abort are cleaned at the next start).
    */
   private async multipart(
     req: UploadRequest,
     count: number | undefined,
-    nextPart: (n: number, fail: (error: Error) => void) => Promise<{ body: Readable | Buffer; length: number; digest: Buffer } | undefined>,
+    nextPart: (n: number, fail: (error: Error) => void, signal: AbortSignal) => Promise<{ body: Readable | Buffer; length: number; digest: Buffer } | undefined>,
     concurrency: number,
   ): Promise<void> {
     const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({
@@ -231,11 +248,12 @@ export class S3Store {
     const done: Array<{ ETag: string; PartNumber: number; ChecksumSHA256?: string }> = [];
     let issued = 0;
     let exhausted = false;
-    const worker = async () => {
+    let firstFailure: unknown;
+    const parts = async () => {
       while (!exhausted && !inner.signal.aborted) {
         if (count !== undefined && issued >= count) return;
         const n = ++issued;
-        const part = await nextPart(n, fail);
+        const part = await nextPart(n, fail, inner.signal);
         if (!part) {
           exhausted = true;
           return;
@@ -254,11 +272,19 @@ export class S3Store {
         };
       }
     };
+    const worker = async () => {
+      try {
+        await parts();
+      } catch (error) {
+        // The first failure stops the other workers (their requests end as aborted, which is not the cause).
+        firstFailure ??= error;
+        inner.abort(error);
+      }
+    };
     try {
-      const results = await Promise.allSettled(Array.from({ length: Math.max(1, concurrency) }, () => worker()));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      await Promise.all(Array.from({ length: Math.max(1, concurrency) }, () => worker()));
       if (readError) throw readError;
-      if (failed) throw failed.reason;
+      if (firstFailure !== undefined) throw firstFailure;
       if (inner.signal.aborted) throw Object.assign(new Error('upload aborted'), { name: 'AbortError' });
       await req.beforeCommit?.();
       await this.client.send(

@@ -3,9 +3,11 @@
  *
  * The file is reached through pinned directories from a freshly opened root (never by a path a
  * tenant can redirect), opened non-blocking, and must be the regular file the scan saw (same device
- * and inode). Its bytes are read once (read-pass.ts) for the sha256, the payload digests and the
- * analysis, then sent (a second read) with those digests, so the server rejects anything that
- * changed in between; a multipart upload is also checked against the file's ctime before commit.
+ * and inode). Its bytes are read once (read-pass.ts) for the sha256, the analysis and, for one PUT,
+ * the payload digest, then sent (a second read) with payload digests, so the server rejects anything
+ * that changed in between (a multipart upload digests each part just before sending it and checks
+ * those bytes against the sha256, s3-store.ts); a multipart upload is also checked against the
+ * file's ctime before commit.
  * The job never decides what happens to the local file afterwards (after-upload.ts) and never
  * changes tracked state itself: it returns what happened and the loop records it.
  */
@@ -17,7 +19,7 @@ import type { Clock } from '../runtime/clock';
 import type { Logger } from '../runtime/logger';
 import { checkHprof, type HprofVerdict } from './hprof';
 import { contentSuffixedKey, dumpKey, metadataValue, podOf } from './keys';
-import { type PassResult, type PayloadDigest, readPass, type StreamAnalysis, withReadTimeout } from './read-pass';
+import { type PassResult, type PayloadDigest, type PositionedRead, readPass, type StreamAnalysis, withReadTimeout } from './read-pass';
 import { expectedEtag, type HeadResult, type S3Store } from './s3-store';
 import { type Readiness } from './stability';
 import { Tracker, type Tracked } from './tracker';
@@ -193,8 +195,10 @@ export class UploadJob {
     let cached = Tracker.current(t.pass, state);
     if (!cached) {
       const triage = this.deps.triage?.(kind);
-      // Gzip on the fly sends compressed parts, digested as they are made: no payload digest of these bytes.
-      const result = await readPass(read, { size: state.size, partSize, ...(gzip ? {} : { digest: this.settings.digest }), gzipHprof: kind === 'hprof-gzip', analysis: triage?.analysis }, {
+      // Only one PUT sends the bytes with a digest of this read: multipart digests each part as it sends
+      // it, and gzip on the fly its compressed parts.
+      const onePut = !gzip && partSize === undefined;
+      const result = await readPass(read, { size: state.size, ...(onePut ? { digest: this.settings.digest } : {}), gzipHprof: kind === 'hprof-gzip', analysis: triage?.analysis }, {
         signal: this.deps.signal,
         onBytes: this.progress(t.id, 'reading', state.size),
         readTimeoutMs: this.settings.readTimeoutMs,
@@ -220,12 +224,13 @@ export class UploadJob {
       const reason = kind === 'hprof' ? (check && check.kind !== 'complete' ? check.reason : undefined) : pass.decoded?.reason;
       this.log.warn('dump is not structurally complete: uploading it marked incomplete', { key: t.id, reason });
     }
-    const dump = await this.upload(fh, t, state, pass, { gzip, partSize, complete, overwrite, started, summary: cached.triage !== undefined });
+    const dump = await this.upload(fh, read, t, state, pass, { gzip, partSize, complete, overwrite, started, summary: cached.triage !== undefined });
     return { kind: 'verified', state, dump, ...(cached.triage ? { triage: cached.triage } : {}) };
   }
 
   private async upload(
     fh: FileHandle,
+    read: PositionedRead,
     t: Tracked,
     state: FileIdentity,
     pass: PassResult,
@@ -265,7 +270,8 @@ export class UploadJob {
         gzip: o.gzip,
         digest: this.settings.digest,
         partSize: o.partSize,
-        partDigests: pass.partDigests,
+        ...(pass.payloadDigest ? { putDigest: pass.payloadDigest } : {}),
+        read,
         sha256: pass.sha256,
         signal,
         onBytes: this.progress(t.id, 'sending', state.size),
@@ -283,8 +289,8 @@ export class UploadJob {
         throw Object.assign(fsError('EVERIFY', `verification failed for ${target.key}: ${JSON.stringify(head ? { size: head.size, etag: head.etag } : 'missing')}`), { overwrite: target.key });
       }
       // A multipart ETag in S3's form (MD5 of the parts' MD5s) can be checked against the digests sent.
-      if (!o.gzip && this.settings.digest === 'md5' && o.partSize !== undefined && /^[0-9a-f]{32}-\d+$/.test(head.etag)) {
-        const want = expectedEtag(pass.partDigests, true);
+      if (result.partDigests && this.settings.digest === 'md5' && /^[0-9a-f]{32}-\d+$/.test(head.etag)) {
+        const want = expectedEtag(result.partDigests, true);
         if (head.etag !== want) throw Object.assign(fsError('EVERIFY', `multipart ETag ${head.etag} is not ${want}`), { overwrite: target.key });
       }
     }

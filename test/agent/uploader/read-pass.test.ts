@@ -6,31 +6,24 @@ const read = async (b: Buffer, p: number, l: number) => data.copy(b, 0, p, Math.
 const hash = (algo: string, b: Buffer) => createHash(algo).update(b).digest();
 const pass = (plan: Omit<PassPlan, 'size' | 'gzipHprof'>) => readPass(read, { size: data.length, gzipHprof: false, ...plan }, { readTimeoutMs: 5000, chunkSize: 300_000 });
 
-describe('readPass: the sha256 and the payload digests, from one read', () => {
+describe('readPass: the sha256 and the one PUT\'s payload digest, from one read', () => {
   it('one PUT with MD5: the whole-file MD5 is both the md5 and the single payload digest', async () => {
     const r = await pass({ digest: 'md5' });
     expect(r.sha256).toBe(hash('sha256', data).toString('hex'));
     expect(r.md5).toBe(hash('md5', data).toString('hex'));
-    expect(r.partDigests).toEqual([hash('md5', data)]);
+    expect(r.payloadDigest).toEqual(hash('md5', data));
   });
 
   it('one PUT with sha256: the payload digest is the whole-file sha256, no MD5', async () => {
     const r = await pass({ digest: 'sha256' });
     expect(r.md5).toBeUndefined();
-    expect(r.partDigests).toEqual([hash('sha256', data)]);
+    expect(r.payloadDigest).toEqual(hash('sha256', data));
   });
 
-  it.each(['md5', 'sha256'] as const)('multipart (%s): one digest per part, the last part short, no whole-file MD5', async (digest) => {
-    const partSize = 2 * 1024 * 1024;
-    const r = await pass({ digest, partSize });
-    expect(r.md5).toBeUndefined();
-    expect(r.partDigests).toEqual([0, 1, 2].map((i) => hash(digest, data.subarray(i * partSize, Math.min(data.length, (i + 1) * partSize)))));
-  });
-
-  it('no digest (gzip on the fly digests its own parts): the sha256 only', async () => {
+  it('no digest (multipart and gzip digest their parts as they send them): the sha256 only', async () => {
     const r = await pass({});
     expect(r.sha256).toBe(hash('sha256', data).toString('hex'));
     expect(r.md5).toBeUndefined();
-    expect(r.partDigests).toEqual([]);
+    expect(r.payloadDigest).toBeUndefined();
   });
 });
