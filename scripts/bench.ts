@@ -243,19 +243,30 @@ interface Row {
   size: number;
   client: string;
   runs: Run[];
+  /** Why runs failed (one line each): a server error in one run costs that run, not the whole bench. */
+  failed: string[];
   ceiling?: boolean;
 }
 
 async function throughput(s3: S3Server, file: string, root: string, size: number, group: LimitGroup | undefined, tmp: string): Promise<Row[]> {
   const partMiB = Number(process.env.BENCH_CEILING_PART_MIB ?? '16');
   const clients = clientsFor(s3, file, root, size, group, tmp, partMiB);
-  const rows = clients.map((c) => ({ server: s3.kind, size, client: c.name, runs: [] as Run[], ceiling: c.ceiling }));
+  const rows: Row[] = clients.map((c) => ({ server: s3.kind, size, client: c.name, runs: [], failed: [], ceiling: c.ceiling }));
   const runs = size >= 8192 * MIB ? BIG_RUNS : RUNS;
   for (let i = 0; i < runs; i++) {
     for (const [j, c] of clients.entries()) {
       if (c.ceiling && i > 0) continue; // one run: informational, no limits
       const key = `bench/${j}-${i}`;
-      const r = await c.run(key);
+      let r: Run;
+      try {
+        r = await c.run(key);
+      } catch (error) {
+        const why = ((error as Error).message.split('\n').find((l) => /error|fail/i.test(l) && !l.startsWith('/')) ?? (error as Error).message.split('\n')[0]).trim();
+        rows[j].failed.push(why);
+        console.error(`  ${s3.kind} ${size / MIB} MiB run ${i + 1}/${runs} ${c.name}: FAILED: ${why}`);
+        await deleteKeys(s3, [key]).catch(() => undefined);
+        continue;
+      }
       rows[j].runs.push(r);
       console.error(`  ${s3.kind} ${size / MIB} MiB run ${i + 1}/${runs} ${c.name}: ${(r.seconds).toFixed(1)} s, ${(size / MIB / r.seconds).toFixed(0)} MiB/s, CPU ${(r.cpuSeconds / (size / GIB)).toFixed(2)} s/GiB (sys ${(r.sysSeconds / (size / GIB)).toFixed(2)}), peak ${r.peakMiB.toFixed(1)} MiB`);
       await deleteKeys(s3, [key]); // keep the server's disk / memory use flat
@@ -453,13 +464,21 @@ function table(rows: Row[]): string[] {
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
+    const name = r.server === 'ceph' ? 'Ceph RGW' : r.server;
+    const runs = `${r.runs.length}${r.failed.length ? ` (+${r.failed.length} failed)` : ''}`;
+    if (r.runs.length === 0) {
+      lines.push(`| ${name} | ${r.size / GIB} GiB | ${r.client} | ${runs} | failed | | | | | |`);
+      continue;
+    }
     const wall = median(r.runs.map((x) => x.seconds));
-    const aws = rows.find((o) => o.server === r.server && o.size === r.size && o.client === 'aws s3 cp');
+    const aws = rows.find((o) => o.server === r.server && o.size === r.size && o.client === 'aws s3 cp' && o.runs.length > 0);
     const awsMibs = aws ? r.size / MIB / median(aws.runs.map((x) => x.seconds)) : undefined;
     const mibs = r.size / MIB / wall;
     const cpuPerGiB = median(r.runs.map((x) => x.cpuSeconds / (r.size / GIB)));
-    lines.push(`| ${r.server === 'ceph' ? 'Ceph RGW' : r.server} | ${r.size / GIB} GiB | ${r.client} | ${r.runs.length} | ${f1(wall)} | ${mibs.toFixed(0)} | ${f2(cpuPerGiB)} | ${(1024 / cpuPerGiB).toFixed(0)} | ${f1(Math.max(...r.runs.map((x) => x.peakMiB)))} | ${awsMibs ? f2(mibs / awsMibs) : ''} |`);
+    lines.push(`| ${name} | ${r.size / GIB} GiB | ${r.client} | ${runs} | ${f1(wall)} | ${mibs.toFixed(0)} | ${f2(cpuPerGiB)} | ${(1024 / cpuPerGiB).toFixed(0)} | ${f1(Math.max(...r.runs.map((x) => x.peakMiB)))} | ${awsMibs ? f2(mibs / awsMibs) : ''} |`);
   }
+  const failures = rows.flatMap((r) => r.failed.map((why) => `failed run: ${r.server} ${r.size / GIB} GiB ${r.client}: ${why}`));
+  if (failures.length) lines.push('', ...failures);
   return lines;
 }
 

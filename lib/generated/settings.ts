@@ -547,7 +547,7 @@ export interface UploaderSettings {
   /**
    * Resources of the uploader container, chosen from `npm run bench` (docs/performance.md): idle it uses 0.3 % of
    * a core and ~77 MiB RSS (10,000 unrelated files under the root), the agent's peak RSS stayed at 88-93 MiB; a
-   * dump costs 2.4-6.0 CPU s per GiB, mostly on one thread, so a 1-core limit bounds a runaway without slowing an
+   * dump costs 2.4-7.5 CPU s per GiB, mostly on one thread, so a 1-core limit bounds a runaway without slowing an
    * upload much, while 200m would need 1-2 minutes of CPU time for a 4 GiB dump.
    *
    * Accepted: container resources {"requests": {"cpu", "memory"}, "limits": {"cpu", "memory"}}, all four
