@@ -63,9 +63,11 @@ async function main(): Promise<void> {
     const { size } = await fh.stat();
     const partSize = store.partSizeFor(size);
     const triage = config.analysis ? hprofTriage('hprof', config.nodeName) : undefined;
-    // As the job: reads through the read timeout; the read pass digests only what goes as one PUT.
-    const read = withReadTimeout(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, config.readTimeoutMs);
-    const pass = await readPass(read, { size, ...(partSize === undefined ? { digest: config.digest } : {}), gzipHprof: false, analysis: triage?.analysis }, { readTimeoutMs: config.readTimeoutMs });
+    // As the job: the read pass applies the read timeout itself, the part digests get a timed read;
+    // the read pass digests only what goes as one PUT.
+    const fileRead = async (b: Buffer, p: number, l: number) => (await fh.read(b, 0, l, p)).bytesRead;
+    const read = withReadTimeout(fileRead, config.readTimeoutMs);
+    const pass = await readPass(fileRead, { size, ...(partSize === undefined ? { digest: config.digest } : {}), gzipHprof: false, analysis: triage?.analysis }, { readTimeoutMs: config.readTimeoutMs });
     if (pass.analysisError) throw new Error(`triage failed: ${pass.analysisError}`);
     const outcome = triage ? await triage.summarise(fh, 'hprof') : undefined;
     const passCpuMs = cpuMs();

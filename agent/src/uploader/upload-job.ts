@@ -173,9 +173,12 @@ export class UploadJob {
   }
 
   private async withFile(fh: FileHandle, t: Tracked, state: FileIdentity, readiness: Readiness, kind: DumpKind, overwrite?: string): Promise<JobOutcome> {
-    // The read pass and the completeness check read through the timeout (the upload itself is bounded by
-    // the S3 client's request timeout): a hung disk costs one thread and one failed attempt, not the loop.
-    const read = withReadTimeout(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, this.settings.readTimeoutMs, { reads: this.deps.stuck, key: t.id });
+    // The completeness check, the read pass (which applies the same timeout itself) and the part digests
+    // read through the timeout (the upload itself is bounded by the S3 client's request timeout): a hung
+    // disk costs one thread and one failed attempt, not the loop.
+    const fileRead: PositionedRead = async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead;
+    const stuck = { reads: this.deps.stuck, key: t.id };
+    const read = withReadTimeout(fileRead, this.settings.readTimeoutMs, stuck);
 
     // Is it finished? A structurally complete HPROF may go after the short quiet time; a compressed
     // one is proven complete only by decoding it (which is the read pass); anything else waits the full window.
@@ -198,11 +201,11 @@ export class UploadJob {
       // Only one PUT sends the bytes with a digest of this read: multipart digests each part as it sends
       // it, and gzip on the fly its compressed parts.
       const onePut = !gzip && partSize === undefined;
-      const result = await readPass(read, { size: state.size, ...(onePut ? { digest: this.settings.digest } : {}), gzipHprof: kind === 'hprof-gzip', analysis: triage?.analysis }, {
+      const result = await readPass(fileRead, { size: state.size, ...(onePut ? { digest: this.settings.digest } : {}), gzipHprof: kind === 'hprof-gzip', analysis: triage?.analysis }, {
         signal: this.deps.signal,
         onBytes: this.progress(t.id, 'reading', state.size),
         readTimeoutMs: this.settings.readTimeoutMs,
-        stuck: { reads: this.deps.stuck, key: t.id },
+        stuck,
       });
       if (result.analysisError) this.log.warn('dump analysis stopped early: the summary is partial or absent', { key: t.id, reason: result.analysisError });
       const triageOutcome = triage ? await triage.summarise(fh, kind).catch((error: Error) => {
