@@ -197,6 +197,8 @@ describe('uploader against s3rver', () => {
     try {
       await eventually('two duplicates', () => msgs(second.events, 'already in S3: skipped').length === 2);
       expect(msgs(second.events, 'uploaded and verified')).toHaveLength(0);
+      // the job logs the skip; the loop counts it when the job has returned, a moment later
+      await eventually('both skips counted', async () => (await second.metric('heapdump_uploader_files_skipped_duplicate_total')) === 2);
       expect(await second.metric('heapdump_uploader_files_skipped_duplicate_total')).toBe(2);
       const again = await Promise.all(['a', 'b'].map(async (p) => (await getObjectSha256(s3, keys[p])).metadata[OBJECT_METADATA.uploadTime]));
       expect(again).toEqual(times);
