@@ -82,7 +82,7 @@ export class ClassTable {
 
   /** The row of class (hi, lo), made if new. */
   row(hi: number, lo: number): number {
-    const slot = (lo >>> 3) & (CACHE - 1);
+    const slot = ((lo >>> 3) ^ (lo >>> 15) ^ hi) & (CACHE - 1);
     if (this.cacheLo[slot] === (lo | 0) && this.cacheHi[slot] === (hi | 0) && this.cacheRow[slot] >= 0) return this.cacheRow[slot];
     let row = this.index.get(hi, lo);
     if (row < 0) {

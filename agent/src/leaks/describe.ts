@@ -152,7 +152,7 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
         className: naming.clsName(g.cls[node(a.point)]),
         objectId: naming.objectId(node(a.point)),
         retainedBytes: d.retained[a.point],
-        accumulated: { className: naming.clsName(a.cls), instances: a.instances, retainedBytes: a.retained },
+        accumulated: { className: naming.clsName(a.cls), instances: a.instances, retainedBytes: a.retained, ...(a.chain ? { chain: true as const } : {}) },
         ...(a.via ? { via: { className: naming.clsName(a.via.cls), instances: a.via.instances, retainedBytes: a.via.retained } } : {}),
       },
     };

@@ -80,8 +80,12 @@ export interface AccumulationPoint {
   readonly className: string;
   readonly objectId: string | null;
   readonly retainedBytes: number;
-  /** The objects it accumulates: their class, exact count (dominated by the point) and retained bytes. */
-  readonly accumulated: { readonly className: string; readonly instances: number; readonly retainedBytes: number };
+  /**
+   * The objects it accumulates: their class, exact count (dominated by the point) and retained bytes.
+   * `chain`: they form a chain starting at the point, each dominating the next (a linked list), and
+   * `instances` is its length.
+   */
+  readonly accumulated: { readonly className: string; readonly instances: number; readonly retainedBytes: number; readonly chain?: true };
   /** When the accumulated objects sit in entries (e.g. a map's nodes): the entries' class, count and bytes. */
   readonly via?: { readonly className: string; readonly instances: number; readonly retainedBytes: number };
 }

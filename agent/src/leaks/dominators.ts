@@ -95,26 +95,32 @@ export function computeDominators(g: Graph, budget: Budget): Dominators {
   stack = iter = new Uint32Array(0);
   const R = count;
 
-  // 2. predecessors by preorder
+  // 2. predecessors by preorder, scanning the edges in node order (sequential), each turned into a preorder number on the way
   const revOff = budget.u32(R + 1, 'predecessors');
-  let edges = 0;
   for (let k = 0; k < roots.count; k++) revOff[node2pre[roots.node[k]] + 1]++;
-  for (let w = 1; w < R; w++) {
-    const v = pre2node[w];
+  let start = 0;
+  for (let v = 0; v < n; v++) {
     const end = refEnd[v];
-    for (let k = v === 0 ? 0 : refEnd[v - 1]; k < end; k++) revOff[node2pre[refs[k]] + 1]++;
+    if (node2pre[v] !== NONE) {
+      for (let k = start; k < end; k++) {
+        const t = node2pre[refs[k]];
+        refs[k] = t;
+        revOff[t + 1]++;
+      }
+    }
+    start = end;
+    if ((v & 0xfffff) === 0) budget.check();
   }
   for (let w = 1; w <= R; w++) revOff[w] += revOff[w - 1];
+  const edges = revOff[R] - roots.count;
   const rev = budget.u32(revOff[R], 'predecessors');
   for (let k = 0; k < roots.count; k++) rev[revOff[node2pre[roots.node[k]]]++] = 0;
-  for (let w = 1; w < R; w++) {
-    const v = pre2node[w];
+  start = 0;
+  for (let v = 0; v < n; v++) {
     const end = refEnd[v];
-    for (let k = v === 0 ? 0 : refEnd[v - 1]; k < end; k++) {
-      rev[revOff[node2pre[refs[k]]]++] = w;
-      edges++;
-    }
-    if ((w & 0xfffff) === 0) budget.check();
+    const w = node2pre[v];
+    if (w !== NONE) for (let k = start; k < end; k++) rev[revOff[refs[k]]++] = w;
+    start = end;
   }
   for (let w = R; w > 0; w--) revOff[w] = revOff[w - 1];
   revOff[0] = 0;

@@ -17,16 +17,19 @@ export interface HeapSink {
   /** Leading body bytes of a top-level record (not a heap segment) the sink wants: 0 skips it. */
   recordPrefix(tag: number, length: number): number;
   record(tag: number, length: number, bodyOffset: number, buf: Buffer, pos: number, prefix: number): void;
-  /** An instance: how many of its `dataBytes` field bytes `instance` must see (<= dataBytes). */
-  instanceWant(buf: Buffer, p: number, dataBytes: number): number;
+  /**
+   * An instance: how many of its `dataBytes` field bytes `instance` must see (<= dataBytes). `view` is a
+   * DataView of `buf` (the hot paths read through it).
+   */
+  instanceWant(buf: Buffer, view: DataView, p: number, dataBytes: number): number;
   /** The instance whose sub-record starts at buf[p] (header), with `data` field bytes at buf[p + header]. */
-  instance(buf: Buffer, p: number, data: number, dataBytes: number, offset: number): void;
+  instance(buf: Buffer, view: DataView, p: number, data: number, dataBytes: number, offset: number): void;
   /** An object array's header at buf[p]; its `length` elements follow through `elements`. */
-  objectArray(buf: Buffer, p: number, length: number, offset: number): void;
+  objectArray(buf: Buffer, view: DataView, p: number, length: number, offset: number): void;
   /** `count` consecutive element ids of the current object array at buf[pos]. */
-  elements(buf: Buffer, pos: number, count: number): void;
+  elements(buf: Buffer, view: DataView, pos: number, count: number): void;
   /** A primitive array's header at buf[p]; returns how many content bytes `content` must see. */
-  primitiveArray(buf: Buffer, p: number, length: number, type: number, elementSize: number, offset: number): number;
+  primitiveArray(buf: Buffer, view: DataView, p: number, length: number, type: number, elementSize: number, offset: number): number;
   content(buf: Buffer, pos: number, length: number): void;
   /** A whole CLASS DUMP of `total` bytes at buf[p]. */
   classDump(buf: Buffer, p: number, total: number, offset: number): void;
@@ -43,6 +46,12 @@ const enum S {
   Elements,
   Stopped,
 }
+
+// Tags as module constants: read in the hot loop for every object.
+const INSTANCE_DUMP = SUB.instanceDump;
+const OBJECT_ARRAY_DUMP = SUB.objectArrayDump;
+const PRIMITIVE_ARRAY_DUMP = SUB.primitiveArrayDump;
+const CLASS_DUMP = SUB.classDump;
 
 /** Largest item ever assembled in the carry (a CLASS DUMP is at most ~2.4 MiB; instance data is capped by the sink). */
 const MAX_CARRY = 8 * 1024 * 1024;
@@ -76,7 +85,19 @@ export class HprofStream {
   private rootSizes = new Int32Array(256);
   private stopReason = '';
 
+  private viewBuf: Buffer | null = null;
+  private view: DataView = new DataView(new ArrayBuffer(0));
+
   constructor(private readonly sink: HeapSink) {}
+
+  /** A DataView of `buf`, reused while the same buffer comes back. */
+  private viewOf(buf: Buffer): DataView {
+    if (buf !== this.viewBuf) {
+      this.viewBuf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    }
+    return this.view;
+  }
 
   /**
    * A walker that starts inside a heap dump segment at stream offset `offset` (a sub-record boundary)
@@ -178,6 +199,7 @@ export class HprofStream {
       }
     }
     this.base += n;
+    this.viewBuf = null; // keeps no reference to the caller's buffer
   }
 
   /** After an item: back into the segment, or on to the next record. */
@@ -342,24 +364,27 @@ export class HprofStream {
     const id = this.idSize;
     const tag = buf[p];
     const at = this.base + p;
-    if (tag === SUB.instanceDump) {
+    const view = this.viewOf(buf);
+    if (tag === INSTANCE_DUMP) {
       const h = 9 + 2 * id;
       if (avail < h) return -h;
-      const dataBytes = buf.readUInt32BE(p + 5 + 2 * id);
-      const want = this.sink.instanceWant(buf, p, dataBytes);
+      const dataBytes = view.getUint32(p + 5 + 2 * id);
+      const want = this.sink.instanceWant(buf, view, p, dataBytes);
       if (avail < h + want) return -(h + want);
-      this.sink.instance(buf, p, want, dataBytes, at);
+      this.sink.instance(buf, view, p, want, dataBytes, at);
+      const next = p + h + dataBytes;
+      if (dataBytes === want) return next; // the whole instance was in the chunk
       return this.skipTo(at + h + dataBytes, p + h + want);
     }
-    if (tag === SUB.primitiveArrayDump) {
+    if (tag === PRIMITIVE_ARRAY_DUMP) {
       const h = 10 + id;
       if (avail < h) return -h;
-      const length = buf.readUInt32BE(p + 5 + id);
+      const length = view.getUint32(p + 5 + id);
       const type = buf[p + 9 + id];
       const es = this.sizes[type];
       if (es === 0 || type === 2) return this.bad(p, avail, `primitive array of unknown type ${type}`);
       const bytes = length * es;
-      const want = Math.min(bytes, this.sink.primitiveArray(buf, p, length, type, es, at));
+      const want = Math.min(bytes, this.sink.primitiveArray(buf, view, p, length, type, es, at));
       if (want > 0) {
         if (avail < h + want) {
           if (h + want > MAX_CARRY) return this.bad(p, avail, 'primitive array content too large to read');
@@ -367,15 +392,16 @@ export class HprofStream {
         }
         this.sink.content(buf, p + h, want);
       }
+      if (h + bytes <= avail) return p + h + bytes;
       return this.skipTo(at + h + bytes, p + h + want);
     }
-    if (tag === SUB.objectArrayDump) {
+    if (tag === OBJECT_ARRAY_DUMP) {
       const h = 9 + 2 * id;
       if (avail < h) return -h;
-      const length = buf.readUInt32BE(p + 5 + id);
-      this.sink.objectArray(buf, p, length, at);
+      const length = view.getUint32(p + 5 + id);
+      this.sink.objectArray(buf, view, p, length, at);
       const inChunk = Math.min(length, Math.floor((avail - h) / id));
-      if (inChunk > 0) this.sink.elements(buf, p + h, inChunk);
+      if (inChunk > 0) this.sink.elements(buf, view, p + h, inChunk);
       if (inChunk === length) return p + h + length * id;
       this.elemsLeft = length - inChunk;
       this.elemCarryLen = 0;
@@ -388,7 +414,7 @@ export class HprofStream {
       this.sink.root(tag, buf, p);
       return p + rootSize;
     }
-    if (tag === SUB.classDump) {
+    if (tag === CLASS_DUMP) {
       const total = this.measureClassDump(buf, p, avail);
       if (total === 0) return this.bad(p, avail, 'class dump with an unknown value type');
       if (total < 0) return total;
@@ -414,13 +440,13 @@ export class HprofStream {
       this.elemCarryLen += take;
       p += take;
       if (this.elemCarryLen < id) return this.elementsCut(p);
-      this.sink.elements(this.elemCarry, 0, 1);
+      this.sink.elements(this.elemCarry, this.viewOf(this.elemCarry), 0, 1);
       this.elemCarryLen = 0;
       this.elemsLeft--;
     }
     const whole = Math.min(this.elemsLeft, Math.floor((n - p) / id));
     if (whole > 0) {
-      this.sink.elements(buf, p, whole);
+      this.sink.elements(buf, this.viewOf(buf), p, whole);
       p += whole * id;
       this.elemsLeft -= whole;
     }

@@ -213,45 +213,54 @@ export class GraphRecorder implements HeapSink {
 
   private readonly refCb = (hi: number, lo: number): void => this.ref(hi, lo);
 
-  instanceWant(buf: Buffer, p: number, dataBytes: number): number {
-    const id = this.idSize;
-    const row = this.classes.row(this.hiAt(buf, p + 5 + id), this.loAt(buf, p + 5 + id));
-    const refs = this.classes.refsOf(row);
-    if (refs === null) return 0;
-    return Math.min(dataBytes, refs.span);
+  /** The class row of the instance being read (instanceWant -> instance). */
+  private pendingRow = -1;
+
+  private rowAt(view: DataView, at: number): number {
+    return this.classes.row(this.idSize === 8 ? view.getUint32(at) : 0, view.getUint32(at + this.idSize - 4));
   }
 
-  instance(buf: Buffer, p: number, data: number, dataBytes: number, offset: number): void {
+  instanceWant(_buf: Buffer, view: DataView, p: number, dataBytes: number): number {
+    const row = this.rowAt(view, p + 5 + this.idSize);
+    this.pendingRow = row;
+    const refs = this.classes.refsOf(row);
+    if (refs === null) return 0;
+    return dataBytes < refs.span ? dataBytes : refs.span;
+  }
+
+  instance(buf: Buffer, view: DataView, p: number, data: number, dataBytes: number, offset: number): void {
     const id = this.idSize;
     const classes = this.classes;
-    const row = classes.row(this.hiAt(buf, p + 5 + id), this.loAt(buf, p + 5 + id));
+    const row = this.pendingRow;
     const declared = classes.instanceSize[row];
-    const n = this.node(this.hiAt(buf, p + 1), this.loAt(buf, p + 1), row, (declared >= 0 ? declared : dataBytes) + this.instHeader, offset);
+    const idHi = id === 8 ? view.getUint32(p + 1) : 0;
+    this.node(idHi, view.getUint32(p + id - 3), row, (declared >= 0 ? declared : dataBytes) + this.instHeader, offset);
     this.instances++;
     const refs = classes.refsOf(row);
     if (refs === null) {
       if (dataBytes > 0) this.unknownLayout++;
-    } else {
-      const at = p + 9 + 2 * id;
-      const offs = refs.offsets;
-      for (let i = 0; i < offs.length; i++) {
-        const o = offs[i];
-        if (o + id > data) break;
-        if (id === 8) {
-          const hi = buf.readUInt32BE(at + o);
-          const lo = buf.readUInt32BE(at + o + 4);
-          if (hi !== 0 || lo !== 0) {
-            this.refHi.push(hi);
-            this.refLo.push(lo);
-          }
-        } else {
-          const lo = buf.readUInt32BE(at + o);
-          if (lo !== 0) this.refLo.push(lo);
-        }
-      }
-      if (this.threadRow >= 0 && this.threadNameAt[row] !== -1 && this.threadHi.length < MAX_THREADS) this.threadName(buf, at, data, row);
+      return;
     }
-    void n;
+    const at = p + 9 + 2 * id;
+    const offs = refs.offsets;
+    const refHi = this.refHi;
+    const refLo = this.refLo;
+    for (let i = 0; i < offs.length; i++) {
+      const o = offs[i];
+      if (o + id > data) break;
+      if (id === 8) {
+        const hi = view.getUint32(at + o);
+        const lo = view.getUint32(at + o + 4);
+        if (hi !== 0 || lo !== 0) {
+          refHi.push(hi);
+          refLo.push(lo);
+        }
+      } else {
+        const lo = view.getUint32(at + o);
+        if (lo !== 0) refLo.push(lo);
+      }
+    }
+    if (this.threadRow >= 0 && this.threadNameAt[row] !== -1 && this.threadHi.length < MAX_THREADS) this.threadName(buf, at, data, row);
   }
 
   /** Closes the last node's edge list: call once after the walk. */
@@ -280,35 +289,38 @@ export class GraphRecorder implements HeapSink {
     this.threadNameLo.push(this.loAt(buf, at + nameAt));
   }
 
-  objectArray(buf: Buffer, p: number, length: number, offset: number): void {
+  objectArray(_buf: Buffer, view: DataView, p: number, length: number, offset: number): void {
     const id = this.idSize;
-    const row = this.classes.row(this.hiAt(buf, p + 9 + id), this.loAt(buf, p + 9 + id));
-    this.node(this.hiAt(buf, p + 1), this.loAt(buf, p + 1), row, length * id + this.arrayHeader, offset);
+    const row = this.rowAt(view, p + 9 + id);
+    this.node(id === 8 ? view.getUint32(p + 1) : 0, view.getUint32(p + id - 3), row, length * id + this.arrayHeader, offset);
     this.arrays++;
   }
 
-  elements(buf: Buffer, pos: number, count: number): void {
+  elements(_buf: Buffer, view: DataView, pos: number, count: number): void {
+    const refHi = this.refHi;
+    const refLo = this.refLo;
     if (this.idSize === 8) {
       const end = pos + count * 8;
       for (let q = pos; q < end; q += 8) {
-        const hi = buf.readUInt32BE(q);
-        const lo = buf.readUInt32BE(q + 4);
+        const hi = view.getUint32(q);
+        const lo = view.getUint32(q + 4);
         if (hi !== 0 || lo !== 0) {
-          this.refHi.push(hi);
-          this.refLo.push(lo);
+          refHi.push(hi);
+          refLo.push(lo);
         }
       }
     } else {
       const end = pos + count * 4;
       for (let q = pos; q < end; q += 4) {
-        const lo = buf.readUInt32BE(q);
-        if (lo !== 0) this.refLo.push(lo);
+        const lo = view.getUint32(q);
+        if (lo !== 0) refLo.push(lo);
       }
     }
   }
 
-  primitiveArray(buf: Buffer, p: number, length: number, type: number, elementSize: number, offset: number): number {
-    this.node(this.hiAt(buf, p + 1), this.loAt(buf, p + 1), type - 4, length * elementSize + this.arrayHeader, offset);
+  primitiveArray(_buf: Buffer, view: DataView, p: number, length: number, type: number, elementSize: number, offset: number): number {
+    const id = this.idSize;
+    this.node(id === 8 ? view.getUint32(p + 1) : 0, view.getUint32(p + id - 3), type - 4, length * elementSize + this.arrayHeader, offset);
     this.arrays++;
     return 0;
   }

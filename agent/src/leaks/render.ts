@@ -46,7 +46,7 @@ function holderText(s: Omit<LeakSuspect, 'headline'>): string {
 export function headlineOf(s: Omit<LeakSuspect, 'headline'>, leaf = false): string {
   const size = `${bytesText(s.retainedBytes)} (${percentText(s.retainedPercent)})`;
   const acc = s.accumulation.accumulated;
-  const tail = leaf ? '' : `: ${countText(acc.instances)} × ${esc(acc.className)}`;
+  const tail = leaf ? '' : `: ${acc.chain ? 'a chain of ' : ''}${countText(acc.instances)} × ${esc(acc.className)}`;
   if (s.kind === 'class-group') return `Leak suspect: ${countText(s.instances)} × ${esc(s.className)} retain ${size}${tail}`;
   const holder = holderText(s);
   const what = `${s.objectKind === 'class' ? 'class ' : ''}${esc(s.className)}`;
@@ -92,7 +92,7 @@ export function renderLeaksText(doc: LeaksDocument): string {
     });
     const a = s.accumulation;
     out.push(`  Accumulation point: ${esc(a.className)}${a.objectId ? ` @ ${a.objectId}` : ''} retains ${bytesText(a.retainedBytes)}`);
-    out.push(`    ${countText(a.accumulated.instances)} × ${esc(a.accumulated.className)}, ${countText(a.accumulated.retainedBytes)} bytes (${bytesText(a.accumulated.retainedBytes)}) retained together` +
+    out.push(`    ${a.accumulated.chain ? 'a chain of ' : ''}${countText(a.accumulated.instances)} × ${esc(a.accumulated.className)}, ${countText(a.accumulated.retainedBytes)} bytes (${bytesText(a.accumulated.retainedBytes)}) retained together` +
       (a.via ? `, in ${countText(a.via.instances)} × ${esc(a.via.className)}` : ''));
   });
   if (doc.topDominators.length > 0) {

@@ -88,16 +88,16 @@ class Finder implements HeapSink {
   record(): void {}
   root(): void {}
 
-  instanceWant(_buf: Buffer, _p: number, dataBytes: number): number {
+  instanceWant(_buf: Buffer, _view: DataView, _p: number, dataBytes: number): number {
     return this.targets.has(this.next) && !this.found.has(this.next) ? Math.min(dataBytes, MAX_FIELD_BYTES) : 0;
   }
 
-  instance(buf: Buffer, p: number, data: number): void {
+  instance(buf: Buffer, _view: DataView, p: number, data: number): void {
     const o = this.begin(SUB.instanceDump, buf, p, 5 + this.idSize);
     if (o) o.data = Buffer.from(buf.subarray(p + 9 + 2 * this.idSize, p + 9 + 2 * this.idSize + data));
   }
 
-  objectArray(buf: Buffer, p: number, length: number): void {
+  objectArray(buf: Buffer, _view: DataView, p: number, length: number): void {
     const o = this.begin(SUB.objectArrayDump, buf, p, 9 + this.idSize);
     if (o) {
       o.length = length;
@@ -105,13 +105,13 @@ class Finder implements HeapSink {
     }
   }
 
-  elements(buf: Buffer, pos: number, count: number): void {
+  elements(buf: Buffer, _view: DataView, pos: number, count: number): void {
     const e = this.current?.elements;
     if (!e) return;
     for (let i = 0; i < count && e.length < 2 * MAX_ELEMENTS; i++) e.push(...this.id(buf, pos + i * this.idSize));
   }
 
-  primitiveArray(buf: Buffer, p: number, length: number, type: number, elementSize: number): number {
+  primitiveArray(buf: Buffer, _view: DataView, p: number, length: number, type: number, elementSize: number): number {
     const o = this.begin(SUB.primitiveArrayDump, buf, p, 0);
     if (!o) return 0;
     o.length = length;

@@ -29,6 +29,8 @@ import { SUB } from '../triage/hprof-format';
 
 /** MAT's "big drop" (from memory): the accumulation chain stops where a child retains less than this share of its parent. */
 export const BIG_DROP = 0.7;
+/** A walk through at least this many objects of one class in a row is a chain (a linked list): reported as such. */
+export const CHAIN_MIN = 64;
 /** An entry class retains at least this many times its own shallow size to be looked through. */
 const ENTRY_RATIO = 4;
 
@@ -41,6 +43,8 @@ export interface Accumulation {
   readonly retained: number;
   /** When looked through entries: their class, count and retained bytes. */
   readonly via?: { readonly cls: number; readonly instances: number; readonly retained: number };
+  /** The accumulated objects are a chain (each dominates the next), starting at the point. */
+  readonly chain?: boolean;
 }
 
 export interface SuspectCore {
@@ -153,11 +157,29 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
 
   function accumulate(s: number): Accumulation {
     let point = s;
-    for (let steps = 0; ; steps++) {
+    // the longest run of one class along the walk (a linked list is a dominator chain)
+    let runStart = s;
+    let runLen = 1;
+    let bestStart = s;
+    let bestLen = 1;
+    let steps = 0;
+    for (; ; steps++) {
       const c = biggestChild(point);
       if (c === NONE || retained[c] < BIG_DROP * retained[point]) break;
+      if (clsOf(c) === clsOf(point)) runLen++;
+      else {
+        runStart = c;
+        runLen = 1;
+      }
+      if (runLen > bestLen) {
+        bestLen = runLen;
+        bestStart = runStart;
+      }
       point = c;
       if ((steps & 0xfffff) === 0) budget.check();
+    }
+    if (bestLen >= CHAIN_MIN && 2 * bestLen >= steps + 1) {
+      return { point: bestStart, cls: clsOf(bestStart), instances: bestLen, retained: retained[bestStart], chain: true };
     }
     const group = dominantGroup([point]);
     if (group === undefined) return { point, cls: clsOf(point), instances: 1, retained: retained[point] };
