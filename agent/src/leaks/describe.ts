@@ -41,7 +41,8 @@ export interface DescribeContext {
   readonly started: number;
 }
 
-const THREAD_KINDS = [SUB.rootJavaFrame, SUB.rootJniLocal, SUB.rootNativeStack, SUB.rootThreadBlock, SUB.rootThreadObject] as number[];
+/** Thread-held GC roots, in the order they explain a suspect: the live thread itself, then its stack. */
+const THREAD_KINDS = [SUB.rootThreadObject, SUB.rootJavaFrame, SUB.rootJniLocal, SUB.rootNativeStack, SUB.rootThreadBlock] as number[];
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
@@ -79,6 +80,16 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
       }
     }
   }
+  // class objects referencing a suspect directly (a static field, maybe)
+  const classPreds = (pre: number): number[] => {
+    const out: number[] = [];
+    for (let k = d.revOff[pre]; k < d.revOff[pre + 1] && out.length < 16; k++) {
+      const v = d.rev[k];
+      if (v !== 0 && (g.cls[node(v)] & CLASS_NODE) !== 0) out.push(v);
+    }
+    return out;
+  };
+  for (const s of found.suspects) for (const v of classPreds(s.pre)) want.add(node(v));
   for (const t of found.top) want.add(node(t));
   const objects = await rereadObjects([...want], { node: rec.cpNode, offset: rec.cpOffset, segEnd: rec.cpSegEnd }, rec.idSize, ctx.input.read);
   const naming = new Naming(rec, g, objects, ctx.threadValue);
@@ -95,30 +106,32 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
   naming.names = names;
   if (error) ctx.issues.push(`names could not be read: ${error}`);
 
+  const threadHeld = (kind: number, k: number): HeldBy => {
+    const t = naming.thread(g.roots.serial[k]);
+    const thread = t ? naming.threadName(t.node) : null;
+    const frame = t && (kind === SUB.rootJavaFrame || kind === SUB.rootJniLocal) ? naming.frame(t.trace, g.roots.frame[k]) : undefined;
+    const what = kind === SUB.rootJavaFrame ? `local variable${frame ? ` in ${frame}` : ''}` : kind === SUB.rootThreadObject ? 'the thread itself' : `${ROOT_KINDS[kind]}${frame ? ` in ${frame}` : ''}`;
+    const who = thread !== null ? `thread "${thread}"` : `thread #${g.roots.serial[k]}`;
+    return { kind: 'thread', text: `${who} (${what})`, thread, root: ROOT_KINDS[kind], ...(frame ? { frame } : {}) };
+  };
   const heldBy = (s: SuspectCore): HeldBy => {
     const entries = rootsOf(s.pre);
-    const kinds = entries.map((k) => g.roots.kind[k]);
+    const rootOf = (kind: number) => entries.find((e) => g.roots.kind[e] === kind);
+    const self = rootOf(SUB.rootThreadObject);
+    if (self !== undefined) return threadHeld(SUB.rootThreadObject, self);
+    for (const v of classPreds(s.pre)) {
+      const f = naming.fieldName(node(v), node(s.pre));
+      if (!f.startsWith('static ')) continue;
+      const className = naming.clsName(g.cls[node(v)]);
+      const field = f.slice(7);
+      return { kind: 'static-field', text: `static field ${className}.${field}`, className, field };
+    }
     for (const kind of THREAD_KINDS) {
-      const k = entries.find((e) => g.roots.kind[e] === kind);
-      if (k === undefined) continue;
-      const t = naming.thread(g.roots.serial[k]);
-      const thread = t ? naming.threadName(t.node) : null;
-      const frame = t && (kind === SUB.rootJavaFrame || kind === SUB.rootJniLocal) ? naming.frame(t.trace, g.roots.frame[k]) : undefined;
-      const what = kind === SUB.rootJavaFrame ? `local variable${frame ? ` in ${frame}` : ''}` : kind === SUB.rootThreadObject ? 'the thread itself' : `${ROOT_KINDS[kind]}${frame ? ` in ${frame}` : ''}`;
-      const who = thread !== null ? `thread "${thread}"` : `thread #${g.roots.serial[k]}`;
-      return { kind: 'thread', text: `${who} (${what})`, thread, root: ROOT_KINDS[kind], ...(frame ? { frame } : {}) };
+      const k = rootOf(kind);
+      if (k !== undefined) return threadHeld(kind, k);
     }
-    if (kinds.includes(SUB.rootJniGlobal)) return { kind: 'jni-global', text: 'a JNI global reference', root: ROOT_KINDS[SUB.rootJniGlobal] };
+    if (rootOf(SUB.rootJniGlobal) !== undefined) return { kind: 'jni-global', text: 'a JNI global reference', root: ROOT_KINDS[SUB.rootJniGlobal] };
     const path = s.path;
-    if (path.length >= 2 && (g.cls[node(path[path.length - 2])] & CLASS_NODE) !== 0) {
-      const holder = node(path[path.length - 2]);
-      const className = naming.clsName(g.cls[holder]);
-      const f = naming.fieldName(holder, node(s.pre));
-      if (f.startsWith('static ')) {
-        const field = f.slice(7);
-        return { kind: 'static-field', text: `static field ${className}.${field}`, className, field };
-      }
-    }
     const start = path.length > 0 ? path[0] : s.pre;
     const startKinds = rootsOf(start).map((k) => ROOT_KINDS[g.roots.kind[k]]);
     return { kind: 'other', text: `reachable from ${naming.clsName(g.cls[node(start)])} (GC root: ${[...new Set(startKinds)].join(', ') || 'unknown'})` };
