@@ -1,18 +1,21 @@
 /**
- * An append-only list of u32 values in fixed chunks of 1 Mi values (4 MiB): growing never copies (no
- * doubling that would briefly hold twice the data), every chunk is charged to the Budget, and the
- * final exact-size array is assembled chunk by chunk, each chunk released as soon as it is copied.
+ * An append-only list of u32 values in chunks of 1 Mi values (4 MiB): beyond the first chunk, growing
+ * never copies (no doubling that would briefly hold twice the data), every chunk is charged to the
+ * Budget, and the final exact-size array is assembled chunk by chunk, each chunk released as soon as it
+ * is copied. The first chunk starts at 1 Ki values and doubles up to a full chunk, so a small dump costs
+ * little.
  */
 import type { Budget } from './budget';
 
 export const CHUNK_SHIFT = 20;
 export const CHUNK = 1 << CHUNK_SHIFT;
 const MASK = CHUNK - 1;
+const FIRST = 1024;
 
 export class U32List {
   readonly chunks: Uint32Array[] = [];
   private cur: Uint32Array = new Uint32Array(0);
-  private pos = CHUNK; // the first push allocates
+  private pos = 0; // the first push allocates
   private full = 0; // values in completed chunks
 
   constructor(
@@ -25,7 +28,7 @@ export class U32List {
   }
 
   push(v: number): void {
-    if (this.pos === CHUNK) this.grow();
+    if (this.pos === this.cur.length) this.grow();
     this.cur[this.pos++] = v;
   }
 
@@ -38,9 +41,20 @@ export class U32List {
   }
 
   private grow(): void {
+    if (this.chunks.length === 1 && this.cur.length < CHUNK) {
+      // the first chunk doubles (copying at most 2 MiB) until it is a full one
+      const bigger = this.cur.length * 2;
+      this.budget.charge((bigger - this.cur.length) * 4, this.what);
+      const next = new Uint32Array(bigger);
+      next.set(this.cur);
+      this.cur = next;
+      this.chunks[0] = next;
+      return;
+    }
     if (this.chunks.length > 0) this.full += CHUNK;
-    this.budget.charge(CHUNK * 4, this.what);
-    this.cur = new Uint32Array(CHUNK);
+    const size = this.chunks.length === 0 ? FIRST : CHUNK;
+    this.budget.charge(size * 4, this.what);
+    this.cur = new Uint32Array(size);
     this.chunks.push(this.cur);
     this.pos = 0;
   }
@@ -55,8 +69,8 @@ export class U32List {
     let at = 0;
     for (let c = 0; c < this.chunks.length; c++) {
       const chunk = this.chunks[c];
-      const take = Math.min(CHUNK, n - at);
-      out.set(take === CHUNK ? chunk : chunk.subarray(0, take), at);
+      const take = Math.min(chunk.length, n - at);
+      out.set(take === chunk.length ? chunk : chunk.subarray(0, take), at);
       at += take;
       this.budget.free(chunk);
       (this.chunks as (Uint32Array | undefined)[])[c] = undefined;
@@ -70,7 +84,7 @@ export class U32List {
     for (const c of this.chunks) if (c) this.budget.free(c);
     this.chunks.length = 0;
     this.cur = new Uint32Array(0);
-    this.pos = CHUNK;
+    this.pos = 0;
     this.full = 0;
   }
 }
