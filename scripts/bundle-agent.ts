@@ -20,10 +20,13 @@ export const AGENT_BUNDLE = path.join(ROOT, '.build', 'agent', 'agent.js');
 
 /** Import specifiers (as written in the importing module: main.ts, kube-events.ts) whose module is embedded as lazily compiled text. */
 export const LAZY_MODULES: Readonly<Record<string, string>> = {
-  './uploader/command': path.join(ROOT, 'agent', 'src', 'uploader', 'command.ts'),
+  // the uploader and the analyzer (both with the AWS SDK: in the bundle once)
+  './s3-commands': path.join(ROOT, 'agent', 'src', 's3-commands.ts'),
   // @kubernetes/client-node (imported by agent/src/report/kube-events.ts only when Kubernetes Events are
   // enabled): inlined into the uploader's text it would cost every uploader ~8 MiB even with events off.
   './kube-api': path.join(ROOT, 'agent', 'src', 'report', 'kube-api.ts'),
+  // the leak analysis the analyzer runs in a child process (`agent.js analyze`), and a person on a terminal
+  './leaks/cli': path.join(ROOT, 'agent', 'src', 'leaks', 'cli.ts'),
 };
 
 /** package.json's version, embedded as `__AGENT_VERSION__` (agent/src/version.ts): `agent.js --version`. */

@@ -19,6 +19,7 @@ export const COMMAND_DOCS: Readonly<Record<Command, string>> = {
   uploader: 'Ships every finished dump to S3 once, whole and verified (DaemonSet).',
   'wait-ready': 'Waits until the mount guard\'s marker proves the mount on this node, then exits 0 (init container).',
   inject: 'Serves the mutating admission webhook that gives collected pods their dump folder and JVM options (Deployment).',
+  analyzer: 'Writes a leak report next to every dump in the bucket and tells the team its top suspect (Deployment).',
 };
 
 export type CliAction =
@@ -76,6 +77,7 @@ export function helpText(command?: Command): string {
     'Usage:',
     '  node agent.js <command>             run a command; its settings come from environment variables',
     '  node agent.js [<command>] --help    this text (with a command: that command\'s variables only)',
+    '  node agent.js analyze FILE.hprof    the leak report of a dump on local disk (analyze --help: its options)',
     '',
     'Commands:',
     ...table(commands.map((c) => [c, COMMAND_DOCS[c]])),

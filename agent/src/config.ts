@@ -9,6 +9,7 @@
  */
 import { COMMANDS, type Command, ENV } from './contract';
 import type { LogLevel } from './runtime/logger';
+import { type AnalyzerConfig, resolveAnalyzerConfig } from './analyzer/config';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
 import { type NotifyConfig, resolveNotifyConfig } from './report/config';
 import { CaBundleError, readCaBundle } from './net/ca-bundle';
@@ -111,6 +112,8 @@ export interface UploaderConfig extends CommonConfig {
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
   readonly retentionMaxBytes: number;
+  /** Where to POST after each verified dump (the leak analyzer's /wake); undefined: no wake-ups. */
+  readonly analyzerWakeUrl?: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -173,7 +176,7 @@ export function required<T>(env: Env, s: Setting<T, unknown>): T {
 // ---------------------------------------------------------------------------------------------
 // Per-command resolvers.
 
-function common(env: Env): CommonConfig {
+export function common(env: Env): CommonConfig {
   return {
     nodeName: required(env, SETTINGS.nodeName),
     httpHost: required(env, SETTINGS.httpHost),
@@ -228,7 +231,7 @@ function credentials(env: Env): S3Config['credentials'] {
   return { accessKeyId: id, secretAccessKey: secret };
 }
 
-function s3(env: Env): S3Config {
+export function s3(env: Env): S3Config {
   const endpoint = optional(env, SETTINGS.s3EndpointUrl);
   const creds = credentials(env);
   return {
@@ -294,14 +297,21 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     notify: resolveNotifyConfig(env),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
+    ...optionalEntry('analyzerWakeUrl', optional(env, SETTINGS.analyzerWakeUrl)),
   };
+}
+
+/** `{ [name]: value }`, or nothing when the value is undefined (exactOptionalPropertyTypes-friendly spread). */
+function optionalEntry<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [name]: value } as { [P in K]?: V });
 }
 
 export type ResolvedConfig =
   | { readonly command: typeof COMMANDS.mountGuard; readonly config: MountGuardConfig }
   | { readonly command: typeof COMMANDS.waitReady; readonly config: WaitReadyConfig }
   | { readonly command: typeof COMMANDS.uploader; readonly config: UploaderConfig }
-  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig };
+  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig }
+  | { readonly command: typeof COMMANDS.analyzer; readonly config: AnalyzerConfig };
 
 export function resolveConfig(command: Command, env: Env): ResolvedConfig {
   switch (command) {
@@ -314,6 +324,8 @@ export function resolveConfig(command: Command, env: Env): ResolvedConfig {
     case COMMANDS.inject:
       // Its own small resolver (agent/src/inject/config.ts) until it joins the settings table.
       return { command, config: resolveInjectConfig(env, common(env)) };
+    case COMMANDS.analyzer:
+      return { command, config: resolveAnalyzerConfig(env, common(env), s3(env), resolveNotifyConfig(env)) };
   }
 }
 

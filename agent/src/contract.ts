@@ -13,6 +13,8 @@ export const COMMANDS = {
   waitReady: 'wait-ready',
   /** Mutating admission webhook: gives opted-in pods what `collectPod` defines (agent/src/inject). */
   inject: 'inject',
+  /** Leak reports of the dumps in the bucket (agent/src/analyzer, Deployment `heapdump-analyzer`). */
+  analyzer: 'analyzer',
 } as const;
 export type Command = (typeof COMMANDS)[keyof typeof COMMANDS];
 
@@ -33,6 +35,9 @@ export const NODE_OPTIONS_BY_COMMAND: Readonly<Partial<Record<Command, string>>>
   // ~51 MiB instead of ~63-67 MiB, and p99 latency was no worse, on a busy 2-core machine even better
   // (no compiler threads competing): `npm run bench:inject` measures both modes.
   inject: '--jitless',
+  // analyzer: no --jitless. Its work is the dump's object graph in JavaScript: without the JIT an analysis is ~12x
+  // slower (SmallObjects, 10.8 M objects: 43 instead of 3.7 CPU s; `npm run bench:leaks`), and fetch (the webhook)
+  // needs WebAssembly, which --jitless disables.
 };
 
 /** Exit codes of the agent. */
@@ -225,3 +230,14 @@ export const OBJECT_METADATA = {
   /** Name of the summary object next to the dump (`<dump key>.summary.json`). */
   summary: 'summary',
 } as const;
+
+/** Objects the analyzer writes next to a dump: `<dump key><suffix>`. A finished `.leaks.json` means "analysed". */
+export const LEAK_REPORT_SUFFIXES = {
+  json: '.leaks.json',
+  text: '.leaks.txt',
+  /** Analyses started for the dump (JSON `{ attempts, startedAt, ... }`), written before each start. */
+  attempts: '.leaks.attempts',
+} as const;
+
+/** The analyzer's HTTP endpoint the uploader POSTs to after each verified dump (on AGENT_HTTP_PORT). */
+export const ANALYZER_WAKE_PATH = '/wake';

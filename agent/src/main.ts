@@ -11,7 +11,7 @@
 import { type Command, COMMANDS, EXIT } from './contract';
 import { runCli } from './cli';
 import { ConfigError, findTypos, type ResolvedConfig, resolveConfig } from './config';
-import type { CommandContext } from './runtime/context';
+import type { CommandContext, HttpRouteHandler } from './runtime/context';
 import { systemClock } from './runtime/clock';
 import { startHttpServer } from './runtime/http';
 import { StuckReads } from './fs/stuck-io';
@@ -39,13 +39,18 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
       return runWaitReady(resolved.config, ctx);
     }
     case COMMANDS.uploader: {
-      const { runUploader } = await import('./uploader/command');
+      const { runUploader } = await import('./s3-commands');
       await runUploader(resolved.config, ctx);
       return EXIT.ok;
     }
     case COMMANDS.inject: {
       const { runInject } = await import('./inject/command');
       await runInject(resolved.config, ctx);
+      return EXIT.ok;
+    }
+    case COMMANDS.analyzer: {
+      const { runAnalyzer } = await import('./s3-commands');
+      await runAnalyzer(resolved.config, ctx);
       return EXIT.ok;
     }
   }
@@ -72,6 +77,11 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     process.stdout.write(`${VERSION_LINE}\n`);
     return EXIT.ok;
   }
+  if (argv[0] === 'analyze') {
+    // A local tool (a dump's leak report on a terminal; the analyzer's child process), not a pod command.
+    const { runAnalyzeCli } = await import('./leaks/cli');
+    return runAnalyzeCli(argv.slice(1), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  }
   const bootLogger = createLogger({ level: 'info' }, { component: 'main' });
   routeProcessWarnings(bootLogger);
   // --help, usage errors (agent/src/cli.ts).
@@ -92,9 +102,11 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   const lifecycle = new Lifecycle(root.child('lifecycle'));
   const stuckReads = new StuckReads();
   const registry = createRegistry({ node: config.nodeName, command: resolved.command });
+  const routes = new Map<string, HttpRouteHandler>();
   let http;
   try {
     http = await startHttpServer({
+      routes,
       host: config.httpHost,
       port: config.httpPort,
       registry,
@@ -137,6 +149,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     onShutdown: (name, step) => lifecycle.onShutdown(name, step),
     heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
     stuckReads,
+    httpRoute: (method, path, handler) => routes.set(`${method} ${path}`, handler),
   };
 
   let code: number;

@@ -142,10 +142,12 @@ export type Fetch = (input: string, init: { method: string; headers: Record<stri
   text(): Promise<string>;
 }>;
 
-export interface WebhookChannelOptions {
+export interface WebhookChannelOptions<T = DumpReport> {
   readonly source: WebhookUrlSource;
   readonly format: WebhookFormat;
   readonly cluster?: string;
+  /** The message for one item. @default webhookBody (a DumpReport) */
+  readonly body?: (format: WebhookFormat, item: T, cluster?: string) => string;
   /** @default globalThis.fetch */
   readonly fetch?: Fetch;
   /** @default fs.promises.readFile */
@@ -176,8 +178,8 @@ function retryAfterMs(value: string | null, now: number): number | undefined {
 }
 
 /** One delivery attempt of the webhook channel. Also returns the origin to log (never the URL). */
-export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): {
-  attempt: (report: DumpReport, signal: AbortSignal) => Promise<AttemptOutcome>;
+export function webhookAttempt<T = DumpReport>(opts: WebhookChannelOptions<T>, now: () => number): {
+  attempt: (report: T, signal: AbortSignal) => Promise<AttemptOutcome>;
   /** Scrubs the current URL out of any text. */
   redact: (text: string) => string;
   /** `scheme://host` of the URL last used, for log lines. */
@@ -208,7 +210,7 @@ export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): 
         res = await doFetch(endpoint.href, {
           method: 'POST',
           headers,
-          body: webhookBody(opts.format, report, opts.cluster),
+          body: opts.body ? opts.body(opts.format, report, opts.cluster) : webhookBody(opts.format, report as unknown as DumpReport, opts.cluster),
           signal,
           // A redirect would send the message (and the URL's secret path in Referer-like logs) elsewhere.
           redirect: 'manual',

@@ -31,6 +31,10 @@ import { affinity, envVars, namePrefix, noProxyList, proxyUrl, secretNames, tole
 import { type Group, setting } from './setting';
 
 const ALL = [COMMANDS.mountGuard, COMMANDS.waitReady, COMMANDS.uploader] as const;
+/** Settings of every node agent that the leak analyzer reads too (log level, node name, HTTP, shutdown). */
+const ALL_AND_ANALYZER = [...ALL, COMMANDS.analyzer] as const;
+/** S3 and notification settings: the uploader's, shared with the analyzer (same bucket, same channels). */
+const S3_READERS = [COMMANDS.uploader, COMMANDS.analyzer] as const;
 
 export const PLATFORMS = ['openshift', 'kubernetes'] as const;
 export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
@@ -137,6 +141,15 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     defaultText: 'no Secret object is emitted (the Secret is created out of band)',
     codeOnly: true,
     secret: true,
+  },
+  analyzer: {
+    typeName: 'AnalyzerSettings',
+    doc: 'The leak analyzer, Deployment `heapdump-analyzer` (the JSON config\'s `analyzer` object): it finds every dump in the '
+      + 'bucket without a leak report (woken by the uploader, and by a scan that catches up after restarts), analyses it in a '
+      + 'child process within a memory and time budget, writes `<key>.leaks.json` and `<key>.leaks.txt`, and tells the team '
+      + '(an Event on the pod, reason HeapDumpAnalyzed, and the webhook). It reads the uploader\'s bucket, credentials and '
+      + 'notification settings. docs/leak-report.md.',
+    defaultText: 'on: one replica, 4 GiB memory limit, suspects from 10 % of the heap',
   },
   app: {
     typeName: 'ApplicationSettings',
@@ -331,7 +344,7 @@ export const SETTINGS = {
     kind: bucket(),
     required: true,
     propDefault: 'heap-dumps',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     prototype: true,
     doc: 'Target bucket.',
   }),
@@ -341,7 +354,7 @@ export const SETTINGS = {
     kind: prefix(),
     default: '',
     propDefault: 'memory-leak-demo/',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     prototype: true,
     doc: 'Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file stem>.<the dump file\'s modification time, UTC><extension>`.',
   }),
@@ -386,7 +399,7 @@ export const SETTINGS = {
     prop: 'uploader.endpoint',
     kind: httpUrl(),
     defaultText: 'AWS S3 for the region',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     prototype: true,
     doc: 'Endpoint of an S3-compatible server (MinIO, Ceph RGW, ...). With `credentials.source: secret`, an '
       + '`S3_ENDPOINT_URL` key in the Secret overrides the ConfigMap\'s value.',
@@ -397,7 +410,7 @@ export const SETTINGS = {
     kind: boolean(),
     defaultText: 'true when S3_ENDPOINT_URL is set, else false',
     propDefaultText: 'true when `endpoint` is set, else false',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Path-style addressing: most S3-compatible servers have no virtual-host DNS.',
   }),
   awsDefaultRegion: setting({
@@ -406,7 +419,7 @@ export const SETTINGS = {
     kind: region(),
     defaultText: 'unset: AWS_REGION applies',
     propDefault: 'us-east-1',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     prototype: true,
     doc: 'Region; wins over AWS_REGION. With `credentials.source: secret`, an `AWS_DEFAULT_REGION` key in the Secret overrides the ConfigMap\'s value.',
   }),
@@ -415,7 +428,7 @@ export const SETTINGS = {
     prop: 'uploader.storageClass',
     kind: oneOf(S3_STORAGE_CLASSES, 'S3StorageClass'),
     default: 'STANDARD',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Storage class of new objects (MinIO and Ceph RGW reject STANDARD_IA by default).',
   }),
   s3ChecksumMode: setting({
@@ -423,7 +436,7 @@ export const SETTINGS = {
     prop: 'uploader.checksumMode',
     kind: oneOf(CHECKSUM_MODES, 'ChecksumMode'),
     default: 'WHEN_REQUIRED',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'The SDK\'s request/response checksum mode. WHEN_SUPPORTED sends aws-chunked CRCs that several S3-compatible servers reject.',
   }),
   uploadPartSizeMb: setting({
@@ -507,7 +520,7 @@ export const SETTINGS = {
     prop: 'uploader.logLevel',
     kind: oneOf(LOG_LEVELS, 'AgentLogLevel'),
     default: 'info',
-    readBy: ALL,
+    readBy: ALL_AND_ANALYZER,
     doc: 'JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app\'s '
       + 'wait-ready; the mount guard always logs at info.',
   }),
@@ -619,7 +632,7 @@ export const SETTINGS = {
     prop: 'uploader.proxy.httpsProxy',
     kind: proxyUrl(),
     defaultText: 'unset: direct connections',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Proxy for an https:// S3 endpoint (AWS S3 by default). The TLS session to S3 runs through the tunnel, so the endpoint\'s '
       + 'certificate is verified as without a proxy. Credentials (`http://user:password@host:port`) only in the agent\'s '
       + 'environment: with `uploader.extraEnv` from a Secret, not here.',
@@ -629,7 +642,7 @@ export const SETTINGS = {
     prop: 'uploader.proxy.httpProxy',
     kind: proxyUrl(),
     defaultText: 'unset: direct connections',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Proxy for an http:// S3 endpoint, also tunnelled with CONNECT (the proxy must allow CONNECT to the endpoint\'s port).',
   }),
   noProxy: setting({
@@ -638,7 +651,7 @@ export const SETTINGS = {
     kind: noProxyList(),
     default: [],
     propDefault: ['localhost', '127.0.0.1', '.svc', '.cluster.local'],
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Hosts the uploader reaches directly, as Go and OpenShift read NO_PROXY: `*`, a domain with its subdomains '
       + '(`example.com`), subdomains only (`.example.com`), an IP address or a CIDR range, each with an optional port. The '
       + 'constructs\' default keeps in-cluster S3 (a Service) direct; on OpenShift `oc get proxy cluster -o '
@@ -652,7 +665,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.kubernetesEvents',
     kind: boolean(),
     default: false,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Create a Kubernetes Event (reason HeapDumpUploaded, type Warning) on the pod that wrote each uploaded dump. The constructs '
       + 'then give the uploader a projected ServiceAccount token and bind the event-reporter ClusterRole (create events.k8s.io events, '
       + 'get pods) in each collected namespace.',
@@ -662,7 +675,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.clusterName',
     kind: shortText(63),
     defaultText: 'none',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Cluster name shown in webhook messages (several clusters may post to one channel).',
   }),
   notifyTimeout: setting({
@@ -670,7 +683,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.timeoutSeconds',
     kind: seconds({ min: 0.001 }),
     default: 10,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Timeout of one delivery attempt: the webhook POST, or for an Event the pod GET and the Event POST together.',
   }),
   notifyMaxAttempts: setting({
@@ -678,7 +691,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.maxAttempts',
     kind: integer({ min: 1, max: 20 }),
     default: 5,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Attempts per notification and channel (backoff 1 s doubling to 60 s, full jitter) before it counts as failed. 4xx answers '
       + 'other than 408/429 are not retried.',
   }),
@@ -687,7 +700,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.webhook.format',
     kind: oneOf(WEBHOOK_FORMATS, 'WebhookFormat'),
     default: 'json',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: '`json`: the generic JSON document (schema heapdump-pipeline.io/notification/v1); `slack`: a Slack incoming-webhook message (text + blocks).',
   }),
   notifyWebhookEvents: setting({
@@ -695,8 +708,8 @@ export const SETTINGS = {
     prop: 'uploader.notifications.webhook.events',
     kind: oneOfList(NOTIFICATION_EVENTS, 'NotificationEvent'),
     default: [...NOTIFICATION_EVENTS],
-    readBy: [COMMANDS.uploader],
-    doc: 'Which uploads are posted to the webhook: complete dumps, truncated ones, or both.',
+    readBy: S3_READERS,
+    doc: 'What is posted to the webhook: complete dumps uploaded, truncated ones, leak reports written (`dump-analyzed`, by the analyzer).',
   }),
   notifyWebhookSecretName: setting({
     prop: 'uploader.notifications.webhook.secretName',
@@ -709,6 +722,115 @@ export const SETTINGS = {
     kind: secretKey(),
     default: 'url',
     doc: 'The key of the Secret that holds the URL.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // analyzer (the leak reports)
+  analyzerEnabled: setting({
+    prop: 'analyzer.enabled',
+    kind: boolean(),
+    default: true,
+    doc: 'Emit the leak analyzer: its Deployment, ServiceAccount, Service and ConfigMap in the pipeline namespace (and, with '
+      + 'Kubernetes Events on, its RoleBindings in the collected namespaces). `false`: dumps get the uploader\'s summary only.',
+  }),
+  analyzerResources: setting({
+    prop: 'analyzer.resources',
+    kind: resources(),
+    default: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '4Gi' } },
+    doc: 'Resources of the analyzer container. The memory limit bounds the dumps it can analyse: each analysis runs in a child '
+      + 'process whose budget is this limit minus 256 MiB, and needs about 40 bytes per object and 8 per reference of the dump '
+      + '(docs/performance.md: a 4 GiB dump of 100-byte objects needs ~2 GiB; one of 36-byte objects ~5.5 GiB). A dump that '
+      + 'needs more gets a report saying so. Two analyses can run at once (a lane for small dumps): `cpu: 2` lets both run on a core each.',
+  }),
+  analyzerThreshold: setting({
+    env: 'ANALYZER_THRESHOLD_PERCENT',
+    prop: 'analyzer.thresholdPercent',
+    kind: integer({ min: 1, max: 100, unit: 'percent' }),
+    default: 10,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Share of the reachable heap from which a single object, or a class\'s top-level instances together, is a leak suspect (as Eclipse MAT\'s default).',
+  }),
+  analyzerInterval: setting({
+    env: 'ANALYZER_INTERVAL',
+    prop: 'analyzer.intervalSeconds',
+    kind: seconds({ min: 1, max: 86_400 }),
+    default: 60,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Time between two scans of the bucket for dumps without a leak report (the safety net: the uploader wakes the analyzer after each upload).',
+  }),
+  analyzerTimeBudget: setting({
+    env: 'ANALYZER_TIME_BUDGET',
+    prop: 'analyzer.timeBudgetSeconds',
+    kind: seconds({ min: 1, max: 86_400 }),
+    default: 600,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Wall-clock time one analysis may take (download excluded); past it the child process is killed and the dump gets a '
+      + '"not analyzed" report. A 4 GiB dump takes about 1-2 minutes on one core (docs/performance.md).',
+  }),
+  analyzerCpuBudget: setting({
+    env: 'ANALYZER_CPU_BUDGET',
+    prop: 'analyzer.cpuBudgetSeconds',
+    kind: seconds({ min: 1, max: 86_400 }),
+    default: 300,
+    readBy: [COMMANDS.analyzer],
+    doc: 'CPU time one analysis may use (its child process, all threads); past it the analysis is stopped as for the time budget.',
+  }),
+  analyzerSmallDumpMb: setting({
+    env: 'ANALYZER_SMALL_DUMP_MB',
+    prop: 'analyzer.smallDumpMb',
+    kind: integer({ min: 1, max: 1_048_576, unit: 'MiB' }),
+    default: 256,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Dumps up to this size (as stored) go through their own lane, beside the one for bigger dumps: a tenant\'s multi-GiB '
+      + 'dump never holds up another team\'s small one. Each lane takes dumps oldest first, one namespace after the other.',
+  }),
+  analyzerMaxAttempts: setting({
+    env: 'ANALYZER_MAX_ATTEMPTS',
+    prop: 'analyzer.maxAttempts',
+    kind: integer({ min: 1, max: 10 }),
+    default: 2,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Analyses started for one dump (recorded in S3 as `<key>.leaks.attempts` before each start) before it gets a "not '
+      + 'analyzed" report: a dump that crashes the analysis, or the container (OOM kill), is not tried forever.',
+  }),
+  analyzerWorkDirSize: setting({
+    prop: 'analyzer.workDirSize',
+    kind: quantity(),
+    default: '8Gi',
+    doc: 'Size of the analyzer\'s emptyDir, where a dump is downloaded before it is analysed (compressed dumps stay compressed): '
+      + 'dumps larger than this get a "not analyzed" report without being downloaded.',
+  }),
+  analyzerMemoryLimit: setting({
+    env: 'ANALYZER_MEMORY_LIMIT',
+    kind: byteSize(),
+    defaultText: 'unset: the container\'s cgroup memory limit, else the machine\'s memory',
+    readBy: [COMMANDS.analyzer],
+    doc: 'The analyzer container\'s memory limit, bytes: every analysis budget is derived from it.',
+    setBy: '`analyzer`: resourceFieldRef limits.memory',
+  }),
+  analyzerWorkDir: setting({
+    env: 'ANALYZER_WORK_DIR',
+    kind: absolutePath(),
+    default: '/tmp',
+    readBy: [COMMANDS.analyzer],
+    doc: 'Where dumps are downloaded for their analysis (and removed after it).',
+    setBy: '`analyzer`: its emptyDir at /var/heapdump-analyzer',
+  }),
+  analyzerWorkDirBytes: setting({
+    env: 'ANALYZER_WORK_DIR_BYTES',
+    kind: byteSize(),
+    defaultText: 'unset: the free space of ANALYZER_WORK_DIR',
+    readBy: [COMMANDS.analyzer],
+    doc: 'Largest dump (as stored) downloaded for analysis.',
+    setBy: '`analyzer`: the emptyDir\'s size (`analyzer.workDirSize`)',
+  }),
+  analyzerWakeUrl: setting({
+    env: 'ANALYZER_WAKE_URL',
+    kind: url(['http:', 'https:']),
+    defaultText: 'unset: the analyzer finds new dumps by its periodic scan',
+    readBy: [COMMANDS.uploader],
+    doc: 'The uploader POSTs to this URL after each verified dump, so the analyzer starts at once (best effort, 2 s timeout).',
+    setBy: '`uploader` when the analyzer is enabled: `http://heapdump-analyzer.<namespace>.svc:9090/wake`',
   }),
 
   // -------------------------------------------------------------------------------------------
@@ -937,7 +1059,7 @@ export const SETTINGS = {
     env: 'NODE_NAME',
     kind: dnsSubdomain(),
     required: true,
-    readBy: ALL,
+    readBy: ALL_AND_ANALYZER,
     doc: 'Node name: object keys and the marker use it. Never the host name (that is the pod name).',
     setBy: 'every agent container and the app, from the downward API `spec.nodeName`',
   }),
@@ -945,7 +1067,7 @@ export const SETTINGS = {
     env: 'AGENT_HTTP_HOST',
     kind: host(),
     default: '0.0.0.0',
-    readBy: ALL,
+    readBy: ALL_AND_ANALYZER,
     doc: 'Bind address of /healthz, /readyz and /metrics (kubelet probes hit the pod IP; tests use 127.0.0.1).',
     setBy: 'not set',
   }),
@@ -953,7 +1075,7 @@ export const SETTINGS = {
     env: 'AGENT_HTTP_PORT',
     kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
     default: HTTP.defaultPort,
-    readBy: ALL,
+    readBy: ALL_AND_ANALYZER,
     doc: 'Port of /healthz, /readyz and /metrics.',
     setBy: '`mount-guard` and `uploader` (9090, port name `http`); wait-ready uses the default',
   }),
@@ -961,7 +1083,7 @@ export const SETTINGS = {
     env: 'SHUTDOWN_TIMEOUT',
     kind: seconds({ min: 0.001 }),
     default: 25,
-    readBy: ALL,
+    readBy: ALL_AND_ANALYZER,
     doc: 'Deadline of the ordered shutdown after SIGTERM; past it the agent logs and exits 1.',
     setBy: '`mount-guard` 25 (grace period 30 s), `uploader` 55 (grace period 60 s)',
   }),
@@ -1036,7 +1158,7 @@ export const SETTINGS = {
     env: 'AWS_ACCESS_KEY_ID',
     kind: text(),
     defaultText: 'unset: the AWS SDK default credential chain',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     prototype: true,
     doc: 'Static access key. Set both keys or neither; neither = the AWS SDK default chain (IRSA, web identity, ...).',
     setBy: 'the Secret (`credentials.source: secret`), key required',
@@ -1045,7 +1167,7 @@ export const SETTINGS = {
     env: 'AWS_SECRET_ACCESS_KEY',
     kind: text(),
     defaultText: 'unset',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     secret: true,
     prototype: true,
     doc: 'Static secret key (never logged).',
@@ -1055,7 +1177,7 @@ export const SETTINGS = {
     env: 'AWS_REGION',
     kind: region(),
     default: 'us-east-1',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'The SDK\'s name for the region, used only when AWS_DEFAULT_REGION is unset.',
     setBy: 'not set',
   }),
@@ -1097,7 +1219,7 @@ export const SETTINGS = {
     env: 'NOTIFY_KUBE_API_URL',
     kind: url(['https:']),
     defaultText: 'https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (set by the kubelet in every pod)',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'API server URL for Kubernetes Events.',
     setBy: 'not set',
   }),
@@ -1105,7 +1227,7 @@ export const SETTINGS = {
     env: 'NOTIFY_KUBE_CREDENTIALS_DIR',
     kind: absolutePath(),
     default: DEFAULT_KUBE_CREDENTIALS_DIR,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Directory with the ServiceAccount `token` (re-read for every request: projected tokens rotate) and `ca.crt`.',
     setBy: 'not set: the projected token volume is mounted at the default',
   }),
@@ -1113,7 +1235,7 @@ export const SETTINGS = {
     env: 'NOTIFY_WEBHOOK_URL',
     kind: url(['https:', 'http:']),
     defaultText: 'unset: no webhook (unless NOTIFY_WEBHOOK_URL_FILE)',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     secret: true,
     doc: 'Webhook URL. Never logged: logs show scheme://host only. Mutually exclusive with NOTIFY_WEBHOOK_URL_FILE.',
     setBy: 'not set (the constructs use NOTIFY_WEBHOOK_URL_FILE)',
@@ -1122,7 +1244,7 @@ export const SETTINGS = {
     env: 'NOTIFY_WEBHOOK_URL_FILE',
     kind: absolutePath(),
     defaultText: 'unset: no webhook (unless NOTIFY_WEBHOOK_URL)',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'File holding the webhook URL (a mounted Secret key); re-read for every delivery, so a rotated Secret applies without a restart.',
     setBy: '`uploader` when `notifications.webhook` is set: the Secret\'s key mounted read-only',
   }),
@@ -1130,7 +1252,7 @@ export const SETTINGS = {
     env: 'NOTIFY_QUEUE_SIZE',
     kind: integer({ min: 1, max: 10_000 }),
     default: 100,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Pending notifications per channel; when full the oldest is dropped and counted.',
     setBy: 'not set',
   }),
@@ -1138,7 +1260,7 @@ export const SETTINGS = {
     env: 'NOTIFY_SHUTDOWN_GRACE',
     kind: seconds({ min: 0 }),
     default: 5,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'At shutdown, pending notifications get this long to go out; then they are dropped with a log line.',
     setBy: 'not set',
   }),
@@ -1146,7 +1268,7 @@ export const SETTINGS = {
     env: 'S3_CA_BUNDLE_FILE',
     kind: absolutePath(),
     defaultText: 'unset: Node\'s built-in public roots only',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE), appended '
       + 'to Node\'s built-in roots. Read once at start: a missing or unreadable file, or one without a certificate, stops the '
       + 'agent with exit code 2.',

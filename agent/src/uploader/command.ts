@@ -12,6 +12,7 @@ import { hprofTriage } from './triage';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
 import { Uploader } from './uploader';
+import { analyzerWaker } from '../analyzer/wake-client';
 
 /**
  * The S3 client. Checksum mode WHEN_REQUIRED (default) keeps stream bodies free of aws-chunked
@@ -75,9 +76,13 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   const retainer = createRetainer(config, store, ctx.logger.child('retain'));
   const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal });
   ctx.onShutdown('notifications', () => notifier.close());
+  const wakeAnalyzer = config.analyzerWakeUrl !== undefined ? analyzerWaker(config.analyzerWakeUrl, ctx.logger.child('analyzer-wake')) : undefined;
   await new Uploader(config, store, retainer, ctx, {
     ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
-    onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName)),
+    onVerified: (dump, triage) => {
+      notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName));
+      wakeAnalyzer?.();
+    },
   }).run();
 }
 
