@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import type { CollectOptions, PodLike } from '../agent/src/inject/collect-pod';
 import { type CollectedNamespaceValue, SETTINGS } from '../agent/src/settings';
 import { DumpVolumeAdmissionPolicy } from './admission-policy';
+import { Analyzer, analyzerWakeUrl } from './analyzer';
 import { Application } from './app';
 import { COLLECTED_NAMESPACE_BINDING_NAME, CollectedNamespaceAccess } from './collected-namespace';
 import { CollectError, collectInto, collectPatch, type CollectedWorkload, type CollectTarget, type CollectWorkloadOptions, apiObjectOf } from './collect';
@@ -133,6 +134,7 @@ export class HeapDumpPipeline extends Construct {
     const uploader = withPropScope('uploader', () => new Uploader(this, 'Uploader', {
       ...props.uploader, ...common, image: r.agentImage, sccClusterRoleName: scc.uploader, waitTimeoutSeconds: r.waitTimeoutSeconds,
       platform: r.platform,
+      ...(r.analyzer ? { analyzerWakeUrl: analyzerWakeUrl(this.namespace, r.namePrefix) } : {}),
     }));
     if (events !== undefined) {
       bindEventReporter(this, 'EventReporterBindings', {
@@ -141,6 +143,22 @@ export class HeapDumpPipeline extends Construct {
         serviceAccountNamespace: this.namespace,
         namespaces: this.collectedNamespaces,
       });
+    }
+    if (r.analyzer) {
+      const { enabled: _enabled, ...analyzerSettings } = props.analyzer ?? {};
+      const analyzer = withPropScope('analyzer', () => new Analyzer(this, 'Analyzer', {
+        ...analyzerSettings, namespace: this.namespace, image: r.agentImage, access: uploader.s3Access,
+        imagePullPolicy: r.imagePullPolicy, imagePullSecrets: r.imagePullSecrets, logLevel: r.logLevel, namePrefix: r.namePrefix,
+      }));
+      if (events !== undefined) {
+        // the analyzer's follow-up Events (HeapDumpAnalyzed) on the same pods: the same role, bound to its ServiceAccount
+        bindEventReporter(this, 'AnalyzerEventReporterBindings', {
+          clusterRoleName: events.clusterRoleName,
+          serviceAccountName: analyzer.serviceAccountName,
+          serviceAccountNamespace: this.namespace,
+          namespaces: this.collectedNamespaces,
+        });
+      }
     }
     if (webhook !== undefined) {
       withPropScope('injector', () => new Injector(this, 'Injector', {
@@ -263,6 +281,8 @@ interface TopLevel {
   readonly kubernetesEvents: boolean;
   /** `afterUpload` other than `keep`, or a retention limit: the uploader needs write access and DAC_OVERRIDE. */
   readonly removesLocalDumps: boolean;
+  /** The leak analyzer is emitted (`analyzer.enabled`). */
+  readonly analyzer: boolean;
 }
 
 /** Namespaces the webhook and the policy must never touch. */
@@ -350,6 +370,7 @@ function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
     kubernetesEvents: withPropScope('uploader.notifications', () => prop(SETTINGS.notifyKubeEvents, props.uploader?.notifications?.kubernetesEvents, 'kubernetesEvents')),
     // Needed before the uploader is built: its SCC's capabilities depend on it.
     removesLocalDumps: withPropScope('uploader', () => uploaderRemovesLocalDumps(props.uploader)),
+    analyzer: withPropScope('analyzer', () => prop(SETTINGS.analyzerEnabled, props.analyzer?.enabled, 'enabled')),
   };
 }
 

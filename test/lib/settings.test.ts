@@ -94,7 +94,7 @@ describe.each(PROPS)('%s', (_name, s) => {
       for (const o of objects.filter((x) => x.kind === 'ConfigMap')) configMaps[o.metadata.name] = (o.data ?? {}) as Record<string, string>;
       const ctx = { nodeName: 'worker-0', namespace: 'ns', podName: 'pod-0', configMaps, secrets: { 's3-credentials': { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } } };
       const seen: unknown[] = [];
-      for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app']]) {
+      for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app'], ['Deployment', 'heapdump-analyzer']]) {
         const spec = podSpec(find(objects, kind, name));
         for (const c of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {
           if (c.image !== IMAGE) continue;

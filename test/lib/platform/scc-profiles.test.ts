@@ -30,17 +30,18 @@ describe('SCC admission of every pod template (OpenShift)', () => {
     }
   });
 
-  test('each workload needs exactly its own SCC; the injector needs none (restricted-v2)', () => {
+  test('each workload needs exactly its own SCC; the injector and the analyzer need none (restricted-v2)', () => {
     const { objects } = synthPipeline({ agentImage: IMAGE });
     const expected: Record<string, string[]> = {
       'dump-volume-manager': ['dump-volume-privileged'],
       'heap-dump-s3-uploader': ['heap-dump-uploader'],
       'heapdump-injector': ['restricted-v2'],
+      'heapdump-analyzer': ['restricted-v2'],
       'memory-leak-app': ['heap-dump-app'],
     };
     for (const w of workloads(objects)) {
       const pod = podSpec(w) as PodSpec;
-      if (w.metadata.name !== 'heapdump-injector') expect(admissionErrors(RESTRICTED_V2_SCC, pod)).not.toEqual([]);
+      if (w.metadata.name !== 'heapdump-injector' && w.metadata.name !== 'heapdump-analyzer') expect(admissionErrors(RESTRICTED_V2_SCC, pod)).not.toEqual([]);
       const admitting = usableSccs(objects, pod.serviceAccountName!, w.metadata.namespace!)
         .filter((scc) => admissionErrors(scc, pod).length === 0).map((s) => s.metadata.name);
       expect({ [w.metadata.name]: admitting }).toEqual({ [w.metadata.name]: expected[w.metadata.name] });
@@ -78,6 +79,8 @@ describe('SCC admission of every pod template (OpenShift)', () => {
       [PIPELINE_NS, 'dump-volume-manager-scc', 'dump-volume-scc-user', [{ kind: 'ServiceAccount', name: 'dump-volume-manager', namespace: PIPELINE_NS }]],
       [PIPELINE_NS, 'heap-dump-s3-uploader-scc', 'heap-dump-uploader-scc-user', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: PIPELINE_NS }]],
       ...['memory-leak-demo', 'orders', 'payments'].map((ns) => [ns, 'heap-dump-s3-uploader-events', 'heapdump-event-reporter', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: PIPELINE_NS }]]),
+      // the analyzer's follow-up Events: the same role, its own ServiceAccount
+      ...['memory-leak-demo', 'orders', 'payments'].map((ns) => [ns, 'heapdump-analyzer-events', 'heapdump-event-reporter', [{ kind: 'ServiceAccount', name: 'heapdump-analyzer', namespace: PIPELINE_NS }]]),
     ]);
     for (const role of ofKind(objects, 'ClusterRole').filter((r) => r.metadata.name !== 'heapdump-event-reporter')) {
       expect(role.rules).toHaveLength(1);
