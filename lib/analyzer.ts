@@ -116,6 +116,9 @@ export class Analyzer extends Construct {
       envFrom: [{ configMapRef: { name: access.configMapName } }, { configMapRef: { name: configMapName } }],
       env: [
         ...agentCommonEnv(COMMANDS.analyzer, logLevel),
+        // The AWS SDK looks for ~/.aws: without a HOME, a uid with no passwd entry (the image's 1001, OpenShift's
+        // random uids) makes os.homedir() throw and every S3 call fail. /tmp is the container's writable emptyDir.
+        { name: 'HOME', value: '/tmp' },
         envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
         { name: SETTINGS.analyzerMemoryLimit.env!, valueFrom: { resourceFieldRef: { containerName: COMMANDS.analyzer, resource: 'limits.memory' } } },
         envVar(SETTINGS.analyzerWorkDir, ANALYZER_WORK_DIR),

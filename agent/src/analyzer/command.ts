@@ -22,8 +22,6 @@ import { type LaneName, type LaneState, nextDump } from './lanes';
 /** Memory the analyzer process itself keeps (Node, the AWS SDK, buffers), and each child's beyond its budget. */
 export const PARENT_RESERVE_BYTES = 192 * 2 ** 20;
 export const CHILD_OVERHEAD_BYTES = 160 * 2 ** 20;
-/** A failed dump (S3 error, crash) is not tried again before this long. */
-const RETRY_AFTER_MS = 60_000;
 /** Scans no closer together than this, however often /wake is called. */
 const MIN_SCAN_GAP_MS = 1000;
 
@@ -111,12 +109,13 @@ export async function runAnalyzer(config: AnalyzerConfig, ctx: CommandContext, d
       running.set(lane, (async () => {
         try {
           const r = await analyzeDump(d, budgetOf(lane), jobDeps);
-          if (r === 'failed') retryAt.set(d.key, ctx.clock.now() + RETRY_AFTER_MS);
+          // a failed dump (a crash: its attempt is counted) is tried again at the next scan, not at once
+          if (r === 'failed') retryAt.set(d.key, ctx.clock.now() + config.intervalMs);
           else retryAt.delete(d.key);
           pending = pending.filter((p) => p.key !== d.key || r === 'failed');
         } catch (error) {
           if (!ctx.signal.aborted) log.warn('leak analysis of a dump failed: it is tried again later', { key: d.key, error: error as Error });
-          retryAt.set(d.key, ctx.clock.now() + RETRY_AFTER_MS);
+          retryAt.set(d.key, ctx.clock.now() + config.intervalMs);
         } finally {
           busy.delete(d.key);
           running.delete(lane);

@@ -179,7 +179,12 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
       if ((steps & 0xfffff) === 0) budget.check();
     }
     if (bestLen >= CHAIN_MIN && 2 * bestLen >= steps + 1) {
-      return { point: bestStart, cls: clsOf(bestStart), instances: bestLen, retained: retained[bestStart], chain: true };
+      // a chain is counted to its end: the drop rule stops the walk a step or two before the tail
+      let length = bestLen;
+      if (bestStart === runStart) {
+        for (let end = point, c = biggestChild(end); c !== NONE && clsOf(c) === clsOf(end); end = c, c = biggestChild(end)) length++;
+      }
+      return { point: bestStart, cls: clsOf(bestStart), instances: length, retained: retained[bestStart], chain: true };
     }
     const group = dominantGroup([point]);
     if (group === undefined) return { point, cls: clsOf(point), instances: 1, retained: retained[point] };
