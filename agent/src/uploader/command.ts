@@ -78,7 +78,7 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   ctx.onShutdown('notifications', () => notifier.close());
   const wakeAnalyzer = config.analyzerWakeUrl !== undefined ? analyzerWaker(config.analyzerWakeUrl, ctx.logger.child('analyzer-wake')) : undefined;
   await new Uploader(config, store, retainer, ctx, {
-    ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
+    ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName, config.analyzerWakeUrl !== undefined) } : {}),
     onVerified: (dump, triage) => {
       notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName));
       wakeAnalyzer?.();
