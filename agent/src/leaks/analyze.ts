@@ -6,6 +6,7 @@
  *   const findings = await analyzeLeaks({ stream: (onChunk) => ..., read: fileNameReader(fh) }, { thresholdPercent: 10 });
  */
 import type { NameReader } from '../triage/name-index';
+import type { WindowReader } from './reread';
 import { Budget, BudgetExceeded } from './budget';
 import { describeFindings, type Findings } from './describe';
 import { computeDominators } from './dominators';
@@ -28,8 +29,10 @@ export interface LeakOptions {
 export interface DumpInput {
   /** Feeds the whole HPROF stream (a `.hprof.gz` decompressed), in order, to `onChunk`. */
   stream(onChunk: (chunk: Buffer) => void): Promise<void>;
-  /** Reads ranges of that stream (names, objects read again). */
+  /** Reads ranges of that stream (names). */
   readonly read: NameReader;
+  /** Streams ranges of that stream (the objects read again). @default windowsOf(read) */
+  readonly windows?: WindowReader;
 }
 
 /** A dump the analysis cannot make a graph of (not an HPROF, no heap): the reason goes into a not-analyzed report. */

@@ -14,7 +14,7 @@ import { resolveNames } from './names';
 import { Naming, ROOT_KINDS } from './naming';
 import type { GraphRecorder } from './records';
 import { headlineOf } from './render';
-import { rereadObjects } from './reread';
+import { rereadObjects, windowsOf } from './reread';
 import type { SuspectCore, SuspectResult } from './suspects';
 
 export interface Findings {
@@ -91,7 +91,7 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
   };
   for (const s of found.suspects) for (const v of classPreds(s.pre)) want.add(node(v));
   for (const t of found.top) want.add(node(t));
-  const objects = await rereadObjects([...want], { node: rec.cpNode, offset: rec.cpOffset, segEnd: rec.cpSegEnd }, rec.idSize, ctx.input.read);
+  const objects = await rereadObjects([...want], { node: rec.cpNode, offset: rec.cpOffset, segEnd: rec.cpSegEnd }, rec.idSize, ctx.input.windows ?? windowsOf(ctx.input.read));
   const naming = new Naming(rec, g, objects, ctx.threadValue);
 
   const rows = new Set<number>();

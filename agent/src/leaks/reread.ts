@@ -3,8 +3,9 @@
  * again from the dump at the end: their ids, instance field values, array elements and class dumps.
  * The graph keeps no id or file offset per object (that would cost 8-16 bytes each); instead the first
  * walk noted a checkpoint every 256 objects and every MiB (records.ts), and node N is found by walking
- * from the checkpoint before it: at most 1 MiB plus one object of reading per window, all windows in
- * one batch of positioned reads (one forward pass of inflation for a `.hprof.gz`).
+ * from the checkpoint before it: at most 1 MiB plus one object of reading per window. The windows'
+ * bytes stream into one small walker each (WindowReader): no window is ever held whole, and a
+ * `.hprof.gz` is inflated once, from its start to the last window.
  */
 import type { NameRange, NameReader } from '../triage/name-index';
 import { basicTypeSize, SUB } from '../triage/hprof-format';
@@ -149,6 +150,22 @@ class Finder implements HeapSink {
   }
 }
 
+/**
+ * Delivers the bytes of stream ranges (sorted by offset; they may overlap) in order, in chunks:
+ * `onData(i, chunk)` with consecutive chunks of range i.
+ */
+export type WindowReader = (ranges: readonly NameRange[], onData: (range: number, chunk: Buffer) => void) => Promise<void>;
+
+/** A WindowReader over a NameReader (whole ranges, one at a time): for in-memory dumps and tests. */
+export function windowsOf(read: NameReader): WindowReader {
+  return async (ranges, onData) => {
+    for (let i = 0; i < ranges.length; i++) {
+      const [b] = await read([ranges[i]]);
+      if (b && b.length > 0) onData(i, b);
+    }
+  };
+}
+
 /** The checkpoint at or before node `n` (index into the checkpoint lists). */
 function checkpointOf(cp: Checkpoints, n: number): number {
   let a = 0;
@@ -162,7 +179,7 @@ function checkpointOf(cp: Checkpoints, n: number): number {
 }
 
 /** Reads the objects `nodes` (dump order indices) again. Objects that cannot be found are absent from the result. */
-export async function rereadObjects(nodes: readonly number[], cp: Checkpoints, idSize: number, read: NameReader): Promise<Map<number, ReadObject>> {
+export async function rereadObjects(nodes: readonly number[], cp: Checkpoints, idSize: number, windows: WindowReader): Promise<Map<number, ReadObject>> {
   const found = new Map<number, ReadObject>();
   if (cp.node.length === 0 || nodes.length === 0) return found;
   const byCheckpoint = new Map<number, Set<number>>();
@@ -175,12 +192,8 @@ export async function rereadObjects(nodes: readonly number[], cp: Checkpoints, i
   }
   const cps = [...byCheckpoint.keys()].sort((a, b) => cp.offset[a] - cp.offset[b]);
   const ranges: NameRange[] = cps.map((c) => ({ offset: cp.offset[c], length: WINDOW }));
-  const windows = await read(ranges);
-  cps.forEach((c, i) => {
-    const finder = new Finder(cp.node[c], idSize, byCheckpoint.get(c)!, found);
-    // the walker starts at a sub-record boundary; past the segment's end it reads on, record by record
-    const walker = HprofStream.inSegment(finder, idSize, cp.offset[c], cp.segEnd[c]);
-    walker.update(windows[i] ?? Buffer.alloc(0));
-  });
+  // one walker per window; it starts at a sub-record boundary and past the segment's end reads on, record by record
+  const walkers = cps.map((c) => HprofStream.inSegment(new Finder(cp.node[c], idSize, byCheckpoint.get(c)!, found), idSize, cp.offset[c], cp.segEnd[c]));
+  await windows(ranges, (i, chunk) => walkers[i].update(chunk));
   return found;
 }

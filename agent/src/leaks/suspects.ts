@@ -56,7 +56,7 @@ export interface SuspectCore {
   /** Class group: number of top-level dominators of the class. */
   readonly instances: number;
   /** Preorder numbers from a GC root to `pre`, shortest. */
-  readonly path: readonly number[];
+  path: readonly number[];
   readonly accumulation: Accumulation;
 }
 
@@ -119,14 +119,16 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
   }
   for (const [c, grp] of [...groups].sort((a, b) => b[1].retained - a[1].retained)) {
     if (grp.retained < thr) break;
-    suspects.push({ kind: 'class-group', pre: grp.biggest, cls: c, retained: grp.retained, instances: grp.count, path: pathFromRoot(grp.biggest), accumulation: accumulate(grp.biggest) });
+    suspects.push({ kind: 'class-group', pre: grp.biggest, cls: c, retained: grp.retained, instances: grp.count, path: [], accumulation: accumulate(grp.biggest) });
   }
+  // the paths need the predecessors, not the tree's children: their search runs after those are given back
   budget.free(childOff);
   budget.free(children);
+  for (const s of suspects) s.path = pathFromRoot(s.pre);
   return { suspects, top: top.slice(0, opts.topDominators), topLevelCount: top.length };
 
   function objectSuspect(s: number): SuspectCore {
-    return { kind: 'object', pre: s, cls: clsOf(s), retained: retained[s], instances: 1, path: pathFromRoot(s), accumulation: accumulate(s) };
+    return { kind: 'object', pre: s, cls: clsOf(s), retained: retained[s], instances: 1, path: [], accumulation: accumulate(s) };
   }
 
   /** The held objects found by following every path of objects retaining >= thr from t (t itself when none). */
