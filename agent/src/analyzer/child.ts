@@ -59,6 +59,8 @@ export function runAnalysisChild(o: ChildOptions): Promise<ChildResult> {
     const args = [
       ...o.execArgv.filter((a) => !a.startsWith('--max-old-space-size')),
       `--max-old-space-size=${CHILD_HEAP_MB}`,
+      // the analysis asks for a collection after freeing big arrays, so its memory follows its budget
+      '--expose-gc',
       o.script, 'analyze', '--json',
       '--threshold', String(o.thresholdPercent),
       '--memory-budget', String(Math.max(2 ** 20, Math.floor(o.memoryBudgetBytes))),

@@ -89,7 +89,10 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
     }
     return out;
   };
-  for (const s of found.suspects) for (const v of classPreds(s.pre)) want.add(node(v));
+  for (const s of found.suspects) {
+    for (const v of classPreds(s.pre)) want.add(node(v));
+    for (const v of s.staticPath ?? []) want.add(node(v));
+  }
   for (const t of found.top) want.add(node(t));
   const objects = await rereadObjects([...want], { node: rec.cpNode, offset: rec.cpOffset, segEnd: rec.cpSegEnd }, rec.idSize, ctx.input.windows ?? windowsOf(ctx.input.read));
   const naming = new Naming(rec, g, objects, ctx.threadValue);
@@ -101,6 +104,8 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
     if (s.accumulation.via) rows.add(s.accumulation.via.cls);
   }
   for (const t of found.top) rows.add(g.cls[node(t)]);
+  // the classes whose static fields may hold a suspect (directly, or through a few objects)
+  for (const s of found.suspects) for (const v of [...classPreds(s.pre), ...(s.staticPath ?? [])]) rows.add(g.cls[node(v)]);
   const frameNames = frames.map((f) => rec.stacks.frameOf(f.trace, f.depth)).filter((f) => f !== undefined);
   const { names, error } = await resolveNames(rec, Naming.wantedNames(rec, rows, objects, frameNames), ctx.input.read);
   naming.names = names;
@@ -114,18 +119,28 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
     const who = thread !== null ? `thread "${thread}"` : `thread #${g.roots.serial[k]}`;
     return { kind: 'thread', text: `${who} (${what})`, thread, root: ROOT_KINDS[kind], ...(frame ? { frame } : {}) };
   };
+  /** A static field holding the suspect through `path` (class, ..., suspect), or undefined. */
+  const staticHolder = (path: readonly number[] | undefined): HeldBy | undefined => {
+    if (!path || path.length < 2) return undefined;
+    const f = naming.fieldName(node(path[0]), node(path[1]));
+    if (!f.startsWith('static ')) return undefined;
+    const className = naming.clsName(g.cls[node(path[0])]);
+    const field = f.slice(7);
+    const via = path.slice(1, -1).map((p, i) => naming.fieldName(node(p), node(path[i + 2])));
+    return { kind: 'static-field', text: `static field ${className}.${field}${via.map((v) => ` → ${v}`).join('')}`, className, field, ...(via.length > 0 ? { via } : {}) };
+  };
   const heldBy = (s: SuspectCore): HeldBy => {
     const entries = rootsOf(s.pre);
     const rootOf = (kind: number) => entries.find((e) => g.roots.kind[e] === kind);
     const self = rootOf(SUB.rootThreadObject);
     if (self !== undefined) return threadHeld(SUB.rootThreadObject, self);
     for (const v of classPreds(s.pre)) {
-      const f = naming.fieldName(node(v), node(s.pre));
-      if (!f.startsWith('static ')) continue;
-      const className = naming.clsName(g.cls[node(v)]);
-      const field = f.slice(7);
-      return { kind: 'static-field', text: `static field ${className}.${field}`, className, field };
+      const direct = staticHolder([v, s.pre]);
+      if (direct) return direct;
     }
+    // a method's local variable is gone when it returns: a static field holding it too is what keeps it
+    const viaStatic = staticHolder(s.staticPath);
+    if (viaStatic) return viaStatic;
     for (const kind of THREAD_KINDS) {
       const k = rootOf(kind);
       if (k !== undefined) return threadHeld(kind, k);

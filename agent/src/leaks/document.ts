@@ -55,9 +55,10 @@ export interface HeldBy {
   readonly kind: 'static-field' | 'thread' | 'jni-global' | 'other';
   /** One line, e.g. `static field com.acme.Cache.ENTRIES`, `thread "worker-1" (local variable in Worker.run(Worker.java:12))`. Unescaped. */
   readonly text: string;
-  /** static-field: the class and the field. */
+  /** static-field: the class and the field, and the fields from its value to the suspect when it holds it through other objects. */
   readonly className?: string;
   readonly field?: string;
+  readonly via?: readonly string[];
   /** thread: its name (null when the dump does not have it), the root kind and the frame. */
   readonly thread?: string | null;
   readonly root?: string;

@@ -39,20 +39,44 @@ export interface Dominators {
   readonly edges: number;
 }
 
-/** Dominators of `g`; frees the graph's forward edges (g.refs, g.refEnd) on the way. */
+/**
+ * Dominators of `g`; frees the graph's forward edges (g.refs, g.refEnd) on the way. Each phase is its own
+ * function, so the arrays it gives back are unreachable (collectable) as soon as it returns: the budget
+ * counts what is really held.
+ */
 export function computeDominators(g: Graph, budget: Budget): Dominators {
+  const search = depthFirst(g, budget);
+  const preds = predecessors(g, search, budget);
+  const idom = lengauerTarjan(search.count, search.ancestor, preds.revOff, preds.rev, budget);
+  // 4. retained sizes
+  const R = search.count;
+  const { pre2node } = search;
+  const retained = budget.f64(R, 'retained sizes');
+  for (let w = 1; w < R; w++) retained[w] = shallowOf(g, pre2node[w]);
+  for (let w = R - 1; w > 0; w--) retained[idom[w]] += retained[w];
+  return { count: R, pre2node, idom, retained, revOff: preds.revOff, rev: preds.rev, rootPre: preds.rootPre, edges: preds.edges };
+}
+
+interface Search {
+  readonly count: number;
+  readonly pre2node: Uint32Array;
+  /** The DFS parent by preorder: Lengauer-Tarjan's ancestor array from the start. */
+  readonly ancestor: Uint32Array;
+  node2pre: Uint32Array | null;
+}
+
+/** 1. Depth-first search from the virtual root: preorder numbers and parents. */
+function depthFirst(g: Graph, budget: Budget): Search {
   const n = g.nodes;
   const refs = g.refs as Uint32Array;
   const refEnd = g.refEnd as Uint32Array;
   const roots = g.roots;
-
-  // 1. depth-first search from the virtual root
   const node2pre = budget.u32(n, 'preorder');
   node2pre.fill(NONE);
   const pre2node = budget.u32(n + 1, 'preorder');
-  const ancestor = budget.u32(n + 1, 'dominators'); // the DFS parent, then the forest's ancestors
-  let stack = budget.u32(n + 1, 'search stack');
-  let iter = budget.u32(n + 1, 'search stack');
+  const ancestor = budget.u32(n + 1, 'dominators');
+  const stack = budget.u32(n + 1, 'search stack');
+  const iter = budget.u32(n + 1, 'search stack');
   pre2node[0] = NONE;
   ancestor[0] = NONE;
   let count = 1;
@@ -92,10 +116,17 @@ export function computeDominators(g: Graph, budget: Budget): Dominators {
   }
   budget.free(stack);
   budget.free(iter);
-  stack = iter = new Uint32Array(0);
-  const R = count;
+  return { count, pre2node, ancestor, node2pre };
+}
 
-  // 2. predecessors by preorder, scanning the edges in node order (sequential), each turned into a preorder number on the way
+/** 2. Predecessors by preorder, scanning the edges in node order (sequential); frees the forward edges and node -> preorder. */
+function predecessors(g: Graph, search: Search, budget: Budget): { revOff: Uint32Array; rev: Uint32Array; rootPre: Uint32Array; edges: number } {
+  const n = g.nodes;
+  const refs = g.refs as Uint32Array;
+  const refEnd = g.refEnd as Uint32Array;
+  const node2pre = search.node2pre as Uint32Array;
+  const roots = g.roots;
+  const R = search.count;
   const revOff = budget.u32(R + 1, 'predecessors');
   for (let k = 0; k < roots.count; k++) revOff[node2pre[roots.node[k]] + 1]++;
   let start = 0;
@@ -104,7 +135,7 @@ export function computeDominators(g: Graph, budget: Budget): Dominators {
     if (node2pre[v] !== NONE) {
       for (let k = start; k < end; k++) {
         const t = node2pre[refs[k]];
-        refs[k] = t;
+        refs[k] = t; // each edge becomes a preorder number on the way
         revOff[t + 1]++;
       }
     }
@@ -131,8 +162,12 @@ export function computeDominators(g: Graph, budget: Budget): Dominators {
   budget.free(node2pre);
   g.refs = null;
   g.refEnd = null;
+  search.node2pre = null;
+  return { revOff, rev, rootPre, edges };
+}
 
-  // 3. Lengauer-Tarjan
+/** 3. Lengauer-Tarjan over preorder numbers; `ancestor` starts as the DFS parents (and is used up). Returns idom. */
+function lengauerTarjan(R: number, ancestor: Uint32Array, revOff: Uint32Array, rev: Uint32Array, budget: Budget): Uint32Array {
   const semi = budget.u32(R, 'dominators');
   const label = budget.u32(R, 'dominators');
   const idom = budget.u32(R, 'dominators');
@@ -189,11 +224,5 @@ export function computeDominators(g: Graph, budget: Budget): Dominators {
   for (let w = 1; w < R; w++) if (idom[w] !== semi[w]) idom[w] = idom[idom[w]];
   idom[0] = NONE;
   for (const a of [semi, label, bucket, ancestor]) budget.free(a);
-
-  // 4. retained sizes
-  const retained = budget.f64(R, 'retained sizes');
-  for (let w = 1; w < R; w++) retained[w] = shallowOf(g, pre2node[w]);
-  for (let w = R - 1; w > 0; w--) retained[idom[w]] += retained[w];
-
-  return { count: R, pre2node, idom, retained, revOff, rev, rootPre, edges };
+  return idom;
 }

@@ -52,9 +52,30 @@ export function shallowOf(g: Pick<Graph, 'size' | 'bigSizes'>, node: number): nu
 export function buildGraph(rec: GraphRecorder, budget: Budget): Graph {
   rec.finish();
   const n = rec.nodes;
-  const index = IdIndex.build(rec.idSize === 8 ? rec.idHi.toArray() : null, rec.idLo.toArray(), budget);
+  const { dangling, duplicateIds, unknownRoots, roots, threadNames } = resolveIds(rec, budget);
+  // compact: drop the references that went nowhere
+  const refs = rec.refLo.toArray();
+  const refEnd = rec.refEnd.toArray();
+  if (dangling > 0) {
+    let w = 0;
+    let k = 0;
+    for (let v = 0; v < n; v++) {
+      const end = refEnd[v];
+      for (; k < end; k++) if (refs[k] !== NONE) refs[w++] = refs[k];
+      refEnd[v] = w;
+    }
+  }
+  const cls = rec.cls.toArray();
+  const size = rec.size.toArray();
+  return { nodes: n, cls, size, bigSizes: rec.bigSizes, refEnd, refs, roots, dangling, duplicateIds, unknownRoots, threadNames };
+}
 
-  // references: raw ids -> nodes, chunk by chunk
+/**
+ * Ids -> nodes: the references (in place, chunk by chunk), the GC roots and the thread names. The id index
+ * lives only inside this function: when it returns, its memory can be collected.
+ */
+function resolveIds(rec: GraphRecorder, budget: Budget): Pick<Graph, 'dangling' | 'duplicateIds' | 'unknownRoots' | 'roots' | 'threadNames'> {
+  const index = IdIndex.build(rec.idSize === 8 ? rec.idHi.toArray() : null, rec.idLo.toArray(), budget);
   let dangling = 0;
   const loChunks = rec.refLo.chunks;
   const hiChunks = rec.refHi.chunks;
@@ -63,7 +84,7 @@ export function buildGraph(rec: GraphRecorder, budget: Budget): Graph {
     budget.check();
     const lo = loChunks[c];
     const hi = rec.idSize === 8 ? hiChunks[c] : null;
-    const take = Math.min(CHUNK, m - c * CHUNK);
+    const take = Math.min(lo.length, m - c * CHUNK);
     for (let k = 0; k < take; k++) {
       const t = index.lookup(hi === null ? 0 : hi[k], lo[k]);
       if (t === NONE) dangling++;
@@ -101,20 +122,5 @@ export function buildGraph(rec: GraphRecorder, budget: Budget): Graph {
   }
   const duplicateIds = index.duplicates;
   index.dispose();
-
-  // compact: drop the references that went nowhere
-  const refs = rec.refLo.toArray();
-  const refEnd = rec.refEnd.toArray();
-  if (dangling > 0) {
-    let w = 0;
-    let k = 0;
-    for (let v = 0; v < n; v++) {
-      const end = refEnd[v];
-      for (; k < end; k++) if (refs[k] !== NONE) refs[w++] = refs[k];
-      refEnd[v] = w;
-    }
-  }
-  const cls = rec.cls.toArray();
-  const size = rec.size.toArray();
-  return { nodes: n, cls, size, bigSizes: rec.bigSizes, refEnd, refs, roots, dangling, duplicateIds, unknownRoots, threadNames };
+  return { dangling, duplicateIds, unknownRoots, roots, threadNames };
 }

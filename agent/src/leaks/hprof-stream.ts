@@ -220,12 +220,44 @@ export class HprofStream {
     return p;
   }
 
-  /** Sub-records lying wholly in the chunk, then the first one that does not (through item()). */
+  /**
+   * Sub-records of the segment in this chunk. The hot path: instances and primitive arrays lying wholly in
+   * the chunk go straight to the sink; everything else (roots, class dumps, object arrays, anything cut by
+   * the chunk's end) through item().
+   */
   private segment(buf: Buffer, p: number): number {
     const n = buf.length;
     const segLeft = this.recEnd - (this.base + p);
     const end = segLeft < n - p ? p + segLeft : n;
-    while (p < end && this.state === S.Segment) p = this.item(buf, p, end - p, end === n);
+    const id = this.idSize;
+    const instHeader = 9 + 2 * id;
+    const primHeader = 10 + id;
+    const view = this.viewOf(buf);
+    const sink = this.sink;
+    const sizes = this.sizes;
+    while (p < end && this.state === S.Segment) {
+      const tag = buf[p];
+      if (tag === INSTANCE_DUMP && p + instHeader <= end) {
+        const dataBytes = view.getUint32(p + 5 + 2 * id);
+        const next = p + instHeader + dataBytes;
+        if (next <= end) {
+          const want = sink.instanceWant(buf, view, p, dataBytes);
+          sink.instance(buf, view, p, want, dataBytes, this.base + p);
+          p = next;
+          continue;
+        }
+      } else if (tag === PRIMITIVE_ARRAY_DUMP && p + primHeader <= end) {
+        const es = sizes[buf[p + 9 + id]];
+        const next = p + primHeader + view.getUint32(p + 5 + id) * es;
+        if (es !== 0 && buf[p + 9 + id] !== 2 && next <= end) {
+          const want = sink.primitiveArray(buf, view, p, view.getUint32(p + 5 + id), buf[p + 9 + id], es, this.base + p);
+          if (want > 0) sink.content(buf, p + primHeader, Math.min(want, next - p - primHeader));
+          p = next;
+          continue;
+        }
+      }
+      p = this.item(buf, p, end - p, end === n);
+    }
     if (this.state === S.Segment && this.base + p >= this.recEnd) {
       this.skipTarget = this.recEnd;
       this.resume();

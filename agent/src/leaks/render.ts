@@ -28,7 +28,7 @@ const percentText = (p: number): string => `${p >= 10 ? Math.round(p) : p.toFixe
 /** Who holds it, escaped, for the headline. */
 function holderText(s: Omit<LeakSuspect, 'headline'>): string {
   const h = s.heldBy;
-  if (h.kind === 'static-field') return `static field ${esc(`${h.className}.${h.field}`)}`;
+  if (h.kind === 'static-field') return `static field ${esc(`${h.className}.${h.field}`)}${(h.via ?? []).map((f) => ` → ${esc(f)}`).join('')}`;
   if (h.kind === 'thread') {
     const who = h.thread != null ? `thread "${esc(h.thread)}"` : 'a thread';
     if (h.root === 'Java frame') return `local variable of ${who}`;

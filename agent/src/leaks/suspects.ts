@@ -31,6 +31,8 @@ import { SUB } from '../triage/hprof-format';
 export const BIG_DROP = 0.7;
 /** A walk through at least this many objects of one class in a row is a chain (a linked list): reported as such. */
 export const CHAIN_MIN = 64;
+/** Deepest path searched from a class's static field to a suspect. */
+const STATIC_DEPTH = 16;
 /** An entry class retains at least this many times its own shallow size to be looked through. */
 const ENTRY_RATIO = 4;
 
@@ -57,6 +59,11 @@ export interface SuspectCore {
   readonly instances: number;
   /** Preorder numbers from a GC root to `pre`, shortest. */
   path: readonly number[];
+  /**
+   * The shortest path from a class object to `pre` that does not start at a GC root's reference (a
+   * static field holding it, maybe through a few objects), when there is one within STATIC_DEPTH steps.
+   */
+  staticPath?: readonly number[];
   readonly accumulation: Accumulation;
 }
 
@@ -87,10 +94,10 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
   const thr = Math.max(1, total * opts.threshold);
 
   // dominator tree children, CSR
-  const childOff = budget.u32(R + 1, 'dominator tree');
+  let childOff = budget.u32(R + 1, 'dominator tree');
   for (let w = 1; w < R; w++) childOff[idom[w] + 1]++;
   for (let w = 1; w <= R; w++) childOff[w] += childOff[w - 1];
-  const children = budget.u32(Math.max(1, R - 1), 'dominator tree');
+  let children = budget.u32(Math.max(1, R - 1), 'dominator tree');
   for (let w = 1; w < R; w++) children[childOff[idom[w]]++] = w;
   for (let w = R; w > 0; w--) childOff[w] = childOff[w - 1];
   childOff[0] = 0;
@@ -124,7 +131,12 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
   // the paths need the predecessors, not the tree's children: their search runs after those are given back
   budget.free(childOff);
   budget.free(children);
-  for (const s of suspects) s.path = pathFromRoot(s.pre);
+  childOff = children = new Uint32Array(0); // the closures below must not keep them alive
+  for (const s of suspects) {
+    s.path = pathFromRoot(s.pre);
+    const sp = pathFrom(s.pre, (v) => v !== s.pre && (clsOf(v) & CLASS_NODE) !== 0, false, STATIC_DEPTH);
+    if (sp.length > 0) s.staticPath = sp;
+  }
   return { suspects, top: top.slice(0, opts.topDominators), topLevelCount: top.length };
 
   function objectSuspect(s: number): SuspectCore {
@@ -188,10 +200,13 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
       }
       return { point: bestStart, cls: clsOf(bestStart), instances: length, retained: retained[bestStart], chain: true };
     }
-    const group = dominantGroup([point]);
+    const group = dominantGroup((f) => forChildren(point, f));
     if (group === undefined) return { point, cls: clsOf(point), instances: 1, retained: retained[point] };
     if (group.shallow * ENTRY_RATIO <= group.retained) {
-      const inner = dominantGroup(group.members);
+      // entries (a map's nodes): what their own children are
+      const inner = dominantGroup((f) => forChildren(point, (c) => {
+        if (clsOf(c) === group.cls) forChildren(c, f);
+      }));
       if (inner !== undefined && inner.retained * 2 >= group.retained) {
         return { point, cls: inner.cls, instances: inner.count, retained: inner.retained, via: { cls: group.cls, instances: group.count, retained: group.retained } };
       }
@@ -199,31 +214,41 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
     return { point, cls: group.cls, instances: group.count, retained: group.retained };
   }
 
-  /** The class retaining most among the dominated children of `parents`, with exact counts. */
-  function dominantGroup(parents: readonly number[]): { cls: number; count: number; retained: number; shallow: number; members: number[] } | undefined {
+  function forChildren(p: number, f: (c: number) => void): void {
+    for (let k = childOff[p]; k < childOff[p + 1]; k++) f(children[k]);
+  }
+
+  /** The class retaining most among the objects `visit` names, with exact counts (nothing is collected into arrays). */
+  function dominantGroup(visit: (f: (c: number) => void) => void): { cls: number; count: number; retained: number; shallow: number } | undefined {
     const by = new Map<number, { count: number; retained: number; shallow: number }>();
-    for (const p of parents) {
-      for (let k = childOff[p]; k < childOff[p + 1]; k++) {
-        const c = children[k];
-        const key = clsOf(c);
-        const e = by.get(key) ?? { count: 0, retained: 0, shallow: 0 };
-        e.count++;
-        e.retained += retained[c];
-        e.shallow += shallowOf(g, pre2node[c]);
+    visit((c) => {
+      const key = clsOf(c);
+      let e = by.get(key);
+      if (e === undefined) {
+        e = { count: 0, retained: 0, shallow: 0 };
         by.set(key, e);
       }
-    }
+      e.count++;
+      e.retained += retained[c];
+      e.shallow += shallowOf(g, pre2node[c]);
+    });
     let bestCls = -1;
     for (const [c, e] of by) if (bestCls < 0 || e.retained > by.get(bestCls)!.retained) bestCls = c;
     if (bestCls < 0) return undefined;
-    const members: number[] = [];
-    for (const p of parents) for (let k = childOff[p]; k < childOff[p + 1]; k++) if (clsOf(children[k]) === bestCls) members.push(children[k]);
     const e = by.get(bestCls)!;
-    return { cls: bestCls, count: e.count, retained: e.retained, shallow: e.shallow, members };
+    return { cls: bestCls, count: e.count, retained: e.retained, shallow: e.shallow };
   }
 
   /** Shortest path from a GC root to `s`: breadth-first over predecessors until a root is met. */
   function pathFromRoot(s: number): number[] {
+    return pathFrom(s, () => false, true, Infinity);
+  }
+
+  /**
+   * Breadth-first over predecessors from `s` until a vertex that `stop` accepts (or, with `rootStops`, one
+   * a GC root references): the path from it to `s`; [] when none within `maxDepth` steps.
+   */
+  function pathFrom(s: number, stop: (v: number) => boolean, rootStops: boolean, maxDepth: number): number[] {
     const { revOff, rev } = d;
     const next = budget.u32(R, 'path search');
     next.fill(NONE);
@@ -233,17 +258,30 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
     queue[tail++] = s;
     next[s] = s;
     let found = NONE;
-    while (head < tail && found === NONE) {
+    let levelEnd = tail;
+    let depth = 0;
+    while (head < tail && found === NONE && depth <= maxDepth) {
       const w = queue[head++];
       for (let k = revOff[w]; k < revOff[w + 1]; k++) {
         const v = rev[k];
         if (v === 0) {
-          found = w;
-          break;
+          if (rootStops) {
+            found = w;
+            break;
+          }
+          continue;
         }
         if (next[v] !== NONE) continue;
         next[v] = w;
+        if (stop(v)) {
+          found = v;
+          break;
+        }
         queue[tail++] = v;
+      }
+      if (head === levelEnd) {
+        depth++;
+        levelEnd = tail;
       }
       if ((head & 0xfffff) === 0) budget.check();
     }

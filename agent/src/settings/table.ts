@@ -738,8 +738,8 @@ export const SETTINGS = {
     kind: resources(),
     default: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '4Gi' } },
     doc: 'Resources of the analyzer container. The memory limit bounds the dumps it can analyse: each analysis runs in a child '
-      + 'process within a budget derived from it (the limit minus 192 MiB for the analyzer and 160 MiB per analysis process; the '
-      + 'small-dump lane twice `smallDumpMb`, the other lane the rest: 3,072 MiB with 4Gi) and needs about 36-40 bytes per object '
+      + 'process within a budget derived from it (the limit minus 192 MiB for the analyzer and 256 MiB per analysis process; the '
+      + 'small-dump lane twice `smallDumpMb`, the other lane the rest: 2,880 MiB with 4Gi) and needs about 36-40 bytes per object '
       + 'and 8 per reference of the dump (docs/performance.md). A dump that needs more gets a report saying so. Two analyses can '
       + 'run at once (the two lanes): `cpu: 2` lets both run on a core each.',
   }),

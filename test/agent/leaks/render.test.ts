@@ -36,8 +36,8 @@ function craftedDump(): Buffer {
   return w.end().toBuffer();
 }
 
-async function findings(bytes: Buffer): Promise<Findings> {
-  return analyzeLeaks({ read: bufferNameReader(bytes), stream: async (on) => on(bytes) }, { thresholdPercent: 10 });
+async function findings(bytes: Buffer, topDominators = 20): Promise<Findings> {
+  return analyzeLeaks({ read: bufferNameReader(bytes), stream: async (on) => on(bytes) }, { thresholdPercent: 10, topDominators });
 }
 
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
@@ -60,6 +60,37 @@ describe('names from a crafted dump', () => {
     const text = renderLeaksText(doc);
     expect(text).not.toMatch(CONTROL);
     for (const line of text.split('\n')) expect(line.trimStart().startsWith('ACTION') || line.trimStart().startsWith('FAKE')).toBe(false);
+  });
+
+  it('a table on a stack frame (a map resized at the OOM) is held by the static field that keeps its map, through the field', async () => {
+    const w = new HprofWriter(8);
+    ['Holder', 'MAP', 'Map', 'table', '[LEntry;', 'Entry', 'payload'].forEach((n, i) => w.utf8(BigInt(i + 1), n));
+    w.loadClass(1, 0x100n, 1n).loadClass(2, 0x200n, 3n).loadClass(3, 0x300n, 5n).loadClass(4, 0x400n, 6n);
+    w.heapSegment();
+    w.classDump(0x100n, 0n, 0, [], [{ name: 2n, type: T.object, value: w.id(0x1000n) }]);
+    w.classDump(0x200n, 0n, 8, [{ name: 4n, type: T.object }]);
+    w.classDump(0x300n, 0n, 0, []);
+    w.classDump(0x400n, 0n, 8, [{ name: 7n, type: T.object }]);
+    w.rootStickyClass(0x100n);
+    w.instance(0x1000n, 0x200n, w.id(0x2000n)); // the map -> its table
+    const entries = Array.from({ length: 50 }, (_, i) => 0x10000n + BigInt(i) * 0x100n);
+    w.objectArray(0x2000n, 0x300n, entries);
+    entries.forEach((e, i) => {
+      w.instance(e, 0x400n, w.id(0x80000n + BigInt(i) * 0x1000n));
+      w.primitiveArray(0x80000n + BigInt(i) * 0x1000n, T.byte, 1000);
+    });
+    w.rootThreadObject(0x3000n, 1, 1);
+    w.sub(Buffer.concat([HprofWriter.u1(0x03), w.id(0x2000n), HprofWriter.u4(1), HprofWriter.u4(0)])); // resize's local: the table
+    const f = await findings(w.end().toBuffer(), 1); // Holder is not a listed top dominator: its name is read for the holder alone
+    expect(f.suspects).toHaveLength(1);
+    const s = f.suspects[0];
+    // (Holder is on no shortest path: its name must still be read)
+    expect(s).toMatchObject({ className: 'Entry[]', heldBy: { kind: 'static-field', className: 'Holder', field: 'MAP', via: ['table'], text: 'static field Holder.MAP → table' } });
+    expect(s.pathFromGcRoot).toEqual([{ className: 'Entry[]', objectId: '0x0000000000002000', field: null, gcRoot: ['Java frame'] }]);
+    // table 50 x 8 + 20, entries 50 x (8 + 16), values 50 x (1000 + 20); the map itself 8 + 16 more is reachable
+    const retained = 50 * 8 + 20 + 50 * 24 + 50 * 1020;
+    expect(s.retainedBytes).toBe(retained);
+    expect(s.headline).toBe(`Leak suspect: static field Holder.MAP → table (Entry[]) retains ${(retained / 1024).toFixed(1)} KiB (${Math.round((100 * retained) / (retained + 24))} %): 50 × byte[]`);
   });
 
   it('headline formats: static field, thread, class group, JNI global, other', () => {
