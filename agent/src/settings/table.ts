@@ -149,7 +149,7 @@ export const GROUPS: Readonly<Record<string, Group>> = {
       + 'child process within a memory and time budget, writes `<key>.leaks.json` and `<key>.leaks.txt`, and tells the team '
       + '(an Event on the pod, reason HeapDumpAnalyzed, and the webhook). It reads the uploader\'s bucket, credentials and '
       + 'notification settings. docs/leak-report.md.',
-    defaultText: 'on: one replica, 4 GiB memory limit, suspects from 10 % of the heap',
+    defaultText: 'on: one replica, 8 GiB memory limit, suspects from 10 % of the heap',
   },
   app: {
     typeName: 'ApplicationSettings',
@@ -736,12 +736,14 @@ export const SETTINGS = {
   analyzerResources: setting({
     prop: 'analyzer.resources',
     kind: resources(),
-    default: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '4Gi' } },
-    doc: 'Resources of the analyzer container. The memory limit bounds the dumps it can analyse: each analysis runs in a child '
-      + 'process within a budget derived from it (the limit minus 192 MiB for the analyzer and 256 MiB per analysis process; the '
-      + 'small-dump lane twice `smallDumpMb`, the other lane the rest: 2,880 MiB with 4Gi) and needs about 36-40 bytes per object '
-      + 'and 8 per reference of the dump (docs/performance.md). A dump that needs more gets a report saying so. Two analyses can '
-      + 'run at once (the two lanes): `cpu: 2` lets both run on a core each.',
+    default: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '8Gi' } },
+    doc: 'Resources of the analyzer container. The memory limit bounds the dumps it can analyse (the request is what it '
+      + 'keeps while idle: the limit is used only while a big dump is analysed). Each analysis runs in a child process within '
+      + 'a budget derived from the limit (minus 192 MiB for the analyzer and 256 MiB per analysis process, and 6 % for memory '
+      + 'given back but not yet collected; the small-dump lane twice `smallDumpMb`, the other lane the rest: 6,581 MiB with '
+      + '8Gi) and needs at most 36-40 bytes per object and 8 per reference of the dump (docs/performance.md: a 4.6 GiB dump of '
+      + '135 million small objects took 5.2 GiB; a 4.3 GiB dump of 38 million 122-byte objects 1.5 GiB). A dump that needs more '
+      + 'gets a report saying so. Two analyses can run at once (the two lanes): `cpu: 2` lets both run on a core each.',
   }),
   analyzerThreshold: setting({
     env: 'ANALYZER_THRESHOLD_PERCENT',

@@ -3,7 +3,7 @@
  * namespace's dumps oldest first, and the memory budget of each lane from the container's limit.
  */
 import type { PendingDump } from '../../../agent/src/analyzer/bucket';
-import { CHILD_OVERHEAD_BYTES, laneBudgets, PARENT_RESERVE_BYTES } from '../../../agent/src/analyzer/command';
+import { CHILD_OVERHEAD_BYTES, GARBAGE_MARGIN, laneBudgets, PARENT_RESERVE_BYTES } from '../../../agent/src/analyzer/command';
 import { nextDump, type LaneState } from '../../../agent/src/analyzer/lanes';
 
 const MiB = 2 ** 20;
@@ -52,7 +52,8 @@ describe('lanes', () => {
   });
 
   it('memory budgets: the small lane twice the small-dump size, the large lane the rest; one lane when the limit is small', () => {
-    expect(laneBudgets(4096 * MiB, 256 * MiB)).toEqual({ small: 512 * MiB, large: 4096 * MiB - PARENT_RESERVE_BYTES - 2 * CHILD_OVERHEAD_BYTES - 512 * MiB });
-    expect(laneBudgets(1024 * MiB, 256 * MiB)).toEqual({ single: 1024 * MiB - PARENT_RESERVE_BYTES - CHILD_OVERHEAD_BYTES });
+    expect(laneBudgets(8192 * MiB, 256 * MiB)).toEqual({ small: 512 * MiB, large: Math.floor((8192 * MiB - PARENT_RESERVE_BYTES - 2 * CHILD_OVERHEAD_BYTES - 512 * MiB) / GARBAGE_MARGIN) });
+    expect(Math.floor((laneBudgets(8192 * MiB, 256 * MiB) as { large: number }).large / MiB)).toBe(6581);
+    expect(laneBudgets(1024 * MiB, 256 * MiB)).toEqual({ single: Math.floor((1024 * MiB - PARENT_RESERVE_BYTES - CHILD_OVERHEAD_BYTES) / GARBAGE_MARGIN) });
   });
 });
