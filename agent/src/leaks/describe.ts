@@ -94,7 +94,7 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
     for (const v of s.staticPath ?? []) want.add(node(v));
   }
   for (const t of found.top) want.add(node(t));
-  const objects = await rereadObjects([...want], { node: rec.cpNode, offset: rec.cpOffset, segEnd: rec.cpSegEnd }, rec.idSize, ctx.input.windows ?? windowsOf(ctx.input.read));
+  const objects = await rereadObjects([...want], rec.checkpoints, rec.idSize, ctx.input.windows ?? windowsOf(ctx.input.read));
   const naming = new Naming(rec, g, objects, ctx.threadValue);
 
   const rows = new Set<number>();
@@ -106,8 +106,8 @@ export async function describeFindings(ctx: DescribeContext): Promise<Findings> 
   for (const t of found.top) rows.add(g.cls[node(t)]);
   // the classes whose static fields may hold a suspect (directly, or through a few objects)
   for (const s of found.suspects) for (const v of [...classPreds(s.pre), ...(s.staticPath ?? [])]) rows.add(g.cls[node(v)]);
-  const frameNames = frames.map((f) => rec.stacks.frameOf(f.trace, f.depth)).filter((f) => f !== undefined);
-  const { names, error } = await resolveNames(rec, Naming.wantedNames(rec, rows, objects, frameNames), ctx.input.read);
+  const frameNames = frames.map((f) => rec.top.stacks.frameOf(f.trace, f.depth)).filter((f) => f !== undefined);
+  const { names, error } = await resolveNames(rec.top.names, Naming.wantedNames(rec, rows, objects, frameNames), ctx.input.read);
   naming.names = names;
   if (error) ctx.issues.push(`names could not be read: ${error}`);
 

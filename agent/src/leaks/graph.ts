@@ -97,27 +97,29 @@ function resolveIds(rec: GraphRecorder, budget: Budget): Pick<Graph, 'dangling' 
   }
   rec.refHi.clear();
 
-  const nr = rec.rootLo.length;
+  const rr = rec.roots;
+  const nr = rr.length;
   const roots = { count: 0, node: budget.u32(nr, 'GC roots'), kind: budget.u32(nr, 'GC roots'), serial: budget.u32(nr, 'GC roots'), frame: budget.u32(nr, 'GC roots') };
   let unknownRoots = 0;
   for (let i = 0; i < nr; i++) {
-    const node = index.lookup(rec.idSize === 8 ? rec.rootHi.get(i) : 0, rec.rootLo.get(i));
+    const node = index.lookup(rr.hi.get(i), rr.lo.get(i));
     if (node === NONE) {
       unknownRoots++;
       continue;
     }
     const k = roots.count++;
     roots.node[k] = node;
-    roots.kind[k] = rec.rootKind.get(i);
-    roots.serial[k] = rec.rootSerial.get(i);
-    roots.frame[k] = rec.rootFrame.get(i);
+    roots.kind[k] = rr.kind.get(i);
+    roots.serial[k] = rr.serial.get(i);
+    roots.frame[k] = rr.frame.get(i);
   }
-  for (const l of [rec.rootHi, rec.rootLo, rec.rootKind, rec.rootSerial, rec.rootFrame]) l.clear();
+  rr.clear();
 
   const threadNames = new Map<number, number>();
-  for (let i = 0; i < rec.threadLo.length; i++) {
-    const t = index.lookup(rec.threadHi[i], rec.threadLo[i]);
-    const s = index.lookup(rec.threadNameHi[i], rec.threadNameLo[i]);
+  const threads = rec.top.threads;
+  for (let i = 0; i < threads.threadLo.length; i++) {
+    const t = index.lookup(threads.threadHi[i], threads.threadLo[i]);
+    const s = index.lookup(threads.nameHi[i], threads.nameLo[i]);
     if (t !== NONE && s !== NONE) threadNames.set(t, s);
   }
   const duplicateIds = index.duplicates;

@@ -4,14 +4,34 @@
  * hash table keyed by dump-chosen numbers) and read in one batch of positioned reads.
  */
 import type { NameRange, NameReader } from '../triage/name-index';
-import type { U32List } from './u32-list';
+import type { Budget } from './budget';
+import { U32List } from './u32-list';
 
-export interface NameLists {
+/** Where each UTF8 record's bytes are: id -> (offset, length) in the stream, in dump order. */
+export class NameLists {
   readonly nameHi: U32List;
   readonly nameLo: U32List;
   readonly nameOffHi: U32List;
   readonly nameOffLo: U32List;
   readonly nameLen: U32List;
+
+  constructor(budget: Budget) {
+    const l = () => new U32List(budget, 'name index');
+    this.nameHi = l();
+    this.nameLo = l();
+    this.nameOffHi = l();
+    this.nameOffLo = l();
+    this.nameLen = l();
+  }
+
+  /** Name `hi:lo` is `length` bytes at stream `offset` (lengths are capped at 64 KiB: no report shows more). */
+  add(hi: number, lo: number, offset: number, length: number): void {
+    this.nameHi.push(hi);
+    this.nameLo.push(lo);
+    this.nameOffHi.push(Math.floor(offset / 2 ** 32));
+    this.nameOffLo.push(offset >>> 0);
+    this.nameLen.push(Math.min(length, 65_535));
+  }
 }
 
 /** `hi:lo`, the key of the resolved names. */

@@ -149,8 +149,8 @@ export class Naming {
   private coderOf(stringNode: number): number {
     const rec = this.rec;
     const o = this.objects.get(stringNode);
-    const w = rec.watched[4];
-    const row = rec.stringRow;
+    const w = rec.top.threads.coderName;
+    const row = rec.top.threads.stringRow;
     if (!o?.data || w === undefined || row < 0) return -1;
     const types = rec.classes.ownTypes[row];
     let at = 0;
@@ -163,7 +163,7 @@ export class Naming {
 
   /** `Worker.run(Worker.java:12)` for frame `depth` of trace `trace`, or undefined. */
   frame(trace: number, depth: number): string | undefined {
-    const f = this.rec.stacks.frameOf(trace, depth);
+    const f = this.rec.top.stacks.frameOf(trace, depth);
     if (!f) return undefined;
     const cls = f.classRow >= 0 ? this.rowName(f.classRow) : '<unknown class>';
     const method = this.name(f.methodHi, f.methodLo) ?? '<unknown method>';

@@ -6,24 +6,22 @@
  *  - outgoing references per node, as raw ids in CSR order (edges end at `refEnd[node]`): instance
  *    reference fields (the class hierarchy's layout), object array elements, a class's super class,
  *    loader and static references; null references are left out;
- *  - GC roots of every kind, names (where each UTF8 record is), stack frames and traces, thread names'
- *    String ids, and checkpoints (where to find node N in the stream again).
+ *  - GC roots of every kind (root-records.ts); names (where each UTF8 record is), stack frames and
+ *    traces, thread names' String ids (top-records.ts); checkpoints (where to find node N in the stream
+ *    again).
  * Everything large goes into budget-charged chunk lists (u32-list.ts).
  */
-import { headerSizes, SUB, TAG } from '../triage/hprof-format';
+import { headerSizes } from '../triage/hprof-format';
 import type { Budget } from './budget';
 import { CLASS_NODE, ClassTable } from './classes';
 import type { HeapSink, HprofStream } from './hprof-stream';
-import { StackRecords } from './stack-records';
+import { RootRecords } from './root-records';
+import { TopRecords } from './top-records';
 import { U32List } from './u32-list';
 
 /** Objects between two checkpoints at most, and stream bytes (a checkpoint is never further away than this from any object). */
 export const CHECKPOINT_OBJECTS = 256;
 export const CHECKPOINT_BYTES = 1024 * 1024;
-/** Instances of Thread classes whose name is looked for. */
-const MAX_THREADS = 65_536;
-/** Watched names (the Thread class and its `name` field; String's `value` and `coder`). */
-const WATCHED = ['java/lang/Thread', 'name', 'java/lang/String', 'value', 'coder'];
 
 export class GraphRecorder implements HeapSink {
   idSize = 0;
@@ -52,36 +50,12 @@ export class GraphRecorder implements HeapSink {
   readonly refHi: U32List;
   readonly refLo: U32List;
 
-  // GC roots
-  readonly rootHi: U32List;
-  readonly rootLo: U32List;
-  readonly rootKind: U32List;
-  readonly rootSerial: U32List;
-  readonly rootFrame: U32List;
+  readonly roots: RootRecords;
+  /** Names, stack frames and traces, thread names. */
+  top!: TopRecords;
 
-  // names: id -> (offset, length) of its bytes in the stream
-  readonly nameHi: U32List;
-  readonly nameLo: U32List;
-  readonly nameOffHi: U32List;
-  readonly nameOffLo: U32List;
-  readonly nameLen: U32List;
-  readonly watched: Array<[number, number] | undefined> = WATCHED.map(() => undefined);
-  threadRow = -1;
-  stringRow = -1;
-  /** Thread objects and their `name` String ids. */
-  readonly threadHi: number[] = [];
-  readonly threadLo: number[] = [];
-  readonly threadNameHi: number[] = [];
-  readonly threadNameLo: number[] = [];
-  /** Per class row: offset of the Thread `name` field in its instances' data; -1 not a Thread; undefined not known yet. */
-  private readonly threadNameAt: (number | undefined)[] = [];
-
-  readonly stacks = new StackRecords();
-
-  // checkpoints: node index, stream offset, end of its segment
-  readonly cpNode: number[] = [];
-  readonly cpOffset: number[] = [];
-  readonly cpSegEnd: number[] = [];
+  /** Checkpoints: node index, stream offset, end of its segment. */
+  readonly checkpoints = { node: [] as number[], offset: [] as number[], segEnd: [] as number[] };
   private nextCpOffset = 0;
 
   constructor(
@@ -96,16 +70,7 @@ export class GraphRecorder implements HeapSink {
     this.refEnd = l('edge offsets');
     this.refHi = l('references');
     this.refLo = l('references');
-    this.rootHi = l('GC roots');
-    this.rootLo = l('GC roots');
-    this.rootKind = l('GC roots');
-    this.rootSerial = l('GC roots');
-    this.rootFrame = l('GC roots');
-    this.nameHi = l('name index');
-    this.nameLo = l('name index');
-    this.nameOffHi = l('name index');
-    this.nameOffLo = l('name index');
-    this.nameLen = l('name index');
+    this.roots = new RootRecords(budget);
   }
 
   get references(): number {
@@ -119,6 +84,7 @@ export class GraphRecorder implements HeapSink {
     this.instHeader = h.instance;
     this.arrayHeader = h.array;
     this.classes = new ClassTable(idSize);
+    this.top = new TopRecords(this.budget, idSize, this.classes);
   }
 
   private hiAt(buf: Buffer, at: number): number {
@@ -130,57 +96,11 @@ export class GraphRecorder implements HeapSink {
   }
 
   recordPrefix(tag: number, length: number): number {
-    const id = this.idSize;
-    switch (tag) {
-      case TAG.utf8:
-        return id + Math.min(16, Math.max(0, length - id));
-      case TAG.loadClass:
-        return 8 + 2 * id;
-      case TAG.stackFrame:
-        return 4 * id + 8;
-      case TAG.stackTrace:
-        return StackRecords.tracePrefix(length, id);
-      default:
-        return 0;
-    }
+    return this.top.prefix(tag, length);
   }
 
   record(tag: number, length: number, bodyOffset: number, buf: Buffer, pos: number, prefix: number): void {
-    const id = this.idSize;
-    if (tag === TAG.utf8) {
-      if (prefix < id) return;
-      const hi = this.hiAt(buf, pos);
-      const lo = this.loAt(buf, pos);
-      const offset = bodyOffset + id;
-      this.nameHi.push(hi);
-      this.nameLo.push(lo);
-      this.nameOffHi.push(Math.floor(offset / 2 ** 32));
-      this.nameOffLo.push(offset >>> 0);
-      this.nameLen.push(Math.min(length - id, 65_535));
-      if (length - id <= 16 && prefix === length) {
-        const w = WATCHED.indexOf(buf.toString('latin1', pos + id, pos + length));
-        if (w >= 0) this.watched[w] = [hi, lo];
-      }
-    } else if (tag === TAG.loadClass) {
-      if (prefix < 8 + 2 * id) return;
-      const row = this.classes.row(this.hiAt(buf, pos + 4), this.loAt(buf, pos + 4));
-      const nHi = this.hiAt(buf, pos + 8 + id);
-      const nLo = this.loAt(buf, pos + 8 + id);
-      this.classes.nameHi[row] = nHi;
-      this.classes.nameLo[row] = nLo;
-      this.stacks.classSerial(buf.readUInt32BE(pos), row);
-      if (this.isWatched(0, nHi, nLo)) this.threadRow = row;
-      if (this.isWatched(2, nHi, nLo)) this.stringRow = row;
-    } else if (tag === TAG.stackFrame) {
-      if (prefix >= 4 * id + 8) this.stacks.frame(buf, pos, id);
-    } else if (tag === TAG.stackTrace) {
-      if (prefix >= 12) this.stacks.trace(buf, pos, prefix, id);
-    }
-  }
-
-  private isWatched(w: number, hi: number, lo: number): boolean {
-    const v = this.watched[w];
-    return v !== undefined && v[0] === hi && v[1] === lo;
+    this.top.record(tag, length, bodyOffset, buf, pos, prefix);
   }
 
   /** A new node (which closes the previous node's edge list); returns its index. */
@@ -188,11 +108,12 @@ export class GraphRecorder implements HeapSink {
     if (this.refEnd.length < this.nodes) this.refEnd.push(this.refLo.length);
     const n = this.nodes++;
     if (n % CHECKPOINT_OBJECTS === 0 || offset >= this.nextCpOffset) {
-      this.cpNode.push(n);
-      this.cpOffset.push(offset);
-      this.cpSegEnd.push(this.segmentEnd());
+      const cp = this.checkpoints;
+      cp.node.push(n);
+      cp.offset.push(offset);
+      cp.segEnd.push(this.segmentEnd());
       this.nextCpOffset = offset + CHECKPOINT_BYTES;
-      if ((this.cpNode.length & 0xffff) === 0) this.budget.check();
+      if ((cp.node.length & 0xffff) === 0) this.budget.check();
     }
     if (this.idSize === 8) this.idHi.push(hi);
     this.idLo.push(lo);
@@ -260,33 +181,12 @@ export class GraphRecorder implements HeapSink {
         if (lo !== 0) refLo.push(lo);
       }
     }
-    if (this.threadRow >= 0 && this.threadNameAt[row] !== -1 && this.threadHi.length < MAX_THREADS) this.threadName(buf, at, data, row);
+    if (this.top.threads.wants(row)) this.top.threads.instance(buf, p, at, data, row);
   }
 
   /** Closes the last node's edge list: call once after the walk. */
   finish(): void {
     if (this.refEnd.length < this.nodes) this.refEnd.push(this.refLo.length);
-  }
-
-  /** A Thread (or subclass) instance: note its `name` String id. */
-  private threadName(buf: Buffer, at: number, data: number, row: number): void {
-    let nameAt = this.threadNameAt[row];
-    if (nameAt === undefined) {
-      nameAt = -1;
-      if (this.classes.extends(row, this.threadRow)) {
-        const refs = this.classes.refsOf(row)!;
-        const w = this.watched[1];
-        // the Thread class's own `name` (a subclass may declare a field of the same name: the last one wins, as Thread's fields come last)
-        for (let i = 0; w !== undefined && i < refs.offsets.length; i++) if (refs.nameHi[i] === w[0] && refs.nameLo[i] === w[1]) nameAt = refs.offsets[i];
-      }
-      this.threadNameAt[row] = nameAt;
-    }
-    if (nameAt < 0 || nameAt + this.idSize > data) return;
-    const p = at - 9 - 2 * this.idSize;
-    this.threadHi.push(this.hiAt(buf, p + 1));
-    this.threadLo.push(this.loAt(buf, p + 1));
-    this.threadNameHi.push(this.hiAt(buf, at + nameAt));
-    this.threadNameLo.push(this.loAt(buf, at + nameAt));
   }
 
   objectArray(_buf: Buffer, view: DataView, p: number, length: number, offset: number): void {
@@ -336,13 +236,6 @@ export class GraphRecorder implements HeapSink {
   }
 
   root(tag: number, buf: Buffer, p: number): void {
-    const id = this.idSize;
-    this.rootHi.push(this.hiAt(buf, p + 1));
-    this.rootLo.push(this.loAt(buf, p + 1));
-    this.rootKind.push(tag);
-    const threaded = tag === SUB.rootJniLocal || tag === SUB.rootJavaFrame || tag === SUB.rootNativeStack || tag === SUB.rootThreadBlock || tag === SUB.rootThreadObject;
-    this.rootSerial.push(threaded ? buf.readUInt32BE(p + 1 + id) : 0);
-    // frame number (JNI local, Java frame; -1 = none) or, for a thread object, its stack trace serial
-    this.rootFrame.push(tag === SUB.rootJniLocal || tag === SUB.rootJavaFrame || tag === SUB.rootThreadObject ? buf.readUInt32BE(p + 5 + id) : 0xffffffff);
+    this.roots.add(tag, buf, p, this.idSize);
   }
 }

@@ -25,6 +25,7 @@ import { CLASS_NODE } from './classes';
 import type { Dominators } from './dominators';
 import { type Graph, shallowOf } from './graph';
 import { NONE } from './id-index';
+import { pathFrom } from './paths';
 import { SUB } from '../triage/hprof-format';
 
 /** MAT's "big drop" (from memory): the accumulation chain stops where a child retains less than this share of its parent. */
@@ -133,8 +134,8 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
   budget.free(children);
   childOff = children = new Uint32Array(0); // the closures below must not keep them alive
   for (const s of suspects) {
-    s.path = pathFromRoot(s.pre);
-    const sp = pathFrom(s.pre, (v) => v !== s.pre && (clsOf(v) & CLASS_NODE) !== 0, false, STATIC_DEPTH);
+    s.path = pathFrom(d, budget, s.pre, () => false, true, Infinity);
+    const sp = pathFrom(d, budget, s.pre, (v) => v !== s.pre && (clsOf(v) & CLASS_NODE) !== 0, false, STATIC_DEPTH);
     if (sp.length > 0) s.staticPath = sp;
   }
   return { suspects, top: top.slice(0, opts.topDominators), topLevelCount: top.length };
@@ -237,58 +238,5 @@ export function findSuspects(g: Graph, d: Dominators, budget: Budget, opts: Susp
     if (bestCls < 0) return undefined;
     const e = by.get(bestCls)!;
     return { cls: bestCls, count: e.count, retained: e.retained, shallow: e.shallow };
-  }
-
-  /** Shortest path from a GC root to `s`: breadth-first over predecessors until a root is met. */
-  function pathFromRoot(s: number): number[] {
-    return pathFrom(s, () => false, true, Infinity);
-  }
-
-  /**
-   * Breadth-first over predecessors from `s` until a vertex that `stop` accepts (or, with `rootStops`, one
-   * a GC root references): the path from it to `s`; [] when none within `maxDepth` steps.
-   */
-  function pathFrom(s: number, stop: (v: number) => boolean, rootStops: boolean, maxDepth: number): number[] {
-    const { revOff, rev } = d;
-    const next = budget.u32(R, 'path search');
-    next.fill(NONE);
-    const queue = budget.u32(R, 'path search');
-    let head = 0;
-    let tail = 0;
-    queue[tail++] = s;
-    next[s] = s;
-    let found = NONE;
-    let levelEnd = tail;
-    let depth = 0;
-    while (head < tail && found === NONE && depth <= maxDepth) {
-      const w = queue[head++];
-      for (let k = revOff[w]; k < revOff[w + 1]; k++) {
-        const v = rev[k];
-        if (v === 0) {
-          if (rootStops) {
-            found = w;
-            break;
-          }
-          continue;
-        }
-        if (next[v] !== NONE) continue;
-        next[v] = w;
-        if (stop(v)) {
-          found = v;
-          break;
-        }
-        queue[tail++] = v;
-      }
-      if (head === levelEnd) {
-        depth++;
-        levelEnd = tail;
-      }
-      if ((head & 0xfffff) === 0) budget.check();
-    }
-    const path: number[] = [];
-    for (let w = found; w !== NONE; w = w === s ? NONE : next[w]) path.push(w);
-    budget.free(next);
-    budget.free(queue);
-    return path;
   }
 }
