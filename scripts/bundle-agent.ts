@@ -24,6 +24,8 @@ export const LAZY_MODULES: Readonly<Record<string, string>> = {
   // @kubernetes/client-node (imported by agent/src/report/kube-events.ts only when Kubernetes Events are
   // enabled): inlined into the uploader's text it would cost every uploader ~8 MiB even with events off.
   './kube-api': path.join(ROOT, 'agent', 'src', 'report', 'kube-api.ts'),
+  // The heapdumps API server (with its own copy of the AWS SDK): compiled only when `api` runs.
+  './api/command': path.join(ROOT, 'agent', 'src', 'api', 'command.ts'),
 };
 
 /** package.json's version, embedded as `__AGENT_VERSION__` (agent/src/version.ts): `agent.js --version`. */

@@ -1,7 +1,7 @@
 /**
  * The agent's command line, apart from main.ts (which wires the runtime):
  *
- *   node agent.js <command>             run mount-guard, uploader, wait-ready or inject (settings: the environment)
+ *   node agent.js <command>             run mount-guard, uploader, wait-ready, inject or api (settings: the environment)
  *   node agent.js [<command>] --help    commands, every variable with its default, exit codes
  *
  * Anything else (an unknown option, an unknown command, an extra argument) is a usage error: one line,
@@ -19,6 +19,7 @@ export const COMMAND_DOCS: Readonly<Record<Command, string>> = {
   uploader: 'Ships every finished dump to S3 once, whole and verified (DaemonSet).',
   'wait-ready': 'Waits until the mount guard\'s marker proves the mount on this node, then exits 0 (init container).',
   inject: 'Serves the mutating admission webhook that gives collected pods their dump folder and JVM options (Deployment).',
+  api: 'Serves the heapdumps API (oc get heapdumps, downloads) and the web page to the teams RBAC allows (Deployment).',
 };
 
 export type CliAction =

@@ -9,6 +9,7 @@
  */
 import { COMMANDS, type Command, ENV } from './contract';
 import type { LogLevel } from './runtime/logger';
+import { type ApiConfig, resolveApiConfig } from './api/config';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
 import { type NotifyConfig, resolveNotifyConfig } from './report/config';
 import { CaBundleError, readCaBundle } from './net/ca-bundle';
@@ -228,7 +229,8 @@ function credentials(env: Env): S3Config['credentials'] {
   return { accessKeyId: id, secretAccessKey: secret };
 }
 
-function s3(env: Env): S3Config {
+/** The S3 settings (bucket, prefix, endpoint, credentials, CA bundle, proxy): the uploader's, and the API server's. */
+export function resolveS3Config(env: Env): S3Config {
   const endpoint = optional(env, SETTINGS.s3EndpointUrl);
   const creds = credentials(env);
   return {
@@ -276,7 +278,7 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     ...common(env),
     dumpRoot: required(env, SETTINGS.dumpRoot),
     markerName: required(env, SETTINGS.markerName),
-    s3: s3(env),
+    s3: resolveS3Config(env),
     watchIntervalMs: required(env, SETTINGS.watchInterval),
     fileStableTimeMs: required(env, SETTINGS.fileStableTime),
     completeQuietTimeMs: required(env, SETTINGS.completeQuietTime),
@@ -301,7 +303,8 @@ export type ResolvedConfig =
   | { readonly command: typeof COMMANDS.mountGuard; readonly config: MountGuardConfig }
   | { readonly command: typeof COMMANDS.waitReady; readonly config: WaitReadyConfig }
   | { readonly command: typeof COMMANDS.uploader; readonly config: UploaderConfig }
-  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig };
+  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig }
+  | { readonly command: typeof COMMANDS.api; readonly config: ApiConfig };
 
 export function resolveConfig(command: Command, env: Env): ResolvedConfig {
   switch (command) {
@@ -314,6 +317,8 @@ export function resolveConfig(command: Command, env: Env): ResolvedConfig {
     case COMMANDS.inject:
       // Its own small resolver (agent/src/inject/config.ts) until it joins the settings table.
       return { command, config: resolveInjectConfig(env, common(env)) };
+    case COMMANDS.api:
+      return { command, config: resolveApiConfig(env, common(env)) };
   }
 }
 

@@ -13,6 +13,8 @@ export const COMMANDS = {
   waitReady: 'wait-ready',
   /** Mutating admission webhook: gives opted-in pods what `collectPod` defines (agent/src/inject). */
   inject: 'inject',
+  /** The heapdumps API server: `oc get heapdumps`, downloads, the web page (agent/src/api). */
+  api: 'api',
 } as const;
 export type Command = (typeof COMMANDS)[keyof typeof COMMANDS];
 

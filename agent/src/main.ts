@@ -48,6 +48,11 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
       await runInject(resolved.config, ctx);
       return EXIT.ok;
     }
+    case COMMANDS.api: {
+      const { runApi } = await import('./api/command');
+      await runApi(resolved.config, ctx);
+      return EXIT.ok;
+    }
   }
 }
 
