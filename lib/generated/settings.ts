@@ -1241,7 +1241,7 @@ export interface HeapDumpWebSettings {
    * the Event and the notifications.
    *
    * Accepted: an https:// URL. Agent variable: `API_WEB_URL`.
-   * @default - unset; on OpenShift `https://<routeHost>` when `routeHost` is set
+   * @default - unset: no link to the web page (the constructs set `https://<routeHost>` on OpenShift when `routeHost` is set)
    */
   readonly url?: string;
   /**
@@ -1262,10 +1262,11 @@ export interface HeapDumpWebSettings {
    */
   readonly oauthProxyImage?: string;
   /**
-   * A Secret you create with a random `key` (`oc create secret generic heapdump-api-session
-   * --from-literal=key=$(openssl rand -base64 32)`): the oauth-proxy's cookie secret on OpenShift, the session
-   * cookies' signing key on Kubernetes (shared by the replicas). Mounted optional: without it each replica signs
-   * with a key of its own and a login lasts only as long as the requests reach that replica.
+   * Kubernetes only: a Secret you create with a random `key` (`kubectl create secret generic heapdump-api-session
+   * --from-literal=key=$(openssl rand -base64 32)`) that signs the token login's session cookies, shared by the
+   * replicas. Mounted optional: without it each replica signs with a key of its own (the Service's ClientIP
+   * affinity keeps a browser on one). On OpenShift the oauth-proxy keeps the session (its cookie secret is made
+   * per pod).
    *
    * Accepted: a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, '-' and '.', starting
    * and ending with a letter or digit.

@@ -62,6 +62,7 @@ export const ENV = {
   notifyQueueSize: 'NOTIFY_QUEUE_SIZE',
   notifyShutdownGrace: 'NOTIFY_SHUTDOWN_GRACE',
   s3CaBundleFile: 'S3_CA_BUNDLE_FILE',
+  notifyRetrievalCli: 'NOTIFY_RETRIEVAL_CLI',
   apiHttpsPort: 'API_HTTPS_PORT',
   apiTlsCertFile: 'API_TLS_CERT_FILE',
   apiTlsKeyFile: 'API_TLS_KEY_FILE',

@@ -54,6 +54,8 @@ export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
 export const DEFAULT_KUBE_CREDENTIALS_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The `inject` webhook's policies (agent/src/inject/config.ts): only annotated pods, or every pod unless annotated "false". */
 export const INJECT_POLICIES = ['opt-in', 'opt-out'] as const;
+/** The command the Event and the notifications name for getting a dump (agent/src/report/retrieval-hint.ts); `off` without the API. */
+export const RETRIEVAL_HINTS = ['off', 'oc', 'kubectl'] as const;
 /** How the `api` command serves its web page (agent/src/api/web). */
 export const WEB_MODES = ['off', 'oauth-proxy', 'token-login'] as const;
 /** Where the uploader's extra trusted CAs for the S3 endpoint come from (lib/uploader.ts). */
@@ -996,7 +998,7 @@ export const SETTINGS = {
     env: 'API_WEB_URL',
     prop: 'api.web.url',
     kind: url(['https:']),
-    defaultText: 'unset; on OpenShift `https://<routeHost>` when `routeHost` is set',
+    defaultText: 'unset: no link to the web page (the constructs set `https://<routeHost>` on OpenShift when `routeHost` is set)',
     readBy: [COMMANDS.api, COMMANDS.uploader],
     doc: 'The web page\'s public URL: each HeapDump object\'s `status.webUrl`, `kubectl heapdump open`, and the link in the Event and '
       + 'the notifications.',
@@ -1017,9 +1019,10 @@ export const SETTINGS = {
     prop: 'api.web.sessionSecretName',
     kind: dnsSubdomain(),
     default: 'heapdump-api-session',
-    doc: 'A Secret you create with a random `key` (`oc create secret generic heapdump-api-session --from-literal=key=$(openssl rand -base64 32)`): '
-      + 'the oauth-proxy\'s cookie secret on OpenShift, the session cookies\' signing key on Kubernetes (shared by the replicas). Mounted '
-      + 'optional: without it each replica signs with a key of its own and a login lasts only as long as the requests reach that replica.',
+    doc: 'Kubernetes only: a Secret you create with a random `key` (`kubectl create secret generic heapdump-api-session '
+      + '--from-literal=key=$(openssl rand -base64 32)`) that signs the token login\'s session cookies, shared by the replicas. Mounted '
+      + 'optional: without it each replica signs with a key of its own (the Service\'s ClientIP affinity keeps a browser on one). '
+      + 'On OpenShift the oauth-proxy keeps the session (its cookie secret is made per pod).',
   }),
 
   // -------------------------------------------------------------------------------------------
@@ -1282,6 +1285,15 @@ export const SETTINGS = {
       + 'to Node\'s built-in roots. Read once at start: a missing or unreadable file, or one without a certificate, stops the '
       + 'agent with exit code 2.',
     setBy: '`uploader` when `caBundle` is set: the ConfigMap key mounted read-only at /etc/heapdump/s3-ca/ca-bundle.crt',
+  }),
+  notifyRetrievalCli: setting({
+    env: 'NOTIFY_RETRIEVAL_CLI',
+    kind: oneOf(RETRIEVAL_HINTS, 'RetrievalHint'),
+    default: 'off',
+    readBy: [COMMANDS.uploader],
+    doc: 'The command the Event and the notifications give for getting the dump instead of only its S3 URI: '
+      + '`oc heapdump get -n <namespace> <name>` (`oc`), the same with `kubectl`, or none (`off`); with API_WEB_URL also the dump\'s web page.',
+    setBy: '`uploader`: `oc` on OpenShift, `kubectl` on Kubernetes, when `api.enabled`',
   }),
   apiHttpsPort: setting({
     env: 'API_HTTPS_PORT',
