@@ -23,8 +23,9 @@ import { VERSION_LINE } from './version';
 
 /**
  * Command modules are loaded on demand, so a command runs only its own top-level code. The
- * uploader (with the AWS SDK) is additionally embedded in the bundle as text and compiled only
- * here (scripts/bundle-agent.ts): otherwise V8 would still parse it in every process.
+ * uploader and the API server (with the AWS SDK, once for both: s3-commands.ts) are additionally embedded
+ * in the bundle as text and compiled only here (scripts/bundle-agent.ts): otherwise V8 would still parse
+ * them in every process.
  */
 async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<number> {
   switch (resolved.command) {
@@ -39,7 +40,7 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
       return runWaitReady(resolved.config, ctx);
     }
     case COMMANDS.uploader: {
-      const { runUploader } = await import('./uploader/command');
+      const { runUploader } = await import('./s3-commands');
       await runUploader(resolved.config, ctx);
       return EXIT.ok;
     }
@@ -49,7 +50,7 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
       return EXIT.ok;
     }
     case COMMANDS.api: {
-      const { runApi } = await import('./api/command');
+      const { runApi } = await import('./s3-commands');
       await runApi(resolved.config, ctx);
       return EXIT.ok;
     }
