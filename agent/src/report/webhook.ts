@@ -28,12 +28,15 @@ export interface JsonNotification {
   readonly summary: { readonly keys: readonly string[]; readonly uris: readonly string[] };
   readonly topClasses: readonly ClassSize[];
   readonly uploadedAt: string;
+  /** `oc heapdump get -n <ns> <name>` and the web page, when the heapdumps API is deployed. */
+  readonly retrieval?: { readonly name: string; readonly command: string; readonly webUrl?: string };
   readonly text: string;
 }
 
 export function plainText(report: DumpReport, cluster?: string): string {
   const where = `${cluster ? `${cluster}: ` : ''}${report.namespace}/${report.pod} on ${report.node}`;
-  return `${report.complete ? 'Heap dump' : 'Incomplete heap dump'} from ${where} uploaded to ${report.objectUri} (${formatBytes(report.size)})`;
+  const uploaded = `${report.complete ? 'Heap dump' : 'Incomplete heap dump'} from ${where} uploaded to ${report.objectUri} (${formatBytes(report.size)})`;
+  return report.retrieval !== undefined ? `${uploaded}. ${report.retrieval.text}` : uploaded;
 }
 
 export function jsonPayload(report: DumpReport, cluster?: string): JsonNotification {
@@ -48,6 +51,7 @@ export function jsonPayload(report: DumpReport, cluster?: string): JsonNotificat
     summary: { keys: [...report.summaryKeys], uris: summaryUris(report) },
     topClasses: largestClasses(report.topClasses),
     uploadedAt: new Date(report.uploadedAt).toISOString(),
+    ...(report.retrieval !== undefined ? { retrieval: { name: report.retrieval.name, command: report.retrieval.command, ...(report.retrieval.webUrl !== undefined ? { webUrl: report.retrieval.webUrl } : {}) } } : {}),
     text: plainText(report, cluster),
   };
 }
@@ -87,6 +91,7 @@ export function slackPayload(report: DumpReport, cluster?: string): { text: stri
       ],
     },
     { type: 'section', text: { type: 'mrkdwn', text: clip(`*Object*\n\`${slackEscape(report.objectUri)}\``, SLACK_LIMITS.sectionText) } },
+    ...(report.retrieval !== undefined ? [{ type: 'section', text: { type: 'mrkdwn', text: clip(`*Get it*\n\`${slackEscape(report.retrieval.command)}\`${report.retrieval.webUrl !== undefined ? `\n${slackEscape(report.retrieval.webUrl)}` : ''}`, SLACK_LIMITS.sectionText) } }] : []),
     { type: 'section', text: { type: 'mrkdwn', text: clip(table, SLACK_LIMITS.sectionText) } },
     {
       type: 'context',

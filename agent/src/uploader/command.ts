@@ -6,6 +6,7 @@ import type { Logger } from '../runtime/logger';
 import { tuneV8ForFlatMemory } from './file-source';
 import { createNotifier } from '../report/notifier';
 import type { DumpReport } from '../report/report';
+import { retrievalHint, type RetrievalHintOptions } from '../report/retrieval-hint';
 import { Retainer } from './after-upload';
 import { hprofTriage } from './triage';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
@@ -50,12 +51,13 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   ctx.onShutdown('notifications', () => notifier.close());
   await new Uploader(config, store, retainer, ctx, {
     ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
-    onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName)),
+    onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval)),
   }).run();
 }
 
 /** What the owning team is told about one verified dump. */
-export function dumpReport(dump: VerifiedDump, triage: TriageOutcome | undefined, node: string): DumpReport {
+export function dumpReport(dump: VerifiedDump, triage: TriageOutcome | undefined, node: string, retrieval?: RetrievalHintOptions): DumpReport {
+  const hint = retrieval !== undefined ? retrievalHint(dump.namespace ?? '', dump.key, retrieval) : undefined;
   return {
     namespace: dump.namespace ?? '',
     pod: dump.pod ?? '',
@@ -68,5 +70,6 @@ export function dumpReport(dump: VerifiedDump, triage: TriageOutcome | undefined
     summaryKeys: dump.summaryKeys ? [dump.summaryKeys.json, dump.summaryKeys.text] : [],
     topClasses: triage?.topClasses ?? [],
     uploadedAt: Date.parse(dump.uploadedAt),
+    ...(hint !== undefined ? { retrieval: hint } : {}),
   };
 }
