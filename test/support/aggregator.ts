@@ -10,8 +10,9 @@
 import * as http from 'http';
 import * as https from 'https';
 import type { AddressInfo } from 'net';
-import type { FakeKubeApi } from './kube-api-server';
-import { statusBody } from './kube-api-server';
+import type { FakeKubeApi, FakeUser } from './kube-api-server';
+import { sarAllowed, statusBody } from './kube-api-server';
+import type { TLSSocket } from 'tls';
 import type { ClientCert } from './tls';
 
 export interface AggregatorOptions {
@@ -22,8 +23,15 @@ export interface AggregatorOptions {
   readonly clientCert: ClientCert;
   /** Where the APIService points, and the CA that signed its serving certificate. */
   readonly backend: () => { readonly url: string; readonly ca: string };
+  /**
+   * Authorize as kube-apiserver does before it proxies (RBAC on the resource, from the path, with the fake API
+   * server's rules): a list across namespaces then needs a cluster-wide grant. @default false (only the backend decides)
+   */
+  readonly authorize?: boolean;
+  /** Users may also authenticate with a client certificate of this CA (user = CN, groups = O). */
+  readonly userCa?: string;
   /** Extra paths the stand-in answers itself (e.g. OpenShift's project list), by exact path. */
-  readonly routes?: Readonly<Record<string, (user: string) => { status: number; body: unknown }>>;
+  readonly routes?: Readonly<Record<string, (user: FakeUser) => { status: number; body: unknown }>>;
 }
 
 export interface Aggregator {
@@ -35,21 +43,46 @@ export interface Aggregator {
 
 const GROUP_PREFIX = '/apis/heapdump-pipeline.io';
 
+/** RequestInfo of a heapdumps path, as kube-apiserver derives it (undefined: not a resource request). */
+function requestAttributes(target: string): { namespace: string; verb: string; group: string; resource: string; subresource?: string; name?: string } | undefined {
+  const s = target.split('?')[0].split('/').slice(1);
+  if (s[0] !== 'apis' || s[1] !== 'heapdump-pipeline.io' || s.length < 4) return undefined;
+  const base = { group: 'heapdump-pipeline.io', resource: 'heapdumps' };
+  if (s.length === 4) return { ...base, namespace: '', verb: 'list' };
+  if (s[3] !== 'namespaces') return undefined;
+  const namespace = decodeURIComponent(s[4] ?? '');
+  if (s.length === 6) return { ...base, namespace, verb: 'list' };
+  return { ...base, namespace, verb: 'get', name: decodeURIComponent(s[6] ?? ''), ...(s[7] !== undefined ? { subresource: s[7] } : {}) };
+}
+
 export async function startAggregator(o: AggregatorOptions): Promise<Aggregator> {
   const forwarded: Array<{ path: string; user: string }> = [];
   const json = (res: http.ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  const server = https.createServer({ cert: o.serverCert.certPem, key: o.serverCert.keyPem }, (req, res) => {
+  const tlsOptions = { cert: o.serverCert.certPem, key: o.serverCert.keyPem, ...(o.userCa !== undefined ? { requestCert: true, rejectUnauthorized: false, ca: o.userCa } : {}) };
+  const server = https.createServer(tlsOptions, (req, res) => {
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-    const user = m ? o.kube.users.get(m[1]) : undefined;
+    let user: FakeUser | undefined = m ? o.kube.users.get(m[1]) : undefined;
+    const socket = req.socket as TLSSocket;
+    if (user === undefined && o.userCa !== undefined && socket.authorized) {
+      const subject = socket.getPeerCertificate().subject;
+      const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+      if (first(subject?.CN) !== undefined) user = { username: first(subject.CN)!, groups: subject.O === undefined ? [] : ([] as string[]).concat(subject.O) };
+    }
     if (user === undefined) return json(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'));
     const path = req.url ?? '/';
     const own = o.routes?.[path.split('?')[0]];
     if (own !== undefined) {
-      const a = own(user.username);
+      const a = own(user);
       return json(res, a.status, a.body);
+    }
+    if (o.authorize === true) {
+      const attrs = requestAttributes(path);
+      if (attrs !== undefined && !sarAllowed(o.kube.rules, { user: user.username, groups: [...(user.groups ?? []), 'system:authenticated'], resourceAttributes: attrs })) {
+        return json(res, 403, statusBody(403, 'Forbidden', `heapdumps.heapdump-pipeline.io is forbidden: User "${user.username}" cannot ${attrs.verb} resource "heapdumps" in API group "heapdump-pipeline.io"${attrs.namespace ? ` in the namespace "${attrs.namespace}"` : ' at the cluster scope'}`));
+      }
     }
     if (path !== '/apis' && path !== GROUP_PREFIX && !path.startsWith(`${GROUP_PREFIX}/`) && !path.startsWith(`${GROUP_PREFIX}?`)) {
       return json(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));

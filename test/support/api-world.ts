@@ -20,7 +20,7 @@ import { Lifecycle } from '../../agent/src/runtime/lifecycle';
 import { memoryLogger } from '../../agent/src/runtime/logger';
 import { createRegistry } from '../../agent/src/runtime/metrics';
 import { type Aggregator, startAggregator } from './aggregator';
-import { type FakeKubeApi, startFakeKubeApi } from './kube-api-server';
+import { type FakeKubeApi, type FakeUser, startFakeKubeApi } from './kube-api-server';
 import { freePort, registerCleanup } from './procs';
 import { s3Env, type S3Server } from './s3';
 import { type ClientCert, issueClientCert, issueServerCert, makeCa, type ServerCert, type TestCa } from './tls';
@@ -171,7 +171,7 @@ export interface World {
   backendUrl: string;
 }
 
-export async function startWorld(): Promise<World> {
+export async function startWorld(o: { authorize?: boolean; userCa?: string; projects?: (user: FakeUser) => string[] } = {}): Promise<World> {
   const kube = await startFakeKubeApi();
   registerCleanup(() => kube.close());
   const pki = makePki();
@@ -184,9 +184,13 @@ export async function startWorld(): Promise<World> {
   const aggregator = await startAggregator({
     kube, serverCert: pki.aggregatorCert, clientCert: pki.frontProxy,
     backend: () => ({ url: world.backendUrl, ca: pki.servingCa.certPem }),
+    ...(o.authorize !== undefined ? { authorize: o.authorize } : {}),
+    ...(o.userCa !== undefined ? { userCa: o.userCa } : {}),
     routes: {
-      // OpenShift's project list: the projects a user may see (the plugin's fallback for `ls -A`).
-      '/apis/project.openshift.io/v1/projects': () => ({ status: 404, body: { kind: 'Status', code: 404 } }),
+      // OpenShift's project list: the projects a user may see (the plugin's fallback for `ls -A`); 404 = not OpenShift.
+      '/apis/project.openshift.io/v1/projects': (user) => (o.projects === undefined
+        ? { status: 404, body: { kind: 'Status', code: 404 } }
+        : { status: 200, body: { kind: 'ProjectList', apiVersion: 'project.openshift.io/v1', items: o.projects(user).map((name) => ({ metadata: { name } })) } }),
     },
   });
   registerCleanup(() => aggregator.close());
