@@ -153,6 +153,9 @@ export class HeapDumpApi extends Construct {
       args: [COMMANDS.api],
       env: [
         ...agentCommonEnv(COMMANDS.api, logLevel),
+        // The image's uid has no passwd entry and the runtime may set no HOME: the AWS SDK looks for ~/.aws/config
+        // through os.homedir(), which then fails every request (seen running the bundle as uid 1001). /tmp is the pod's.
+        { name: 'HOME', value: '/tmp' },
         envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
         ...Object.entries(s3Env).map(([n, value]) => ({ name: n, value })),
         ...credentials.env,

@@ -7,7 +7,7 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
@@ -86,7 +86,7 @@ export interface SeededDump {
 }
 
 /** Puts a dump as the uploader stores it (metadata, and optionally its summary and leak report). */
-export async function putDump(s3: S3Server, o: { prefix: string; node: string; namespace: string; pod: string; file: string; body: Buffer; complete?: boolean; summary?: unknown; leaks?: unknown }): Promise<SeededDump> {
+export async function putDump(s3: S3Server, o: { prefix: string; node: string; namespace: string; pod: string; file: string; body: Buffer; complete?: boolean; summary?: unknown; leaks?: unknown; summaryText?: string; leaksText?: string }): Promise<SeededDump> {
   const key = `${o.prefix}${o.node}/${o.namespace}/${o.pod}/${o.file}`;
   const sha256 = createHash('sha256').update(o.body).digest('hex');
   const client = s3.client();
@@ -95,10 +95,14 @@ export async function putDump(s3: S3Server, o: { prefix: string; node: string; n
       Bucket: s3.bucket, Key: key, Body: o.body, ContentLength: o.body.length,
       Metadata: { node: o.node, namespace: o.namespace, pod: o.pod, sha256, complete: String(o.complete ?? true), 'original-size': String(o.body.length), 'modified-time': '2026-11-30T01:02:03.456Z' },
     }));
-    for (const [suffix, doc] of [['.summary.json', o.summary], ['.leaks.json', o.leaks]] as const) {
+    const sidecars: Array<[string, string | undefined]> = [
+      ['.summary.json', o.summary === undefined ? undefined : JSON.stringify(o.summary)], ['.leaks.json', o.leaks === undefined ? undefined : JSON.stringify(o.leaks)],
+      ['.summary.txt', o.summaryText], ['.leaks.txt', o.leaksText],
+    ];
+    for (const [suffix, doc] of sidecars) {
       if (doc === undefined) continue;
-      const text = Buffer.from(JSON.stringify(doc));
-      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key + suffix, Body: text, ContentLength: text.length, ContentType: 'application/json' }));
+      const text = Buffer.from(doc);
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key + suffix, Body: text, ContentLength: text.length, ContentType: suffix.endsWith('.json') ? 'application/json' : 'text/plain' }));
     }
   } finally {
     client.destroy();
@@ -199,6 +203,18 @@ export async function startWorld(o: { authorize?: boolean; userCa?: string; proj
 }
 
 export { freePort };
+
+/** Lets another uid (the image's 1001) read what a test made in its 0700 temp folders. */
+export function shareWithAnyUser(...dirs: string[]): void {
+  for (const dir of dirs) {
+    chmodSync(dir, 0o755);
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) shareWithAnyUser(p);
+      else chmodSync(p, 0o644);
+    }
+  }
+}
 
 export interface Answer {
   readonly status: number;
