@@ -224,7 +224,7 @@ export interface Answer {
 }
 
 /** One HTTPS request; `raw` paths are sent exactly as given (no normalisation of dots or encoding). */
-export function request(url: string, rawPath: string, o: { token?: string; headers?: Record<string, string | string[]>; method?: string; ca: string; cert?: ClientCert } ): Promise<Answer> {
+export function request(url: string, rawPath: string, o: { token?: string; headers?: Record<string, string | string[]>; method?: string; ca: string; cert?: ClientCert; body?: string }): Promise<Answer> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = https.request({
@@ -241,6 +241,6 @@ export function request(url: string, rawPath: string, o: { token?: string; heade
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.end();
+    req.end(o.body);
   });
 }

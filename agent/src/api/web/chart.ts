@@ -38,7 +38,7 @@ export function barChart(bars: readonly Bar[], title: string): Safe {
     const w = Math.max(1, Math.round(((WIDTH - LABEL_W - 170) * b.bytes) / top));
     const value = `${formatBytes(b.bytes)}${b.percent !== undefined ? ` · ${b.percent.toFixed(1)} %` : ''}`;
     return html`<g><title>${b.label}: ${value}</title>
-<text x="${LABEL_W - 8}" y="${y + 16}" text-anchor="end">${b.label.length > 60 ? `…${b.label.slice(-59)}` : b.label}</text>
+<text x="${LABEL_W - 8}" y="${y + 16}" text-anchor="end">${[...b.label].length > 50 ? `…${[...b.label].slice(-49).join('')}` : b.label}</text>
 <rect class="track" x="${LABEL_W}" y="${y + 3}" width="${WIDTH - LABEL_W - 170}" height="${ROW_H - 8}"></rect>
 <rect class="bar" x="${LABEL_W}" y="${y + 3}" width="${w}" height="${ROW_H - 8}"></rect>
 <text class="value" x="${LABEL_W + w + 6}" y="${y + 16}">${value}</text></g>`;

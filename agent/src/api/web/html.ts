@@ -45,7 +45,8 @@ export function pageHeaders(secure: boolean): Record<string, string> {
     'content-security-policy': CSP,
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
+    // Not no-referrer: with it a browser sends `Origin: null` on the page's own form POSTs, which the CSRF check refuses.
+    'referrer-policy': 'same-origin',
     'cache-control': 'no-store',
     ...(secure ? { 'strict-transport-security': 'max-age=31536000' } : {}),
   };

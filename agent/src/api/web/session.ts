@@ -89,9 +89,9 @@ export class Sessions {
     };
   }
 
-  /** A fresh login nonce (its own cookie) and the form token bound to it. */
-  public loginForm(): { nonce: string; token: string } {
-    const nonce = b64(randomBytes(18));
+  /** The login nonce (its own cookie: `current` when the browser has a well-formed one, else a fresh one) and the form token bound to it. */
+  public loginForm(current?: string): { nonce: string; token: string } {
+    const nonce = current !== undefined && /^[A-Za-z0-9_-]{24}$/.test(current) ? current : b64(randomBytes(18));
     return { nonce, token: b64(this.mac('login', nonce)) };
   }
 

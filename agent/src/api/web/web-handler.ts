@@ -86,7 +86,8 @@ function viewerOf(req: http.IncomingMessage, who: Identity, d: WebDeps): Viewer 
 
 async function login(req: http.IncomingMessage, res: http.ServerResponse, d: WebDeps, signal: AbortSignal): Promise<void> {
   if (req.method === 'GET') {
-    const f = d.sessions.loginForm();
+    // The browser's nonce is kept when it has one: two login pages (two tabs) stay valid together.
+    const f = d.sessions.loginForm(cookies(req.headers.cookie)[NONCE_COOKIE]);
     return page(res, 200, loginPage(f.token), true, { 'set-cookie': setCookie(NONCE_COOKIE, f.nonce, 600) });
   }
   const form = await readForm(req);
@@ -94,7 +95,10 @@ async function login(req: http.IncomingMessage, res: http.ServerResponse, d: Web
     const f = d.sessions.loginForm();
     page(res, code, loginPage(f.token, why), true, { 'set-cookie': setCookie(NONCE_COOKIE, f.nonce, 600) });
   };
-  if (!sameOrigin(req) || form === undefined || !d.sessions.checkLogin(cookies(req.headers.cookie)[NONCE_COOKIE], form.get('csrf') ?? undefined)) {
+  const refused = !sameOrigin(req) ? 'another origin' : form === undefined ? 'form too large'
+    : !d.sessions.checkLogin(cookies(req.headers.cookie)[NONCE_COOKIE], form.get('csrf') ?? undefined) ? 'form token does not match its cookie' : undefined;
+  if (refused !== undefined) {
+    d.logger.info('web login refused', { reason: refused, origin: req.headers.origin });
     return again(403, 'The form expired or did not come from this page: sign in again.');
   }
   const token = (form.get('token') ?? '').trim();
@@ -115,6 +119,12 @@ async function login(req: http.IncomingMessage, res: http.ServerResponse, d: Web
 export async function handleWeb(req: http.IncomingMessage, res: http.ServerResponse, d: WebDeps): Promise<string> {
   const secure = d.mode === 'token-login';
   const path = (req.url ?? '/').split('?')[0];
+  if (path === '/favicon.ico') {
+    // No icon; and no redirect to the login page, which would give the browser a second login nonce.
+    res.writeHead(204, { 'cache-control': 'max-age=3600' });
+    res.end();
+    return 'web';
+  }
   if (path === WEB_PATHS.style && req.method === 'GET') {
     res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(STYLE) });
     res.end(STYLE);
