@@ -100,5 +100,8 @@ export async function buildPluginBundle(outfile = PLUGIN_BUNDLE): Promise<string
 }
 
 if (require.main === module) {
-  Promise.all([buildAgentBundle(), buildPluginBundle()]).then((files) => console.log(files.join('\n')), (e) => { console.error(e); process.exit(1); });
+  // `--plugin FILE`: only the plugin, into FILE (scripts/build-lib.cjs: the npm package's `bin`).
+  const only = process.argv[2] === '--plugin' ? process.argv[3] : undefined;
+  const builds = only !== undefined ? [buildPluginBundle(path.resolve(only))] : [buildAgentBundle(), buildPluginBundle()];
+  Promise.all(builds).then((files) => console.log(files.join('\n')), (e) => { console.error(e); process.exit(1); });
 }

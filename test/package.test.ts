@@ -153,7 +153,7 @@ describe('the packed construct library', () => {
     expect(fs.readFileSync(path.join(unpacked, 'lib-dist/lib/demo-app/Leak.java'), 'utf8')).toBe(fs.readFileSync(path.join(REPO_ROOT, 'lib/demo-app/Leak.java'), 'utf8'));
 
     const unexpected = entries.filter((f) => {
-      if (f === 'package.json' || f === 'README.md' || f === 'lib-dist/lib/demo-app/Leak.java') return false;
+      if (f === 'package.json' || f === 'README.md' || f === 'lib-dist/lib/demo-app/Leak.java' || f === 'lib-dist/bin/kubectl-heapdump') return false;
       // each compiled file comes from a TypeScript source of lib/ or agent/src/ (no stale or foreign file)
       const m = /^lib-dist\/((?:lib|agent\/src)\/.+?)(\.d\.ts|\.js)$/.exec(f);
       return m === null || !fs.existsSync(path.join(clone.dir, `${m[1]}.ts`)) || m[1].endsWith('.test');
@@ -180,6 +180,22 @@ describe('the packed construct library', () => {
       for (const p of patterns) if (p.test(text)) found.push(`${f}: ${p}`);
     }
     expect(found).toEqual([]);
+  });
+
+  test('the kubectl-heapdump plugin: one executable file in bin, Node built-ins only, installed on the consumer\'s PATH', async () => {
+    const pkg = readJson<PackageJson & { bin?: Record<string, string> }>(path.join(unpacked, 'package.json'));
+    expect(pkg.bin).toEqual({ 'kubectl-heapdump': 'lib-dist/bin/kubectl-heapdump' });
+    const file = path.join(unpacked, 'lib-dist', 'bin', 'kubectl-heapdump');
+    expect(fs.readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const { stdout } = await run('tar', ['-tvzf', tarball], { encoding: 'utf8' });
+    expect(stdout.split('\n').find((l) => l.endsWith(' package/lib-dist/bin/kubectl-heapdump'))).toMatch(/^-rwxr-xr-x /);
+    const requires = [...fs.readFileSync(file, 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1].replace(/^node:/, ''));
+    expect(requires.filter((r) => !builtinModules.includes(r))).toEqual([]);
+    const installed = path.join(app, 'node_modules', '.bin', 'kubectl-heapdump');
+    const help = await run(installed, ['--help'], { env: userEnv(), encoding: 'utf8', timeout: 30_000 });
+    expect(help.stdout).toContain('kubectl heapdump ls [-n NAMESPACE | -A]');
+    const usage = await tryNode([installed, 'frobnicate'], app);
+    expect([usage.code, usage.stderr.trim()]).toEqual([2, '"frobnicate" is not a command: expected ls, get, summary, leaks or open (see --help)']);
   });
 
   test('package.json: main, types and exports point into the package; cdk8s, constructs, cdk8s-plus-28 are peers; no runtime dependencies', () => {
