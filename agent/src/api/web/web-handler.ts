@@ -97,7 +97,7 @@ async function login(req: http.IncomingMessage, res: http.ServerResponse, d: Web
   };
   const refused = !sameOrigin(req) ? 'another origin' : form === undefined ? 'form too large'
     : !d.sessions.checkLogin(cookies(req.headers.cookie)[NONCE_COOKIE], form.get('csrf') ?? undefined) ? 'form token does not match its cookie' : undefined;
-  if (refused !== undefined) {
+  if (refused !== undefined || form === undefined) {
     d.logger.info('web login refused', { reason: refused, origin: req.headers.origin });
     return again(403, 'The form expired or did not come from this page: sign in again.');
   }
