@@ -37,6 +37,8 @@ export interface HeapDumpApiAccessProps {
   readonly platform?: 'openshift' | 'kubernetes';
   /** cert-manager Certificate whose CA the APIService trusts (Kubernetes only). @default none */
   readonly certificateName?: string;
+  /** Label the edit role for aggregation into `admin` and `edit`. @default true */
+  readonly aggregateToEdit?: boolean;
   /** Label the view role for aggregation into `view`. @default false */
   readonly aggregateToView?: boolean;
   /** Prefix of every name. @default '' */
@@ -82,7 +84,7 @@ export class HeapDumpApiAccess extends Construct {
     makeClusterScoped(new k8s.KubeClusterRole(this, 'EditRole', {
       metadata: {
         name: this.editRoleName,
-        labels: { ...labels, 'rbac.authorization.k8s.io/aggregate-to-admin': 'true', 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' },
+        labels: { ...labels, ...(props.aggregateToEdit !== false ? { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true', 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' } : {}) },
       },
       rules: EDIT_RULES.map((r) => ({ ...r })),
     }));

@@ -122,6 +122,7 @@ export class HeapDumpPipeline extends Construct {
       serviceName: name(API_NAME),
       platform: r.platform,
       certificateName: `${name(API_NAME)}-serving`,
+      aggregateToEdit: prop(SETTINGS.apiAggregateToEdit, props.api?.aggregateToEdit),
       aggregateToView: prop(SETTINGS.apiAggregateToView, props.api?.aggregateToView),
       namePrefix: r.namePrefix,
     })) : undefined;
@@ -179,7 +180,7 @@ export class HeapDumpPipeline extends Construct {
       }));
     }
     if (r.api !== undefined && apiAccess !== undefined) {
-      const { enabled: _enabled, aggregateToView: _view, ...api } = props.api ?? {};
+      const { enabled: _enabled, aggregateToEdit: _edit, aggregateToView: _view, ...api } = props.api ?? {};
       withPropScope('api', () => new HeapDumpApi(this, 'Api', {
         ...api,
         namespace: this.namespace,

@@ -1145,6 +1145,16 @@ export interface HeapDumpApiSettings {
    */
   readonly resources?: ContainerResources;
   /**
+   * Give the `admin` and `edit` roles access to their namespace's dumps (the ClusterRole
+   * `heapdump-pipeline-heapdumps-edit` carries the labels `rbac.authorization.k8s.io/aggregate-to-admin` and
+   * `aggregate-to-edit`). `false`: nobody has access until you bind that role (or the view role) yourself, per
+   * namespace or per group.
+   *
+   * Accepted: true or false.
+   * @default true
+   */
+  readonly aggregateToEdit?: boolean;
+  /**
    * Also give the `view` role read access to dumps (the ClusterRole `heapdump-pipeline-heapdumps-view` gets the
    * label `rbac.authorization.k8s.io/aggregate-to-view`). Off by default: a heap dump holds every secret its JVM
    * had, and `view` is meant to exclude Secrets. Without it the role exists and can be bound per namespace.

@@ -42,6 +42,8 @@ describe('heapdumps API on OpenShift (default)', () => {
     expect([reader.metadata.namespace, reader.roleRef]).toEqual(['kube-system', { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' }]);
     const withView = synthPipeline({ agentImage: IMAGE, api: { aggregateToView: true } }).objects;
     expect(find(withView, 'ClusterRole', 'heapdump-pipeline-heapdumps-view').metadata.labels['rbac.authorization.k8s.io/aggregate-to-view']).toBe('true');
+    const narrowed = synthPipeline({ agentImage: IMAGE, api: { aggregateToEdit: false } }).objects;
+    expect(Object.keys(find(narrowed, 'ClusterRole', 'heapdump-pipeline-heapdumps-edit').metadata.labels).filter((k) => k.startsWith('rbac.authorization.k8s.io/'))).toEqual([]);
   });
 
   test('the api container: the agent resolves its environment; same bucket as the uploader; its own read-only credential', () => {

@@ -937,6 +937,14 @@ export const SETTINGS = {
     doc: 'Resources of the API server container. A download streams (its RSS stayed at most 96 MiB while sending 1 GiB, '
       + 'docs/performance.md); the index of 10,000 dumps takes a few MiB.',
   }),
+  apiAggregateToEdit: setting({
+    prop: 'api.aggregateToEdit',
+    kind: boolean(),
+    default: true,
+    doc: 'Give the `admin` and `edit` roles access to their namespace\'s dumps (the ClusterRole `heapdump-pipeline-heapdumps-edit` '
+      + 'carries the labels `rbac.authorization.k8s.io/aggregate-to-admin` and `aggregate-to-edit`). `false`: nobody has access until you '
+      + 'bind that role (or the view role) yourself, per namespace or per group.',
+  }),
   apiAggregateToView: setting({
     prop: 'api.aggregateToView',
     kind: boolean(),
