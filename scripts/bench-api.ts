@@ -34,7 +34,7 @@ import { AWS_CLI, awsCliEnv } from '../test/support/clients';
 import { startFakeKubeApi } from '../test/support/kube-api-server';
 import { container, find, podSpec } from '../test/support/manifests';
 import { node24Binary } from '../test/support/node24';
-import { disposeAll, freePort, runTracked, sleep, spawnTracked } from '../test/support/procs';
+import { disposeAll, freePort, registerCleanup, runTracked, sleep, spawnTracked } from '../test/support/procs';
 import { s3Env, sha256File, startS3Server } from '../test/support/s3';
 import { describeLimits, LimitGroup, type Limits, parseCpu, parseMemory } from './bench-cgroup';
 
@@ -56,11 +56,23 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** CPU seconds (user + system) of the last `timed` command, from /usr/bin/time. */
+let lastCpu = 0;
+
 async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const r = await runTracked(cmd, args, { env, timeoutMs: 900_000 });
+  const r = await runTracked('/usr/bin/time', ['-f', 'CPU %U %S', cmd, ...args], { env, timeoutMs: 900_000 });
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.slice(-500)}`);
+  const m = /CPU (\S+) (\S+)\s*$/.exec(r.stderr);
+  lastCpu = m ? Number(m[1]) + Number(m[2]) : NaN;
   return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuOf(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function getTimed(url: string, accept: string, ca: string): Promise<{ ms: number; bytes: number; body: Buffer }> {
@@ -116,24 +128,9 @@ async function main(): Promise<void> {
     await timed(AWS_CLI, ['--endpoint-url', s3.endpoint, 's3', 'cp', file, `s3://${s3.bucket}/${key}`, '--metadata', `sha256=${sha256},complete=true,namespace=team-a,pod=orders-1,node=worker-1`], awsCliEnv(s3));
     fs.rmSync(file);
 
-    if (dumps > 0) {
-      const client = s3.client();
-      let next = 0;
-      const put = async () => {
-        while (next < dumps) {
-          const i = next++;
-          const body = Buffer.from(`dump ${i}`);
-          await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${PREFIX}worker-${i % 7}/ns-${i % 10}/pod-${i}/java_pid1.2026-11-30T01-02-03.456Z.hprof`, Body: body, ContentLength: body.length, Metadata: { sha256: createHash('sha256').update(body).digest('hex'), complete: 'true' } }));
-        }
-      };
-      const t0 = Date.now();
-      await Promise.all(Array.from({ length: 16 }, put));
-      client.destroy();
-      say(`seeded ${dumps} small dumps in 10 namespaces in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    }
-
     // The API server as the manifest runs it.
     const kube = await startFakeKubeApi();
+    registerCleanup(() => kube.close());
     const pki = makePki();
     kube.authConfigMap = authConfigMapData(pki);
     kube.serviceAccountToken = SA_TOKEN;
@@ -141,7 +138,7 @@ async function main(): Promise<void> {
     kube.rules = [{ user: 'bench', verbs: ['get', 'list'], resources: ['*'] }];
     const creds = credentialsDir(kube);
     shareWithAnyUser(pki.dir, creds);
-    const { objects } = synthPipeline({ agentImage: 'registry.example.com/heapdump-agent:bench', platform: 'kubernetes', api: { web: { enabled: false } } });
+    const { objects } = synthPipeline({ agentImage: 'registry.example.com/heapdump-agent:bench', platform: 'kubernetes', app: { enabled: false }, api: { web: { enabled: false } } });
     const deployment = find(objects, 'Deployment', 'heapdump-api');
     const c = container(deployment, 'api') as Container & { resources?: { limits?: Record<string, string> } };
     const env = resolveEnv(c, { nodeName: 'bench', namespace: 'heapdump-system', podName: 'api-0', configMaps: {}, secrets: { 'heapdump-api-s3-credentials': { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } } });
@@ -164,19 +161,23 @@ async function main(): Promise<void> {
     say(`server: bundled agent on ${node24} NODE_OPTIONS=${JSON.stringify(env[NODE_OPTIONS_ENV] ?? '')}, uid 1001, limits: ${describeLimits(limits)} (${limits.source})`);
     const base = `https://127.0.0.1:${port}/apis/heapdump-pipeline.io/v1alpha1`;
     const ca = pki.servingCa.certPem;
-    const want = dumps + 1;
     const tStart = Date.now();
-    for (;;) {
-      if (server.exitInfo() !== undefined) throw new Error(`server exited:\n${server.output()}`);
-      try {
-        const r = await getTimed(`${base}/heapdumps`, 'application/json', ca);
-        if ((JSON.parse(r.body.toString()) as { items: unknown[] }).items.length === want) break;
-      } catch {
-        // not listening yet, or the index not there yet
+    const waitForIndex = async (want: number) => {
+      for (;;) {
+        if (server.exitInfo() !== undefined) throw new Error(`server exited:\n${server.output()}`);
+        try {
+          const r = await getTimed(`${base}/heapdumps`, 'application/json', ca);
+          if ((JSON.parse(r.body.toString()) as { items: unknown[] }).items.length === want) return;
+          // a name it does not know makes it list the bucket again (at most every 2 s)
+          await getTimed(`${base}/namespaces/ns-0/heapdumps/x.0123456789ab`, 'application/json', ca).catch(() => undefined);
+        } catch {
+          // not listening yet
+        }
+        await sleep(500);
       }
-      await sleep(200);
-    }
-    say(`index holds ${want} dumps ${((Date.now() - tStart) / 1000).toFixed(1)} s after start`);
+    };
+    await waitForIndex(1);
+    say(`server ready, index holds the dump, ${((Date.now() - tStart) / 1000).toFixed(1)} s after start; RSS ${status(server.pid, 'VmRSS').toFixed(1)} MiB`);
 
     // 1. downloads
     const caFile = path.join(tmp, 'ca.pem');
@@ -193,12 +194,22 @@ async function main(): Promise<void> {
     }, 50);
     const aws: number[] = [];
     const api: number[] = [];
+    const awsCpu: number[] = [];
+    const curlCpu: number[] = [];
+    const serverCpu: number[] = [];
     for (let r = 0; r < runs; r++) {
       const check = r === 0 ? path.join(tmp, 'downloaded.hprof') : '/dev/null';
       const order: Array<'aws' | 'api'> = r % 2 === 0 ? ['aws', 'api'] : ['api', 'aws'];
       for (const who of order) {
-        if (who === 'aws') aws.push(await timed('bash', ['-c', `'${AWS_CLI}' --endpoint-url '${s3.endpoint}' s3 cp 's3://${s3.bucket}/${key}' - > /dev/null`], awsCliEnv(s3)));
-        else api.push(await timed('curl', curl(check), process.env));
+        if (who === 'aws') {
+          aws.push(await timed('bash', ['-c', `'${AWS_CLI}' --endpoint-url '${s3.endpoint}' s3 cp 's3://${s3.bucket}/${key}' - > /dev/null`], awsCliEnv(s3)));
+          awsCpu.push(lastCpu);
+        } else {
+          const before = cpuOf(server.pid);
+          api.push(await timed('curl', curl(check), process.env));
+          curlCpu.push(lastCpu);
+          serverCpu.push(cpuOf(server.pid) - before);
+        }
       }
       if (r === 0) {
         const got = await sha256File(check);
@@ -213,10 +224,29 @@ async function main(): Promise<void> {
     say(`  aws s3 cp (direct from S3, to /dev/null)      ${mibs(median(aws)).toFixed(1).padStart(7)}  [${aws.map((s) => mibs(s).toFixed(1)).join(', ')}]`);
     say(`  curl through the API server (to /dev/null)   ${mibs(median(api)).toFixed(1).padStart(7)}  [${api.map((s) => mibs(s).toFixed(1)).join(', ')}]`);
     say(`  ratio API / aws: ${(median(aws) / median(api) * 100).toFixed(0)} % (target >= 90 %)`);
+    const perGib = (xs: number[]) => (median(xs) / (sizeMib / 1024)).toFixed(2);
+    say(`  CPU s per GiB (median): aws ${perGib(awsCpu)}; API server ${perGib(serverCpu)} + curl ${perGib(curlCpu)} (the S3 server's own CPU is in neither)`);
     say(`  server RSS: peak sampled ${rssPeak.toFixed(1)} MiB, VmHWM ${status(server.pid, 'VmHWM').toFixed(1)} MiB (target <= 96 MiB); CPU throttled: ${JSON.stringify(group.throttled())}`);
 
     // 2. lists
     if (dumps > 0) {
+      const client = s3.client();
+      let next = 0;
+      const put = async () => {
+        while (next < dumps) {
+          const i = next++;
+          const body = Buffer.from(`dump ${i}`);
+          await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${PREFIX}worker-${i % 7}/ns-${i % 10}/pod-${i}/java_pid1.2026-11-30T01-02-03.456Z.hprof`, Body: body, ContentLength: body.length, Metadata: { sha256: createHash('sha256').update(body).digest('hex'), complete: 'true' } }));
+        }
+      };
+      const t0 = Date.now();
+      await Promise.all(Array.from({ length: 16 }, put));
+      client.destroy();
+      say(`seeded ${dumps} small dumps in 10 namespaces in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const want = dumps + 1;
+      const t1 = Date.now();
+      await waitForIndex(want);
+      say(`index holds ${want} dumps ${((Date.now() - t1) / 1000).toFixed(1)} s after they were put`);
       const rows: Array<[string, string, string]> = [
         ['all namespaces, JSON (HeapDumpList)', `${base}/heapdumps`, 'application/json'],
         ['all namespaces, Table (oc get heapdumps -A)', `${base}/heapdumps`, 'application/json;as=Table;v=v1;g=meta.k8s.io'],
@@ -228,7 +258,9 @@ async function main(): Promise<void> {
         const ms: number[] = [];
         let bytes = 0;
         for (let r = 0; r < runs + 2; r++) {
-          const x = await getTimed(u, accept, ca);
+          const x = await getTimed(u, accept, ca).catch((e: Error) => {
+            throw new Error(`${label}: ${e.message}; server ${JSON.stringify(server.exitInfo())}:\n${server.output().split('\n').slice(-15).join('\n')}`);
+          });
           ms.push(x.ms);
           bytes = x.bytes;
         }
@@ -247,7 +279,6 @@ async function main(): Promise<void> {
     }
     await server.dispose();
     group.dispose();
-    await kube.close();
   } finally {
     await disposeAll();
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -35,6 +35,10 @@ export const NODE_OPTIONS_BY_COMMAND: Readonly<Partial<Record<Command, string>>>
   // ~51 MiB instead of ~63-67 MiB, and p99 latency was no worse, on a busy 2-core machine even better
   // (no compiler threads competing): `npm run bench:inject` measures both modes.
   inject: '--jitless',
+  // The API server streams (native sockets and TLS) and serializes JSON (a builtin): without the JIT its peak RSS
+  // while sending 1 GiB was 87-92 MiB instead of ~101 MiB, at the same throughput within the machine's noise, and
+  // a 10,000-dump list stayed well under a second (`npm run bench:api`, docs/performance.md).
+  api: '--jitless',
 };
 
 /** Exit codes of the agent. */

@@ -5,6 +5,7 @@
  * Health, readiness and metrics stay on the agent's HTTP port.
  */
 import { createS3Client } from '../net/s3-client';
+import { tuneV8ForFlatMemory } from '../uploader/file-source';
 import type { CommandContext } from '../runtime/context';
 import { runLoop } from '../runtime/loop';
 import { handleApi } from './api-handler';
@@ -36,6 +37,8 @@ async function readRequestHeader(kube: KubeClient, ctx: CommandContext): Promise
 }
 
 export async function runApi(config: ApiConfig, ctx: CommandContext): Promise<void> {
+  // Grow the heap less eagerly (as the uploader does): downloads stream, nothing here needs a large heap.
+  tuneV8ForFlatMemory();
   const logger = ctx.logger;
   const metrics = apiMetrics(ctx.registry);
   const kube = createKubeClient({ apiUrl: config.kubeUrl, credentialsDir: config.kubeCredentialsDir, timeoutMs: 10_000 });
