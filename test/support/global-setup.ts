@@ -1,6 +1,6 @@
-/** Builds the agent bundle once per test run: integration tests execute the bundle, as the image does. */
-import { buildAgentBundle } from '../../scripts/bundle-agent';
+/** Builds the agent bundle and the kubectl plugin once per test run: integration tests execute them, as the image ships them. */
+import { buildAgentBundle, buildPluginBundle } from '../../scripts/bundle-agent';
 
 export default async function globalSetup(): Promise<void> {
-  await buildAgentBundle();
+  await Promise.all([buildAgentBundle(), buildPluginBundle()]);
 }
