@@ -96,7 +96,8 @@ export async function serveDownload(req: http.IncomingMessage, res: http.ServerR
   res.once('close', onClose);
   let body: Readable;
   try {
-    body = r.size === 0 ? Readable.from([]) : await openRanged(d.store, r.key, from, to, DOWNLOAD_PARTS, abort.signal);
+    // HEAD (a client asking for the size and digest before it resumes): the headers from the index, no GET to S3.
+    body = r.size === 0 || req.method === 'HEAD' ? Readable.from([]) : await openRanged(d.store, r.key, from, to, DOWNLOAD_PARTS, abort.signal);
   } catch (error) {
     res.off('close', onClose);
     const e = error as StoreError;

@@ -196,6 +196,9 @@ describe('through the aggregation layer (front-proxy certificate + X-Remote-* he
     expect([tail.status, tail.body.equals(a1.body.subarray(-100))]).toEqual([206, true]);
     const changed = await viaAggregator('alice-token', p, { range: 'bytes=1000000-', 'if-range': '"sha256-other"' });
     expect([changed.status, changed.body.length]).toEqual([200, a1.body.length]);
+    const head = await request(world.aggregator.url, p, { token: 'alice-token', method: 'HEAD', headers: { range: 'bytes=10-' }, ca: world.pki.servingCa.certPem });
+    expect([head.status, head.headers['content-length'], head.headers['content-range'], head.headers.digest, head.body.length])
+      .toEqual([206, String(a1.body.length - 10), `bytes 10-${a1.body.length - 1}/${a1.body.length}`, `sha-256=${sha(a1.body).toString('base64')}`, 0]);
     const past = await viaAggregator('alice-token', p, { range: `bytes=${a1.body.length}-` });
     expect(past.status).toBe(416);
     expect(past.headers['content-range']).toBe(`bytes */${a1.body.length}`);
