@@ -2,5 +2,6 @@
 import { buildAgentBundle, buildPluginBundle } from '../../scripts/bundle-agent';
 
 export default async function globalSetup(): Promise<void> {
-  await Promise.all([buildAgentBundle(), buildPluginBundle()]);
+  await buildAgentBundle();
+  await buildPluginBundle();
 }
