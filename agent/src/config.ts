@@ -13,6 +13,7 @@ import { type InjectConfig, resolveInjectConfig } from './inject/config';
 import { type NotifyConfig, resolveNotifyConfig } from './report/config';
 import { CaBundleError, readCaBundle } from './net/ca-bundle';
 import type { ProxyConfig } from './net/proxy';
+import type { ObjectEncryption } from './uploader/encryption';
 import { envSettings, Invalid, type Setting, SETTINGS } from './settings';
 import type { AFTER_UPLOAD_ACTIONS, PAYLOAD_CHECKSUMS } from './settings/table';
 
@@ -111,6 +112,12 @@ export interface UploaderConfig extends CommonConfig {
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
   readonly retentionMaxBytes: number;
+  /** Server-side encryption requested for every object and checked on the verifying HEAD. */
+  readonly encryption: ObjectEncryption;
+  /** Tag objects with their pod's namespace and name. */
+  readonly objectTags: boolean;
+  /** Days dumps stay in S3 (the bucket's lifecycle rule expires them; checked at start). 0 = no check. */
+  readonly retentionDays: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -271,6 +278,18 @@ function s3Transport(env: Env): Pick<S3Config, 'caBundle' | 'proxy'> {
   return { ...(caBundle !== undefined ? { caBundle } : {}), ...(proxy !== undefined ? { proxy } : {}) };
 }
 
+/** S3_SERVER_SIDE_ENCRYPTION with S3_SSE_KMS_KEY_ID (a key only with SSE-KMS). */
+function encryption(env: Env): ObjectEncryption {
+  const mode = required(env, SETTINGS.s3Encryption);
+  const key = optional(env, SETTINGS.s3KmsKeyId);
+  if (mode === 'SSE-KMS') return { mode, ...(key !== undefined ? { kmsKeyId: key } : {}) };
+  if (key !== undefined) {
+    const name = ENV.s3KmsKeyId;
+    throw new ConfigError(name, `${name}="${key}" is invalid: expected it unset unless ${ENV.s3Encryption}=SSE-KMS (it is "${mode}")`);
+  }
+  return { mode };
+}
+
 export function resolveUploaderConfig(env: Env): UploaderConfig {
   return {
     ...common(env),
@@ -294,6 +313,9 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     notify: resolveNotifyConfig(env),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
+    encryption: encryption(env),
+    objectTags: required(env, SETTINGS.s3ObjectTags),
+    retentionDays: required(env, SETTINGS.s3RetentionDays),
   };
 }
 
