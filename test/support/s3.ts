@@ -23,7 +23,7 @@ import { createHash } from 'crypto';
 import { createReadStream } from 'fs';
 import { Readable } from 'stream';
 import { ENV } from '../../agent/src/contract';
-import { CephStore, startCeph, cephBinariesPresent } from './ceph';
+import { type CephOptions, CephStore, startCeph, cephBinariesPresent } from './ceph';
 import { registerCleanup } from './procs';
 import { startS3rver } from './s3rver';
 
@@ -182,16 +182,17 @@ class RunningS3Server implements S3Server {
 /**
  * Starts a server of the given kind with an empty bucket (default 'test-bucket'); registered for disposeAll().
  * `cephStore`: 'memstore' (default, every byte in RAM) or 'bluestore' (a sparse block file: multi-GiB tests);
- * `cephStoreBytes`: its capacity (default 4 GiB; raise it for bluestore tests near that size).
+ * `cephStoreBytes`: its capacity (default 4 GiB; raise it for bluestore tests near that size);
+ * `ceph`: further Ceph options (SSE-KMS keys, short lifecycle days: test/support/ceph.ts).
  */
 export async function startS3Server(
   kind: S3ServerKind,
-  opts: { bucket?: string; cephStore?: CephStore; cephStoreBytes?: number } = {},
+  opts: { bucket?: string; cephStore?: CephStore; cephStoreBytes?: number; ceph?: Pick<CephOptions, 'kmsKeys' | 'lcDebugIntervalSeconds'> } = {},
 ): Promise<S3Server> {
   const bucket = opts.bucket ?? DEFAULT_TEST_BUCKET;
   let backend: S3Backend;
   if (kind === 's3rver') backend = await startS3rver(bucket);
-  else if (kind === 'ceph') backend = await startCeph({ store: opts.cephStore, storeBytes: opts.cephStoreBytes });
+  else if (kind === 'ceph') backend = await startCeph({ store: opts.cephStore, storeBytes: opts.cephStoreBytes, ...opts.ceph });
   else throw new Error(`startS3Server: unknown kind '${String(kind)}', expected 's3rver' or 'ceph'`);
   const server = new RunningS3Server(backend, bucket);
   registerCleanup(() => server.dispose());
