@@ -108,6 +108,12 @@ class CephBackend implements S3Backend {
     }
   }
 
+  async radosgwAdmin(args: string[]): Promise<string> {
+    const r = await runTracked('radosgw-admin', args, { env: { ...process.env, CEPH_CONF: path.join(this.dir, 'ceph.conf') }, timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`radosgw-admin ${args.join(' ')} failed (code ${r.code}): ${r.stderr}`);
+    return r.stdout;
+  }
+
   async stop(): Promise<void> {
     const pid = this.pid();
     if (pid !== undefined) await stopPid(pid, 10_000);

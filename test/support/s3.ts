@@ -47,6 +47,8 @@ export interface S3Server {
   createBucket(name: string): Promise<void>;
   listKeys(prefix?: string): Promise<string[]>;
   listMultipartUploads(): Promise<Array<{ key: string; uploadId: string }>>;
+  /** Another S3 user with its own keys (Ceph RGW only: `radosgw-admin user create`), e.g. for bucket policy tests. */
+  createUser(uid: string): Promise<{ readonly accessKeyId: string; readonly secretAccessKey: string }>;
 }
 
 /** What a server implementation provides: process control only; S3 operations are shared below. */
@@ -61,6 +63,8 @@ export interface S3Backend {
   kill(): Promise<void>;
   /** Stop and remove all data; idempotent. */
   dispose(): Promise<void>;
+  /** Runs `radosgw-admin` with the cluster's config (Ceph only); resolves its stdout. */
+  radosgwAdmin?(args: string[]): Promise<string>;
 }
 
 export const TEST_REGION = 'us-east-1';
@@ -150,6 +154,14 @@ class RunningS3Server implements S3Server {
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
     return keys;
+  }
+
+  async createUser(uid: string): Promise<{ readonly accessKeyId: string; readonly secretAccessKey: string }> {
+    if (!this.backend.radosgwAdmin) throw new Error(`createUser: ${this.kind} has a single user; use a Ceph server`);
+    const accessKeyId = `${uid.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}KEY`;
+    const secretAccessKey = `${uid}-secret`;
+    await this.backend.radosgwAdmin(['user', 'create', '--uid', uid, '--display-name', uid, '--access-key', accessKeyId, '--secret-key', secretAccessKey]);
+    return { accessKeyId, secretAccessKey };
   }
 
   async listMultipartUploads(): Promise<Array<{ key: string; uploadId: string }>> {

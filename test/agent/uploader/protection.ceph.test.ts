@@ -9,18 +9,22 @@
  * and stores the object in clear. That is exactly "a PUT without the encryption": the verifying HEAD must refuse it.
  */
 import {
-  DeleteBucketPolicyCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, type S3Client,
+  DeleteBucketPolicyCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3';
+import { createHash } from 'crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { OBJECT_METADATA } from '../../../agent/src/contract';
+import { COMMANDS, ENV, NODE_OPTIONS_BY_COMMAND, NODE_OPTIONS_ENV, OBJECT_METADATA } from '../../../agent/src/contract';
+import { synthPipeline } from '../../../lib/synth';
+import { AGENT_BUNDLE } from '../../../scripts/bundle-agent';
+import { container, find } from '../../support/manifests';
 import type { ObjectEncryption } from '../../../agent/src/uploader/encryption';
 import { startFaultProxy } from '../../support/fault-proxy';
 import { makeHeapDump, makeLargeHprof } from '../../support/jvm';
 import { node24Binary } from '../../support/node24';
-import { repoPath, runTracked } from '../../support/procs';
-import { cephAvailable, disposeAll, getObjectSha256, type S3Server, sha256File, startS3Server } from '../../support/s3';
+import { freePort, repoPath, runTracked, spawnTracked } from '../../support/procs';
+import { cephAvailable, disposeAll, getObjectSha256, makeS3Client, type S3Server, sha256File, startS3Server } from '../../support/s3';
 import { eventually, FAST_RETRY, msgs, stampedKey, startUploader, testConfig } from './harness';
 
 const describeCeph = cephAvailable() ? describe : describe.skip;
@@ -291,6 +295,112 @@ describeCeph('data protection against Ceph RGW', () => {
       }
     }, 120_000);
   });
+
+  it('a team-scoped bucket policy on the namespace tag: the team\'s reader gets its dumps (one PUT, multipart) and summaries, not another team\'s', async () => {
+    const bucket = 'team-policy';
+    await s3.createBucket(bucket);
+    const reader = await s3.createUser('team-shop-reader');
+    await client.send(new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{
+          Effect: 'Allow', Principal: { AWS: ['arn:aws:iam:::user/team-shop-reader'] }, Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${bucket}/*`],
+          Condition: { StringEquals: { 's3:ExistingObjectTag/heapdump-pipeline.io/namespace': 'shop' } },
+        }],
+      }),
+    }));
+    const { root, node, prefix } = fresh();
+    const small = path.join(root, 'shop', 'web-1', 'small.hprof');
+    mkdirSync(path.dirname(small), { recursive: true });
+    await makeLargeHprof(small, 2 * MIB);
+    const big = place(root, 'shop/web-1/java_pid1.hprof', dump);
+    const theirs = place(root, 'other/web-2/java_pid1.hprof', dump);
+    const key = (f: string) => stampedKey(`${prefix}${path.relative(root, f)}`, statSync(f).mtimeMs);
+    const [smallKey, bigKey, theirKey] = [key(small), key(big), key(theirs)];
+    const up = startUploader(testConfig(s3, root, { nodeName: node, afterUpload: 'keep', multipartThresholdBytes: 4 * MIB, partSizeBytes: 5 * MIB }, { bucket }));
+    try {
+      await eventually('three dumps and their summaries', () => msgs(up.events, 'dump summary written').length === 3, 90_000);
+    } finally {
+      await up.stop();
+    }
+    const asReader = makeS3Client(s3.endpoint, reader.accessKeyId, reader.secretAccessKey);
+    const get = async (k: string) => {
+      try {
+        const out = await asReader.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
+        return createHash('sha256').update(Buffer.from(await out.Body!.transformToByteArray())).digest('hex');
+      } catch (e) {
+        return `${(e as Error).name} ${(e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode}`;
+      }
+    };
+    try {
+      expect(await get(smallKey)).toBe(await sha256File(small));
+      expect(await get(bigKey)).toBe(await sha256File(big)); // the multipart upload's tags, written again after RGW lost them
+      expect(await get(`${bigKey}.summary.json`)).toMatch(/^[0-9a-f]{64}$/);
+      expect(await get(theirKey)).toBe('AccessDenied 403');
+      expect(await get(`${theirKey}.summary.txt`)).toBe('AccessDenied 403');
+    } finally {
+      asReader.destroy();
+    }
+  }, 180_000);
+
+  it('as the manifests run it: the bundled agent on Node 24 with the synthesized ConfigMap (SSE-KMS, 30 days) and NODE_OPTIONS; encrypted, tagged, lifecycle_ok 1 on /metrics', async () => {
+    const bucket = 'agent-bucket';
+    await s3.createBucket(bucket);
+    const { root, node } = fresh();
+    const { objects } = synthPipeline({
+      agentImage: 'registry.example.com/x/heapdump-agent:1',
+      uploader: {
+        bucket, prefix: 'agent/', endpoint: s3.endpoint, encryption: KMS, retentionDays: 30, watchIntervalSeconds: 1, fileStableTimeSeconds: 3, completeQuietTimeSeconds: 0.3,
+      },
+    });
+    const data = find(objects, 'ConfigMap', 's3-uploader-config').data as Record<string, string>;
+    expect(data).toMatchObject({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-KMS', S3_SSE_KMS_KEY_ID: 'testkey-1', S3_RETENTION_DAYS: '30', S3_OBJECT_TAGS: 'true' });
+    const uploader = container(find(objects, 'DaemonSet', 'heap-dump-s3-uploader'), 'uploader');
+    const literalEnv = Object.fromEntries((uploader.env as Array<{ name: string; value?: string }>).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+    expect(literalEnv[NODE_OPTIONS_ENV]).toBe(NODE_OPTIONS_BY_COMMAND[COMMANDS.uploader]);
+
+    // the rule first, as the install steps say
+    const cfgFile = path.join(root, 'pipeline.config.json');
+    writeFileSync(cfgFile, JSON.stringify({ agentImage: 'registry.example.com/x/heapdump-agent:1', uploader: { bucket, prefix: 'agent/', endpoint: s3.endpoint, retentionDays: 30 } }));
+    const apply = await runTracked(await node24Binary(), [repoPath('scripts', 'run-ts.cjs'), repoPath('scripts', 'lifecycle.ts'), '--apply'], {
+      cwd: root, env: { PATH: process.env.PATH, HOME: tmp, PIPELINE_CONFIG: cfgFile, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }, timeoutMs: 60_000,
+    });
+    expect(apply.code).toBe(0);
+
+    const file = place(root, 'shop/web-1/java_pid1.hprof', dump);
+    const key = stampedKey(`agent/${node}/shop/web-1/java_pid1.hprof`, statSync(file).mtimeMs);
+    const digest = await sha256File(file);
+    const port = await freePort();
+    const proc = spawnTracked(await node24Binary(), [AGENT_BUNDLE, COMMANDS.uploader], {
+      env: {
+        PATH: process.env.PATH, ...data, ...literalEnv,
+        [ENV.nodeName]: node, [ENV.dumpRoot]: root, [ENV.httpHost]: '127.0.0.1', [ENV.httpPort]: String(port),
+        [ENV.awsAccessKeyId]: s3.accessKeyId, [ENV.awsSecretAccessKey]: s3.secretAccessKey,
+      },
+      maxLines: 100_000,
+    });
+    const logged = (msg: string) => proc.stdout.filter((l) => l.includes(`"msg":"${msg}"`));
+    try {
+      await eventually('verified', () => logged('uploaded and verified').length === 1, 60_000);
+      await eventually('lifecycle_ok 1', async () => /^heapdump_uploader_bucket_lifecycle_ok\{[^}]*\} 1$/m.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 10_000);
+      await eventually('the summary', () => logged('dump summary written').length === 1, 30_000);
+    } finally {
+      await proc.dispose();
+    }
+    expect(proc.stderr.filter((l) => l !== '' && !/^Warning: disabling flag --expose_wasm/.test(l))).toEqual([]);
+    for (const k of [key, `${key}.summary.json`, `${key}.summary.txt`]) {
+      const h = await head(k, bucket);
+      expect({ k, sse: h.ServerSideEncryption, kms: h.SSEKMSKeyId, tags: await tagsOf(k, bucket) }).toEqual({ k, sse: 'aws:kms', kms: 'testkey-1', tags: SHOP_WEB_1_TAGS });
+    }
+    const c = s3.client();
+    try {
+      const out = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(createHash('sha256').update(Buffer.from(await out.Body!.transformToByteArray())).digest('hex')).toBe(digest);
+    } finally {
+      c.destroy();
+    }
+  }, 180_000);
 
   it('object tags off (S3_OBJECT_TAGS=false): no x-amz-tagging, no tags', async () => {
     const { root, node, prefix } = fresh();
