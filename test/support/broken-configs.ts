@@ -78,7 +78,7 @@ export const BROKEN_CONFIGS: readonly BrokenConfig[] = [
   {
     name: 'an unknown key',
     apply: edit((c) => { c.uploader.bukcet = 'x'; }),
-    line: `${FILE}: Invalid uploader.bukcet: "x" (expected no such setting; known: bucket, prefix, watchIntervalSeconds, fileStableTimeSeconds, completeQuietTimeSeconds, patterns, endpoint, forcePathStyle, region, storageClass, checksumMode, partSizeMb, concurrency, gzip, afterUpload, payloadChecksum, analysis, retentionMaxAgeSeconds, retentionMaxBytes, logLevel, resources, waitReadyResources, extraEnv, credentials, caBundle, proxy, notifications, multipartThresholdMb)`,
+    line: `${FILE}: Invalid uploader.bukcet: "x" (expected no such setting; known: bucket, prefix, watchIntervalSeconds, fileStableTimeSeconds, completeQuietTimeSeconds, patterns, endpoint, forcePathStyle, region, storageClass, checksumMode, partSizeMb, concurrency, gzip, afterUpload, payloadChecksum, analysis, retentionMaxAgeSeconds, retentionMaxBytes, retentionDays, objectTags, encryption, logLevel, resources, waitReadyResources, extraEnv, credentials, caBundle, proxy, notifications, multipartThresholdMb)`,
   },
   {
     name: 'a bad value',
