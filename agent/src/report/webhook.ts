@@ -4,11 +4,12 @@
  *
  * The URL's path, query and userinfo are the secret (a Slack webhook URL is a bearer credential),
  * so nothing here logs more than `scheme://host[:port]`, and every error text is scrubbed of the URL
- * and its parts before it can reach a log line (fetch's "Failed to parse URL from <url>" would leak it).
+ * and its parts before it can reach a log line (an HTTP client's "Invalid URL <url>" would leak it).
  */
 import { promises as fsp } from 'fs';
 import type { LogFields } from '../runtime/logger';
 import { parseWebhookUrl, type WebhookFormat, type WebhookUrlSource } from './config';
+import { createPost, type Post } from '../net/http-post';
 import { escapeMrkdwn, escapeText, inertJson } from '../text/escape';
 import type { AttemptOutcome } from './queue';
 import {
@@ -144,18 +145,15 @@ function safeDecode(s: string): string {
   }
 }
 
-export type Fetch = (input: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal; redirect: 'manual' }) => Promise<{
-  readonly status: number;
-  readonly headers: { get(name: string): string | null };
-  text(): Promise<string>;
-}>;
-
 export interface WebhookChannelOptions {
   readonly source: WebhookUrlSource;
   readonly format: WebhookFormat;
   readonly cluster?: string;
-  /** @default globalThis.fetch */
-  readonly fetch?: Fetch;
+  /**
+   * The HTTP client. @default createPost() (node:https, Node's roots, no proxy); the uploader passes one with
+   * its CA bundle and proxy. Never Node's fetch: it needs WebAssembly, which --jitless removes (net/http-post.ts).
+   */
+  readonly post?: Post;
   /** @default fs.promises.readFile */
   readonly readFile?: (path: string) => Promise<string>;
 }
@@ -191,7 +189,7 @@ export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): 
   /** `scheme://host` of the URL last used, for log lines. */
   target: () => LogFields;
 } {
-  const doFetch: Fetch = opts.fetch ?? ((input, init) => fetch(input, init));
+  const doPost: Post = opts.post ?? createPost();
   const readFile = opts.readFile ?? ((p: string) => fsp.readFile(p, 'utf8'));
   let last: { url?: URL; raw?: string } = opts.source.kind === 'env' ? { url: parseWebhookUrl(opts.source.url), raw: opts.source.url } : {};
   const redact = (text: string) => redactUrl(text, last.url, last.raw);
@@ -203,7 +201,7 @@ export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): 
       last = { url: resolved.url ?? last.url, raw: resolved.raw ?? last.raw };
       if (!resolved.url) return { ok: false, retryable: opts.source.kind === 'file', cause: 'webhook URL', message: resolved.problem ?? 'no URL' };
       const target = safeOrigin(resolved.url);
-      // fetch refuses URLs with credentials (and would print the URL saying so): send them as Basic auth.
+      // Credentials in the URL go as Basic auth, never in the request line (nor in an error that prints the URL).
       const endpoint = new URL(resolved.url.href);
       const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'heapdump-pipeline-uploader' };
       if (endpoint.username || endpoint.password) {
@@ -213,18 +211,12 @@ export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): 
       }
       let res;
       try {
-        res = await doFetch(endpoint.href, {
-          method: 'POST',
-          headers,
-          body: webhookBody(opts.format, report, opts.cluster),
-          signal,
-          // A redirect would send the message (and the URL's secret path in Referer-like logs) elsewhere.
-          redirect: 'manual',
-        });
+        // Redirects are not followed (a redirect would send the message, and the URL's secret path, elsewhere).
+        res = await doPost(endpoint.href, { method: 'POST', headers, body: webhookBody(opts.format, report, opts.cluster), signal });
       } catch (error) {
-        // fetch wraps the real reason (ECONNREFUSED, ...) in `cause`
-        const e = error as { cause?: { code?: unknown; message?: unknown }; name?: string; message?: string };
-        const code = typeof e.cause?.code === 'string' ? e.cause.code : e.name ?? 'Error';
+        // PostError carries the system error's code (ECONNREFUSED, ...); a fetch-like client wraps it in `cause`
+        const e = error as { cause?: { code?: unknown; message?: unknown }; code?: unknown; name?: string; message?: string };
+        const code = typeof e.cause?.code === 'string' ? e.cause.code : typeof e.code === 'string' ? e.code : e.name ?? 'Error';
         const detail = typeof e.cause?.message === 'string' ? e.cause.message : e.message ?? String(error);
         return { ok: false, retryable: true, cause: code, message: redact(`POST to ${target} failed: ${detail}`) };
       }

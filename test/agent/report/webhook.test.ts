@@ -1,4 +1,4 @@
-/** Webhook notifications against loopback HTTP servers, with Node's real fetch. */
+/** Webhook notifications against loopback HTTP servers, with the agent's own HTTP client (node:http, agent/src/net/http-post.ts). */
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
