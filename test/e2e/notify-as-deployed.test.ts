@@ -7,7 +7,7 @@
  * s3rver; a loopback HTTPS receiver (real TLS, its own CA) must get the Slack message, and a loopback stand-in
  * for the API server the Event. Before the fix, the webhook failed here with "WebAssembly is not defined".
  */
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import * as https from 'https';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
@@ -21,7 +21,7 @@ import { makeHeapDump } from '../support/jvm';
 import { type FakeKubeApi, startFakeKubeApi } from '../support/kube-api-server';
 import { container, find, podSpec } from '../support/manifests';
 import { node24Binary } from '../support/node24';
-import { disposeAll, registerCleanup, runTracked, spawnTracked, type TrackedProcess } from '../support/procs';
+import { disposeAll, registerCleanup, repoPath, runTracked, spawnTracked, type TrackedProcess } from '../support/procs';
 import { getObjectSha256, type S3Server, sha256File, startS3Server } from '../support/s3';
 import { issueServerCert, makeCa } from '../support/tls';
 import { eventually } from '../agent/uploader/harness';
@@ -233,3 +233,13 @@ test('the uploader as its DaemonSet runs it uploads a JVM dump, and the Slack we
     group.dispose();
   }
 }, 240_000);
+
+test('no module of the agent calls the global fetch or WebAssembly (both gone under --jitless); its HTTP goes through node:http', () => {
+  const files = (readdirSync(repoPath('agent', 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+  expect(files.length).toBeGreaterThan(50);
+  const offenders = files.filter((f) => {
+    const code = readFileSync(repoPath('agent', 'src', f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    return /(^|[^.\w])fetch\s*\(|globalThis\.fetch|\bWebAssembly\b|from 'undici'/m.test(code);
+  });
+  expect(offenders).toEqual([]);
+});
