@@ -132,6 +132,8 @@ export const INJECT_ENV = {
 export const INJECT_HTTPS = {
   defaultPort: 8443,
   mutatePods: '/mutate-pods',
+  /** The exec guard: CONNECT pods/exec and pods/attach into heapdump-wait-ready are refused (same handler). */
+  validateExec: '/validate-exec',
   /** Where the serving certificate Secret is mounted (service-ca and cert-manager both write tls.crt / tls.key). */
   tlsDir: '/etc/heapdump-inject/tls',
 } as const;
