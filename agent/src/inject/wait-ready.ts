@@ -7,9 +7,9 @@
  * dump tree (every tenant's folder). Anything that changes what runs in it or what it can reach gives the
  * pod's owner that tree: another volume over the agent's code (/opt/heapdump) or the node binary, a working
  * directory, a device, a terminationMessagePath into the tree (the runtime creates that file, as root),
- * stdin or a tty, more privileges. So every field of core/v1 Container is named here with its rule, and a
- * field Kubernetes adds later is refused until it is named (test/lib/admission-policy.test.ts compares
- * the list with the schema).
+ * stdin or a tty, more privileges. So every field of core/v1 Container is named here with its rule
+ * (test/lib/admission-policy.test.ts compares the list with the vendored Kubernetes schema: a field it learns
+ * fails the test until it has a rule; CEL can only test the fields it names).
  *
  * `adoptable` is the webhook's side of the same rule: a pod that brings its own container of that name
  * gets the pipeline's instead, unless it already IS the pipeline's (a re-review of an admitted pod).
