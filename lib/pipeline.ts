@@ -39,6 +39,7 @@ export const CLUSTER_OBJECT_NAMES = {
   mountGuardSccClusterRole: 'dump-volume-scc-user',
   admissionPolicy: 'heapdump-dump-volume',
   injectorWebhook: 'heapdump-pipeline-inject',
+  execGuard: 'heapdump-pipeline-exec-guard',
   eventReporter: EVENT_REPORTER_ROLE_NAME,
 } as const;
 
@@ -105,6 +106,7 @@ export class HeapDumpPipeline extends Construct {
     const injector = injectorNames(r.namePrefix);
     const webhook = r.injector.enabled ? withPropScope('injector', () => new InjectorWebhook(this, 'InjectorWebhook', {
       name: name(CLUSTER_OBJECT_NAMES.injectorWebhook),
+      execGuardName: name(CLUSTER_OBJECT_NAMES.execGuard),
       serviceName: injector.name,
       pipelineNamespace: r.namespace,
       namespaces: this.collectedNamespaces,

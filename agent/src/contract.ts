@@ -28,6 +28,8 @@ export const NODE_OPTIONS_BY_COMMAND: Readonly<Partial<Record<Command, string>>>
   'mount-guard': '--jitless',
   // The uploader's work is file I/O, native SHA-256 and sockets: without the JIT its peak RSS drops
   // ~12 MiB (4 GiB multipart: 81 -> 66 MiB) at the same throughput (measured by `npm run bench`).
+  // --jitless also removes WebAssembly, and with it Node's fetch (undici's parser): nothing in the agent may
+  // use fetch; the webhook goes over node:https (net/http-post.ts), test/e2e/notify-as-deployed.test.ts.
   uploader: '--jitless',
   // The webhook's work per review is small (parse, a pure function, a diff): without the JIT its peak RSS is
   // ~51 MiB instead of ~63-67 MiB, and p99 latency was no worse, on a busy 2-core machine even better
@@ -130,6 +132,8 @@ export const INJECT_ENV = {
 export const INJECT_HTTPS = {
   defaultPort: 8443,
   mutatePods: '/mutate-pods',
+  /** The exec guard: CONNECT pods/exec and pods/attach into heapdump-wait-ready are refused (same handler). */
+  validateExec: '/validate-exec',
   /** Where the serving certificate Secret is mounted (service-ca and cert-manager both write tls.crt / tls.key). */
   tlsDir: '/etc/heapdump-inject/tls',
 } as const;

@@ -582,20 +582,22 @@ export interface UploaderSettings {
    */
   readonly credentials?: UploaderCredentials;
   /**
-   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
-   * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
-   * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
-   * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
-   * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
-   * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
-   * certificate in it. A changed bundle applies when the uploader restarts.
+   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA)
+   * and for the notification webhook, appended to Node's built-in public roots. `openshift-trusted`: the cluster's
+   * trusted CA bundle (the proxy's `trustedCA` and the system roots), which the Cluster Network Operator injects
+   * into a ConfigMap the pipeline emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`.
+   * `configmap`: a ConfigMap you create in the pipeline namespace (`oc create configmap s3-ca
+   * --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at start
+   * (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the
+   * uploader restarts.
    * @default - Node's built-in public roots only
    */
   readonly caBundle?: S3CaBundleSettings;
   /**
    * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
    * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
-   * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+   * AWS SDK ignores these variables by itself), and so does the notification webhook (a Slack webhook is outside
+   * the cluster; NO_PROXY applies); Kubernetes Events connect directly.
    * @default - direct connections
    */
   readonly proxy?: S3ProxySettings;
@@ -748,13 +750,14 @@ export interface NotificationWebhookSettings {
 }
 
 /**
- * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
- * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
- * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
- * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
- * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
- * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
- * certificate in it. A changed bundle applies when the uploader restarts.
+ * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA)
+ * and for the notification webhook, appended to Node's built-in public roots. `openshift-trusted`: the cluster's
+ * trusted CA bundle (the proxy's `trustedCA` and the system roots), which the Cluster Network Operator injects
+ * into a ConfigMap the pipeline emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`.
+ * `configmap`: a ConfigMap you create in the pipeline namespace (`oc create configmap s3-ca
+ * --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at start
+ * (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the
+ * uploader restarts.
  */
 export interface S3CaBundleSettings {
   /**
@@ -784,7 +787,8 @@ export interface S3CaBundleSettings {
 /**
  * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
  * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
- * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+ * AWS SDK ignores these variables by itself), and so does the notification webhook (a Slack webhook is outside
+ * the cluster; NO_PROXY applies); Kubernetes Events connect directly.
  */
 export interface S3ProxySettings {
   /**

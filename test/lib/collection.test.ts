@@ -115,6 +115,33 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
       : { 'cert-manager.io/inject-ca-from': 'heapdump-system/heapdump-injector-serving' });
   });
 
+  test('the exec guard: CONNECT pods/exec and pods/attach, only into heapdump-wait-ready (matchCondition), fail closed, collected namespaces by name', () => {
+    const vwc = find(objects, 'ValidatingWebhookConfiguration', 'heapdump-pipeline-exec-guard');
+    const [w] = vwc.webhooks;
+    expect(w).toMatchObject({
+      name: 'exec-guard.heapdump-pipeline.io', failurePolicy: 'Fail', sideEffects: 'None', timeoutSeconds: 5, admissionReviewVersions: ['v1'],
+      rules: [{ operations: ['CONNECT'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/exec', 'pods/attach'] }],
+      clientConfig: { service: { name: 'heapdump-injector', namespace: 'heapdump-system', path: '/validate-exec', port: 443 } },
+    });
+    expect(w.namespaceSelector).toEqual({ matchExpressions: [
+      { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['memory-leak-demo', ...TEAMS] },
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['heapdump-system'] },
+    ] });
+    expect(vwc.metadata.annotations).toEqual(find(objects, 'MutatingWebhookConfiguration', 'heapdump-pipeline-inject').metadata.annotations);
+    // The matchCondition, evaluated as the API server would with the request's options object (PodExecOptions).
+    const [condition] = w.matchConditions;
+    const matches = (subResource: string, object: Json | null) => {
+      const r = run(condition.expression, { request: toCel({ subResource, operation: 'CONNECT' }), object: object === null ? null : toCel(object) } as never);
+      if (isCelError(r)) throw new Error(r.message);
+      return r;
+    };
+    const exec = (container?: string) => ({ kind: 'PodExecOptions', apiVersion: 'v1', stdin: true, tty: true, command: ['sh'], ...(container ? { container } : {}) });
+    expect([
+      matches('exec', exec('heapdump-wait-ready')), matches('attach', { kind: 'PodAttachOptions', container: 'heapdump-wait-ready' }),
+      matches('exec', exec('app')), matches('exec', exec()), matches('portforward', { kind: 'PodPortForwardOptions' }), matches('exec', null),
+    ]).toEqual([true, true, false, false, false, false]);
+  });
+
   test('the injector: 2 replicas, PDB, Service 443 -> https, probes on the agent port, TLS Secret mounted; certificates per platform', () => {
     const dep = find(objects, 'Deployment', 'heapdump-injector');
     expect(dep.metadata.namespace).toBe('heapdump-system');

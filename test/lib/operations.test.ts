@@ -298,7 +298,7 @@ describe('namePrefix: two pipelines in one cluster', () => {
       'SecurityContextConstraints/team-x-heap-dump-app', 'ClusterRole/team-x-heap-dump-app-scc-user',
       'ClusterRole/team-x-heapdump-event-reporter', 'PriorityClass/team-x-dump-volume-critical',
       'ValidatingAdmissionPolicy/team-x-heapdump-dump-volume', 'ValidatingAdmissionPolicyBinding/team-x-heapdump-dump-volume',
-      'MutatingWebhookConfiguration/team-x-heapdump-pipeline-inject',
+      'MutatingWebhookConfiguration/team-x-heapdump-pipeline-inject', 'ValidatingWebhookConfiguration/team-x-heapdump-pipeline-exec-guard',
       'RoleBinding/team-x-heapdump-app-scc (payments)', 'RoleBinding/team-x-heap-dump-s3-uploader-events (payments)',
       'ConfigMap/team-x-s3-uploader-config (team-x-heapdump-system)', 'Service/team-x-heapdump-injector (team-x-heapdump-system)',
       'PodMonitor/team-x-heapdump-agents (team-x-heapdump-system)', 'PrometheusRule/team-x-heapdump-pipeline-alerts (team-x-heapdump-system)',

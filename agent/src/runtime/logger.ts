@@ -1,7 +1,12 @@
 /**
  * Structured JSON logs: one event per line, a fixed message plus fields.
  * Fields whose names look like secrets are redacted before they are written.
+ *
+ * Every string (the message, field values, error messages) goes through escapeText first: fields carry names a
+ * tenant or a dump chose (file names, object keys, class names), and JSON keeps C1 controls, bidi overrides and
+ * line separators as they are, so `oc logs` in a terminal, or a log viewer, would show them raw.
  */
+import { escapeText } from '../text/escape';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -19,7 +24,20 @@ export interface Logger {
 
 const SECRET_FIELD = /secret|password|token|credential|access_?key|session_?key|authorization/i;
 
-/** Replace values of secret-looking fields; serialise errors to their message and code. */
+/** A log string's cap, in code points (long enough for any error message the agent writes). */
+const MAX_LOG_STRING = 4096;
+
+/** Strings escaped, also inside arrays and plain objects (8 levels deep; deeper ones are not logged). */
+function escapeValue(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return escapeText(v, MAX_LOG_STRING);
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= 8) return '[too deep]';
+  if (Array.isArray(v)) return v.map((x) => escapeValue(x, depth + 1));
+  if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, escapeValue(x, depth + 1)]));
+}
+
+/** Replace values of secret-looking fields; serialise errors to their message and code; escape every string. */
 export function sanitize(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [k, v] of Object.entries(fields)) {
@@ -27,8 +45,8 @@ export function sanitize(fields: LogFields): LogFields {
     if (SECRET_FIELD.test(k)) out[k] = '[redacted]';
     else if (v instanceof Error) {
       const e = v as Error & { code?: unknown; name: string };
-      out[k] = { name: e.name, message: e.message, ...(e.code !== undefined ? { code: e.code } : {}) };
-    } else out[k] = v;
+      out[k] = escapeValue({ name: e.name, message: e.message, ...(e.code !== undefined ? { code: e.code } : {}) });
+    } else out[k] = escapeValue(v);
   }
   return out;
 }
@@ -48,7 +66,7 @@ export function createLogger(opts: JsonLoggerOptions = {}, base: LogFields = {})
   const now = opts.now ?? Date.now;
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (LOG_LEVELS.indexOf(level) < min) return;
-    const event = { time: new Date(now()).toISOString(), level, msg, ...base, ...sanitize(fields ?? {}) };
+    const event = { time: new Date(now()).toISOString(), level, msg: escapeText(msg, MAX_LOG_STRING), ...base, ...sanitize(fields ?? {}) };
     write(JSON.stringify(event) + '\n');
   };
   return {

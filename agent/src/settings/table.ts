@@ -115,8 +115,8 @@ export const GROUPS: Readonly<Record<string, Group>> = {
   },
   'uploader.caBundle': {
     typeName: 'S3CaBundleSettings',
-    doc: 'Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA), '
-      + 'appended to Node\'s built-in public roots. `openshift-trusted`: the cluster\'s trusted CA bundle (the proxy\'s `trustedCA` '
+    doc: 'Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA) and for '
+      + 'the notification webhook, appended to Node\'s built-in public roots. `openshift-trusted`: the cluster\'s trusted CA bundle (the proxy\'s `trustedCA` '
       + 'and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline emits with the label '
       + '`config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you create in the pipeline namespace '
       + '(`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at '
@@ -127,7 +127,8 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     typeName: 'S3ProxySettings',
     doc: 'An HTTP proxy between the uploader and the S3 endpoint (the JSON config\'s `uploader.proxy` object, named as OpenShift\'s '
       + 'cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the AWS SDK ignores these '
-      + 'variables by itself); Kubernetes Events and the notification webhook connect directly.',
+      + 'variables by itself), and so does the notification webhook (a Slack webhook is outside the cluster; NO_PROXY applies); '
+      + 'Kubernetes Events connect directly.',
     defaultText: 'direct connections',
   },
   'uploader.credentials.secretValues': {
@@ -1147,7 +1148,8 @@ export const SETTINGS = {
     kind: absolutePath(),
     defaultText: 'unset: Node\'s built-in public roots only',
     readBy: [COMMANDS.uploader],
-    doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE), appended '
+    doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE) and the '
+      + 'notification webhook, appended '
       + 'to Node\'s built-in roots. Read once at start: a missing or unreadable file, or one without a certificate, stops the '
       + 'agent with exit code 2.',
     setBy: '`uploader` when `caBundle` is set: the ConfigMap key mounted read-only at /etc/heapdump/s3-ca/ca-bundle.crt',
