@@ -269,34 +269,52 @@ export function oneOf<const V extends string>(values: readonly V[], typeName?: s
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 const SIZE = /^(\d+)(Ki|Mi|Gi|Ti)?$/;
 
-/** A number of bytes: a whole number, or a string with a Ki/Mi/Gi/Ti suffix (`10Gi`). Canonical: bytes. */
-export function byteSize(o: { zero?: string } = {}): Kind<number, number | string> {
+/** Renders a byte count with the largest exact Ki/Mi/Gi/Ti unit (`2097152` -> `2Mi`). */
+function sizeText(n: number): string {
+  for (const unit of ['Ti', 'Gi', 'Mi', 'Ki']) if (n >= SIZE_UNITS[unit] && n % SIZE_UNITS[unit] === 0) return `${n / SIZE_UNITS[unit]}${unit}`;
+  return String(n);
+}
+
+/**
+ * A number of bytes: a whole number, or a string with a Ki/Mi/Gi/Ti suffix (`10Gi`). Canonical: bytes.
+ * `min`/`max` bound it (inclusive).
+ */
+export function byteSize(o: { zero?: string; min?: number; max?: number } = {}): Kind<number, number | string> {
   const zero = o.zero ? ` (0 = ${o.zero})` : '';
+  const range = o.min === undefined && o.max === undefined ? '' : ` between ${sizeText(o.min ?? 0)} and ${o.max === undefined ? 'any size' : sizeText(o.max)}`;
+  const inRange = (n: number): number => {
+    if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) throw new Invalid();
+    return n;
+  };
   const parseString = (s: string): number => {
     const m = SIZE.exec(s);
     if (!m) throw new Invalid();
     const n = Number(m[1]) * SIZE_UNITS[m[2] ?? ''];
     if (!Number.isSafeInteger(n)) throw new Invalid();
-    return n;
+    return inRange(n);
   };
   return {
     name: 'bytes',
-    expected: `a whole number of bytes, or a size with a Ki/Mi/Gi/Ti suffix such as "10Gi"${zero}`,
+    expected: `a whole number of bytes, or a size with a Ki/Mi/Gi/Ti suffix such as "10Gi"${range}${zero}`,
     fromProp: (v) => {
-      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return inRange(v);
       if (typeof v === 'string') return parseString(v);
       throw new Invalid();
     },
     toProp: (n) => n,
     env: {
-      expected: `a byte count with optional Ki/Mi/Gi/Ti suffix${zero}`,
+      expected: `a byte count with optional Ki/Mi/Gi/Ti suffix${range}${zero}`,
       parse: parseString,
       render: (n) => String(n),
-      samples: { valid: ['0', '1024', '10Gi'], invalid: ['10GB', '1.5Gi', '-1', '10 Gi'] },
+      samples: o.min === undefined && o.max === undefined
+        ? { valid: ['0', '1024', '10Gi'], invalid: ['10GB', '1.5Gi', '-1', '10 Gi'] }
+        : { valid: [sizeText(o.min ?? 0), ...(o.max !== undefined ? [sizeText(o.max)] : [])], invalid: ['10GB', '-1', ...(o.max !== undefined ? [String(o.max + 1)] : [])] },
     },
-    schema: { oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: SIZE.source }] },
+    schema: { oneOf: [{ type: 'integer', minimum: o.min ?? 0, ...(o.max !== undefined ? { maximum: o.max } : {}) }, { type: 'string', pattern: SIZE.source }] },
     tsType: 'number | string',
-    samples: { valid: [0, 1073741824, '10Gi', '512Mi'], invalid: ['10GB', -1, 1.5, '1.5Gi', true] },
+    samples: o.min === undefined && o.max === undefined
+      ? { valid: [0, 1073741824, '10Gi', '512Mi'], invalid: ['10GB', -1, 1.5, '1.5Gi', true] }
+      : { valid: [o.min ?? 0, ...(o.max !== undefined ? [sizeText(o.max)] : [])], invalid: ['10GB', -1, 1.5, true, ...(o.max !== undefined ? [o.max + 1] : [])] },
   };
 }
 
@@ -428,7 +446,6 @@ export function image(): Kind<string> {
     valid: ['registry.example.com/team/heapdump-agent:0.1.0', 'image-registry.openshift-image-registry.svc:5000/ns/agent:1',
       `quay.io/a/b@sha256:${'ab'.repeat(32)}`, 'eclipse-temurin:21.0.5_11-jdk'],
     invalid: ['', 'my app:1', 'Registry.example.com/Agent:1', 'a/b:', 'a:b:c'],
-    env: false,
   });
 }
 
@@ -598,6 +615,18 @@ export function globList(): Kind<readonly string[]> {
 
 // Kubernetes qualified name (annotation keys): [DNS subdomain '/'] name.
 export const QUALIFIED_NAME_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** One annotation (or label) key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
+export function annotationKey(): Kind<string> {
+  return stringKind({
+    name: 'annotation key',
+    expected: 'a qualified annotation key such as example.com/inject (optional DNS-subdomain prefix, a name of at most 63 characters)',
+    check: matching(QUALIFIED_NAME_RE, (s) => s.length <= 317),
+    schema: { pattern: QUALIFIED_NAME_RE.source },
+    valid: ['heapdump-pipeline.io/inject', 'example.com/containers', 'inject'],
+    invalid: ['', 'not a key', 'Example.com/x', '/x', 'a/b/c'],
+  });
+}
 
 /** Kubernetes annotations: qualified-name keys, string values. */
 export function annotations(): Kind<Readonly<Record<string, string>>> {
