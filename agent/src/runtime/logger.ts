@@ -1,7 +1,12 @@
 /**
- * Structured JSON logs: one event per line, a fixed message plus fields.
- * Fields whose names look like secrets are redacted before they are written.
+ * Structured logs: one event per line, a fixed message plus fields. Two formats of the same events:
+ * `json` (one JSON object per line, for log collectors: what pods write) and `text` (one line for people
+ * at a terminal: time, level, component, message, key=value fields; strings escaped as text/escape.ts
+ * does, so a tenant's file name cannot forge a line or send terminal escapes).
+ * Fields whose names look like secrets are redacted before they are written, in both formats.
  */
+import { escapeText } from '../text/escape';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -33,9 +38,13 @@ export function sanitize(fields: LogFields): LogFields {
   return out;
 }
 
+export type LogFormat = 'json' | 'text';
+
 export interface JsonLoggerOptions {
   /** Minimum level written. @default 'info' */
   readonly level?: LogLevel;
+  /** @default 'json' */
+  readonly format?: LogFormat;
   /** Where lines go. @default process.stdout.write */
   readonly write?: (line: string) => void;
   /** Clock for the `time` field. @default Date.now */
@@ -48,8 +57,9 @@ export function createLogger(opts: JsonLoggerOptions = {}, base: LogFields = {})
   const now = opts.now ?? Date.now;
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (LOG_LEVELS.indexOf(level) < min) return;
-    const event = { time: new Date(now()).toISOString(), level, msg, ...base, ...sanitize(fields ?? {}) };
-    write(JSON.stringify(event) + '\n');
+    const time = new Date(now()).toISOString();
+    const rest = { ...base, ...sanitize(fields ?? {}) };
+    write(opts.format === 'text' ? textLine(time, level, msg, rest) : JSON.stringify({ time, level, msg, ...rest }) + '\n');
   };
   return {
     debug: (m, f) => emit('debug', m, f),
@@ -58,6 +68,21 @@ export function createLogger(opts: JsonLoggerOptions = {}, base: LogFields = {})
     error: (m, f) => emit('error', m, f),
     child: (component, fields) => createLogger(opts, { ...base, component, ...sanitize(fields ?? {}) }),
   };
+}
+
+function textValue(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  const escaped = escapeText(s);
+  // escapeText turned every backslash into two, so \" is unambiguous inside the quotes.
+  return escaped === '' || /[\s"=]/.test(escaped) ? `"${escaped.replace(/"/g, '\\"')}"` : escaped;
+}
+
+/** `12:00:01.234 WARN  main: message key=value ...` (the date is left out: a terminal session is short). */
+function textLine(time: string, level: LogLevel, msg: string, fields: LogFields): string {
+  const { component, ...rest } = fields;
+  const who = component !== undefined ? `${textValue(component)}: ` : '';
+  const pairs = Object.entries(rest).map(([k, v]) => ` ${k}=${textValue(v)}`).join('');
+  return `${time.slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${who}${escapeText(msg)}${pairs}\n`;
 }
 
 /** A logger that keeps events in memory (for tests). */

@@ -58,6 +58,8 @@ async function startGuard(setup = ':', intervalS = INTERVAL_S, env: Record<strin
       AGENT_HTTP_HOST: '127.0.0.1',
       AGENT_HTTP_PORT: '0',
       SHUTDOWN_TIMEOUT: '10',
+      // The private mount namespace stands in for the pod (no KUBERNETES_SERVICE_HOST here).
+      MOUNT_ALLOW_OUTSIDE_POD: 'true',
       // As the constructs run it.
       NODE_OPTIONS: NODE_OPTIONS_BY_COMMAND[COMMANDS.mountGuard] ?? '',
       ...env,
