@@ -26,6 +26,17 @@ export class Invalid extends Error {
   }
 }
 
+/**
+ * A key a structured value does not have. The constructs show it as "Unknown key <path>: did you mean
+ * ...?" with the value left out (lib/validation.ts); `known` are the keys there are.
+ */
+export class UnknownKeyInvalid extends Invalid {
+  public constructor(public readonly known: readonly string[], path: string, part: unknown) {
+    super(`no such setting; known: ${known.join(', ')}`, path, part);
+    this.name = 'UnknownKeyInvalid';
+  }
+}
+
 export type JsonSchema = { readonly [keyword: string]: unknown };
 
 /** How the agent's environment writes a value of this kind. */
@@ -664,7 +675,7 @@ export function resources(): Kind<ContainerResourcesValue> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid(`an object with ${keys.join(' and ')}`, path || undefined, v);
     const unknown = Object.keys(v).find((k) => !keys.includes(k));
     if (unknown !== undefined) {
-      throw new Invalid(`no such setting; known: ${keys.join(', ')}`, path ? `${path}.${unknown}` : unknown, (v as Record<string, unknown>)[unknown]);
+      throw new UnknownKeyInvalid(keys, path ? `${path}.${unknown}` : unknown, (v as Record<string, unknown>)[unknown]);
     }
     return v as Record<string, unknown>;
   };
@@ -834,7 +845,7 @@ export function collectedNamespaces(): Kind<readonly CollectedNamespaceValue[], 
         else if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
           const o = item as Record<string, unknown>;
           const extra = Object.keys(o).find((k) => k !== 'name' && k !== 'serviceAccounts');
-          if (extra !== undefined) throw new Invalid('no such setting; known: name, serviceAccounts', `[${i}].${extra}`, o[extra]);
+          if (extra !== undefined) throw new UnknownKeyInvalid(['name', 'serviceAccounts'], `[${i}].${extra}`, o[extra]);
           const n = name(o.name, `[${i}].name`);
           if (o.serviceAccounts === undefined) out = { name: n };
           else {

@@ -19,11 +19,14 @@ export function editDistance(a: string, b: string): number {
 
 /** Largest edit distance still taken for a typo. */
 export const MAX_TYPO_DISTANCE = 2;
+/** Shortest abbreviation of a known name taken for it. */
+export const MIN_PREFIX = 3;
 
 /**
- * The known name `name` most likely stands for: within MAX_TYPO_DISTANCE edits (ties: the first in
- * `known`), or a known name that `name` starts with (`S3_BUCKET_NAME` for `S3_BUCKET`), or one that
- * differs only in case (`agentimage` for `agentImage`, at any length). Undefined when none fits.
+ * The known name `name` most likely stands for: one that differs only in case (`agentimage` for
+ * `agentImage`), else the nearest within MAX_TYPO_DISTANCE edits (ties: the first in `known`), a known
+ * name that `name` starts with (`S3_BUCKET_NAME` for `S3_BUCKET`) or one that starts with `name` (`tls`
+ * for `tlsSecretName`, at least MIN_PREFIX characters). Undefined when none fits.
  */
 export function suggest(name: string, known: readonly string[]): string | undefined {
   if (known.includes(name)) return undefined;
@@ -32,6 +35,6 @@ export function suggest(name: string, known: readonly string[]): string | undefi
   if (sameLetters !== undefined) return sameLetters;
   return known
     .map((k, i) => ({ k, i, d: editDistance(name, k) }))
-    .filter(({ k, d }) => d <= MAX_TYPO_DISTANCE || (k.length > 0 && name.startsWith(k)))
+    .filter(({ k, d }) => d <= MAX_TYPO_DISTANCE || (k.length > 0 && name.startsWith(k)) || (name.length >= MIN_PREFIX && k.startsWith(name)))
     .sort((x, y) => x.d - y.d || x.i - y.i)[0]?.k;
 }
