@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import type { CollectOptions, PodLike } from '../agent/src/inject/collect-pod';
 import { type CollectedNamespaceValue, SETTINGS } from '../agent/src/settings';
 import { DumpVolumeAdmissionPolicy } from './admission-policy';
+import { unchosenDefaultWarnings } from './default-warnings';
 import { Application } from './app';
 import { COLLECTED_NAMESPACE_BINDING_NAME, CollectedNamespaceAccess } from './collected-namespace';
 import { CollectError, collectInto, collectPatch, type CollectedWorkload, type CollectTarget, type CollectWorkloadOptions, apiObjectOf } from './collect';
@@ -22,6 +23,7 @@ import { Uploader } from './uploader';
 import { uploaderRemovesLocalDumps } from './uploader-config';
 import { PipelinePropsError, withPropScope } from './validation';
 import { VolumeManager } from './volume-manager';
+import { addWarning } from './warnings';
 
 export type { PipelineSettings } from './generated/settings';
 export { CollectError } from './collect';
@@ -176,11 +178,19 @@ export class HeapDumpPipeline extends Construct {
     }
 
     // 4. The demo application, in its own namespace, collected exactly as a team's service would be.
+    let monitor: string | undefined;
+    if (r.monitoring !== undefined) monitor = props.monitoring?.scrapeKind ?? 'PodMonitor';
     if (r.app !== undefined) {
       const { enabled: _enabled, ...app } = props.app ?? {};
       this.app = withPropScope('app', () => new Application(this, 'App', { ...app, namespace: r.app!.namespace, platform: r.platform }));
       this.collect(this.app.deployment);
     }
+    const exposed = r.platform === 'openshift' ? 'Route' : props.app?.ingress !== undefined ? 'Ingress' : undefined;
+    for (const w of unchosenDefaultWarnings(props, {
+      platform: r.platform,
+      app: this.app === undefined ? undefined : { namespace: this.app.namespace, deployment: this.app.name, exposed },
+      monitoring: monitor === undefined ? undefined : { scrapeKind: monitor },
+    })) addWarning(this, w);
   }
 
   /**
