@@ -444,19 +444,32 @@ export function region(): Kind<string> {
 const IMAGE_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const IMAGE_DOMAIN = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?';
 const IMAGE_RE = new RegExp(
-  `^(?:${IMAGE_DOMAIN}/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+  `^(?:${IMAGE_DOMAIN}/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}))?$`,
 );
 
-/** A container image reference: lowercase repository, optional `:tag` and `@sha256:...` digest. */
+/** What follows `@` in a reference the constructs accept: the digests registries compute. */
+const DIGEST_RE = /^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
+const DIGEST_EXPECTED = 'a digest after "@": sha256: and 64 lowercase hex digits (or sha512: and 128), '
+  + 'e.g. registry.example.com/team/heapdump-agent:0.1.0@sha256:<64 hex digits>';
+
+/**
+ * A container image reference: lowercase repository, optional `:tag`, optional `@sha256:...` digest (a
+ * release pins the agent by digest: `repo@sha256:...` or `repo:tag@sha256:...`). A malformed digest gets
+ * its own message: "a reference" would not say what is wrong with it.
+ */
 export function image(): Kind<string> {
   return stringKind({
     name: 'image',
     expected: 'a container image reference such as registry.example.com/team/heapdump-agent:0.1.0 (lowercase repository, optional :tag and @sha256: digest)',
-    check: matching(IMAGE_RE, (s) => s.length <= 4096),
+    check: (s) => {
+      const at = s.indexOf('@');
+      if (at > 0 && s.length <= 4096 && IMAGE_RE.test(s.slice(0, at)) && !DIGEST_RE.test(s.slice(at + 1))) throw new Invalid(DIGEST_EXPECTED);
+      return matching(IMAGE_RE, (v) => v.length <= 4096)(s);
+    },
     schema: { pattern: IMAGE_RE.source },
     valid: ['registry.example.com/team/heapdump-agent:0.1.0', 'image-registry.openshift-image-registry.svc:5000/ns/agent:1',
-      `quay.io/a/b@sha256:${'ab'.repeat(32)}`, 'eclipse-temurin:21.0.5_11-jdk'],
-    invalid: ['', 'my app:1', 'Registry.example.com/Agent:1', 'a/b:', 'a:b:c'],
+      `quay.io/a/b@sha256:${'ab'.repeat(32)}`, `registry.example.com/team/heapdump-agent:0.2.0@sha256:${'0f'.repeat(32)}`, 'eclipse-temurin:21.0.5_11-jdk'],
+    invalid: ['', 'my app:1', 'Registry.example.com/Agent:1', 'a/b:', 'a:b:c', `a/b@sha256:${'ab'.repeat(16)}`, `a/b:1@sha256:${'AB'.repeat(32)}`, 'a/b@latest'],
   });
 }
 
