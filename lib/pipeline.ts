@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { CollectOptions, PodLike } from '../agent/src/inject/collect-pod';
 import { type CollectedNamespaceValue, SETTINGS } from '../agent/src/settings';
@@ -10,6 +11,7 @@ import { bindEventReporter, EVENT_REPORTER_ROLE_NAME, EventReporterRole } from '
 import type { AgentLogLevel, ImagePullPolicy, InjectPolicy, MonitoringStack, PipelineSettings, Platform } from './generated/settings';
 import { Injector, injectorNames } from './injector';
 import { InjectorWebhook } from './injector-webhook';
+import { INSTANCE_LABEL } from './labels';
 import { collectLabelValue, namedProp, prefixed } from './names';
 import { HeapDumpMonitoring, SCRAPED_COMPONENTS, SCRAPED_COMPONENTS_WITH_INJECTOR } from './monitoring';
 import { PipelineNamespace } from './namespace';
@@ -191,6 +193,9 @@ export class HeapDumpPipeline extends Construct {
       app: this.app === undefined ? undefined : { namespace: this.app.namespace, deployment: this.app.name, exposed },
       monitoring: monitor === undefined ? undefined : { scrapeKind: monitor },
     })) addWarning(this, w);
+
+    // Which pipeline each object belongs to: what upgrade pruning and uninstall select (with PART_OF).
+    for (const c of this.node.findAll()) if (c instanceof ApiObject) c.metadata.addLabel(INSTANCE_LABEL, this.namespace);
   }
 
   /**
