@@ -22,6 +22,7 @@ import { promisify } from 'util';
 import { App, Chart } from 'cdk8s';
 import { HeapDumpPipeline, type HeapDumpPipelineProps } from '../lib';
 import { type FreshClone, freshClone, REPO_ROOT, userEnv } from './support/fresh-clone';
+import { note } from './support/notes';
 
 const run = promisify(execFile);
 
@@ -150,7 +151,7 @@ function installedPackages(nodeModules: string, out = new Map<string, string[]>(
 describe('the packed construct library', () => {
   test('the tarball: compiled JavaScript and .d.ts of lib/ and the agent modules it imports, Leak.java; nothing else', () => {
     const size = fs.statSync(tarball).size;
-    console.log(`${path.basename(tarball)}: ${size} bytes, ${entries.length} files; consumer install ${installSeconds.toFixed(1)} s`);
+    note(`${path.basename(tarball)}: ${size} bytes, ${entries.length} files; consumer install ${installSeconds.toFixed(1)} s`);
     expect(size).toBeLessThan(MAX_TARBALL_BYTES);
 
     expect(entries).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'lib-dist/lib/index.js', 'lib-dist/lib/index.d.ts', 'lib-dist/lib/demo-app/Leak.java']));

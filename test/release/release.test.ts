@@ -39,7 +39,7 @@ function checkoutRevision(): string {
 beforeAll(async () => {
   requireImageTools();
   clone = freshClone('release-');
-  registerCleanup(() => clone.remove());
+  registerCleanup(async () => clone.remove());
   const changelog = path.join(clone.dir, 'CHANGELOG.md');
   fs.writeFileSync(changelog, fs.readFileSync(changelog, 'utf8').replace('## [Unreleased]', `## [${VERSION}] - 2026-12-07`));
   out = path.join(clone.dir, 'release');
@@ -95,7 +95,7 @@ test('the manifests validate, and pin the agent image by the OCI archive\'s mani
 
 test('the image archive loads with podman (the same digest) and the image answers --version', async () => {
   const store = fs.mkdtempSync(path.join(os.tmpdir(), 'release-store-'));
-  registerCleanup(() => fs.rmSync(store, { recursive: true, force: true }));
+  registerCleanup(async () => fs.rmSync(store, { recursive: true, force: true }));
   // A store of its own: the archive must stand alone, not lean on the image in the repository's store.
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HEAPDUMP_IMAGE_STORE: path.join(store, 'store'), HEAPDUMP_IMAGE_RUNROOT: path.join(store, 'run') };
   try {
@@ -127,7 +127,7 @@ test('the release notes are the CHANGELOG section of the version; the lifecycle 
 
 test('the npm tarball installs in the fixture consumer app, which then synthesizes', async () => {
   const app = fs.mkdtempSync(path.join(os.tmpdir(), 'release-consumer-'));
-  registerCleanup(() => fs.rmSync(app, { recursive: true, force: true }));
+  registerCleanup(async () => fs.rmSync(app, { recursive: true, force: true }));
   for (const f of ['package.json', 'main.js']) fs.copyFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'consumer-app', f), path.join(app, f));
   fs.copyFileSync(path.join(out, `heapdump-pipeline-${VERSION}.tgz`), path.join(app, 'heapdump-pipeline.tgz'));
   // The JavaScript app needs the library and its peers only (pinned to what this repository runs).
