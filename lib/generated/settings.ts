@@ -537,7 +537,7 @@ export interface UploaderSettings {
    */
   readonly retentionMaxBytes?: number | string;
   /**
-   * JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app's
+   * Lowest level logged (debug, info, warn, error). The prop sets the uploader, its wait-ready and the app's
    * wait-ready; the mount guard always logs at info.
    *
    * Accepted: one of debug, info, warn, error. Agent variable: `LOG_LEVEL`.

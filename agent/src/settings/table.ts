@@ -28,12 +28,18 @@ import {
   shortText, text, url, urlPath,
 } from './kinds';
 import { affinity, envVars, namePrefix, noProxyList, proxyUrl, secretNames, tolerations } from './pod-kinds';
+import { IMAGE_PULL_POLICIES, INJECT_POLICIES, INJECT_SETTINGS } from './inject-table';
 import { type Group, setting } from './setting';
 
+export { IMAGE_PULL_POLICIES, INJECT_POLICIES } from './inject-table';
+
 const ALL = [COMMANDS.mountGuard, COMMANDS.waitReady, COMMANDS.uploader] as const;
+/** Read by every command (agent/src/config.ts `common`), whichever commands there are. */
+const EVERY_COMMAND = Object.values(COMMANDS);
+/** How the agent writes its log lines (agent/src/runtime/logger.ts). */
+export const LOG_FORMATS = ['auto', 'json', 'text'] as const;
 
 export const PLATFORMS = ['openshift', 'kubernetes'] as const;
-export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 export const DUMP_ACCESS_MODES = ['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod'] as const;
 /**
  * Storage classes an upload may request: the S3 API's classes for PutObject (all members of the SDK's
@@ -52,8 +58,6 @@ export const PAYLOAD_CHECKSUMS = ['auto', 'md5', 'sha256'] as const;
 export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
 /** Where the kubelet mounts a ServiceAccount token, its CA bundle and the namespace (and where the agent looks). */
 export const DEFAULT_KUBE_CREDENTIALS_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** The `inject` webhook's policies (agent/src/inject/config.ts): only annotated pods, or every pod unless annotated "false". */
-export const INJECT_POLICIES = ['opt-in', 'opt-out'] as const;
 /** Where the uploader's extra trusted CAs for the S3 endpoint come from (lib/uploader.ts). */
 export const CA_BUNDLE_SOURCES = ['openshift-trusted', 'configmap'] as const;
 /** The key OpenShift's Cluster Network Operator writes the trusted CA bundle into (and the default key). */
@@ -508,9 +512,19 @@ export const SETTINGS = {
     prop: 'uploader.logLevel',
     kind: oneOf(LOG_LEVELS, 'AgentLogLevel'),
     default: 'info',
-    readBy: ALL,
-    doc: 'JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app\'s '
+    readBy: EVERY_COMMAND,
+    doc: 'Lowest level logged (debug, info, warn, error). The prop sets the uploader, its wait-ready and the app\'s '
       + 'wait-ready; the mount guard always logs at info.',
+  }),
+  logFormat: setting({
+    env: 'LOG_FORMAT',
+    kind: oneOf(LOG_FORMATS),
+    default: 'auto',
+    readBy: EVERY_COMMAND,
+    doc: 'Log lines as JSON on stdout (`json`), as text for people on stderr (`text`), or `text` only when stderr is a '
+      + 'terminal (`auto`). `json`: one event per line, for log collectors (what pods get: their stderr is no terminal). '
+      + '`text`: time, level, component, message, key=value fields, escaped.',
+    setBy: 'not set (`auto`: `json` in a pod)',
   }),
   uploaderResources: setting({
     prop: 'uploader.resources',
@@ -938,7 +952,7 @@ export const SETTINGS = {
     env: 'NODE_NAME',
     kind: dnsSubdomain(),
     required: true,
-    readBy: ALL,
+    readBy: EVERY_COMMAND,
     doc: 'Node name: object keys and the marker use it. Never the host name (that is the pod name).',
     setBy: 'every agent container and the app, from the downward API `spec.nodeName`',
   }),
@@ -946,7 +960,7 @@ export const SETTINGS = {
     env: 'AGENT_HTTP_HOST',
     kind: host(),
     default: '0.0.0.0',
-    readBy: ALL,
+    readBy: EVERY_COMMAND,
     doc: 'Bind address of /healthz, /readyz and /metrics (kubelet probes hit the pod IP; tests use 127.0.0.1).',
     setBy: 'not set',
   }),
@@ -954,7 +968,7 @@ export const SETTINGS = {
     env: 'AGENT_HTTP_PORT',
     kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
     default: HTTP.defaultPort,
-    readBy: ALL,
+    readBy: EVERY_COMMAND,
     doc: 'Port of /healthz, /readyz and /metrics.',
     setBy: '`mount-guard` and `uploader` (9090, port name `http`); wait-ready uses the default',
   }),
@@ -962,7 +976,7 @@ export const SETTINGS = {
     env: 'SHUTDOWN_TIMEOUT',
     kind: seconds({ min: 0.001 }),
     default: 25,
-    readBy: ALL,
+    readBy: EVERY_COMMAND,
     doc: 'Deadline of the ordered shutdown after SIGTERM; past it the agent logs and exits 1.',
     setBy: '`mount-guard` 25 (grace period 30 s), `uploader` 55 (grace period 60 s)',
   }),
@@ -997,6 +1011,15 @@ export const SETTINGS = {
     readBy: [COMMANDS.mountGuard],
     doc: 'Where the guard sees the node\'s /mnt/dump (through the node\'s /mnt, Bidirectional).',
     setBy: '`mount-guard` (/host/mnt/dump)',
+  }),
+  mountAllowOutsidePod: setting({
+    env: 'MOUNT_ALLOW_OUTSIDE_POD',
+    kind: boolean(),
+    default: false,
+    readBy: [COMMANDS.mountGuard],
+    doc: 'Let the mount guard run where KUBERNETES_SERVICE_HOST is unset (not in a pod): it then bind-mounts '
+      + '`<MOUNT_SOURCE_ROOT>/<NODE_NAME>` onto MOUNT_TARGET of that machine. Without it, it refuses with exit code 2.',
+    setBy: 'not set (pods have KUBERNETES_SERVICE_HOST); tests and benches that run the guard in a private mount namespace',
   }),
   waitCreatePodFolder: setting({
     env: 'WAIT_CREATE_POD_FOLDER',
@@ -1154,6 +1177,8 @@ export const SETTINGS = {
       + 'agent with exit code 2.',
     setBy: '`uploader` when `caBundle` is set: the ConfigMap key mounted read-only at /etc/heapdump/s3-ca/ca-bundle.crt',
   }),
+  // The `inject` command's variables (agent/src/settings/inject-table.ts).
+  ...INJECT_SETTINGS,
 };
 
 export type SettingId = keyof typeof SETTINGS;
