@@ -50,8 +50,6 @@ export interface ResolvedUploaderSettings {
    * @default none: Node's built-in roots only
    */
   readonly caBundle?: ResolvedCaBundle;
-  /** `uploader.encryption` was not set at all: nobody chose (synth warns). */
-  readonly encryptionUnchosen: boolean;
 }
 
 function resolveCredentials(c: UploaderCredentials | undefined): ResolvedCredentials {
@@ -119,7 +117,6 @@ export function resolveUploaderSettings(s: UploaderSettings = {}): ResolvedUploa
     ...(caBundle !== undefined ? { caBundle } : {}),
     logLevel: prop(SETTINGS.logLevel, s.logLevel),
     removesLocalDumps: uploaderRemovesLocalDumps(s),
-    encryptionUnchosen: s.encryption === undefined,
     credentials: withPropScope('credentials', () => resolveCredentials(s.credentials)),
   };
 }

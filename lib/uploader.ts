@@ -14,7 +14,6 @@ import { type PodScheduling, resolveAgentScheduling } from './scheduling';
 import { serviceAccountTokenVolume } from './event-reporter-rbac';
 import { type ResolvedCaBundle, resolveUploaderSettings, ResolvedCredentials } from './uploader-config';
 import { PipelinePropsError } from './validation';
-import { addWarning } from './warnings';
 import { WorkloadIdentity } from './workload-identity';
 
 export const UPLOADER_NAME = 'heap-dump-s3-uploader';
@@ -141,11 +140,6 @@ export class Uploader extends Construct {
     const scheduling = rawScheduling ?? resolveAgentScheduling(undefined);
     const ca = s.caBundle === undefined ? undefined : caBundleParts(s.caBundle, namePrefix, platform);
     this.configMapName = configMapName;
-    if (s.encryptionUnchosen) {
-      addWarning(this, 'uploader.encryption is not set: dumps (which hold every secret their JVM had) are stored as the bucket\'s default '
-        + 'encryption decides, unchecked. Set {"mode": "SSE-KMS", "kmsKeyId": "..."} or {"mode": "SSE-S3"} (docs/access-control.md), '
-        + 'or {"mode": "none"} to keep it so on purpose.');
-    }
 
     const identity = new WorkloadIdentity(this, 'Identity', {
       name,

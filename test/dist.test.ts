@@ -70,7 +70,7 @@ describe('committed dist/', () => {
 
   test('cluster-scoped objects carry no namespace', () => {
     const clusterScoped = distObjects().filter((o) => CLUSTER_SCOPED_KINDS.includes(o.kind));
-    expect(clusterScoped.length).toBe(13); // + the event reporter ClusterRole (Events are on in pipeline.config.json)
+    expect(clusterScoped.length).toBe(14); // + the event reporter ClusterRole (Events are on in pipeline.config.json) and the exec guard
     expect(clusterScoped.filter((o) => o.metadata.namespace !== undefined)).toEqual([]);
   });
 

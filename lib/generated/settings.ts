@@ -540,9 +540,9 @@ export interface UploaderSettings {
   readonly retentionMaxBytes?: number | string;
   /**
    * How long dumps (and their summary and leak report objects) stay in S3. The bucket's lifecycle rule does the
-   * expiring (`npm run lifecycle -- --print` or `--apply` writes it for `prefix`); the uploader checks at start
-   * and every 10 minutes that a rule covering its keys expires them within this many days, and logs a warning and
-   * sets `heapdump_uploader_bucket_lifecycle_ok` to 0 when none does.
+   * expiring (`npm run bucket-lifecycle -- --print` or `--apply` writes it for `prefix`); the uploader checks at
+   * start and every 10 minutes that a rule covering its keys expires them within this many days, and logs a
+   * warning and sets `heapdump_uploader_bucket_lifecycle_ok` to 0 when none does.
    *
    * Accepted: a whole number of days between 0 and 36500 (0 = no expiry, no check). Agent variable:
    * `S3_RETENTION_DAYS`.
@@ -568,7 +568,7 @@ export interface UploaderSettings {
    */
   readonly encryption?: S3EncryptionSettings;
   /**
-   * JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app's
+   * Lowest level logged (debug, info, warn, error). The prop sets the uploader, its wait-ready and the app's
    * wait-ready; the mount guard always logs at info.
    *
    * Accepted: one of debug, info, warn, error. Agent variable: `LOG_LEVEL`.
@@ -613,20 +613,22 @@ export interface UploaderSettings {
    */
   readonly credentials?: UploaderCredentials;
   /**
-   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
-   * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
-   * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
-   * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
-   * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
-   * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
-   * certificate in it. A changed bundle applies when the uploader restarts.
+   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA)
+   * and for the notification webhook, appended to Node's built-in public roots. `openshift-trusted`: the cluster's
+   * trusted CA bundle (the proxy's `trustedCA` and the system roots), which the Cluster Network Operator injects
+   * into a ConfigMap the pipeline emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`.
+   * `configmap`: a ConfigMap you create in the pipeline namespace (`oc create configmap s3-ca
+   * --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at start
+   * (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the
+   * uploader restarts.
    * @default - Node's built-in public roots only
    */
   readonly caBundle?: S3CaBundleSettings;
   /**
    * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
    * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
-   * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+   * AWS SDK ignores these variables by itself), and so does the notification webhook (a Slack webhook is outside
+   * the cluster; NO_PROXY applies); Kubernetes Events connect directly.
    * @default - direct connections
    */
   readonly proxy?: S3ProxySettings;
@@ -806,13 +808,14 @@ export interface NotificationWebhookSettings {
 }
 
 /**
- * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
- * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
- * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
- * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
- * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
- * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
- * certificate in it. A changed bundle applies when the uploader restarts.
+ * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA)
+ * and for the notification webhook, appended to Node's built-in public roots. `openshift-trusted`: the cluster's
+ * trusted CA bundle (the proxy's `trustedCA` and the system roots), which the Cluster Network Operator injects
+ * into a ConfigMap the pipeline emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`.
+ * `configmap`: a ConfigMap you create in the pipeline namespace (`oc create configmap s3-ca
+ * --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at start
+ * (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the
+ * uploader restarts.
  */
 export interface S3CaBundleSettings {
   /**
@@ -842,7 +845,8 @@ export interface S3CaBundleSettings {
 /**
  * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
  * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
- * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+ * AWS SDK ignores these variables by itself), and so does the notification webhook (a Slack webhook is outside
+ * the cluster; NO_PROXY applies); Kubernetes Events connect directly.
  */
 export interface S3ProxySettings {
   /**

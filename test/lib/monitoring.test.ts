@@ -220,7 +220,7 @@ describe('the alerts', () => {
 
   test('bad props fail synth with one line naming the prop', () => {
     expect(() => synth({ thresholds: { folderWarningRatio: 0.9, folderCriticalRatio: 0.85 } })).toThrow('Invalid thresholds.folderCriticalRatio: 0.85 (expected a ratio above thresholds.folderWarningRatio (0.9))');
-    expect(() => synth({ thresholds: { pendingAge: 1 } as never })).toThrow(/Invalid thresholds.pendingAge: 1 \(expected no such setting/);
+    expect(() => synth({ thresholds: { pendingAge: 1 } as never })).toThrow(/Unknown key thresholds\.pendingAge: did you mean thresholds\.pending\w+\? \(expected a key of thresholds: /);
     expect(() => synth({ stack: 'thanos' as never })).toThrow(/Invalid stack: "thanos"/);
     expect(() => synth({ prometheusServiceAccount: { name: 'p', namespace: 'm' } })).toThrow(/Invalid prometheusServiceAccount: .*unset with stack openshift-user-workload/);
     expect(() => synth({ runbookUrl: 'docs/runbook.md#x' })).toThrow(/Invalid runbookUrl/);

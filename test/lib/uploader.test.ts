@@ -157,10 +157,8 @@ describe('Uploader', () => {
   });
 
   describe('data protection', () => {
-    const warning = /uploader\.encryption is not set: dumps \(which hold every secret their JVM had\) are stored as the bucket's default encryption decides, unchecked/;
-
-    test('SSE-KMS with a key, a retention and tags off reach the ConfigMap; no synth warning once encryption is chosen', () => {
-      const { objects: objs, warnings } = synthPipeline({
+    test('SSE-KMS with a key, a retention and tags off reach the ConfigMap (the synth warning when it is not chosen: default-warnings.test.ts)', () => {
+      const { objects: objs } = synthPipeline({
         agentImage: IMAGE,
         uploader: { encryption: { mode: 'SSE-KMS', kmsKeyId: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }, retentionDays: 14, objectTags: false },
       });
@@ -170,15 +168,11 @@ describe('Uploader', () => {
         S3_RETENTION_DAYS: '14',
         S3_OBJECT_TAGS: 'false',
       });
-      expect(warnings).toEqual([]);
     });
 
-    test('encryption not set: one synth warning; "none" set on purpose: none, and no key variable', () => {
-      const unset = synthPipeline({ agentImage: IMAGE }).warnings;
-      expect(unset).toHaveLength(1);
-      expect(unset[0]).toMatch(warning);
+    test('"none": the mode, and no key variable', () => {
       const chosen = synthPipeline({ agentImage: IMAGE, uploader: { encryption: { mode: 'none' } } });
-      expect(chosen.warnings).toEqual([]);
+      expect(find(chosen.objects, 'ConfigMap', 's3-uploader-config').data).toMatchObject({ S3_SERVER_SIDE_ENCRYPTION: 'none' });
       expect(find(chosen.objects, 'ConfigMap', 's3-uploader-config').data.S3_SSE_KMS_KEY_ID).toBeUndefined();
     });
 

@@ -70,9 +70,24 @@ export interface S3Backend {
 export const TEST_REGION = 'us-east-1';
 export const DEFAULT_TEST_BUCKET = 'test-bucket';
 
+/**
+ * The SDK's log for the tests' own clients: kept, not printed. The SDK writes some warnings straight to
+ * console without a logger ("An error was encountered in a non-retryable streaming request." when a test
+ * aborts an upload on purpose); the agent's client routes them into its log (agent/src/uploader/command.ts).
+ */
+export const sdkMessages: string[] = [];
+const SDK_LOGGER = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (...args: unknown[]) => void sdkMessages.push(args.map(String).join(' ')),
+  error: (...args: unknown[]) => void sdkMessages.push(args.map(String).join(' ')),
+};
+
 /** An S3Client for an endpoint, with the settings every server here needs. */
 export function makeS3Client(endpoint: string, accessKeyId: string, secretAccessKey: string): S3Client {
   return new S3Client({
+    logger: SDK_LOGGER,
     endpoint,
     region: TEST_REGION,
     forcePathStyle: true,

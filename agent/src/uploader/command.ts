@@ -1,6 +1,7 @@
 /** `agent uploader`: builds the S3 client from the resolved config and runs the loop until shutdown. */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { S3Config, UploaderConfig } from '../config';
+import { createPost } from '../net/http-post';
 import { createAgents } from '../net/proxy';
 import type { CommandContext } from '../runtime/context';
 import type { Logger } from '../runtime/logger';
@@ -90,7 +91,9 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   const store = createStore(config, ctx);
   ctx.onShutdown('s3 client', () => store.client.destroy());
   const retainer = createRetainer(config, store, ctx.logger.child('retain'));
-  const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal });
+  // The webhook trusts what S3 trusts and leaves through the same proxy (a cluster-wide proxy is the way out).
+  const post = createPost({ ...(config.s3.caBundle ? { caPem: config.s3.caBundle.pem } : {}), ...(config.s3.proxy ? { proxy: config.s3.proxy } : {}) });
+  const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal, post });
   ctx.onShutdown('notifications', () => notifier.close());
   const lifecycle = createLifecycleCheck(config, store, ctx);
   await new Uploader(config, store, retainer, ctx, {

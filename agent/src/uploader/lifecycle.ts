@@ -1,6 +1,6 @@
 /**
  * Dumps expire: the bucket's lifecycle rule does it (S3 deletes, not the uploader), so the uploader only
- * checks that such a rule exists. The rule the docs give and `npm run lifecycle` writes is `retentionRule`;
+ * checks that such a rule exists. The rule the docs give and `npm run bucket-lifecycle` writes is `retentionRule`;
  * `coveringRule` accepts any enabled rule that expires every key under the uploader's node prefix within
  * `retentionDays` (a rule of the platform's own naming does as well).
  *
@@ -15,7 +15,7 @@ import { Gauge, type Registry } from '../runtime/prom';
 import { UPLOADER_METRIC_PREFIX } from './metrics';
 import { classifyFailure } from './retry';
 
-/** The ID of the rule `npm run lifecycle` writes (replaced in place by a later run, other rules kept). */
+/** The ID of the rule `npm run bucket-lifecycle` writes (replaced in place by a later run, other rules kept). */
 export const RETENTION_RULE_ID = 'heapdump-pipeline-retention';
 /** Unfinished multipart uploads (a crashed or cut-off upload's parts cost storage) go after this many days. */
 export const ABORT_INCOMPLETE_DAYS = 1;
@@ -151,7 +151,7 @@ export class LifecycleCheck {
     }
     this.verdict(false, `missing ${rules.length}`, () => this.deps.logger.warn('no bucket lifecycle rule expires the dumps: they stay in S3 until someone deletes them', {
       ...where, rules: rules.length,
-      hint: 'apply the rule with `npm run lifecycle -- --apply` (or give `npm run lifecycle -- --print` to the bucket\'s owner); docs/access-control.md',
+      hint: 'apply the rule with `npm run bucket-lifecycle -- --apply` (or give `npm run bucket-lifecycle -- --print` to the bucket\'s owner); docs/access-control.md',
     }));
   }
 

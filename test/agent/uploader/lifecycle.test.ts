@@ -1,5 +1,5 @@
 /**
- * Which lifecycle rules count as expiring the uploader's keys (pure), the rule `npm run lifecycle` writes,
+ * Which lifecycle rules count as expiring the uploader's keys (pure), the rule `npm run bucket-lifecycle` writes,
  * and the check's verdicts (gauge and log lines) for a fake source. The real servers: protection.ceph.test.ts.
  */
 import type { LifecycleRule } from '@aws-sdk/client-s3';

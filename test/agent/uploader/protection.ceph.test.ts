@@ -1,7 +1,7 @@
 /**
  * Data protection against Ceph RGW (Debian's Pacific 16.2), the real thing: SSE-KMS with RGW's `testing` key
  * backend (two random keys made for this run), object tags read back with GetObjectTagging, the lifecycle rule
- * applied with `npm run lifecycle -- --apply` and really expiring objects (a lifecycle "day" lasts 10 s here), and
+ * applied with `npm run bucket-lifecycle -- --apply` and really expiring objects (a lifecycle "day" lasts 10 s here), and
  * a GetBucketLifecycleConfiguration denied by a bucket policy. A recording proxy on loopback shows the exact
  * headers of every request; it forwards them untouched (headers are signed), so RGW decides what is stored.
  *
@@ -208,7 +208,7 @@ describeCeph('data protection against Ceph RGW', () => {
       writeFileSync(file, JSON.stringify({ agentImage: 'registry.example.com/x/heapdump-agent:1', uploader: { bucket, prefix, endpoint: s3.endpoint, retentionDays: 1 } }));
       return file;
     };
-    const lifecycleCli = async (args: string[], configFile: string) => runTracked(await node24Binary(), [repoPath('scripts', 'run-ts.cjs'), repoPath('scripts', 'lifecycle.ts'), ...args], {
+    const lifecycleCli = async (args: string[], configFile: string) => runTracked(await node24Binary(), [repoPath('scripts', 'run-ts.cjs'), repoPath('scripts', 'bucket-lifecycle.ts'), ...args], {
       cwd: path.dirname(configFile),
       env: { PATH: process.env.PATH, HOME: tmp, PIPELINE_CONFIG: configFile, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region },
       timeoutMs: 60_000,
@@ -363,7 +363,7 @@ describeCeph('data protection against Ceph RGW', () => {
     // the rule first, as the install steps say
     const cfgFile = path.join(root, 'pipeline.config.json');
     writeFileSync(cfgFile, JSON.stringify({ agentImage: 'registry.example.com/x/heapdump-agent:1', uploader: { bucket, prefix: 'agent/', endpoint: s3.endpoint, retentionDays: 30 } }));
-    const apply = await runTracked(await node24Binary(), [repoPath('scripts', 'run-ts.cjs'), repoPath('scripts', 'lifecycle.ts'), '--apply'], {
+    const apply = await runTracked(await node24Binary(), [repoPath('scripts', 'run-ts.cjs'), repoPath('scripts', 'bucket-lifecycle.ts'), '--apply'], {
       cwd: root, env: { PATH: process.env.PATH, HOME: tmp, PIPELINE_CONFIG: cfgFile, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }, timeoutMs: 60_000,
     });
     expect(apply.code).toBe(0);

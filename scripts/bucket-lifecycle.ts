@@ -1,5 +1,5 @@
 /**
- * The bucket lifecycle rule that expires the pipeline's objects: `npm run -s lifecycle -- --print | --apply | --check`.
+ * The bucket lifecycle rule that expires the pipeline's objects: `npm run -s bucket-lifecycle -- --print | --apply | --check`.
  *
  * Reads `uploader.bucket`, `uploader.prefix` and `uploader.retentionDays` (and `uploader.endpoint`, `uploader.region`,
  * `uploader.forcePathStyle`) from pipeline.config.json (PIPELINE_CONFIG names another file), validated by the settings
@@ -25,7 +25,7 @@ import { createS3Client } from '../agent/src/uploader/command';
 import { coveringRule, lifecycleRules, retentionRule, RETENTION_RULE_ID } from '../agent/src/uploader/lifecycle';
 import { classifyFailure } from '../agent/src/uploader/retry';
 
-const USAGE = 'usage: npm run -s lifecycle -- --print | --apply | --check';
+const USAGE = 'usage: npm run -s bucket-lifecycle -- --print | --apply | --check';
 const MODES = ['--print', '--apply', '--check'] as const;
 type Mode = (typeof MODES)[number];
 
@@ -123,7 +123,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     await client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: t.bucket, LifecycleConfiguration: { Rules: rules } }));
     const after = await lifecycleRules(client, t.bucket);
     if (!coveringRule(after, t.prefix, t.days)) {
-      process.stderr.write(`lifecycle: the bucket accepted the rule but does not show it when read back: ${after.map(describe).join('; ')}\n`);
+      process.stderr.write(`bucket-lifecycle: the bucket accepted the rule but does not show it when read back: ${after.map(describe).join('; ')}\n`);
       return 1;
     }
     const kept = rules.length - 1;
@@ -138,13 +138,13 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
 if (require.main === module) {
   main(process.argv.slice(2), process.env).then((code) => process.exit(code), (e: Error) => {
     if (e instanceof UsageError) {
-      process.stderr.write(`lifecycle: ${e.message}\n`);
+      process.stderr.write(`bucket-lifecycle: ${e.message}\n`);
       process.exit(2);
     }
     const f = classifyFailure(e);
     const hint = f.cause === 'AccessDenied' ? ' (the caller needs s3:GetLifecycleConfiguration and s3:PutLifecycleConfiguration on the bucket)'
       : /NotImplemented/.test(f.cause) ? ' (this S3 server does not implement bucket lifecycle)' : '';
-    process.stderr.write(`lifecycle: S3 said ${f.cause}: ${f.message}${hint}\n`);
+    process.stderr.write(`bucket-lifecycle: S3 said ${f.cause}: ${f.message}${hint}\n`);
     process.exit(1);
   });
 }
