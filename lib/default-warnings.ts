@@ -1,5 +1,5 @@
 /**
- * The defaults a user should not get without noticing: the prototype's bucket and prefix, the demo
+ * The defaults a user should not get without noticing: the prototype's bucket and prefix, no server-side encryption, the demo
  * application (a JVM that runs out of memory on purpose, reachable from outside), and monitoring objects
  * that need CRDs. A synth whose props leave one of them unset gets one warning line for it, naming the
  * value it got and the key that chooses; setting the key (even to the default value) silences it.
@@ -16,7 +16,7 @@ export interface DefaultWarningContext {
   readonly monitoring?: { readonly scrapeKind: string };
 }
 
-/** One warning per important default the props did not choose (in this order: bucket, prefix, demo, monitoring). */
+/** One warning per important default the props did not choose (in this order: bucket, prefix, encryption, demo, monitoring). */
 export function unchosenDefaultWarnings(props: HeapDumpPipelineProps, c: DefaultWarningContext): string[] {
   const out: string[] = [];
   if (props.uploader?.bucket === undefined) {
@@ -24,6 +24,11 @@ export function unchosenDefaultWarnings(props: HeapDumpPipelineProps, c: Default
   }
   if (props.uploader?.prefix === undefined) {
     out.push(`uploader.prefix is not set: object keys start with "${propDefault(SETTINGS.s3Prefix)}" (the prototype's); set uploader.prefix ("" for none)`);
+  }
+  if (props.uploader?.encryption === undefined) {
+    out.push('uploader.encryption is not set: dumps, which hold every secret their JVM had, are stored as the bucket\'s default encryption '
+      + 'decides, unchecked; set uploader.encryption to {"mode": "SSE-KMS", "kmsKeyId": "..."} or {"mode": "SSE-S3"} (docs/access-control.md), '
+      + 'or {"mode": "none"} to keep it so');
   }
   if (c.app !== undefined && props.app?.enabled === undefined) {
     const exposed = c.app.exposed === undefined ? '' : ` and ${c.app.exposed}`;

@@ -90,7 +90,7 @@ describe('npm run synth (main.ts)', () => {
     expect(r.stdout).toBe('dist/heapdump-pipeline.k8s.yaml\npatches/collect-patch.json\n');
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     expect(lines.map((l) => /^WARNING \[heapdump-pipeline\/pipeline\] (\S+) is not set: /.exec(l)?.[1] ?? l))
-      .toEqual(['uploader.bucket', 'uploader.prefix', 'app.enabled', 'monitoring.enabled']);
+      .toEqual(['uploader.bucket', 'uploader.prefix', 'uploader.encryption', 'app.enabled', 'monitoring.enabled']);
     expect(lines[0]).toContain('"heap-dumps"');
     expect(lines[1]).toContain('"memory-leak-demo/"');
   });

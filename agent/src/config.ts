@@ -13,6 +13,7 @@ import { type InjectConfig, resolveInjectConfig } from './inject/config';
 import { type NotifyConfig, resolveNotifyConfig } from './report/config';
 import { CaBundleError, readCaBundle } from './net/ca-bundle';
 import type { ProxyConfig } from './net/proxy';
+import type { ObjectEncryption } from './uploader/encryption';
 import { collectConfigErrors, ConfigError, type Env, optional, rawValue, reportConfigError, required } from './config-read';
 import { envSettings, SETTINGS } from './settings';
 import { suggest } from './text/suggest';
@@ -116,6 +117,12 @@ export interface UploaderConfig extends CommonConfig {
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
   readonly retentionMaxBytes: number;
+  /** Server-side encryption requested for every object and checked on the verifying HEAD. */
+  readonly encryption: ObjectEncryption;
+  /** Tag objects with their pod's namespace and name. */
+  readonly objectTags: boolean;
+  /** Days dumps stay in S3 (the bucket's lifecycle rule expires them; checked at start). 0 = no check. */
+  readonly retentionDays: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,6 +229,18 @@ function s3Transport(env: Env): Pick<S3Config, 'caBundle' | 'proxy'> {
   return { ...(caBundle !== undefined ? { caBundle } : {}), ...(proxy !== undefined ? { proxy } : {}) };
 }
 
+/** S3_SERVER_SIDE_ENCRYPTION with S3_SSE_KMS_KEY_ID (a key only with SSE-KMS). */
+function encryption(env: Env): ObjectEncryption {
+  const mode = required(env, SETTINGS.s3Encryption);
+  const key = optional(env, SETTINGS.s3KmsKeyId);
+  if (mode === 'SSE-KMS') return { mode, ...(key !== undefined ? { kmsKeyId: key } : {}) };
+  if (key !== undefined && mode !== undefined) {
+    const name = ENV.s3KmsKeyId;
+    reportConfigError(new ConfigError(name, `${name}="${key}" is invalid: expected it unset unless ${ENV.s3Encryption}=SSE-KMS (it is "${mode}")`));
+  }
+  return { mode };
+}
+
 export function resolveUploaderConfig(env: Env): UploaderConfig {
   return {
     ...common(env),
@@ -245,6 +264,9 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     notify: resolveNotifyConfig(env),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
+    encryption: encryption(env),
+    objectTags: required(env, SETTINGS.s3ObjectTags),
+    retentionDays: required(env, SETTINGS.s3RetentionDays),
   };
 }
 

@@ -210,6 +210,16 @@ export const MARKER_STALE_MARGIN_MS = 5_000;
 /** Default dump file patterns (HotSpot, gzipped HotSpot from `jcmd GC.heap_dump -gz`, OpenJ9). */
 export const DEFAULT_DUMP_PATTERNS = ['*.hprof', '*.hprof.gz', '*.phd'] as const;
 
+/**
+ * Object tags (x-amz-tagging) on every object the pipeline writes for a pod's dump, for bucket policies
+ * (`s3:ExistingObjectTag/<key>`) and lifecycle rules that target a team. Values are the pod's namespace and name
+ * (Kubernetes names, which fit S3's tag rules); a folder whose name is not one gets no tag.
+ */
+export const OBJECT_TAGS = {
+  namespace: 'heapdump-pipeline.io/namespace',
+  pod: 'heapdump-pipeline.io/pod',
+} as const;
+
 /** Names of the user metadata keys on every uploaded object (x-amz-meta-*). */
 export const OBJECT_METADATA = {
   node: 'node',

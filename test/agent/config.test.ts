@@ -44,6 +44,7 @@ describe('defaults', () => {
       gzip: false, afterUpload: 'archive', digest: 'sha256', retentionMaxAgeMs: 604_800_000, retentionMaxBytes: 2 * 1024 ** 3,
       notify: { timeoutMs: 10_000, maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000 },
       maxWatches: 1024, maxFiles: 10_000, readTimeoutMs: 60_000, analysis: true,
+      encryption: { mode: 'none' }, objectTags: true, retentionDays: 30,
     });
   });
   test('every contract variable has a table entry with an expectation', () => {
@@ -113,6 +114,16 @@ describe('values', () => {
     expect(resolveWaitReadyConfig(BASE).podFolder).toBeUndefined();
     expect(resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_POD_FOLDER: 'false', HEAPDUMP_POD_NAME: '../x' }).podFolder).toBeUndefined();
     expect(resolveMountGuardConfig({ ...BASE, MOUNT_TARGET: '/host/mnt/dump/' }).target).toBe('/host/mnt/dump');
+  });
+  test('server-side encryption: a mode, and a KMS key with SSE-KMS only', () => {
+    const enc = (env: Record<string, string>) => resolveUploaderConfig({ ...UPLOADER, ...env }).encryption;
+    expect(enc({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-S3' })).toEqual({ mode: 'SSE-S3' });
+    expect(enc({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-KMS' })).toEqual({ mode: 'SSE-KMS' });
+    expect(enc({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-KMS', S3_SSE_KMS_KEY_ID: 'alias/heap-dumps' })).toEqual({ mode: 'SSE-KMS', kmsKeyId: 'alias/heap-dumps' });
+    const e = errorOf(() => enc({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-S3', S3_SSE_KMS_KEY_ID: 'testkey-1' }));
+    expect(e.message).toBe('S3_SSE_KMS_KEY_ID="testkey-1" is invalid: expected it unset unless S3_SERVER_SIDE_ENCRYPTION=SSE-KMS (it is "SSE-S3")');
+    expect(e.variable).toBe('S3_SSE_KMS_KEY_ID');
+    expect(errorOf(() => enc({ S3_SSE_KMS_KEY_ID: 'testkey-1' })).message).toContain('(it is "none")');
   });
   test('resolveConfig picks the resolver for the command', () => {
     expect(resolveConfig(COMMANDS.mountGuard, { ...BASE, ...IN_POD }).command).toBe('mount-guard');
@@ -223,6 +234,10 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'DUMP_ANALYSIS', 'sometimes', 'DUMP_ANALYSIS="sometimes" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_AGE', '7d', 'RETENTION_MAX_AGE="7d" is invalid: expected a number of seconds >= 0 (0 = off)'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_BYTES', '10GB', 'RETENTION_MAX_BYTES="10GB" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)'],
+  ['up', resolveUploaderConfig, 'S3_RETENTION_DAYS', '30d', 'S3_RETENTION_DAYS="30d" is invalid: expected a whole number of days between 0 and 36500 (0 = no expiry, no check)'],
+  ['up', resolveUploaderConfig, 'S3_OBJECT_TAGS', 'maybe', 'S3_OBJECT_TAGS="maybe" is invalid: expected true or false'],
+  ['up', resolveUploaderConfig, 'S3_SERVER_SIDE_ENCRYPTION', 'aws:kms', 'S3_SERVER_SIDE_ENCRYPTION="aws:kms" is invalid: expected one of none, SSE-S3, SSE-KMS'],
+  ['up', resolveUploaderConfig, 'S3_SSE_KMS_KEY_ID', 'my key', 'S3_SSE_KMS_KEY_ID="my key" is invalid: expected a KMS key id, key ARN or alias (letters, digits and : / _ + = . @ -, at most 2048 characters)'],
   ['up', resolveUploaderConfig, 'AWS_ACCESS_KEY_ID', '  ', 'AWS_ACCESS_KEY_ID="  " is invalid: expected a non-empty string'],
   ['up', resolveUploaderConfig, 'NOTIFY_KUBE_EVENTS', 'ja', 'NOTIFY_KUBE_EVENTS="ja" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'NOTIFY_CLUSTER_NAME', 'a\nb', 'NOTIFY_CLUSTER_NAME="a\nb" is invalid: expected a text of at most 63 characters without control characters'],

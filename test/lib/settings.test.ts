@@ -54,6 +54,8 @@ const CONTEXT: Record<string, (value: unknown) => Props> = {
   'uploader.caBundle.source': (v) => (v === 'configmap' ? { uploader: { caBundle: { configMapName: 's3-ca' } } } : {}),
   'uploader.caBundle.configMapName': () => ({ uploader: { caBundle: { source: 'configmap' } } }),
   'uploader.caBundle.key': () => ({ uploader: { caBundle: { source: 'configmap', configMapName: 's3-ca' } } }),
+  // A KMS key only goes with SSE-KMS.
+  'uploader.encryption.kmsKeyId': () => ({ uploader: { encryption: { mode: 'SSE-KMS' } } }),
   // NO_PROXY only goes with a proxy.
   'uploader.proxy.noProxy': () => ({ uploader: { proxy: { httpsProxy: 'http://proxy.example.com:3128' } } }),
 };

@@ -3,7 +3,7 @@ import { find } from '../support/manifests';
 
 const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
 /** The defaults that warn when left unset (test/lib/default-warnings.test.ts), chosen: only storage's own warnings remain. */
-const CHOSEN = { uploader: { bucket: 'heap-dumps', prefix: 'memory-leak-demo/' }, app: { enabled: true }, monitoring: { enabled: true } };
+const CHOSEN = { uploader: { bucket: 'heap-dumps', prefix: 'memory-leak-demo/', encryption: { mode: 'none' as const } }, app: { enabled: true }, monitoring: { enabled: true } };
 
 describe('DumpStorage', () => {
   test('defaults: 10Gi ReadWriteMany dump-storage-pvc on the default StorageClass, no warning', () => {

@@ -80,7 +80,7 @@ export const BROKEN_CONFIGS: readonly BrokenConfig[] = [
   {
     name: 'an unknown key',
     apply: edit((c) => { c.uploader.bukcet = 'x'; }),
-    line: `${FILE}: Unknown key uploader.bukcet: did you mean uploader.bucket? (expected a key of uploader: bucket, prefix, watchIntervalSeconds, fileStableTimeSeconds, completeQuietTimeSeconds, patterns, endpoint, forcePathStyle, region, storageClass, checksumMode, partSizeMb, concurrency, gzip, afterUpload, payloadChecksum, analysis, retentionMaxAgeSeconds, retentionMaxBytes, logLevel, resources, waitReadyResources, extraEnv, credentials, caBundle, proxy, notifications, multipartThresholdMb)`,
+    line: `${FILE}: Unknown key uploader.bukcet: did you mean uploader.bucket? (expected a key of uploader: bucket, prefix, watchIntervalSeconds, fileStableTimeSeconds, completeQuietTimeSeconds, patterns, endpoint, forcePathStyle, region, storageClass, checksumMode, partSizeMb, concurrency, gzip, afterUpload, payloadChecksum, analysis, retentionMaxAgeSeconds, retentionMaxBytes, retentionDays, objectTags, encryption, logLevel, resources, waitReadyResources, extraEnv, credentials, caBundle, proxy, notifications, multipartThresholdMb)`,
   },
   {
     // The value is left out: here it is the whole uploader object, hundreds of characters.

@@ -791,6 +791,23 @@ export function url(protocols: readonly ('http:' | 'https:')[]): Kind<string> {
   });
 }
 
+/**
+ * A KMS key for SSE-KMS as S3 takes it in x-amz-server-side-encryption-aws-kms-key-id: a key id, a key ARN, an
+ * alias (`alias/name`) or an alias ARN on AWS; a key name on S3-compatible servers (Ceph RGW: the KMS backend's key
+ * name). No spaces or control characters (it is a header value).
+ */
+export function kmsKeyId(): Kind<string> {
+  const re = /^[A-Za-z0-9:/_+=.@-]{1,2048}$/;
+  return stringKind({
+    name: 'KMS key id',
+    expected: 'a KMS key id, key ARN or alias (letters, digits and : / _ + = . @ -, at most 2048 characters)',
+    check: matching(re),
+    schema: { pattern: re.source },
+    valid: ['arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', 'alias/heap-dumps', 'testkey-1'],
+    invalid: ['my key', 'a\nb', ''],
+  });
+}
+
 /** A short one-line text: 1 to `max` characters, no control characters (e.g. a cluster name shown in messages). */
 export function shortText(max: number): Kind<string> {
   const re = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${max}}$`);

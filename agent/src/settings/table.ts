@@ -24,7 +24,7 @@ import { NOTIFICATION_EVENTS } from '../report/report';
 import { LOG_LEVELS } from '../runtime/logger';
 import {
   absolutePath, annotations, boolean, bucket, byteSize, collectedNamespaces, dnsLabel, dnsSubdomain, fileName, globList, heapSize, host,
-  httpUrl, image, integer, labels, oneOf, oneOfList, prefix, quantity, region, resources, roleArn, secretKey, seconds,
+  httpUrl, image, integer, kmsKeyId, labels, oneOf, oneOfList, prefix, quantity, region, resources, roleArn, secretKey, seconds,
   shortText, text, url, urlPath,
 } from './kinds';
 import { affinity, envVars, namePrefix, noProxyList, proxyUrl, secretNames, tolerations } from './pod-kinds';
@@ -54,6 +54,8 @@ export const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
 export const CREDENTIAL_SOURCES = ['secret', 'workload-identity'] as const;
 export const AFTER_UPLOAD_ACTIONS = ['archive', 'delete', 'keep'] as const;
 export const PAYLOAD_CHECKSUMS = ['auto', 'md5', 'sha256'] as const;
+/** Server-side encryption the uploader requests for every object and checks on the verifying HEAD (agent/src/uploader/encryption.ts). */
+export const ENCRYPTION_MODES = ['none', 'SSE-S3', 'SSE-KMS'] as const;
 /** Message formats of the notification webhook (agent/src/report/webhook.ts). */
 export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
 /** Where the kubelet mounts a ServiceAccount token, its CA bundle and the namespace (and where the agent looks). */
@@ -105,6 +107,14 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     typeName: 'UploaderCredentials',
     doc: 'Where the uploader\'s S3 credentials come from.',
     defaultText: 'static keys from the Secret `s3-credentials`',
+  },
+  'uploader.encryption': {
+    typeName: 'S3EncryptionSettings',
+    doc: 'Server-side encryption of every object the uploader writes (the dump and its summaries): requested on every PUT and '
+      + 'CreateMultipartUpload and checked on the HEAD that verifies the dump. A dump the server stored without it (or with '
+      + 'another KMS key) is not verified: it stays on the node and is uploaded again over that object. '
+      + 'Synth warns while this is not set (`{"mode": "none"}` says so on purpose). Details: docs/access-control.md.',
+    defaultText: '`none`: objects are stored as the bucket\'s default encryption decides, unchecked',
   },
   'uploader.notifications': {
     typeName: 'UploaderNotifications',
@@ -506,6 +516,45 @@ export const SETTINGS = {
     readBy: [COMMANDS.uploader],
     doc: 'While all local dumps of a node (pending and archived) exceed this, remove the oldest archived ones, each '
       + 'checked in S3 once more first (never one not yet in S3).',
+  }),
+  s3RetentionDays: setting({
+    env: 'S3_RETENTION_DAYS',
+    prop: 'uploader.retentionDays',
+    kind: integer({ min: 0, max: 36_500, unit: 'days', zero: 'no expiry, no check' }),
+    default: 30,
+    readBy: [COMMANDS.uploader],
+    doc: 'How long dumps (and their summary and leak report objects) stay in S3. The bucket\'s lifecycle rule does the '
+      + 'expiring (`npm run bucket-lifecycle -- --print` or `--apply` writes it for `prefix`); the uploader checks at start and '
+      + 'every 10 minutes that a rule covering its keys expires them within this many days, and logs a warning and sets '
+      + '`heapdump_uploader_bucket_lifecycle_ok` to 0 when none does.',
+  }),
+  s3ObjectTags: setting({
+    env: 'S3_OBJECT_TAGS',
+    prop: 'uploader.objectTags',
+    kind: boolean(),
+    default: true,
+    readBy: [COMMANDS.uploader],
+    doc: 'Tag every object with its pod\'s namespace and name (`heapdump-pipeline.io/namespace`, `heapdump-pipeline.io/pod`), '
+      + 'so bucket policies and lifecycle rules can target a team; needs s3:PutObjectTagging (and s3:GetObjectTagging, to '
+      + 'check a multipart upload\'s tags). `false` for a server that refuses x-amz-tagging.',
+  }),
+  s3Encryption: setting({
+    env: 'S3_SERVER_SIDE_ENCRYPTION',
+    prop: 'uploader.encryption.mode',
+    kind: oneOf(ENCRYPTION_MODES, 'S3EncryptionMode'),
+    default: 'none',
+    readBy: [COMMANDS.uploader],
+    doc: '`SSE-S3`: x-amz-server-side-encryption: AES256 (keys managed by the S3 service; AWS S3, Ceph RGW 18 and later). '
+      + '`SSE-KMS`: aws:kms with `kmsKeyId` (AWS KMS; Ceph RGW with a KMS backend). `none`: no header, no check.',
+  }),
+  s3KmsKeyId: setting({
+    env: 'S3_SSE_KMS_KEY_ID',
+    prop: 'uploader.encryption.kmsKeyId',
+    kind: kmsKeyId(),
+    defaultText: 'unset: the S3 service\'s default KMS key (AWS: `aws/s3`; Ceph RGW requires a key)',
+    readBy: [COMMANDS.uploader],
+    doc: '`SSE-KMS` only: the key, sent as x-amz-server-side-encryption-aws-kms-key-id; the HEAD must name the same key (a key '
+      + 'id matches its key ARN; with an alias only the mode is checked, since S3 answers with the key\'s ARN).',
   }),
   logLevel: setting({
     env: 'LOG_LEVEL',

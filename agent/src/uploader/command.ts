@@ -9,6 +9,8 @@ import { tuneV8ForFlatMemory } from './file-source';
 import { createNotifier } from '../report/notifier';
 import type { DumpReport } from '../report/report';
 import { Retainer } from './after-upload';
+import { nodePrefix } from './keys';
+import { LifecycleCheck } from './lifecycle';
 import { hprofTriage } from './triage';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
@@ -55,7 +57,22 @@ export function createStore(
     concurrency: config.concurrency,
     multipartThresholdBytes: config.multipartThresholdBytes,
     logger: ctx.logger.child('s3'),
+    encryption: config.encryption,
+    objectTags: config.objectTags,
   });
+}
+
+/** The check that the bucket's lifecycle rule expires this node's dumps (none with S3_RETENTION_DAYS=0). */
+export function createLifecycleCheck(
+  config: UploaderConfig,
+  store: S3Store,
+  ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry'>,
+  intervalMs?: number,
+): LifecycleCheck | undefined {
+  if (config.retentionDays === 0) return undefined;
+  return new LifecycleCheck(store, {
+    keyPrefix: nodePrefix(config.s3.prefix, config.nodeName), retentionDays: config.retentionDays, ...(intervalMs !== undefined ? { intervalMs } : {}),
+  }, { clock: ctx.clock, logger: ctx.logger.child('lifecycle'), registry: ctx.registry });
 }
 
 /** What happens to verified dumps (AFTER_UPLOAD) and how long archived ones stay (retention). */
@@ -78,8 +95,10 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   const post = createPost({ ...(config.s3.caBundle ? { caPem: config.s3.caBundle.pem } : {}), ...(config.s3.proxy ? { proxy: config.s3.proxy } : {}) });
   const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal, post });
   ctx.onShutdown('notifications', () => notifier.close());
+  const lifecycle = createLifecycleCheck(config, store, ctx);
   await new Uploader(config, store, retainer, ctx, {
     ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
+    ...(lifecycle ? { lifecycle } : {}),
     onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName)),
   }).run();
 }
