@@ -1,8 +1,10 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { CollectOptions, PodLike } from '../agent/src/inject/collect-pod';
 import { COMMANDS } from '../agent/src/contract';
 import { type CollectedNamespaceValue, SETTINGS } from '../agent/src/settings';
 import { DumpVolumeAdmissionPolicy } from './admission-policy';
+import { unchosenDefaultWarnings } from './default-warnings';
 import { Application } from './app';
 import { COLLECTED_NAMESPACE_BINDING_NAME, CollectedNamespaceAccess } from './collected-namespace';
 import { CollectError, collectInto, collectPatch, type CollectedWorkload, type CollectTarget, type CollectWorkloadOptions, apiObjectOf } from './collect';
@@ -12,6 +14,7 @@ import { HeapDumpApi, API_NAME, resolveWebUrl } from './heapdump-api';
 import { HeapDumpApiAccess } from './heapdump-api-access';
 import { Injector, injectorNames } from './injector';
 import { InjectorWebhook } from './injector-webhook';
+import { INSTANCE_LABEL } from './labels';
 import { collectLabelValue, namedProp, prefixed } from './names';
 import { HeapDumpMonitoring, SCRAPED_COMPONENTS, SCRAPED_COMPONENTS_WITH_INJECTOR } from './monitoring';
 import { PipelineNamespace } from './namespace';
@@ -25,6 +28,7 @@ import { Uploader } from './uploader';
 import { uploaderRemovesLocalDumps } from './uploader-config';
 import { PipelinePropsError, withPropScope } from './validation';
 import { VolumeManager } from './volume-manager';
+import { addWarning } from './warnings';
 
 export type { PipelineSettings } from './generated/settings';
 export { CollectError } from './collect';
@@ -42,6 +46,7 @@ export const CLUSTER_OBJECT_NAMES = {
   mountGuardSccClusterRole: 'dump-volume-scc-user',
   admissionPolicy: 'heapdump-dump-volume',
   injectorWebhook: 'heapdump-pipeline-inject',
+  execGuard: 'heapdump-pipeline-exec-guard',
   eventReporter: EVENT_REPORTER_ROLE_NAME,
 } as const;
 
@@ -108,6 +113,7 @@ export class HeapDumpPipeline extends Construct {
     const injector = injectorNames(r.namePrefix);
     const webhook = r.injector.enabled ? withPropScope('injector', () => new InjectorWebhook(this, 'InjectorWebhook', {
       name: name(CLUSTER_OBJECT_NAMES.injectorWebhook),
+      execGuardName: name(CLUSTER_OBJECT_NAMES.execGuard),
       serviceName: injector.name,
       pipelineNamespace: r.namespace,
       namespaces: this.collectedNamespaces,
@@ -210,11 +216,22 @@ export class HeapDumpPipeline extends Construct {
     }
 
     // 4. The demo application, in its own namespace, collected exactly as a team's service would be.
+    let monitor: string | undefined;
+    if (r.monitoring !== undefined) monitor = props.monitoring?.scrapeKind ?? 'PodMonitor';
     if (r.app !== undefined) {
       const { enabled: _enabled, ...app } = props.app ?? {};
       this.app = withPropScope('app', () => new Application(this, 'App', { ...app, namespace: r.app!.namespace, platform: r.platform }));
       this.collect(this.app.deployment);
     }
+    const exposed = r.platform === 'openshift' ? 'Route' : props.app?.ingress !== undefined ? 'Ingress' : undefined;
+    for (const w of unchosenDefaultWarnings(props, {
+      platform: r.platform,
+      app: this.app === undefined ? undefined : { namespace: this.app.namespace, deployment: this.app.name, exposed },
+      monitoring: monitor === undefined ? undefined : { scrapeKind: monitor },
+    })) addWarning(this, w);
+
+    // Which pipeline each object belongs to: what upgrade pruning and uninstall select (with PART_OF).
+    for (const c of this.node.findAll()) if (c instanceof ApiObject) c.metadata.addLabel(INSTANCE_LABEL, this.namespace);
   }
 
   /**

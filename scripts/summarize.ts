@@ -12,6 +12,7 @@ import { open } from 'fs/promises';
 import { hostname } from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
+import { inertJson } from '../agent/src/text/escape';
 import { fileNameReader, gzipFileNameReader, HprofAnalyzer, renderSummaryText, summaryDocument } from '../agent/src/triage';
 import { readPass } from '../agent/src/uploader/read-pass';
 import { kindOfName } from '../agent/src/uploader/upload-job';
@@ -64,7 +65,7 @@ async function main(argv: readonly string[]): Promise<number> {
       complete: heap.complete && (pass.decoded?.complete ?? true),
       ...(pass.decoded?.uncompressedSize !== undefined ? { compression: 'gzip' as const, uncompressedSize: pass.decoded.uncompressedSize } : {}),
     }, heap);
-    process.stdout.write(json ? `${JSON.stringify(doc, null, 2)}\n` : renderSummaryText(doc));
+    process.stdout.write(json ? `${inertJson(doc, 2)}\n` : renderSummaryText(doc));
     return 0;
   } finally {
     await fh.close();

@@ -70,8 +70,8 @@ describe('committed dist/', () => {
 
   test('cluster-scoped objects carry no namespace', () => {
     const clusterScoped = distObjects().filter((o) => CLUSTER_SCOPED_KINDS.includes(o.kind));
-    // + the event reporter ClusterRole (Events are on in pipeline.config.json), + the heapdumps API's APIService, two ClusterRoles and its auth-delegator binding
-    expect(clusterScoped.length).toBe(17);
+    // + the event reporter ClusterRole (Events are on in pipeline.config.json), the exec guard, and the heapdumps API's APIService, two ClusterRoles and auth-delegator binding
+    expect(clusterScoped.length).toBe(18);
     expect(clusterScoped.filter((o) => o.metadata.namespace !== undefined)).toEqual([]);
   });
 

@@ -86,6 +86,8 @@ export type AfterUploadAction = 'archive' | 'delete' | 'keep';
 
 export type PayloadChecksum = 'auto' | 'md5' | 'sha256';
 
+export type S3EncryptionMode = 'none' | 'SSE-S3' | 'SSE-KMS';
+
 export type AgentLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type CredentialSource = 'secret' | 'workload-identity';
@@ -545,7 +547,36 @@ export interface UploaderSettings {
    */
   readonly retentionMaxBytes?: number | string;
   /**
-   * JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app's
+   * How long dumps (and their summary and leak report objects) stay in S3. The bucket's lifecycle rule does the
+   * expiring (`npm run bucket-lifecycle -- --print` or `--apply` writes it for `prefix`); the uploader checks at
+   * start and every 10 minutes that a rule covering its keys expires them within this many days, and logs a
+   * warning and sets `heapdump_uploader_bucket_lifecycle_ok` to 0 when none does.
+   *
+   * Accepted: a whole number of days between 0 and 36500 (0 = no expiry, no check). Agent variable:
+   * `S3_RETENTION_DAYS`.
+   * @default 30
+   */
+  readonly retentionDays?: number;
+  /**
+   * Tag every object with its pod's namespace and name (`heapdump-pipeline.io/namespace`,
+   * `heapdump-pipeline.io/pod`), so bucket policies and lifecycle rules can target a team; needs
+   * s3:PutObjectTagging (and s3:GetObjectTagging, to check a multipart upload's tags). `false` for a server that
+   * refuses x-amz-tagging.
+   *
+   * Accepted: true or false. Agent variable: `S3_OBJECT_TAGS`.
+   * @default true
+   */
+  readonly objectTags?: boolean;
+  /**
+   * Server-side encryption of every object the uploader writes (the dump and its summaries): requested on every
+   * PUT and CreateMultipartUpload and checked on the HEAD that verifies the dump. A dump the server stored without
+   * it (or with another KMS key) is not verified: it stays on the node and is uploaded again over that object.
+   * Synth warns while this is not set (`{"mode": "none"}` says so on purpose). Details: docs/access-control.md.
+   * @default - `none`: objects are stored as the bucket's default encryption decides, unchecked
+   */
+  readonly encryption?: S3EncryptionSettings;
+  /**
+   * Lowest level logged (debug, info, warn, error). The prop sets the uploader, its wait-ready and the app's
    * wait-ready; the mount guard always logs at info.
    *
    * Accepted: one of debug, info, warn, error. Agent variable: `LOG_LEVEL`.
@@ -590,20 +621,22 @@ export interface UploaderSettings {
    */
   readonly credentials?: UploaderCredentials;
   /**
-   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
-   * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
-   * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
-   * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
-   * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
-   * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
-   * certificate in it. A changed bundle applies when the uploader restarts.
+   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA)
+   * and for the notification webhook, appended to Node's built-in public roots. `openshift-trusted`: the cluster's
+   * trusted CA bundle (the proxy's `trustedCA` and the system roots), which the Cluster Network Operator injects
+   * into a ConfigMap the pipeline emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`.
+   * `configmap`: a ConfigMap you create in the pipeline namespace (`oc create configmap s3-ca
+   * --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at start
+   * (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the
+   * uploader restarts.
    * @default - Node's built-in public roots only
    */
   readonly caBundle?: S3CaBundleSettings;
   /**
    * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
    * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
-   * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+   * AWS SDK ignores these variables by itself), and so does the notification webhook (a Slack webhook is outside
+   * the cluster; NO_PROXY applies); Kubernetes Events connect directly.
    * @default - direct connections
    */
   readonly proxy?: S3ProxySettings;
@@ -669,6 +702,33 @@ export interface UploaderCredentials {
    * @default - none
    */
   readonly serviceAccountAnnotations?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Server-side encryption of every object the uploader writes (the dump and its summaries): requested on every
+ * PUT and CreateMultipartUpload and checked on the HEAD that verifies the dump. A dump the server stored without
+ * it (or with another KMS key) is not verified: it stays on the node and is uploaded again over that object.
+ * Synth warns while this is not set (`{"mode": "none"}` says so on purpose). Details: docs/access-control.md.
+ */
+export interface S3EncryptionSettings {
+  /**
+   * `SSE-S3`: x-amz-server-side-encryption: AES256 (keys managed by the S3 service; AWS S3, Ceph RGW 18 and
+   * later). `SSE-KMS`: aws:kms with `kmsKeyId` (AWS KMS; Ceph RGW with a KMS backend). `none`: no header, no
+   * check.
+   *
+   * Accepted: one of none, SSE-S3, SSE-KMS. Agent variable: `S3_SERVER_SIDE_ENCRYPTION`.
+   * @default 'none'
+   */
+  readonly mode?: S3EncryptionMode;
+  /**
+   * `SSE-KMS` only: the key, sent as x-amz-server-side-encryption-aws-kms-key-id; the HEAD must name the same key
+   * (a key id matches its key ARN; with an alias only the mode is checked, since S3 answers with the key's ARN).
+   *
+   * Accepted: a KMS key id, key ARN or alias (letters, digits and : / _ + = . @ -, at most 2048 characters). Agent
+   * variable: `S3_SSE_KMS_KEY_ID`.
+   * @default - unset: the S3 service's default KMS key (AWS: `aws/s3`; Ceph RGW requires a key)
+   */
+  readonly kmsKeyId?: string;
 }
 
 /**
@@ -756,13 +816,14 @@ export interface NotificationWebhookSettings {
 }
 
 /**
- * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
- * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
- * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
- * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
- * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
- * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
- * certificate in it. A changed bundle applies when the uploader restarts.
+ * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA)
+ * and for the notification webhook, appended to Node's built-in public roots. `openshift-trusted`: the cluster's
+ * trusted CA bundle (the proxy's `trustedCA` and the system roots), which the Cluster Network Operator injects
+ * into a ConfigMap the pipeline emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`.
+ * `configmap`: a ConfigMap you create in the pipeline namespace (`oc create configmap s3-ca
+ * --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at start
+ * (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the
+ * uploader restarts.
  */
 export interface S3CaBundleSettings {
   /**
@@ -792,7 +853,8 @@ export interface S3CaBundleSettings {
 /**
  * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
  * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
- * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+ * AWS SDK ignores these variables by itself), and so does the notification webhook (a Slack webhook is outside
+ * the cluster; NO_PROXY applies); Kubernetes Events connect directly.
  */
 export interface S3ProxySettings {
   /**

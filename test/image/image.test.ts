@@ -36,6 +36,7 @@ import {
   runFlags,
 } from '../support/podman';
 import { disposeAll, S3Server, sha256File, startS3Server } from '../support/s3';
+import { note } from '../support/notes';
 
 const BUILD_TIMEOUT_MS = 30 * 60_000;
 /** Each container start copies the image's file system (vfs): seconds each on a busy machine. */
@@ -51,7 +52,7 @@ beforeAll(async () => {
   if (build.code !== 0) throw new Error(`npm run image failed (exit ${build.code}):\n${build.output.slice(-6000)}`);
   const size = (await inspectImage(image)).Size;
   // for the record (CI log): how long the build took here and how big the image is
-  console.log(`npm run image: ${build.seconds.toFixed(0)} s; ${image}: ${(size / 1e6).toFixed(0)} MB uncompressed`);
+  note(`npm run image: ${build.seconds.toFixed(0)} s; ${image}: ${(size / 1e6).toFixed(0)} MB uncompressed`);
 }, BUILD_TIMEOUT_MS + 60_000);
 
 afterAll(disposeAll);

@@ -55,6 +55,7 @@ describe('HeapDumpPipeline', () => {
       'ValidatingAdmissionPolicy/heapdump-dump-volume',
       'ValidatingAdmissionPolicyBinding/heapdump-dump-volume',
       'MutatingWebhookConfiguration/heapdump-pipeline-inject',
+      'ValidatingWebhookConfiguration/heapdump-pipeline-exec-guard',
       'APIService/v1alpha1.heapdump-pipeline.io',
       'ClusterRole/heapdump-pipeline-heapdumps-edit',
       'ClusterRole/heapdump-pipeline-heapdumps-view',
@@ -150,7 +151,7 @@ describe('HeapDumpPipeline', () => {
     new HeapDumpPipeline(chart, 'dumps', { agentImage: IMAGE });
     const objects = chart.toJson() as { kind: string; metadata: { namespace?: string } }[];
     const clusterScoped = objects.filter((o) => CLUSTER_SCOPED_KINDS.includes(o.kind));
-    expect(clusterScoped).toHaveLength(16);
+    expect(clusterScoped).toHaveLength(17);
     expect(clusterScoped.map((o) => o.metadata.namespace).filter((n) => n !== undefined)).toEqual([]);
     expect(objects.filter((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind)).every((o) => ['heapdump-system', 'memory-leak-demo', 'kube-system'].includes(o.metadata.namespace!))).toBe(true);
   });
@@ -189,7 +190,8 @@ describe('HeapDumpPipeline', () => {
     expect(ofKind(objects, 'DaemonSet')).toHaveLength(2);
     for (const [kind, name] of [
       ['SecurityContextConstraints', 'heap-dump-app'], ['ClusterRole', 'heap-dump-app-scc-user'], ['ValidatingAdmissionPolicy', 'heapdump-dump-volume'],
-      ['ValidatingAdmissionPolicyBinding', 'heapdump-dump-volume'], ['MutatingWebhookConfiguration', 'heapdump-pipeline-inject'], ['Deployment', 'heapdump-injector'],
+      ['ValidatingAdmissionPolicyBinding', 'heapdump-dump-volume'], ['MutatingWebhookConfiguration', 'heapdump-pipeline-inject'],
+      ['ValidatingWebhookConfiguration', 'heapdump-pipeline-exec-guard'], ['Deployment', 'heapdump-injector'],
     ]) expect(find(objects, kind, name)).toBeDefined();
     expect(find(objects, 'RoleBinding', 'heapdump-app-scc').metadata.namespace).toBe('orders');
   });

@@ -54,6 +54,8 @@ const CONTEXT: Record<string, (value: unknown) => Props> = {
   'uploader.caBundle.source': (v) => (v === 'configmap' ? { uploader: { caBundle: { configMapName: 's3-ca' } } } : {}),
   'uploader.caBundle.configMapName': () => ({ uploader: { caBundle: { source: 'configmap' } } }),
   'uploader.caBundle.key': () => ({ uploader: { caBundle: { source: 'configmap', configMapName: 's3-ca' } } }),
+  // A KMS key only goes with SSE-KMS.
+  'uploader.encryption.kmsKeyId': () => ({ uploader: { encryption: { mode: 'SSE-KMS' } } }),
   // The web page's Route host is OpenShift's; workload identity needs a role or annotations.
   'api.credentials.source': (v) => (v === 'workload-identity' ? { api: { credentials: { roleArn: ARN } } } : {}),
   'api.credentials.roleArn': () => ({ api: { credentials: { source: 'workload-identity' } } }),
@@ -82,7 +84,9 @@ describe.each(PROPS)('%s', (_name, s) => {
         expect(e).toBeInstanceOf(PipelinePropsError);
         message = (e as Error).message;
       }
-      expect({ v, message: message.startsWith(`Invalid ${s.prop}`) && !message.includes('\n') }).toEqual({ v, message: true });
+      // A key the value must not have is named as such (lib/validation.ts): "Unknown key <prop>.<key>".
+      const named = message.startsWith(`Invalid ${s.prop}`) || message.startsWith(`Unknown key ${s.prop}`);
+      expect({ v, message: named && !message.includes('\n') }).toEqual({ v, message: true });
       if (s.secret) expect({ v, message }).toEqual({ v, message: expect.stringMatching(/^Invalid \S+: "<redacted>" \(expected /) });
     }
   });

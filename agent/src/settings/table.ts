@@ -24,16 +24,22 @@ import { NOTIFICATION_EVENTS } from '../report/report';
 import { LOG_LEVELS } from '../runtime/logger';
 import {
   absolutePath, annotations, boolean, bucket, byteSize, collectedNamespaces, dnsLabel, dnsSubdomain, fileName, globList, heapSize, host,
-  httpUrl, image, integer, labels, oneOf, oneOfList, prefix, quantity, region, resources, roleArn, secretKey, seconds,
+  httpUrl, image, integer, kmsKeyId, labels, oneOf, oneOfList, prefix, quantity, region, resources, roleArn, secretKey, seconds,
   shortText, text, url, urlPath,
 } from './kinds';
 import { affinity, envVars, namePrefix, noProxyList, proxyUrl, secretNames, tolerations } from './pod-kinds';
+import { IMAGE_PULL_POLICIES, INJECT_POLICIES, INJECT_SETTINGS } from './inject-table';
 import { type Group, setting } from './setting';
 
+export { IMAGE_PULL_POLICIES, INJECT_POLICIES } from './inject-table';
+
 const ALL = [COMMANDS.mountGuard, COMMANDS.waitReady, COMMANDS.uploader] as const;
+/** Read by every command (agent/src/config.ts `common`), whichever commands there are. */
+const EVERY_COMMAND = Object.values(COMMANDS);
+/** How the agent writes its log lines (agent/src/runtime/logger.ts). */
+export const LOG_FORMATS = ['auto', 'json', 'text'] as const;
 
 export const PLATFORMS = ['openshift', 'kubernetes'] as const;
-export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 export const DUMP_ACCESS_MODES = ['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod'] as const;
 /**
  * Storage classes an upload may request: the S3 API's classes for PutObject (all members of the SDK's
@@ -48,12 +54,12 @@ export const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
 export const CREDENTIAL_SOURCES = ['secret', 'workload-identity'] as const;
 export const AFTER_UPLOAD_ACTIONS = ['archive', 'delete', 'keep'] as const;
 export const PAYLOAD_CHECKSUMS = ['auto', 'md5', 'sha256'] as const;
+/** Server-side encryption the uploader requests for every object and checks on the verifying HEAD (agent/src/uploader/encryption.ts). */
+export const ENCRYPTION_MODES = ['none', 'SSE-S3', 'SSE-KMS'] as const;
 /** Message formats of the notification webhook (agent/src/report/webhook.ts). */
 export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
 /** Where the kubelet mounts a ServiceAccount token, its CA bundle and the namespace (and where the agent looks). */
 export const DEFAULT_KUBE_CREDENTIALS_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** The `inject` webhook's policies (agent/src/inject/config.ts): only annotated pods, or every pod unless annotated "false". */
-export const INJECT_POLICIES = ['opt-in', 'opt-out'] as const;
 /** The command the Event and the notifications name for getting a dump (agent/src/report/retrieval-hint.ts); `off` without the API. */
 export const RETRIEVAL_HINTS = ['off', 'oc', 'kubectl'] as const;
 /** How the `api` command serves its web page (agent/src/api/web). */
@@ -106,6 +112,14 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     doc: 'Where the uploader\'s S3 credentials come from.',
     defaultText: 'static keys from the Secret `s3-credentials`',
   },
+  'uploader.encryption': {
+    typeName: 'S3EncryptionSettings',
+    doc: 'Server-side encryption of every object the uploader writes (the dump and its summaries): requested on every PUT and '
+      + 'CreateMultipartUpload and checked on the HEAD that verifies the dump. A dump the server stored without it (or with '
+      + 'another KMS key) is not verified: it stays on the node and is uploaded again over that object. '
+      + 'Synth warns while this is not set (`{"mode": "none"}` says so on purpose). Details: docs/access-control.md.',
+    defaultText: '`none`: objects are stored as the bucket\'s default encryption decides, unchecked',
+  },
   'uploader.notifications': {
     typeName: 'UploaderNotifications',
     doc: 'Telling the owning team about each uploaded dump: a Kubernetes Event on the pod that wrote it, and an optional webhook.',
@@ -119,8 +133,8 @@ export const GROUPS: Readonly<Record<string, Group>> = {
   },
   'uploader.caBundle': {
     typeName: 'S3CaBundleSettings',
-    doc: 'Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA), '
-      + 'appended to Node\'s built-in public roots. `openshift-trusted`: the cluster\'s trusted CA bundle (the proxy\'s `trustedCA` '
+    doc: 'Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA) and for '
+      + 'the notification webhook, appended to Node\'s built-in public roots. `openshift-trusted`: the cluster\'s trusted CA bundle (the proxy\'s `trustedCA` '
       + 'and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline emits with the label '
       + '`config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you create in the pipeline namespace '
       + '(`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at '
@@ -131,7 +145,8 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     typeName: 'S3ProxySettings',
     doc: 'An HTTP proxy between the uploader and the S3 endpoint (the JSON config\'s `uploader.proxy` object, named as OpenShift\'s '
       + 'cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the AWS SDK ignores these '
-      + 'variables by itself); Kubernetes Events and the notification webhook connect directly.',
+      + 'variables by itself), and so does the notification webhook (a Slack webhook is outside the cluster; NO_PROXY applies); '
+      + 'Kubernetes Events connect directly.',
     defaultText: 'direct connections',
   },
   'uploader.credentials.secretValues': {
@@ -524,14 +539,63 @@ export const SETTINGS = {
     doc: 'While all local dumps of a node (pending and archived) exceed this, remove the oldest archived ones, each '
       + 'checked in S3 once more first (never one not yet in S3).',
   }),
+  s3RetentionDays: setting({
+    env: 'S3_RETENTION_DAYS',
+    prop: 'uploader.retentionDays',
+    kind: integer({ min: 0, max: 36_500, unit: 'days', zero: 'no expiry, no check' }),
+    default: 30,
+    readBy: [COMMANDS.uploader],
+    doc: 'How long dumps (and their summary and leak report objects) stay in S3. The bucket\'s lifecycle rule does the '
+      + 'expiring (`npm run bucket-lifecycle -- --print` or `--apply` writes it for `prefix`); the uploader checks at start and '
+      + 'every 10 minutes that a rule covering its keys expires them within this many days, and logs a warning and sets '
+      + '`heapdump_uploader_bucket_lifecycle_ok` to 0 when none does.',
+  }),
+  s3ObjectTags: setting({
+    env: 'S3_OBJECT_TAGS',
+    prop: 'uploader.objectTags',
+    kind: boolean(),
+    default: true,
+    readBy: [COMMANDS.uploader],
+    doc: 'Tag every object with its pod\'s namespace and name (`heapdump-pipeline.io/namespace`, `heapdump-pipeline.io/pod`), '
+      + 'so bucket policies and lifecycle rules can target a team; needs s3:PutObjectTagging (and s3:GetObjectTagging, to '
+      + 'check a multipart upload\'s tags). `false` for a server that refuses x-amz-tagging.',
+  }),
+  s3Encryption: setting({
+    env: 'S3_SERVER_SIDE_ENCRYPTION',
+    prop: 'uploader.encryption.mode',
+    kind: oneOf(ENCRYPTION_MODES, 'S3EncryptionMode'),
+    default: 'none',
+    readBy: [COMMANDS.uploader],
+    doc: '`SSE-S3`: x-amz-server-side-encryption: AES256 (keys managed by the S3 service; AWS S3, Ceph RGW 18 and later). '
+      + '`SSE-KMS`: aws:kms with `kmsKeyId` (AWS KMS; Ceph RGW with a KMS backend). `none`: no header, no check.',
+  }),
+  s3KmsKeyId: setting({
+    env: 'S3_SSE_KMS_KEY_ID',
+    prop: 'uploader.encryption.kmsKeyId',
+    kind: kmsKeyId(),
+    defaultText: 'unset: the S3 service\'s default KMS key (AWS: `aws/s3`; Ceph RGW requires a key)',
+    readBy: [COMMANDS.uploader],
+    doc: '`SSE-KMS` only: the key, sent as x-amz-server-side-encryption-aws-kms-key-id; the HEAD must name the same key (a key '
+      + 'id matches its key ARN; with an alias only the mode is checked, since S3 answers with the key\'s ARN).',
+  }),
   logLevel: setting({
     env: 'LOG_LEVEL',
     prop: 'uploader.logLevel',
     kind: oneOf(LOG_LEVELS, 'AgentLogLevel'),
     default: 'info',
-    readBy: [...ALL, COMMANDS.api],
-    doc: 'JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app\'s '
+    readBy: EVERY_COMMAND,
+    doc: 'Lowest level logged (debug, info, warn, error). The prop sets the uploader, its wait-ready and the app\'s '
       + 'wait-ready; the mount guard always logs at info.',
+  }),
+  logFormat: setting({
+    env: 'LOG_FORMAT',
+    kind: oneOf(LOG_FORMATS),
+    default: 'auto',
+    readBy: EVERY_COMMAND,
+    doc: 'Log lines as JSON on stdout (`json`), as text for people on stderr (`text`), or `text` only when stderr is a '
+      + 'terminal (`auto`). `json`: one event per line, for log collectors (what pods get: their stderr is no terminal). '
+      + '`text`: time, level, component, message, key=value fields, escaped.',
+    setBy: 'not set (`auto`: `json` in a pod)',
   }),
   uploaderResources: setting({
     prop: 'uploader.resources',
@@ -1079,7 +1143,7 @@ export const SETTINGS = {
     env: 'NODE_NAME',
     kind: dnsSubdomain(),
     required: true,
-    readBy: [...ALL, COMMANDS.api],
+    readBy: EVERY_COMMAND,
     doc: 'Node name: object keys and the marker use it. Never the host name (that is the pod name).',
     setBy: 'every agent container and the app, from the downward API `spec.nodeName`',
   }),
@@ -1087,7 +1151,7 @@ export const SETTINGS = {
     env: 'AGENT_HTTP_HOST',
     kind: host(),
     default: '0.0.0.0',
-    readBy: [...ALL, COMMANDS.api],
+    readBy: EVERY_COMMAND,
     doc: 'Bind address of /healthz, /readyz and /metrics (kubelet probes hit the pod IP; tests use 127.0.0.1).',
     setBy: 'not set',
   }),
@@ -1095,7 +1159,7 @@ export const SETTINGS = {
     env: 'AGENT_HTTP_PORT',
     kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
     default: HTTP.defaultPort,
-    readBy: [...ALL, COMMANDS.api],
+    readBy: EVERY_COMMAND,
     doc: 'Port of /healthz, /readyz and /metrics.',
     setBy: '`mount-guard` and `uploader` (9090, port name `http`); wait-ready uses the default',
   }),
@@ -1103,7 +1167,7 @@ export const SETTINGS = {
     env: 'SHUTDOWN_TIMEOUT',
     kind: seconds({ min: 0.001 }),
     default: 25,
-    readBy: [...ALL, COMMANDS.api],
+    readBy: EVERY_COMMAND,
     doc: 'Deadline of the ordered shutdown after SIGTERM; past it the agent logs and exits 1.',
     setBy: '`mount-guard` 25 (grace period 30 s), `uploader` 55 (grace period 60 s)',
   }),
@@ -1138,6 +1202,15 @@ export const SETTINGS = {
     readBy: [COMMANDS.mountGuard],
     doc: 'Where the guard sees the node\'s /mnt/dump (through the node\'s /mnt, Bidirectional).',
     setBy: '`mount-guard` (/host/mnt/dump)',
+  }),
+  mountAllowOutsidePod: setting({
+    env: 'MOUNT_ALLOW_OUTSIDE_POD',
+    kind: boolean(),
+    default: false,
+    readBy: [COMMANDS.mountGuard],
+    doc: 'Let the mount guard run where KUBERNETES_SERVICE_HOST is unset (not in a pod): it then bind-mounts '
+      + '`<MOUNT_SOURCE_ROOT>/<NODE_NAME>` onto MOUNT_TARGET of that machine. Without it, it refuses with exit code 2.',
+    setBy: 'not set (pods have KUBERNETES_SERVICE_HOST); tests and benches that run the guard in a private mount namespace',
   }),
   waitCreatePodFolder: setting({
     env: 'WAIT_CREATE_POD_FOLDER',
@@ -1289,7 +1362,8 @@ export const SETTINGS = {
     kind: absolutePath(),
     defaultText: 'unset: Node\'s built-in public roots only',
     readBy: [COMMANDS.uploader, COMMANDS.api],
-    doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE), appended '
+    doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE) and the '
+      + 'notification webhook, appended '
       + 'to Node\'s built-in roots. Read once at start: a missing or unreadable file, or one without a certificate, stops the '
       + 'agent with exit code 2.',
     setBy: '`uploader` when `caBundle` is set: the ConfigMap key mounted read-only at /etc/heapdump/s3-ca/ca-bundle.crt',
@@ -1376,6 +1450,8 @@ export const SETTINGS = {
     doc: 'Directory with the ServiceAccount `token` (re-read for every request) and `ca.crt`.',
     setBy: 'not set: the projected token volume is mounted at the default',
   }),
+  // The `inject` command's variables (agent/src/settings/inject-table.ts).
+  ...INJECT_SETTINGS,
 };
 
 export type SettingId = keyof typeof SETTINGS;

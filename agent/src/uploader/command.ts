@@ -1,5 +1,6 @@
 /** `agent uploader`: builds the S3 client from the resolved config and runs the loop until shutdown. */
 import type { UploaderConfig } from '../config';
+import { createPost } from '../net/http-post';
 import { createS3Client } from '../net/s3-client';
 import type { CommandContext } from '../runtime/context';
 import type { Logger } from '../runtime/logger';
@@ -8,6 +9,8 @@ import { createNotifier } from '../report/notifier';
 import type { DumpReport } from '../report/report';
 import { retrievalHint, type RetrievalHintOptions } from '../report/retrieval-hint';
 import { Retainer } from './after-upload';
+import { nodePrefix } from './keys';
+import { LifecycleCheck } from './lifecycle';
 import { hprofTriage } from './triage';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
@@ -28,7 +31,22 @@ export function createStore(
     concurrency: config.concurrency,
     multipartThresholdBytes: config.multipartThresholdBytes,
     logger: ctx.logger.child('s3'),
+    encryption: config.encryption,
+    objectTags: config.objectTags,
   });
+}
+
+/** The check that the bucket's lifecycle rule expires this node's dumps (none with S3_RETENTION_DAYS=0). */
+export function createLifecycleCheck(
+  config: UploaderConfig,
+  store: S3Store,
+  ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry'>,
+  intervalMs?: number,
+): LifecycleCheck | undefined {
+  if (config.retentionDays === 0) return undefined;
+  return new LifecycleCheck(store, {
+    keyPrefix: nodePrefix(config.s3.prefix, config.nodeName), retentionDays: config.retentionDays, ...(intervalMs !== undefined ? { intervalMs } : {}),
+  }, { clock: ctx.clock, logger: ctx.logger.child('lifecycle'), registry: ctx.registry });
 }
 
 /** What happens to verified dumps (AFTER_UPLOAD) and how long archived ones stay (retention). */
@@ -47,10 +65,14 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   const store = createStore(config, ctx);
   ctx.onShutdown('s3 client', () => store.client.destroy());
   const retainer = createRetainer(config, store, ctx.logger.child('retain'));
-  const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal });
+  // The webhook trusts what S3 trusts and leaves through the same proxy (a cluster-wide proxy is the way out).
+  const post = createPost({ ...(config.s3.caBundle ? { caPem: config.s3.caBundle.pem } : {}), ...(config.s3.proxy ? { proxy: config.s3.proxy } : {}) });
+  const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal, post });
   ctx.onShutdown('notifications', () => notifier.close());
+  const lifecycle = createLifecycleCheck(config, store, ctx);
   await new Uploader(config, store, retainer, ctx, {
     ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
+    ...(lifecycle ? { lifecycle } : {}),
     onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval)),
   }).run();
 }

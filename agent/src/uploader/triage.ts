@@ -8,6 +8,7 @@ import type { FileHandle } from 'fs/promises';
 import {
   fileNameReader, gzipFileNameReader, type HeapSummary, HprofAnalyzer, renderSummaryText, summaryDocument,
 } from '../triage';
+import { inertJson } from '../text/escape';
 import type { DumpKind, Triage, TriageOutcome, VerifiedDump } from './upload-job';
 
 /** The summary's top classes used by one-line notifications. */
@@ -46,7 +47,7 @@ function outcome(heap: HeapSummary, nodeName: string): TriageOutcome {
         ...(dump.compressed ? { compression: dump.compressed } : {}),
         ...(dump.uncompressedSize !== undefined ? { uncompressedSize: dump.uncompressedSize } : {}),
       }, heap);
-      return { json: JSON.stringify(doc, null, 2) + '\n', text: renderSummaryText(doc) };
+      return { json: inertJson(doc, 2) + '\n', text: renderSummaryText(doc) };
     },
   };
 }
