@@ -213,7 +213,7 @@ export class HeapDumpApi extends Construct {
               { name: 'tls', secret: { secretName: tlsSecret, defaultMode: 0o444 } },
               token.volume,
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } },
-              ...(tokenLogin ? [{ name: 'session', secret: { secretName: sessionKey, optional: true, items: [{ key: 'key', path: 'key' }], defaultMode: 0o440 } }] : []),
+              ...(tokenLogin ? [{ name: 'session', secret: { secretName: sessionKey, optional: true, items: [{ key: 'key', path: 'key' }], defaultMode: 0o444 } }] : []),
               ...(proxy !== undefined ? [proxy.volume] : []),
               ...(s3CaBundle !== undefined ? [{ name: 's3-ca', configMap: { name: s3CaBundle.configMapName, items: [{ key: s3CaBundle.key, path: 'ca-bundle.crt' }], defaultMode: 0o444 } }] : []),
             ],
