@@ -84,7 +84,8 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
         return json(res, 403, statusBody(403, 'Forbidden', `heapdumps.heapdump-pipeline.io is forbidden: User "${user.username}" cannot ${attrs.verb} resource "heapdumps" in API group "heapdump-pipeline.io"${attrs.namespace ? ` in the namespace "${attrs.namespace}"` : ' at the cluster scope'}`));
       }
     }
-    if (path !== '/apis' && path !== GROUP_PREFIX && !path.startsWith(`${GROUP_PREFIX}/`) && !path.startsWith(`${GROUP_PREFIX}?`)) {
+    const bare = path.split('?')[0];
+    if (bare !== '/apis' && bare !== GROUP_PREFIX && !bare.startsWith(`${GROUP_PREFIX}/`)) {
       return json(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
     }
     const headers: http.OutgoingHttpHeaders = {};

@@ -191,6 +191,11 @@ export async function startWorld(o: { authorize?: boolean; userCa?: string; proj
     ...(o.authorize !== undefined ? { authorize: o.authorize } : {}),
     ...(o.userCa !== undefined ? { userCa: o.userCa } : {}),
     routes: {
+      // What kubectl's discovery asks besides /apis (which the aggregator stand-in forwards to the backend).
+      '/version': () => ({ status: 200, body: { major: '1', minor: '30', gitVersion: 'v1.30.0', platform: 'linux/amd64' } }),
+      '/api': () => ({ status: 200, body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] } }),
+      '/api/v1': () => ({ status: 200, body: { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: ['list'] }] } }),
+      '/api/v1/namespaces/team-a/events': () => ({ status: 200, body: { kind: 'EventList', apiVersion: 'v1', metadata: {}, items: [] } }),
       // OpenShift's project list: the projects a user may see (the plugin's fallback for `ls -A`); 404 = not OpenShift.
       '/apis/project.openshift.io/v1/projects': (user) => (o.projects === undefined
         ? { status: 404, body: { kind: 'Status', code: 404 } }
