@@ -164,7 +164,7 @@ describe('the packed construct library', () => {
     expect(entries.filter((f) => f.startsWith('docs/'))).toEqual(docs);
     for (const f of docs) expect({ f, same: fs.readFileSync(path.join(unpacked, f), 'utf8') === fs.readFileSync(path.join(REPO_ROOT, f), 'utf8') }).toEqual({ f, same: true });
     const unexpected = entries.filter((f) => {
-      if (['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'lib-dist/lib/demo-app/Leak.java'].includes(f) || docs.includes(f)) return false;
+      if (['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'lib-dist/lib/demo-app/Leak.java', 'lib-dist/bin/kubectl-heapdump'].includes(f) || docs.includes(f)) return false;
       // each compiled file comes from a TypeScript source of lib/ or agent/src/ (no stale or foreign file)
       const m = /^lib-dist\/((?:lib|agent\/src)\/.+?)(\.d\.ts|\.js)$/.exec(f);
       return m === null || !fs.existsSync(path.join(clone.dir, `${m[1]}.ts`)) || m[1].endsWith('.test');
@@ -191,6 +191,22 @@ describe('the packed construct library', () => {
       for (const p of patterns) if (p.test(text)) found.push(`${f}: ${p}`);
     }
     expect(found).toEqual([]);
+  });
+
+  test('the kubectl-heapdump plugin: one executable file in bin, Node built-ins only, installed on the consumer\'s PATH', async () => {
+    const pkg = readJson<PackageJson & { bin?: Record<string, string> }>(path.join(unpacked, 'package.json'));
+    expect(pkg.bin).toEqual({ 'kubectl-heapdump': 'lib-dist/bin/kubectl-heapdump' });
+    const file = path.join(unpacked, 'lib-dist', 'bin', 'kubectl-heapdump');
+    expect(fs.readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const { stdout } = await run('tar', ['-tvzf', tarball], { encoding: 'utf8' });
+    expect(stdout.split('\n').find((l) => l.endsWith(' package/lib-dist/bin/kubectl-heapdump'))).toMatch(/^-rwxr-xr-x /);
+    const requires = [...fs.readFileSync(file, 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1].replace(/^node:/, ''));
+    expect(requires.filter((r) => !builtinModules.includes(r))).toEqual([]);
+    const installed = path.join(app, 'node_modules', '.bin', 'kubectl-heapdump');
+    const help = await run(installed, ['--help'], { env: userEnv(), encoding: 'utf8', timeout: 30_000 });
+    expect(help.stdout).toContain('kubectl heapdump ls [-n NAMESPACE | -A]');
+    const usage = await tryNode([installed, 'frobnicate'], app);
+    expect([usage.code, usage.stderr.trim()]).toEqual([2, '"frobnicate" is not a command: expected ls, get, summary, leaks or open (see --help)']);
   });
 
   test('the README\'s links work from the package: each one is absolute or names a file that ships; Apache-2.0 with its LICENSE', () => {

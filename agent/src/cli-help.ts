@@ -18,6 +18,8 @@ export const COMMAND_DOCS: Readonly<Record<Command, string>> = {
     + 'init container of collected pods).',
   inject: 'Serves the mutating admission webhook that gives collected pods their dump folder, JVM options and the '
     + 'heapdump-wait-ready init container (Deployment heapdump-injector).',
+  api: 'Serves the heapdumps API (oc get heapdumps, downloads) and the web page to the teams RBAC allows (Deployment '
+    + 'heapdump-api, behind the APIService v1alpha1.heapdump-pipeline.io).',
 };
 
 /** `text` wrapped at `width` columns, every line indented by `indent` spaces (words longer than a line stay whole). */

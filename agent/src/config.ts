@@ -9,6 +9,7 @@
  */
 import { COMMANDS, type Command, ENV } from './contract';
 import type { LogFormat, LogLevel } from './runtime/logger';
+import { type ApiConfig, resolveApiConfig } from './api/config';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
 import { type NotifyConfig, resolveNotifyConfig } from './report/config';
 import { CaBundleError, readCaBundle } from './net/ca-bundle';
@@ -186,7 +187,8 @@ function credentials(env: Env): S3Config['credentials'] {
   return { accessKeyId: id, secretAccessKey: secret };
 }
 
-function s3(env: Env): S3Config {
+/** The S3 settings (bucket, prefix, endpoint, credentials, CA bundle, proxy): the uploader's, and the API server's. */
+export function resolveS3Config(env: Env): S3Config {
   const endpoint = optional(env, SETTINGS.s3EndpointUrl);
   const creds = credentials(env);
   return {
@@ -246,7 +248,7 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     ...common(env),
     dumpRoot: required(env, SETTINGS.dumpRoot),
     markerName: required(env, SETTINGS.markerName),
-    s3: s3(env),
+    s3: resolveS3Config(env),
     watchIntervalMs: required(env, SETTINGS.watchInterval),
     fileStableTimeMs: required(env, SETTINGS.fileStableTime),
     completeQuietTimeMs: required(env, SETTINGS.completeQuietTime),
@@ -274,7 +276,8 @@ export type ResolvedConfig =
   | { readonly command: typeof COMMANDS.mountGuard; readonly config: MountGuardConfig }
   | { readonly command: typeof COMMANDS.waitReady; readonly config: WaitReadyConfig }
   | { readonly command: typeof COMMANDS.uploader; readonly config: UploaderConfig }
-  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig };
+  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig }
+  | { readonly command: typeof COMMANDS.api; readonly config: ApiConfig };
 
 /**
  * The command's settings, every variable checked: a ConfigErrors lists each missing or invalid one (not
@@ -292,6 +295,8 @@ export function resolveConfig(command: Command, env: Env): ResolvedConfig {
         return { command, config: resolveUploaderConfig(env) };
       case COMMANDS.inject:
         return { command, config: resolveInjectConfig(env, common(env)) };
+      case COMMANDS.api:
+        return { command, config: resolveApiConfig(env, common(env)) };
     }
   });
 }

@@ -22,8 +22,9 @@ import { createRegistry } from './runtime/metrics';
 
 /**
  * Command modules are loaded on demand, so a command runs only its own top-level code. The
- * uploader (with the AWS SDK) is additionally embedded in the bundle as text and compiled only
- * here (scripts/bundle-agent.ts): otherwise V8 would still parse it in every process.
+ * uploader and the API server (with the AWS SDK, once for both: s3-commands.ts) are additionally embedded
+ * in the bundle as text and compiled only here (scripts/bundle-agent.ts): otherwise V8 would still parse
+ * them in every process.
  */
 async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<number> {
   switch (resolved.command) {
@@ -38,13 +39,18 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
       return runWaitReady(resolved.config, ctx);
     }
     case COMMANDS.uploader: {
-      const { runUploader } = await import('./uploader/command');
+      const { runUploader } = await import('./s3-commands');
       await runUploader(resolved.config, ctx);
       return EXIT.ok;
     }
     case COMMANDS.inject: {
       const { runInject } = await import('./inject/command');
       await runInject(resolved.config, ctx);
+      return EXIT.ok;
+    }
+    case COMMANDS.api: {
+      const { runApi } = await import('./s3-commands');
+      await runApi(resolved.config, ctx);
       return EXIT.ok;
     }
   }

@@ -10,6 +10,8 @@ const UPLOADER = { ...BASE, S3_BUCKET: 'heap-dumps' };
 /** What the kubelet adds to every container: the mount guard runs only where it is set. */
 const IN_POD = { [IN_POD_ENV]: '172.30.0.1' };
 const INJECT = { ...BASE, INJECT_PIPELINE_NAMESPACE: 'heapdump-system', INJECT_AGENT_IMAGE: 'registry.example.com/heapdump-agent:0.2.0' };
+/** The `api` command's resolver with what it needs besides the value under test (a bucket, the kubelet's service host). */
+const resolveApi = (env: Record<string, string>) => resolveConfig(COMMANDS.api, { S3_BUCKET: 'heap-dumps', KUBERNETES_SERVICE_HOST: '10.0.0.1', ...env });
 
 function errorOf(fn: () => unknown): ConfigError {
   try {
@@ -251,6 +253,20 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_URL', 'hooks.example.com/T/B/SECRET', 'NOTIFY_WEBHOOK_URL is invalid: expected an https:// or http:// URL'],
   ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_URL_FILE', 'url', 'NOTIFY_WEBHOOK_URL_FILE="url" is invalid: expected an absolute path'],
   ['up', resolveUploaderConfig, 'NOTIFY_QUEUE_SIZE', '0', 'NOTIFY_QUEUE_SIZE="0" is invalid: expected a whole number between 1 and 10000'],
+  ['up', resolveUploaderConfig, 'NOTIFY_RETRIEVAL_CLI', 'kubectl2', 'NOTIFY_RETRIEVAL_CLI="kubectl2" is invalid: expected one of off, oc, kubectl'],
+  ['up', resolveUploaderConfig, 'API_WEB_URL', 'http://dumps.example.com', 'API_WEB_URL="http://dumps.example.com" is invalid: expected an https:// URL'],
+  ['api', resolveApi, 'API_DECISION_CACHE', '11', 'API_DECISION_CACHE="11" is invalid: expected a number of seconds between 0 and 10 (0 = no cache)'],
+  ['api', resolveApi, 'API_INDEX_INTERVAL', '0', 'API_INDEX_INTERVAL="0" is invalid: expected a number of seconds between 1 and 3600'],
+  ['api', resolveApi, 'API_HTTPS_PORT', '70000', 'API_HTTPS_PORT="70000" is invalid: expected a whole number between 0 and 65535 (0 = any free port)'],
+  ['api', resolveApi, 'API_HTTPS_PORT', '9090', 'API_HTTPS_PORT="9090" is invalid: expected a port other than the health/metrics port'],
+  ['api', resolveApi, 'API_TLS_CERT_FILE', 'tls.crt', 'API_TLS_CERT_FILE="tls.crt" is invalid: expected an absolute path'],
+  ['api', resolveApi, 'API_TLS_KEY_FILE', 'tls.key', 'API_TLS_KEY_FILE="tls.key" is invalid: expected an absolute path'],
+  ['api', resolveApi, 'API_WEB_MODE', 'on', 'API_WEB_MODE="on" is invalid: expected one of off, oauth-proxy, token-login'],
+  ['api', resolveApi, 'API_WEB_PORT', '-1', 'API_WEB_PORT="-1" is invalid: expected a whole number between 0 and 65535 (0 = any free port)'],
+  ['api', resolveApi, 'API_SESSION_KEY_FILE', 'key', 'API_SESSION_KEY_FILE="key" is invalid: expected an absolute path'],
+  ['api', resolveApi, 'API_SESSION_TTL', '30', 'API_SESSION_TTL="30" is invalid: expected a number of seconds between 60 and 86400'],
+  ['api', resolveApi, 'API_KUBE_URL', 'http://kubernetes:80', 'API_KUBE_URL="http://kubernetes:80" is invalid: expected an https:// URL'],
+  ['api', resolveApi, 'API_KUBE_CREDENTIALS_DIR', 'sa', 'API_KUBE_CREDENTIALS_DIR="sa" is invalid: expected an absolute path'],
   ['up', resolveUploaderConfig, 'NOTIFY_SHUTDOWN_GRACE', '-1', 'NOTIFY_SHUTDOWN_GRACE="-1" is invalid: expected a number of seconds >= 0'],
   ['up', resolveUploaderConfig, 'S3_CA_BUNDLE_FILE', 'ca.crt', 'S3_CA_BUNDLE_FILE="ca.crt" is invalid: expected an absolute path'],
   ['up', resolveUploaderConfig, 'HTTPS_PROXY', 'socks5://proxy:1080', `HTTPS_PROXY="socks5://proxy:1080" is invalid: expected ${PROXY_URL}`],
@@ -362,8 +378,8 @@ describe('parseCommand', () => {
     expect(parseCommand('uploader')).toBe('uploader');
   });
   test('unknown or missing', () => {
-    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject');
-    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready, inject');
+    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api');
+    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready, inject, api');
   });
 });
 

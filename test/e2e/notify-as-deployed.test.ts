@@ -7,6 +7,7 @@
  * s3rver; a loopback HTTPS receiver (real TLS, its own CA) must get the Slack message, and a loopback stand-in
  * for the API server the Event. Before the fix, the webhook failed here with "WebAssembly is not defined".
  */
+import { createHash } from 'crypto';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import * as https from 'https';
 import type { AddressInfo } from 'net';
@@ -213,8 +214,13 @@ test('the uploader as its DaemonSet runs it uploads a JVM dump, and the Slack we
     const msg = JSON.parse(hooked[0].body) as { text: string; blocks: Array<{ type: string }> };
     const size = statSync(dumpFile).size;
     expect(size).toBeGreaterThan(2 ** 20);
-    expect(msg.text).toBe(`Heap dump from prod-eu: shop/cart-7d9f8-abcde on ${NODE} uploaded to \`s3://${s3.bucket}/${key}\` (${(size / 2 ** 20).toFixed(1)} MiB)`);
-    expect(msg.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'context']);
+    // the heapdumps API is deployed too: the message names the command that gets the dump (its name: the pod
+    // folder, the occurrence time from the key, 12 hex of the key's sha256)
+    const stamp = /\.(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)\.\d{3}Z\.hprof$/.exec(key)!;
+    const name = `cart-7d9f8-abcde.${stamp.slice(1, 4).join('')}-${stamp.slice(4, 7).join('')}.${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
+    expect(msg.text).toBe(`Heap dump from prod-eu: shop/cart-7d9f8-abcde on ${NODE} uploaded to \`s3://${s3.bucket}/${key}\` (${(size / 2 ** 20).toFixed(1)} MiB). Get it: kubectl heapdump get -n shop ${name}`);
+    expect(msg.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'section', 'context']);
+    expect(hooked[0].body).toContain(`kubectl heapdump get -n shop ${name}`);
     expect(hooked[0].body).toContain('*Top classes by shallow size*');
 
     // the Event, created through @kubernetes/client-node (node-fetch over node:https) under the same --jitless

@@ -18,7 +18,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { COMMANDS, ENV, OBJECT_METADATA, PATHS } from '../../agent/src/contract';
-import { AGENT_BUNDLE } from '../../scripts/bundle-agent';
+import { AGENT_BUNDLE, PLUGIN_BUNDLE } from '../../scripts/bundle-agent';
 import { containerOf, loadManifests } from '../e2e/manifests';
 import { awsCli } from '../support/clients';
 import { makeHeapDump } from '../support/jvm';
@@ -120,6 +120,14 @@ describe('agent image: built from the repository', () => {
       sha256(normalizeModulePaths(readFileSync(AGENT_BUNDLE, 'utf8'))),
     ]);
     expect(PINNED_NODE.split('.')[0]).toBe('24');
+  }, TEST_TIMEOUT_MS);
+
+  test('kubectl-heapdump at /usr/local/bin: the plugin the tests run, working on the image\'s Node as the image\'s user', async () => {
+    const r = await run([], ['--entrypoint=["sh","-c","kubectl-heapdump --help | head -1; sha256sum < /usr/local/bin/kubectl-heapdump | cut -d\\" \\" -f1; ls -l /usr/local/bin/kubectl-heapdump | cut -c1-10"]']);
+    expect({ code: r.code, lines: r.stdout.split('\n') }).toEqual({
+      code: 0,
+      lines: ['kubectl heapdump: get your JVM heap dumps with your own cluster identity.', createHash('sha256').update(readFileSync(PLUGIN_BUNDLE)).digest('hex'), '-rwxr-xr-x'],
+    });
   }, TEST_TIMEOUT_MS);
 
   test('tini is PID 1, so the agent can SIGKILL itself as a last resort (as PID 1 the kernel would ignore it)', async () => {

@@ -158,7 +158,7 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
       expect(objects.filter((o) => o.apiVersion.startsWith('cert-manager.io/'))).toEqual([]);
     } else {
       expect(svc.metadata.annotations).toBeUndefined();
-      expect(names(objects.filter((o) => o.apiVersion === 'cert-manager.io/v1'))).toEqual([
+      expect(names(objects.filter((o) => o.apiVersion === 'cert-manager.io/v1' && o.metadata.name.startsWith('heapdump-injector')))).toEqual([
         'Issuer/heapdump-injector-selfsigned (heapdump-system)', 'Certificate/heapdump-injector-ca (heapdump-system)',
         'Issuer/heapdump-injector-ca (heapdump-system)', 'Certificate/heapdump-injector-serving (heapdump-system)',
       ]);
@@ -212,12 +212,14 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
       kubeEvents: { apiUrl: 'https://172.30.0.1:443', credentialsDir: '/var/run/secrets/kubernetes.io/serviceaccount' },
       webhook: { url: { kind: 'file', path: '/etc/heapdump/notify-webhook/url' }, format: 'slack', events: ['dump-uploaded', 'incomplete-dump-uploaded'] },
       clusterName: 'prod-eu-1', timeoutMs: 10_000, maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000,
+      // the heapdumps API is deployed: Events and notifications name its command
+      retrieval: { cli: platform === 'openshift' ? 'oc' : 'kubectl' },
     });
   });
 
-  test('monitoring: the PodMonitor scrapes the injector too; the stack follows the platform', () => {
+  test('monitoring: the PodMonitor scrapes the injector and the heapdumps API too; the stack follows the platform', () => {
     const pm = find(objects, 'PodMonitor', 'heapdump-agents');
-    expect(pm.spec.selector.matchExpressions[0].values).toEqual(['mount-guard', 'uploader', 'inject']);
+    expect(pm.spec.selector.matchExpressions[0].values).toEqual(['mount-guard', 'uploader', 'inject', 'api']);
     const rule = find(objects, 'PrometheusRule', 'heapdump-pipeline-alerts');
     expect(rule.metadata.labels['openshift.io/prometheus-rule-evaluation-scope']).toBe(platform === 'openshift' ? 'leaf-prometheus' : undefined);
     if (platform === 'kubernetes') expect(rule.metadata.labels.release).toBe('kube-prometheus-stack');

@@ -1,9 +1,9 @@
 /**
  * Once per test run, before the workers start (they inherit the environment set here): builds the agent
- * bundle (integration tests execute the bundle, as the image does), and turns off the AWS SDK's
- * NodeVersionSupportWarning.
+ * bundle and the kubectl plugin (integration tests execute them, as the image ships them), and turns off the AWS
+ * SDK's NodeVersionSupportWarning.
  */
-import { buildAgentBundle } from '../../scripts/bundle-agent';
+import { buildAgentBundle, buildPluginBundle } from '../../scripts/bundle-agent';
 
 /**
  * The SDK's own switch for its Node-version notice (@aws-sdk/core, emitWarningIfUnsupportedVersion). The tests
@@ -16,4 +16,5 @@ export const SDK_NODE_WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_
 export default async function globalSetup(): Promise<void> {
   process.env[SDK_NODE_WARNING_SWITCH] = 'true';
   await buildAgentBundle();
+  await buildPluginBundle();
 }

@@ -44,7 +44,11 @@ export interface DumpReport {
   readonly topClasses: readonly ClassSize[];
   /** When the object was verified, ms since the epoch (from the uploader's Clock). */
   readonly uploadedAt: number;
+  /** How the team gets it (`oc heapdump get -n <ns> <name>`, the web page), when the heapdumps API is deployed. */
+  readonly retrieval?: RetrievalHint;
 }
+
+import type { RetrievalHint } from './retrieval-hint';
 
 /** Event kinds a webhook can subscribe to. */
 export const NOTIFICATION_EVENTS = ['dump-uploaded', 'incomplete-dump-uploaded'] as const;
@@ -128,7 +132,9 @@ function classesText(classes: readonly ClassSize[], nameMax?: number): string {
  * text must shrink, the summary pointer goes first, then class names are shortened, then the end is cut.
  */
 export function eventNote(report: DumpReport, maxBytes = 1024): string {
-  const head = `${report.complete ? 'Heap dump' : 'Incomplete heap dump (the file ends early; its summary is partial)'} uploaded to ${escapeText(report.objectUri, maxBytes)} (${formatBytes(report.size)}).`;
+  const uploaded = `${report.complete ? 'Heap dump' : 'Incomplete heap dump (the file ends early; its summary is partial)'} uploaded to ${escapeText(report.objectUri, maxBytes)} (${formatBytes(report.size)}).`;
+  // The command comes right after the first sentence: it is what the team acts on (issue 22).
+  const head = report.retrieval !== undefined ? `${uploaded} ${report.retrieval.text}.` : uploaded;
   const top = largestClasses(report.topClasses);
   const summary = preferredSummaryUri(report);
   const candidates = [

@@ -30,6 +30,8 @@ export interface JsonNotification {
   readonly summary: { readonly keys: readonly string[]; readonly uris: readonly string[] };
   readonly topClasses: readonly ClassSize[];
   readonly uploadedAt: string;
+  /** `oc heapdump get -n <ns> <name>` and the web page, when the heapdumps API is deployed. */
+  readonly retrieval?: { readonly name: string; readonly command: string; readonly webUrl?: string };
   readonly text: string;
 }
 
@@ -39,7 +41,9 @@ export interface JsonNotification {
  */
 export function plainText(report: DumpReport, cluster?: string, esc: (s: string) => string = escapeText, code = (s: string) => s): string {
   const where = `${cluster ? `${esc(cluster)}: ` : ''}${esc(report.namespace)}/${esc(report.pod)} on ${esc(report.node)}`;
-  return `${report.complete ? 'Heap dump' : 'Incomplete heap dump'} from ${where} uploaded to ${code(esc(report.objectUri))} (${formatBytes(report.size)})`;
+  const uploaded = `${report.complete ? 'Heap dump' : 'Incomplete heap dump'} from ${where} uploaded to ${code(esc(report.objectUri))} (${formatBytes(report.size)})`;
+  // The hint is made of a namespace (a DNS label), a dump name ([a-z0-9.-]) and the configured URL: nothing to escape.
+  return report.retrieval !== undefined ? `${uploaded}. ${report.retrieval.text}` : uploaded;
 }
 
 export function jsonPayload(report: DumpReport, cluster?: string): JsonNotification {
@@ -54,6 +58,7 @@ export function jsonPayload(report: DumpReport, cluster?: string): JsonNotificat
     summary: { keys: [...report.summaryKeys], uris: summaryUris(report) },
     topClasses: largestClasses(report.topClasses),
     uploadedAt: new Date(report.uploadedAt).toISOString(),
+    ...(report.retrieval !== undefined ? { retrieval: { name: report.retrieval.name, command: report.retrieval.command, ...(report.retrieval.webUrl !== undefined ? { webUrl: report.retrieval.webUrl } : {}) } } : {}),
     text: plainText(report, cluster),
   };
 }
@@ -95,6 +100,7 @@ export function slackPayload(report: DumpReport, cluster?: string): { text: stri
       ],
     },
     { type: 'section', text: { type: 'mrkdwn', text: clip(`*Object*\n${code(escapeMrkdwn(report.objectUri, 1024))}`, SLACK_LIMITS.sectionText) } },
+    ...(report.retrieval !== undefined ? [{ type: 'section', text: { type: 'mrkdwn', text: clip(`*Get it*\n${code(escapeMrkdwn(report.retrieval.command, 1024))}${report.retrieval.webUrl !== undefined ? `\n${escapeMrkdwn(report.retrieval.webUrl, 1024)}` : ''}`, SLACK_LIMITS.sectionText) } }] : []),
     { type: 'section', text: { type: 'mrkdwn', text: clip(table, SLACK_LIMITS.sectionText) } },
     {
       type: 'context',

@@ -164,7 +164,7 @@ export function seconds(o: SecondsOptions): Kind<number, number> {
       },
       render: (ms) => String(ms / 1000),
       samples: {
-        valid: [fmt(Math.max(o.min, 1)), ...(o.max === undefined || o.max >= 1.5 ? ['1.5'] : [])],
+        valid: [fmt(Math.max(o.min, 1)), ...((o.max === undefined || o.max >= 1.5) && o.min <= 1.5 ? ['1.5'] : [])],
         invalid: ['10s', '-1', '1m', ...(tooBig !== undefined ? [fmt(tooBig)] : []), ...(o.min > 0 ? ['0'] : [])],
       },
     },

@@ -60,6 +60,10 @@ export const ENCRYPTION_MODES = ['none', 'SSE-S3', 'SSE-KMS'] as const;
 export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
 /** Where the kubelet mounts a ServiceAccount token, its CA bundle and the namespace (and where the agent looks). */
 export const DEFAULT_KUBE_CREDENTIALS_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** The command the Event and the notifications name for getting a dump (agent/src/report/retrieval-hint.ts); `off` without the API. */
+export const RETRIEVAL_HINTS = ['off', 'oc', 'kubectl'] as const;
+/** How the `api` command serves its web page (agent/src/api/web). */
+export const WEB_MODES = ['off', 'oauth-proxy', 'token-login'] as const;
 /** Where the uploader's extra trusted CAs for the S3 endpoint come from (lib/uploader.ts). */
 export const CA_BUNDLE_SOURCES = ['openshift-trusted', 'configmap'] as const;
 /** The key OpenShift's Cluster Network Operator writes the trusted CA bundle into (and the default key). */
@@ -172,6 +176,24 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     typeName: 'InjectorSettings',
     doc: 'The `inject` admission webhook that collects annotated pods of the collected namespaces (the JSON config\'s `injector` object).',
     defaultText: 'on: 2 replicas, 5 s timeout',
+  },
+  api: {
+    typeName: 'HeapDumpApiSettings',
+    doc: 'The heapdumps API (the JSON config\'s `api` object): the Deployment `heapdump-api` serving `oc get heapdumps`, the '
+      + '`kubectl-heapdump` plugin\'s downloads and the web page, as an aggregated API (`APIService v1alpha1.heapdump-pipeline.io`). '
+      + 'Who may see a namespace\'s dumps is Kubernetes RBAC on the resource `heapdumps` (docs/access-control.md).',
+    defaultText: 'on (off with a `namePrefix`: the API group is cluster-wide), 2 replicas, the web page on',
+  },
+  'api.credentials': {
+    typeName: 'HeapDumpApiCredentials',
+    doc: 'The API server\'s own S3 credential, for reading dumps (the read-only policy: docs/access-control.md).',
+    defaultText: 'static keys from the Secret `heapdump-api-s3-credentials`',
+  },
+  'api.web': {
+    typeName: 'HeapDumpWebSettings',
+    doc: 'The web page of the API server: each namespace\'s dumps, their summary and leak suspects, a download button. On OpenShift '
+      + 'behind an `oauth-proxy` sidecar and a Route (reencrypt); on Kubernetes a token login on the Service\'s `web` port.',
+    defaultText: 'on; no public URL known (the Event then names only the command)',
   },
   monitoring: {
     typeName: 'MonitoringSettings',
@@ -346,7 +368,7 @@ export const SETTINGS = {
     kind: bucket(),
     required: true,
     propDefault: 'heap-dumps',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Target bucket.',
   }),
@@ -356,7 +378,7 @@ export const SETTINGS = {
     kind: prefix(),
     default: '',
     propDefault: 'memory-leak-demo/',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file stem>.<the dump file\'s modification time, UTC><extension>`.',
   }),
@@ -401,7 +423,7 @@ export const SETTINGS = {
     prop: 'uploader.endpoint',
     kind: httpUrl(),
     defaultText: 'AWS S3 for the region',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Endpoint of an S3-compatible server (MinIO, Ceph RGW, ...). With `credentials.source: secret`, an '
       + '`S3_ENDPOINT_URL` key in the Secret overrides the ConfigMap\'s value.',
@@ -412,7 +434,7 @@ export const SETTINGS = {
     kind: boolean(),
     defaultText: 'true when S3_ENDPOINT_URL is set, else false',
     propDefaultText: 'true when `endpoint` is set, else false',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'Path-style addressing: most S3-compatible servers have no virtual-host DNS.',
   }),
   awsDefaultRegion: setting({
@@ -421,7 +443,7 @@ export const SETTINGS = {
     kind: region(),
     defaultText: 'unset: AWS_REGION applies',
     propDefault: 'us-east-1',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Region; wins over AWS_REGION. With `credentials.source: secret`, an `AWS_DEFAULT_REGION` key in the Secret overrides the ConfigMap\'s value.',
   }),
@@ -438,7 +460,7 @@ export const SETTINGS = {
     prop: 'uploader.checksumMode',
     kind: oneOf(CHECKSUM_MODES, 'ChecksumMode'),
     default: 'WHEN_REQUIRED',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'The SDK\'s request/response checksum mode. WHEN_SUPPORTED sends aws-chunked CRCs that several S3-compatible servers reject.',
   }),
   uploadPartSizeMb: setting({
@@ -683,7 +705,7 @@ export const SETTINGS = {
     prop: 'uploader.proxy.httpsProxy',
     kind: proxyUrl(),
     defaultText: 'unset: direct connections',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'Proxy for an https:// S3 endpoint (AWS S3 by default). The TLS session to S3 runs through the tunnel, so the endpoint\'s '
       + 'certificate is verified as without a proxy. Credentials (`http://user:password@host:port`) only in the agent\'s '
       + 'environment: with `uploader.extraEnv` from a Secret, not here.',
@@ -693,7 +715,7 @@ export const SETTINGS = {
     prop: 'uploader.proxy.httpProxy',
     kind: proxyUrl(),
     defaultText: 'unset: direct connections',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'Proxy for an http:// S3 endpoint, also tunnelled with CONNECT (the proxy must allow CONNECT to the endpoint\'s port).',
   }),
   noProxy: setting({
@@ -702,7 +724,7 @@ export const SETTINGS = {
     kind: noProxyList(),
     default: [],
     propDefault: ['localhost', '127.0.0.1', '.svc', '.cluster.local'],
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'Hosts the uploader reaches directly, as Go and OpenShift read NO_PROXY: `*`, a domain with its subdomains '
       + '(`example.com`), subdomains only (`.example.com`), an IP address or a CIDR range, each with an optional port. The '
       + 'constructs\' default keeps in-cluster S3 (a Service) direct; on OpenShift `oc get proxy cluster -o '
@@ -955,6 +977,126 @@ export const SETTINGS = {
     doc: 'Extra environment of the injector container; the same refusals as `volumeManager.extraEnv`.',
   }),
 
+
+  // -------------------------------------------------------------------------------------------
+  // api (the heapdumps API server: agent/src/api)
+  apiEnabled: setting({
+    prop: 'api.enabled',
+    kind: boolean(),
+    defaultText: 'true, or false when `namePrefix` is set (the APIService `v1alpha1.heapdump-pipeline.io` exists once per cluster)',
+    doc: 'Emit the heapdumps API: the Deployment, Service and APIService, its RBAC (the ClusterRoles aggregated to `admin` and `edit`, '
+      + 'the opt-in view role, the server\'s `system:auth-delegator` binding) and the web page. Teams then get their dumps with '
+      + '`oc get heapdumps` and `oc heapdump get` (docs/getting-your-dump.md).',
+  }),
+  apiReplicas: setting({
+    prop: 'api.replicas',
+    kind: integer({ min: 1, max: 10 }),
+    default: 2,
+    doc: 'Replicas of the API server (a PodDisruptionBudget keeps one available). Each keeps its own index of the bucket.',
+  }),
+  apiResources: setting({
+    prop: 'api.resources',
+    kind: resources(),
+    default: { requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '1', memory: '160Mi' } },
+    doc: 'Resources of the API server container. A download streams (its RSS stayed at most 96 MiB while sending 1 GiB, '
+      + 'docs/performance.md); the index of 10,000 dumps takes a few MiB.',
+  }),
+  apiAggregateToEdit: setting({
+    prop: 'api.aggregateToEdit',
+    kind: boolean(),
+    default: true,
+    doc: 'Give the `admin` and `edit` roles access to their namespace\'s dumps (the ClusterRole `heapdump-pipeline-heapdumps-edit` '
+      + 'carries the labels `rbac.authorization.k8s.io/aggregate-to-admin` and `aggregate-to-edit`). `false`: nobody has access until you '
+      + 'bind that role (or the view role) yourself, per namespace or per group.',
+  }),
+  apiAggregateToView: setting({
+    prop: 'api.aggregateToView',
+    kind: boolean(),
+    default: false,
+    doc: 'Also give the `view` role read access to dumps (the ClusterRole `heapdump-pipeline-heapdumps-view` gets the label '
+      + '`rbac.authorization.k8s.io/aggregate-to-view`). Off by default: a heap dump holds every secret its JVM had, and `view` '
+      + 'is meant to exclude Secrets. Without it the role exists and can be bound per namespace.',
+  }),
+  apiDecisionCache: setting({
+    env: 'API_DECISION_CACHE',
+    prop: 'api.decisionCacheSeconds',
+    kind: seconds({ min: 0, max: 10, zero: 'no cache' }),
+    default: 3,
+    readBy: [COMMANDS.api],
+    doc: 'How long an authorization decision (SubjectAccessReview, allowed or denied) and a token\'s identity (TokenReview) are '
+      + 'reused: a revoked permission is effective on the first request after this time.',
+  }),
+  apiIndexInterval: setting({
+    env: 'API_INDEX_INTERVAL',
+    prop: 'api.indexIntervalSeconds',
+    kind: seconds({ min: 1, max: 3600 }),
+    default: 30,
+    readBy: [COMMANDS.api],
+    doc: 'Time between two listings of the bucket (the index lists and tables are answered from). A request for a name the index '
+      + 'does not know lists the bucket again (at most every 2 s), so a dump is reachable as soon as it is uploaded.',
+  }),
+  apiCredentialsSource: setting({
+    prop: 'api.credentials.source',
+    kind: oneOf(CREDENTIAL_SOURCES, 'CredentialSource'),
+    default: 'secret',
+    doc: '`secret`: static keys from a Secret you create (a read-only credential: docs/access-control.md). `workload-identity`: the '
+      + 'SDK\'s default chain with the ServiceAccount\'s identity.',
+  }),
+  apiCredentialsSecretName: setting({
+    prop: 'api.credentials.secretName',
+    kind: dnsSubdomain(),
+    default: 'heapdump-api-s3-credentials',
+    doc: '`secret` only. The Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the API\'s read-only credential.',
+  }),
+  apiCredentialsRoleArn: setting({
+    prop: 'api.credentials.roleArn',
+    kind: roleArn(),
+    defaultText: 'none',
+    doc: '`workload-identity` only: IAM role for IRSA, set as `eks.amazonaws.com/role-arn` on the API server\'s ServiceAccount.',
+  }),
+  apiCredentialsServiceAccountAnnotations: setting({
+    prop: 'api.credentials.serviceAccountAnnotations',
+    kind: annotations(),
+    defaultText: 'none',
+    doc: '`workload-identity` only: further ServiceAccount annotations for other workload identity systems.',
+  }),
+  apiWebEnabled: setting({
+    prop: 'api.web.enabled',
+    kind: boolean(),
+    default: true,
+    doc: 'Serve the web page (OpenShift: the oauth-proxy sidecar and a Route; Kubernetes: the token login on the Service\'s `web` port).',
+  }),
+  apiWebUrl: setting({
+    env: 'API_WEB_URL',
+    prop: 'api.web.url',
+    kind: url(['https:']),
+    defaultText: 'unset: no link to the web page (the constructs set `https://<routeHost>` on OpenShift when `routeHost` is set)',
+    readBy: [COMMANDS.api, COMMANDS.uploader],
+    doc: 'The web page\'s public URL: each HeapDump object\'s `status.webUrl`, `kubectl heapdump open`, and the link in the Event and '
+      + 'the notifications.',
+  }),
+  apiWebRouteHost: setting({
+    prop: 'api.web.routeHost',
+    kind: dnsSubdomain(),
+    defaultText: 'the router generates one',
+    doc: 'Host of the web page\'s Route (OpenShift only; reencrypt TLS).',
+  }),
+  apiWebOauthProxyImage: setting({
+    prop: 'api.web.oauthProxyImage',
+    kind: image(),
+    default: 'quay.io/openshift/origin-oauth-proxy:4.16',
+    doc: 'The OpenShift oauth-proxy image of the web page\'s sidecar (OpenShift only; `registry.redhat.io/openshift4/ose-oauth-proxy-rhel9` with a subscription).',
+  }),
+  apiWebSessionSecretName: setting({
+    prop: 'api.web.sessionSecretName',
+    kind: dnsSubdomain(),
+    default: 'heapdump-api-session',
+    doc: 'Kubernetes only: a Secret you create with a random `key` (`kubectl create secret generic heapdump-api-session '
+      + '--from-literal=key=$(openssl rand -base64 32)`) that signs the token login\'s session cookies, shared by the replicas. Mounted '
+      + 'optional: without it each replica signs with a key of its own (the Service\'s ClientIP affinity keeps a browser on one). '
+      + 'On OpenShift the oauth-proxy keeps the session (its cookie secret is made per pod).',
+  }),
+
   // -------------------------------------------------------------------------------------------
   // monitoring
   monitoringEnabled: setting({
@@ -1109,7 +1251,7 @@ export const SETTINGS = {
     env: 'AWS_ACCESS_KEY_ID',
     kind: text(),
     defaultText: 'unset: the AWS SDK default credential chain',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Static access key. Set both keys or neither; neither = the AWS SDK default chain (IRSA, web identity, ...).',
     setBy: 'the Secret (`credentials.source: secret`), key required',
@@ -1118,7 +1260,7 @@ export const SETTINGS = {
     env: 'AWS_SECRET_ACCESS_KEY',
     kind: text(),
     defaultText: 'unset',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     secret: true,
     prototype: true,
     doc: 'Static secret key (never logged).',
@@ -1128,7 +1270,7 @@ export const SETTINGS = {
     env: 'AWS_REGION',
     kind: region(),
     default: 'us-east-1',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'The SDK\'s name for the region, used only when AWS_DEFAULT_REGION is unset.',
     setBy: 'not set',
   }),
@@ -1219,12 +1361,94 @@ export const SETTINGS = {
     env: 'S3_CA_BUNDLE_FILE',
     kind: absolutePath(),
     defaultText: 'unset: Node\'s built-in public roots only',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE) and the '
       + 'notification webhook, appended '
       + 'to Node\'s built-in roots. Read once at start: a missing or unreadable file, or one without a certificate, stops the '
       + 'agent with exit code 2.',
     setBy: '`uploader` when `caBundle` is set: the ConfigMap key mounted read-only at /etc/heapdump/s3-ca/ca-bundle.crt',
+  }),
+  notifyRetrievalCli: setting({
+    env: 'NOTIFY_RETRIEVAL_CLI',
+    kind: oneOf(RETRIEVAL_HINTS, 'RetrievalHint'),
+    default: 'off',
+    readBy: [COMMANDS.uploader],
+    doc: 'The command the Event and the notifications give for getting the dump instead of only its S3 URI: '
+      + '`oc heapdump get -n <namespace> <name>` (`oc`), the same with `kubectl`, or none (`off`); with API_WEB_URL also the dump\'s web page.',
+    setBy: '`uploader`: `oc` on OpenShift, `kubectl` on Kubernetes, when `api.enabled`',
+  }),
+  apiHttpsPort: setting({
+    env: 'API_HTTPS_PORT',
+    kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
+    default: 8443,
+    readBy: [COMMANDS.api],
+    doc: 'Port of the API (HTTPS): the aggregation layer\'s and bearer-token requests.',
+    setBy: '`api` (8443, port name `https`)',
+  }),
+  apiTlsCertFile: setting({
+    env: 'API_TLS_CERT_FILE',
+    kind: absolutePath(),
+    default: '/etc/heapdump-api/tls/tls.crt',
+    readBy: [COMMANDS.api],
+    doc: 'Serving certificate (PEM chain), re-read every 30 s: a rotated Secret is served without a restart.',
+    setBy: '`api`: the serving certificate Secret (OpenShift service CA or cert-manager)',
+  }),
+  apiTlsKeyFile: setting({
+    env: 'API_TLS_KEY_FILE',
+    kind: absolutePath(),
+    default: '/etc/heapdump-api/tls/tls.key',
+    readBy: [COMMANDS.api],
+    doc: 'Private key of the serving certificate.',
+    setBy: '`api`: the serving certificate Secret',
+  }),
+  apiWebMode: setting({
+    env: 'API_WEB_MODE',
+    kind: oneOf(WEB_MODES, 'WebMode'),
+    default: 'off',
+    readBy: [COMMANDS.api],
+    doc: '`oauth-proxy`: the web page on plain HTTP on 127.0.0.1, for the oauth-proxy sidecar of the same pod, which forwards the '
+      + 'user\'s access token (X-Forwarded-Access-Token); `token-login`: the web page on HTTPS with a token login form; `off`: none.',
+    setBy: '`api`: `oauth-proxy` on OpenShift, `token-login` on Kubernetes, unless `api.web.enabled` is false',
+  }),
+  apiWebPort: setting({
+    env: 'API_WEB_PORT',
+    kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
+    default: 8080,
+    readBy: [COMMANDS.api],
+    doc: 'Port of the web page (plain HTTP on 127.0.0.1 with `oauth-proxy`, HTTPS on AGENT_HTTP_HOST with `token-login`).',
+    setBy: '`api` (8080; with `token-login` named `web`)',
+  }),
+  apiSessionKeyFile: setting({
+    env: 'API_SESSION_KEY_FILE',
+    kind: absolutePath(),
+    defaultText: 'unset: a random key per process',
+    readBy: [COMMANDS.api],
+    doc: 'File holding the key that signs `token-login` session cookies (at least 32 bytes); read at start.',
+    setBy: '`api`: the `key` of `api.web.sessionSecretName`, mounted optional',
+  }),
+  apiSessionTtl: setting({
+    env: 'API_SESSION_TTL',
+    kind: seconds({ min: 60, max: 86_400 }),
+    default: 900,
+    readBy: [COMMANDS.api],
+    doc: 'Lifetime of a `token-login` session cookie; then the user logs in again. Permissions are checked on every request regardless.',
+    setBy: 'not set',
+  }),
+  apiKubeUrl: setting({
+    env: 'API_KUBE_URL',
+    kind: url(['https:']),
+    defaultText: 'https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (set by the kubelet in every pod)',
+    readBy: [COMMANDS.api],
+    doc: 'Kubernetes API server URL for TokenReviews, SubjectAccessReviews and the requestheader ConfigMap.',
+    setBy: 'not set',
+  }),
+  apiKubeCredentialsDir: setting({
+    env: 'API_KUBE_CREDENTIALS_DIR',
+    kind: absolutePath(),
+    default: DEFAULT_KUBE_CREDENTIALS_DIR,
+    readBy: [COMMANDS.api],
+    doc: 'Directory with the ServiceAccount `token` (re-read for every request) and `ca.crt`.',
+    setBy: 'not set: the projected token volume is mounted at the default',
   }),
   // The `inject` command's variables (agent/src/settings/inject-table.ts).
   ...INJECT_SETTINGS,

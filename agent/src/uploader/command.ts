@@ -1,13 +1,13 @@
 /** `agent uploader`: builds the S3 client from the resolved config and runs the loop until shutdown. */
-import { S3Client } from '@aws-sdk/client-s3';
-import type { S3Config, UploaderConfig } from '../config';
+import type { UploaderConfig } from '../config';
 import { createPost } from '../net/http-post';
-import { createAgents } from '../net/proxy';
+import { createS3Client } from '../net/s3-client';
 import type { CommandContext } from '../runtime/context';
 import type { Logger } from '../runtime/logger';
 import { tuneV8ForFlatMemory } from './file-source';
 import { createNotifier } from '../report/notifier';
 import type { DumpReport } from '../report/report';
+import { retrievalHint, type RetrievalHintOptions } from '../report/retrieval-hint';
 import { Retainer } from './after-upload';
 import { nodePrefix } from './keys';
 import { LifecycleCheck } from './lifecycle';
@@ -16,34 +16,8 @@ import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
 import { Uploader } from './uploader';
 
-/**
- * The S3 client. Checksum mode WHEN_REQUIRED (default) keeps stream bodies free of aws-chunked
- * framing that S3-compatible servers reject; no static keys = the SDK default chain (IRSA, web
- * identity, instance roles). Our own loop retries uploads, so the SDK retries little; timeouts make a
- * hung server an ordinary (retried) failure instead of a stuck upload. The agents add the extra CAs
- * (S3_CA_BUNDLE_FILE) and the proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), which the SDK ignores by itself.
- */
-export function createS3Client(s3: S3Config, maxSockets = 16, logger?: Logger): S3Client {
-  const agentOpts = { keepAlive: true, maxSockets };
-  // The SDK writes some warnings straight to console (e.g. "error in a non-retryable streaming
-  // request", which our own retry handles): route them into the JSON log at debug; drop its chatty info.
-  const sdkLog = (...args: unknown[]) => logger?.debug('aws sdk', { detail: args.map((a) => (typeof a === 'string' ? a : (a as Error)?.message ?? typeof a)).join(' ') });
-  return new S3Client({
-    logger: { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: sdkLog, error: sdkLog },
-    region: s3.region,
-    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-    forcePathStyle: s3.forcePathStyle,
-    requestChecksumCalculation: s3.checksumMode,
-    responseChecksumValidation: s3.checksumMode,
-    ...(s3.credentials ? { credentials: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey } } : {}),
-    maxAttempts: 2,
-    requestHandler: {
-      connectionTimeout: 5_000,
-      requestTimeout: 120_000,
-      ...createAgents({ ...agentOpts, caPem: s3.caBundle?.pem, proxy: s3.proxy }),
-    },
-  });
-}
+// The S3 client is shared with the heapdumps API server (agent/src/net/s3-client.ts).
+export { createS3Client };
 
 export function createStore(
   config: UploaderConfig,
@@ -99,12 +73,13 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   await new Uploader(config, store, retainer, ctx, {
     ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
     ...(lifecycle ? { lifecycle } : {}),
-    onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName)),
+    onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval)),
   }).run();
 }
 
 /** What the owning team is told about one verified dump. */
-export function dumpReport(dump: VerifiedDump, triage: TriageOutcome | undefined, node: string): DumpReport {
+export function dumpReport(dump: VerifiedDump, triage: TriageOutcome | undefined, node: string, retrieval?: RetrievalHintOptions): DumpReport {
+  const hint = retrieval !== undefined ? retrievalHint(dump.namespace ?? '', dump.key, retrieval) : undefined;
   return {
     namespace: dump.namespace ?? '',
     pod: dump.pod ?? '',
@@ -117,5 +92,6 @@ export function dumpReport(dump: VerifiedDump, triage: TriageOutcome | undefined
     summaryKeys: dump.summaryKeys ? [dump.summaryKeys.json, dump.summaryKeys.text] : [],
     topClasses: triage?.topClasses ?? [],
     uploadedAt: Date.parse(dump.uploadedAt),
+    ...(hint !== undefined ? { retrieval: hint } : {}),
   };
 }
