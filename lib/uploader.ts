@@ -35,6 +35,11 @@ export const TRUSTED_CA_BUNDLE_CONFIGMAP_NAME = 'heapdump-trusted-ca-bundle';
 /** OpenShift's Cluster Network Operator fills a ConfigMap with this label ("true") with the cluster's trusted CA bundle. */
 export const OPENSHIFT_INJECT_TRUSTED_CA_LABEL = 'config.openshift.io/inject-trusted-cabundle';
 
+/** The uploader's S3 variables that the heapdumps API server reads too (it serves the same bucket). */
+const SETTINGS_READ_BY_API = [
+  ENV.s3Bucket, ENV.s3Prefix, ENV.s3EndpointUrl, ENV.awsDefaultRegion, ENV.s3ForcePathStyle, ENV.s3ChecksumMode, ENV.httpsProxy, ENV.httpProxy, ENV.noProxy,
+] as const;
+
 /** Time to abort an in-flight multipart upload cleanly on shutdown. */
 const GRACE_SECONDS = 60;
 
@@ -71,6 +76,14 @@ export interface AgentS3Access {
   readonly serviceAccountAnnotations?: Record<string, string>;
   /** Kubernetes Events are on: the container needs the projected token (added by the analyzer itself). */
   readonly kubernetesEvents: boolean;
+}
+
+/** What the Event and the notifications tell a team to run to get its dump (agent/src/report/retrieval-hint.ts). */
+export interface DumpRetrieval {
+  /** `oc` on OpenShift, `kubectl` elsewhere. */
+  readonly cli: 'oc' | 'kubectl';
+  /** The web page's base URL. @default none: the command only */
+  readonly webUrl?: string;
 }
 
 export interface UploaderProps extends UploaderSettings {
@@ -116,6 +129,12 @@ export interface UploaderProps extends UploaderSettings {
    * @default none: the analyzer finds new dumps by its periodic scan
    */
   readonly analyzerWakeUrl?: string;
+  /**
+   * What the Event and the notifications tell the team to run (`oc heapdump get ...`), and the web page's URL:
+   * set when the heapdumps API is deployed.
+   * @default none: they give the S3 URI only
+   */
+  readonly retrieval?: DumpRetrieval;
 }
 
 /** The CA bundle's ConfigMap, volume, mount and variable; the ConfigMap object only for `openshift-trusted`. */
@@ -145,11 +164,15 @@ export class Uploader extends Construct {
   public readonly kubernetesEvents: boolean;
   /** The bucket and channels as the uploader uses them, for the analyzer. */
   public readonly s3Access: AgentS3Access;
+  /** The S3 settings as agent variables (bucket, prefix, endpoint, region, proxy ...), for the heapdumps API, which reads the same bucket. */
+  public readonly s3Env: Readonly<Record<string, string>>;
+  /** The extra CAs for the S3 endpoint, when configured (the heapdumps API mounts them too). */
+  public readonly s3CaBundle?: { readonly configMapName: string; readonly key: string };
 
   public constructor(scope: Construct, id: string, props: UploaderProps) {
     super(scope, id);
     const { namespace, image: rawImage, priorityClassName, sccClusterRoleName, imagePullPolicy: rawPull,
-      waitTimeoutSeconds, platform = 'openshift', scheduling: rawScheduling, imagePullSecrets: pullSecrets, namePrefix = '', analyzerWakeUrl, ...settings } = props;
+      waitTimeoutSeconds, platform = 'openshift', scheduling: rawScheduling, imagePullSecrets: pullSecrets, namePrefix = '', analyzerWakeUrl, retrieval, ...settings } = props;
     const s = resolveUploaderSettings(settings);
     this.kubernetesEvents = s.notifications.kubernetesEvents;
     const image = prop(SETTINGS.agentImage, rawImage, 'image');
@@ -163,6 +186,8 @@ export class Uploader extends Construct {
     const scheduling = rawScheduling ?? resolveAgentScheduling(undefined);
     const ca = s.caBundle === undefined ? undefined : caBundleParts(s.caBundle, namePrefix, platform);
     this.configMapName = configMapName;
+    this.s3Env = Object.fromEntries(Object.entries(s.configData).filter(([k]) => (SETTINGS_READ_BY_API as readonly string[]).includes(k)));
+    if (ca !== undefined) this.s3CaBundle = { configMapName: ca.configMapName, key: s.caBundle!.key };
 
     const identity = new WorkloadIdentity(this, 'Identity', {
       name,
@@ -259,6 +284,7 @@ export class Uploader extends Construct {
           envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
           ...credentialEnv(s.credentials),
           ...notifyEnv,
+          ...(retrieval !== undefined ? [envVar(SETTINGS.notifyRetrievalCli, retrieval.cli), ...(retrieval.webUrl !== undefined ? [envVar(SETTINGS.apiWebUrl, retrieval.webUrl)] : [])] : []),
           ...(ca !== undefined ? [ca.env] : []),
           ...(analyzerWakeUrl !== undefined ? [envVar(SETTINGS.analyzerWakeUrl, analyzerWakeUrl)] : []),
         ],

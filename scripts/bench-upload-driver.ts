@@ -2,7 +2,7 @@
  * One upload exactly as the agent's uploader does it (same config resolver, same S3 client and store:
  * one read pass with sha256 + the triage analysis (+ the payload digest for one PUT), streamed upload
  * (multipart: each part digested just before it is sent),
- * HEAD-verify, then the triage summary), in its own process so that the bench reads its own peak RSS
+ * HEAD-verify (size, sha256, server-side encryption), then the triage summary), in its own process so that the bench reads its own peak RSS
  * and CPU time. Bundled by `npm run bench`. Env: the agent's uploader env (S3_*, AWS_*, UPLOAD_*,
  * NODE_NAME, DUMP_ROOT) plus BENCH_FILE and BENCH_KEY. Prints one JSON line:
  * { ms, bytes, multipart, cpuMs, passCpuMs, passMs, topClass } (passCpuMs/passMs: the read pass and summary alone).
@@ -16,6 +16,7 @@ import { open } from 'fs/promises';
 import { resolveUploaderConfig } from '../agent/src/config';
 import { createLogger } from '../agent/src/runtime/logger';
 import { createStore } from '../agent/src/uploader/command';
+import { encryptionMismatch } from '../agent/src/uploader/encryption';
 import { tuneV8ForFlatMemory } from '../agent/src/uploader/file-source';
 import { readPass, withReadTimeout } from '../agent/src/uploader/read-pass';
 import { hprofTriage } from '../agent/src/uploader/triage';
@@ -79,6 +80,8 @@ async function main(): Promise<void> {
     });
     const head = await store.head(key);
     if (!head || head.size !== size || head.metadata.sha256 !== sha256) throw new Error(`verification failed: ${JSON.stringify(head)}`);
+    const notEncrypted = encryptionMismatch(head.encryption, store.encryption);
+    if (notEncrypted !== undefined) throw new Error(`verification failed: ${notEncrypted}`);
     process.stdout.write(JSON.stringify({ ms: Date.now() - t0, bytes: size, multipart, cpuMs: cpuMs(), passCpuMs, passMs, topClass: outcome?.topClasses[0]?.name }) + '\n');
   } finally {
     await fh.close();

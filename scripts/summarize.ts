@@ -16,6 +16,7 @@ import { hostname } from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { runAnalyzeCli } from '../agent/src/leaks/cli';
+import { inertJson } from '../agent/src/text/escape';
 import { fileNameReader, gzipFileNameReader, HprofAnalyzer, renderSummaryText, summaryDocument } from '../agent/src/triage';
 import { readPass } from '../agent/src/uploader/read-pass';
 import { kindOfName } from '../agent/src/uploader/upload-job';
@@ -71,7 +72,7 @@ async function main(argv: readonly string[]): Promise<number> {
       complete: heap.complete && (pass.decoded?.complete ?? true),
       ...(pass.decoded?.uncompressedSize !== undefined ? { compression: 'gzip' as const, uncompressedSize: pass.decoded.uncompressedSize } : {}),
     }, heap);
-    process.stdout.write(json ? `${JSON.stringify(doc, null, 2)}\n` : renderSummaryText(doc));
+    process.stdout.write(json ? `${inertJson(doc, 2)}\n` : renderSummaryText(doc));
     return 0;
   } finally {
     await fh.close();

@@ -16,9 +16,9 @@ import { createHash } from 'crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { gunzipSync } from 'zlib';
+import { brotliDecompressSync } from 'zlib';
 import { COMMANDS, ENV, OBJECT_METADATA, PATHS } from '../../agent/src/contract';
-import { AGENT_BUNDLE } from '../../scripts/bundle-agent';
+import { AGENT_BUNDLE, PLUGIN_BUNDLE } from '../../scripts/bundle-agent';
 import { containerOf, loadManifests } from '../e2e/manifests';
 import { awsCli } from '../support/clients';
 import { makeHeapDump } from '../support/jvm';
@@ -36,6 +36,7 @@ import {
   runFlags,
 } from '../support/podman';
 import { disposeAll, S3Server, sha256File, startS3Server } from '../support/s3';
+import { note } from '../support/notes';
 
 const BUILD_TIMEOUT_MS = 30 * 60_000;
 /** Each container start copies the image's file system (vfs): seconds each on a busy machine. */
@@ -51,7 +52,7 @@ beforeAll(async () => {
   if (build.code !== 0) throw new Error(`npm run image failed (exit ${build.code}):\n${build.output.slice(-6000)}`);
   const size = (await inspectImage(image)).Size;
   // for the record (CI log): how long the build took here and how big the image is
-  console.log(`npm run image: ${build.seconds.toFixed(0)} s; ${image}: ${(size / 1e6).toFixed(0)} MB uncompressed`);
+  note(`npm run image: ${build.seconds.toFixed(0)} s; ${image}: ${(size / 1e6).toFixed(0)} MB uncompressed`);
 }, BUILD_TIMEOUT_MS + 60_000);
 
 afterAll(disposeAll);
@@ -59,14 +60,14 @@ afterAll(disposeAll);
 const sha256 = (text: string) => createHash('sha256').update(text.trimEnd()).digest('hex');
 
 /**
- * The bundle with its lazily compiled modules unpacked (they are embedded gzipped, scripts/bundle-agent.ts)
+ * The bundle with its lazily compiled modules unpacked (they are embedded Brotli-compressed, scripts/bundle-agent.ts)
  * and module paths made comparable: esbuild names each bundled module by its real path relative to the
  * working directory, and in a git worktree whose node_modules is a symlink that path leaves the
  * repository (`../../main/node_modules/`).
  */
 const normalizeModulePaths = (bundle: string): string =>
   bundle
-    .replace(/Buffer\.from\("([A-Za-z0-9+/=]+)", "base64"\)/g, (_, b64: string) => JSON.stringify(gunzipSync(Buffer.from(b64, 'base64')).toString('utf8')))
+    .replace(/Buffer\.from\("([A-Za-z0-9+/=]+)", "base64"\)/g, (_, b64: string) => JSON.stringify(brotliDecompressSync(Buffer.from(b64, 'base64')).toString('utf8')))
     .replace(/(?:\.\.\/)+(?:[\w.-]+\/)*?node_modules\//g, 'node_modules/');
 
 /** Runs a short-lived container to completion. */
@@ -119,6 +120,14 @@ describe('agent image: built from the repository', () => {
       sha256(normalizeModulePaths(readFileSync(AGENT_BUNDLE, 'utf8'))),
     ]);
     expect(PINNED_NODE.split('.')[0]).toBe('24');
+  }, TEST_TIMEOUT_MS);
+
+  test('kubectl-heapdump at /usr/local/bin: the plugin the tests run, working on the image\'s Node as the image\'s user', async () => {
+    const r = await run([], ['--entrypoint=["sh","-c","kubectl-heapdump --help | head -1; sha256sum < /usr/local/bin/kubectl-heapdump | cut -d\\" \\" -f1; ls -l /usr/local/bin/kubectl-heapdump | cut -c1-10"]']);
+    expect({ code: r.code, lines: r.stdout.split('\n') }).toEqual({
+      code: 0,
+      lines: ['kubectl heapdump: get your JVM heap dumps with your own cluster identity.', createHash('sha256').update(readFileSync(PLUGIN_BUNDLE)).digest('hex'), '-rwxr-xr-x'],
+    });
   }, TEST_TIMEOUT_MS);
 
   test('tini is PID 1, so the agent can SIGKILL itself as a last resort (as PID 1 the kernel would ignore it)', async () => {

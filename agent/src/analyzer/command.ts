@@ -10,6 +10,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { ANALYZER_WAKE_PATH } from '../contract';
+import { createPost } from '../net/http-post';
 import { createLeakNotifier } from '../report/leak-notifier';
 import type { CommandContext } from '../runtime/context';
 import { createS3Client } from '../uploader/command';
@@ -53,9 +54,14 @@ export interface AnalyzerDeps {
 export async function runAnalyzer(config: AnalyzerConfig, ctx: CommandContext, deps: AnalyzerDeps = {}): Promise<void> {
   const log = ctx.logger;
   const client = deps.client ?? createS3Client(config.s3, 8, log.child('aws-sdk'));
-  const store = new S3Store(client, { bucket: config.s3.bucket, storageClass: config.s3.storageClass, partSizeBytes: 8 * 2 ** 20, concurrency: 1, logger: log.child('s3') });
+  const store = new S3Store(client, {
+    bucket: config.s3.bucket, storageClass: config.s3.storageClass, partSizeBytes: 8 * 2 ** 20, concurrency: 1, logger: log.child('s3'),
+    encryption: config.encryption, objectTags: config.objectTags,
+  });
   ctx.onShutdown('s3 client', () => client.destroy());
-  const notifier = createLeakNotifier(config.notify, config.nodeName, { logger: log, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal });
+  // The webhook trusts what S3 trusts and leaves through the same proxy, as the uploader's.
+  const post = createPost({ ...(config.s3.caBundle ? { caPem: config.s3.caBundle.pem } : {}), ...(config.s3.proxy ? { proxy: config.s3.proxy } : {}) });
+  const notifier = createLeakNotifier(config.notify, config.nodeName, { logger: log, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal, post });
   ctx.onShutdown('notifications', () => notifier.close());
 
   const budgets = laneBudgets(config.memoryLimitBytes, config.smallDumpBytes);

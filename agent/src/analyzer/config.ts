@@ -1,18 +1,22 @@
 /**
  * Environment -> the analyzer's config. Its S3 and notification settings are the uploader's (the same
- * entries of the settings table, same ConfigMap): it reads the bucket the uploader writes and tells
- * the same channels. A bad value is a ConfigError (one line), as for every command.
+ * entries of the settings table, same ConfigMap): it reads the bucket the uploader writes, writes its
+ * reports with the same encryption and tags, and tells the same channels. A bad value is a ConfigError (one line), as for every command.
  */
 import { readFileSync } from 'fs';
 import { totalmem } from 'os';
 import type { CommonConfig, Env, S3Config } from '../config';
-import { optional, required } from '../config';
+import { encryption, optional, required } from '../config';
 import type { NotifyConfig } from '../report/config';
 import { SETTINGS } from '../settings';
+import type { ObjectEncryption } from '../uploader/encryption';
 
 export interface AnalyzerConfig extends CommonConfig {
   readonly s3: S3Config;
   readonly notify: NotifyConfig;
+  /** The uploader's server-side encryption and object tags, for the reports too. */
+  readonly encryption: ObjectEncryption;
+  readonly objectTags: boolean;
   readonly thresholdPercent: number;
   readonly intervalMs: number;
   readonly timeBudgetMs: number;
@@ -46,6 +50,8 @@ export function resolveAnalyzerConfig(env: Env, common: CommonConfig, s3: S3Conf
     ...common,
     s3,
     notify,
+    encryption: encryption(env),
+    objectTags: required(env, SETTINGS.s3ObjectTags),
     thresholdPercent: required(env, SETTINGS.analyzerThreshold),
     intervalMs: required(env, SETTINGS.analyzerInterval),
     timeBudgetMs: required(env, SETTINGS.analyzerTimeBudget),

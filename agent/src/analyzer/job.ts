@@ -9,9 +9,12 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import type { AnalyzerConfig } from './config';
 import { LEAK_REPORT_SUFFIXES, OBJECT_METADATA } from '../contract';
-import { type LeakDumpRef, type LeaksDocument, notAnalyzed, renderLeaksText } from '../leaks';
+import { type LeakDumpRef, type LeaksDocument, notAnalyzed } from '../leaks/document';
+import { renderLeaksText } from '../leaks/render';
 import type { LeakNotifier } from '../report/leak-notifier';
 import type { Logger } from '../runtime/logger';
+import { inertJson } from '../text/escape';
+import { podTags } from '../uploader/object-tags';
 import type { S3Store } from '../uploader/s3-store';
 import { clearAttempts, download, getSmall, type PendingDump, readAttempts, writeAttempts } from './bucket';
 import { runAnalysisChild } from './child';
@@ -90,8 +93,9 @@ export async function analyzeDump(d: PendingDump, memoryBudgetBytes: number, dep
   const finish = async (doc: LeaksDocument): Promise<JobResult> => {
     const keys = { json: d.key + LEAK_REPORT_SUFFIXES.json, text: d.key + LEAK_REPORT_SUFFIXES.text };
     const meta = { 'leaks-status': doc.status };
-    await store.putSmall(keys.text, Buffer.from(renderLeaksText(doc)), 'text/plain; charset=utf-8', meta, signal);
-    await store.putSmall(keys.json, Buffer.from(JSON.stringify(doc, null, 2) + '\n'), 'application/json', meta, signal);
+    const tags = podTags(ref.namespace, ref.pod);
+    await store.putSmall(keys.text, Buffer.from(renderLeaksText(doc)), 'text/plain; charset=utf-8', meta, signal, tags);
+    await store.putSmall(keys.json, Buffer.from(inertJson(doc, 2) + '\n'), 'application/json', meta, signal, tags);
     await clearAttempts(store, d.key);
     log.info('leak report written', { key: keys.json, status: doc.status, suspects: doc.suspects.length, ...(doc.reason ? { reason: doc.reason } : {}) });
     deps.notifier.reportWritten({

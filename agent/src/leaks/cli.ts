@@ -7,6 +7,7 @@
  * Exit codes: 0 a report was printed (also "not analysed", which says why), 1 the file could not be
  * read, 2 bad usage (one line).
  */
+import { inertJson } from '../text/escape';
 import { analyzeFile, renderLeaksText } from './index';
 
 export const ANALYZE_COMMAND = 'analyze';
@@ -85,6 +86,6 @@ export async function runAnalyzeCli(argv: readonly string[], out: (s: string) =>
     err(`analyze: cannot read ${args.file}: ${e.code ?? e.message}\n`);
     return 1;
   }
-  out(args.json ? `${JSON.stringify(doc, null, 2)}\n` : renderLeaksText(doc));
+  out(args.json ? `${inertJson(doc, 2)}\n` : renderLeaksText(doc));
   return 0;
 }

@@ -16,7 +16,8 @@ import { EVENT_LIMITS, type EventBody, type KubeApi, type KubeApiLoader, loadKub
 import { LEAK_NOTIFICATION_EVENT, leakEventNote, type LeakNotice, leakWebhookBody, reportUri } from './leak-report';
 import { type Channel, createNotificationMetrics } from './metrics';
 import { type AttemptOutcome, DeliveryQueue } from './queue';
-import { type Fetch, webhookAttempt } from './webhook';
+import type { Post } from '../net/http-post';
+import { webhookAttempt } from './webhook';
 
 export const LEAK_EVENT_REASON = 'HeapDumpAnalyzed';
 export const LEAK_EVENT_ACTION = 'AnalyzeHeapDump';
@@ -97,7 +98,8 @@ export interface LeakNotifierDeps {
   readonly clock: Clock;
   readonly registry: Registry;
   readonly signal: AbortSignal;
-  readonly fetch?: Fetch;
+  /** The webhook's HTTP client (the analyzer passes one with the S3 CA bundle and proxy, as the uploader does). */
+  readonly post?: Post;
   readonly loadKubeApi?: KubeApiLoader;
 }
 
@@ -122,7 +124,7 @@ export function createLeakNotifier(config: NotifyConfig, reportingInstance: stri
     const w = config.webhook!;
     const channel = webhookAttempt<LeakNotice>({
       source: w.url, format: w.format, body: leakWebhookBody, ...(config.clusterName !== undefined ? { cluster: config.clusterName } : {}),
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...(deps.post ? { post: deps.post } : {}),
     }, () => deps.clock.now());
     queues.push({
       accepts: () => true,

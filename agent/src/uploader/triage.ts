@@ -9,6 +9,7 @@ import {
   fileNameReader, gzipFileNameReader, type HeapSummary, HprofAnalyzer, renderSummaryText, summaryDocument,
 } from '../triage';
 import { LEAK_REPORT_SUFFIXES } from '../contract';
+import { inertJson } from '../text/escape';
 import type { DumpKind, Triage, TriageOutcome, VerifiedDump } from './upload-job';
 
 /** The summary's top classes used by one-line notifications. */
@@ -51,7 +52,7 @@ function outcome(heap: HeapSummary, nodeName: string, leakReports: boolean): Tri
         ...(dump.uncompressedSize !== undefined ? { uncompressedSize: dump.uncompressedSize } : {}),
       }, heap);
       const leakReport = leakReports ? `s3://${dump.bucket}/${dump.key}${LEAK_REPORT_SUFFIXES.text}` : undefined;
-      return { json: JSON.stringify(doc, null, 2) + '\n', text: renderSummaryText(doc, leakReport ? { leakReport } : {}) };
+      return { json: inertJson(doc, 2) + '\n', text: renderSummaryText(doc, leakReport ? { leakReport } : {}) };
     },
   };
 }

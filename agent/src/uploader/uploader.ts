@@ -20,6 +20,8 @@ import { nodePrefix } from './keys';
 import { createUploaderMetrics, type UploaderMetrics } from './metrics';
 import { backoffDelay, type BackoffPolicy, classifyFailure, DEFAULT_BACKOFF } from './retry';
 import { DEFAULT_SCAN_LIMITS, scanDumps } from './scanner';
+import type { LifecycleCheck } from './lifecycle';
+import { podTags } from './object-tags';
 import type { S3Store } from './s3-store';
 import { readiness, readyAt, type StabilityWindows } from './stability';
 import { type Tracked, Tracker } from './tracker';
@@ -67,6 +69,8 @@ export interface UploaderOptions {
   readonly onVerified?: VerifiedListener;
   /** How often the archive is trimmed and local usage measured. @default 60 s */
   readonly housekeepingIntervalMs?: number;
+  /** Checks the bucket's lifecycle rule after a successful bucket check (it paces itself). @default none */
+  readonly lifecycle?: Pick<LifecycleCheck, 'check'>;
 }
 
 const EVENT_DEBOUNCE_MS = 250;
@@ -175,6 +179,7 @@ export class Uploader {
       await this.store.checkBucket(this.ctx.signal);
       this.failures.bucketOk();
       if (!this.orphansCleaned) await this.cleanOrphans().catch((error) => this.orphanCleanupFailed(error));
+      await this.opts.lifecycle?.check(this.ctx.signal);
     } catch (error) {
       if (this.ctx.signal.aborted) return;
       this.failures.bucketFailed(error);
@@ -362,11 +367,12 @@ export class Uploader {
     const keys = dump.summaryKeys!;
     const { json, text } = triage.render(dump);
     const metadata = { [OBJECT_METADATA.node]: this.cfg.nodeName, dump: keys.json.slice(0, -'.summary.json'.length).split('/').pop() ?? '' };
+    const tags = podTags(dump.namespace, dump.pod);
     const backoff = this.opts.backoff ?? DEFAULT_BACKOFF;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.store.putSmall(keys.json, Buffer.from(json), 'application/json', metadata, this.ctx.signal);
-        await this.store.putSmall(keys.text, Buffer.from(text), 'text/plain; charset=utf-8', metadata, this.ctx.signal);
+        await this.store.putSmall(keys.json, Buffer.from(json), 'application/json', metadata, this.ctx.signal, tags);
+        await this.store.putSmall(keys.text, Buffer.from(text), 'text/plain; charset=utf-8', metadata, this.ctx.signal, tags);
         this.metrics.summaries.inc({ result: 'written' });
         this.log.info('dump summary written', { key: keys.json });
         break;

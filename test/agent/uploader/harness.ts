@@ -7,8 +7,9 @@ import { memoryLogger } from '../../../agent/src/runtime/logger';
 import { Lifecycle } from '../../../agent/src/runtime/lifecycle';
 import { StuckReads } from '../../../agent/src/fs/stuck-io';
 import { insertTag, occurrenceStamp } from '../../../agent/src/uploader/keys';
-import { createRetainer, createS3Client, createStore } from '../../../agent/src/uploader/command';
+import { createLifecycleCheck, createRetainer, createS3Client, createStore } from '../../../agent/src/uploader/command';
 import { hprofTriage } from '../../../agent/src/uploader/triage';
+import type { DumpKind } from '../../../agent/src/uploader/upload-job';
 import { Uploader, UploaderOptions } from '../../../agent/src/uploader/uploader';
 import { s3Env, type S3Server } from '../../support/s3';
 
@@ -38,13 +39,17 @@ export function testConfig(server: S3Server, root: string, over: Partial<Uploade
     [ENV.fileStableTime]: '3',
     [ENV.completeQuietTime]: '0.3',
     [ENV.logLevel]: 'debug',
+    // s3rver has no bucket lifecycle (501): as docs/access-control.md says for such a server, no retention check there.
+    ...(server.kind === 's3rver' ? { [ENV.s3RetentionDays]: '0' } : {}),
   });
   return { ...base, ...over, s3: { ...base.s3, ...s3Over } };
 }
 
 export const FAST_RETRY: UploaderOptions = { backoff: { baseMs: 100, capMs: 1000 }, readinessIntervalMs: 500, progressIntervalMs: 200 };
 
-export function startUploader(config: UploaderConfig, opts: UploaderOptions = FAST_RETRY): RunningUploader {
+/** `lifecycleIntervalMs`: how often the bucket's lifecycle rule is looked at again (the agent's: 10 minutes). */
+export function startUploader(config: UploaderConfig, options: UploaderOptions & { lifecycleIntervalMs?: number } = FAST_RETRY): RunningUploader {
+  const { lifecycleIntervalMs, ...opts } = options;
   const logger = memoryLogger();
   const registry = new Registry();
   const ctl = new AbortController();
@@ -55,8 +60,13 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
   // the SDK retries a little by itself; tests want failures to surface quickly
   const store = createStore(config, { logger }, client);
   const retainer = createRetainer(config, store, logger);
-  // As the agent runs it (uploader/command.ts): the triage analysis when DUMP_ANALYSIS is on.
-  const withTriage: UploaderOptions = config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName), ...opts } : opts;
+  // As the agent runs it (uploader/command.ts): the triage analysis when DUMP_ANALYSIS is on, the lifecycle check unless S3_RETENTION_DAYS=0.
+  const bucketLifecycle = createLifecycleCheck(config, store, { logger, clock: systemClock, registry }, lifecycleIntervalMs);
+  const withTriage: UploaderOptions = {
+    ...(config.analysis ? { triage: (kind: DumpKind) => hprofTriage(kind, config.nodeName) } : {}),
+    ...(bucketLifecycle ? { lifecycle: bucketLifecycle } : {}),
+    ...opts,
+  };
   const uploader = new Uploader(config, store, retainer, {
     logger,
     clock: systemClock,
