@@ -29,4 +29,12 @@ export interface CommandContext {
    * ends the process with a signal instead of an exit that would wait for them forever.
    */
   readonly stuckReads: StuckReads;
+  /**
+   * Optional: answer `method path` on the agent's HTTP port besides the probes and metrics (the
+   * analyzer's POST /wake). The handler must be cheap: it runs on the thread that answers the probes.
+   */
+  httpRoute?(method: 'POST', path: string, handler: HttpRouteHandler): void;
 }
+
+/** An extra HTTP route's answer. */
+export type HttpRouteHandler = () => { readonly status: number; readonly body: string };

@@ -15,6 +15,7 @@ import { hprofTriage } from './triage';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
 import { Uploader } from './uploader';
+import { analyzerWaker } from '../analyzer/wake-client';
 
 // The S3 client is shared with the heapdumps API server (agent/src/net/s3-client.ts).
 export { createS3Client };
@@ -70,10 +71,14 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal, post });
   ctx.onShutdown('notifications', () => notifier.close());
   const lifecycle = createLifecycleCheck(config, store, ctx);
+  const wakeAnalyzer = config.analyzerWakeUrl !== undefined ? analyzerWaker(config.analyzerWakeUrl, ctx.logger.child('analyzer-wake')) : undefined;
   await new Uploader(config, store, retainer, ctx, {
-    ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
+    ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName, config.analyzerWakeUrl !== undefined) } : {}),
     ...(lifecycle ? { lifecycle } : {}),
-    onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval)),
+    onVerified: (dump, triage) => {
+      notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval));
+      wakeAnalyzer?.();
+    },
   }).run();
 }
 

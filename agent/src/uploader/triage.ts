@@ -8,26 +8,30 @@ import type { FileHandle } from 'fs/promises';
 import {
   fileNameReader, gzipFileNameReader, type HeapSummary, HprofAnalyzer, renderSummaryText, summaryDocument,
 } from '../triage';
+import { LEAK_REPORT_SUFFIXES } from '../contract';
 import { inertJson } from '../text/escape';
 import type { DumpKind, Triage, TriageOutcome, VerifiedDump } from './upload-job';
 
 /** The summary's top classes used by one-line notifications. */
 const TOP_CLASSES = 3;
 
-/** A Triage for an HPROF (plain or gzip-compressed); undefined for other dumps (OpenJ9 .phd, ...). */
-export function hprofTriage(kind: DumpKind, nodeName: string): Triage | undefined {
+/**
+ * A Triage for an HPROF (plain or gzip-compressed); undefined for other dumps (OpenJ9 .phd, ...).
+ * `leakReports`: the leak analyzer is deployed, so the summary names `<key>.leaks.txt`.
+ */
+export function hprofTriage(kind: DumpKind, nodeName: string, leakReports = false): Triage | undefined {
   if (kind === 'other') return undefined;
   const analyzer = new HprofAnalyzer();
   return {
     analysis: analyzer,
     async summarise(fh: FileHandle): Promise<TriageOutcome> {
       const heap = await analyzer.finish(kind === 'hprof-gzip' ? gzipFileNameReader(fh) : fileNameReader(fh));
-      return outcome(heap, nodeName);
+      return outcome(heap, nodeName, leakReports);
     },
   };
 }
 
-function outcome(heap: HeapSummary, nodeName: string): TriageOutcome {
+function outcome(heap: HeapSummary, nodeName: string, leakReports: boolean): TriageOutcome {
   return {
     topClasses: [...heap.classes].sort((a, b) => b.shallowBytes - a.shallowBytes).slice(0, TOP_CLASSES)
       .map((c) => ({ name: c.name, shallowBytes: c.shallowBytes, instances: c.instances })),
@@ -47,7 +51,8 @@ function outcome(heap: HeapSummary, nodeName: string): TriageOutcome {
         ...(dump.compressed ? { compression: dump.compressed } : {}),
         ...(dump.uncompressedSize !== undefined ? { uncompressedSize: dump.uncompressedSize } : {}),
       }, heap);
-      return { json: inertJson(doc, 2) + '\n', text: renderSummaryText(doc) };
+      const leakReport = leakReports ? `s3://${dump.bucket}/${dump.key}${LEAK_REPORT_SUFFIXES.text}` : undefined;
+      return { json: inertJson(doc, 2) + '\n', text: renderSummaryText(doc, leakReport ? { leakReport } : {}) };
     },
   };
 }
