@@ -41,6 +41,9 @@ describe('defaults', () => {
       gzip: false, afterUpload: 'archive', digest: 'sha256', retentionMaxAgeMs: 604_800_000, retentionMaxBytes: 2 * 1024 ** 3,
       notify: { timeoutMs: 10_000, maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000 },
       maxWatches: 1024, maxFiles: 10_000, readTimeoutMs: 60_000, analysis: true,
+      maxFilesPerNamespace: 100, maxEntriesPerPod: 10_000, uploadSlots: 2,
+      analysisCpuSeconds: 10, inflateMaxRatio: 100, inflateMaxBytes: 64 * 2 ** 30, analysisMaxMemoryBytes: 128 * 2 ** 20,
+      stateDir: '/tmp/heapdump-uploader',
     });
   });
   test('every contract variable has a table entry with an expectation', () => {
@@ -190,6 +193,14 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'UPLOAD_CHECKSUM', 'crc32', 'UPLOAD_CHECKSUM="crc32" is invalid: expected one of auto, md5, sha256'],
   ['up', resolveUploaderConfig, 'WATCH_MAX_DIRECTORIES', '-1', 'WATCH_MAX_DIRECTORIES="-1" is invalid: expected a whole number between 0 and 100000'],
   ['up', resolveUploaderConfig, 'DUMP_MAX_FILES', '0', 'DUMP_MAX_FILES="0" is invalid: expected a whole number between 1 and 1000000'],
+  ['up', resolveUploaderConfig, 'DUMP_MAX_FILES_PER_NAMESPACE', '0', 'DUMP_MAX_FILES_PER_NAMESPACE="0" is invalid: expected a whole number between 1 and 100000'],
+  ['up', resolveUploaderConfig, 'DUMP_MAX_ENTRIES_PER_POD', '99', 'DUMP_MAX_ENTRIES_PER_POD="99" is invalid: expected a whole number between 100 and 10000000'],
+  ['up', resolveUploaderConfig, 'UPLOAD_SLOTS', '9', 'UPLOAD_SLOTS="9" is invalid: expected a whole number between 1 and 8'],
+  ['up', resolveUploaderConfig, 'DUMP_ANALYSIS_CPU_SECONDS', '0.5', 'DUMP_ANALYSIS_CPU_SECONDS="0.5" is invalid: expected a whole number of CPU seconds between 1 and 3600'],
+  ['up', resolveUploaderConfig, 'DUMP_INFLATE_MAX_RATIO', '1', 'DUMP_INFLATE_MAX_RATIO="1" is invalid: expected a whole number between 2 and 1100'],
+  ['up', resolveUploaderConfig, 'DUMP_INFLATE_MAX_BYTES', '64GB', 'DUMP_INFLATE_MAX_BYTES="64GB" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix'],
+  ['up', resolveUploaderConfig, 'DUMP_ANALYSIS_MAX_MEMORY', 'lots', 'DUMP_ANALYSIS_MAX_MEMORY="lots" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix'],
+  ['up', resolveUploaderConfig, 'UPLOADER_STATE_DIR', 'tmp/state', 'UPLOADER_STATE_DIR="tmp/state" is invalid: expected an absolute path'],
   ['up', resolveUploaderConfig, 'FILE_READ_TIMEOUT', '0', 'FILE_READ_TIMEOUT="0" is invalid: expected a number of seconds > 0 and <= 3600'],
   ['up', resolveUploaderConfig, 'DUMP_ANALYSIS', 'sometimes', 'DUMP_ANALYSIS="sometimes" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_AGE', '7d', 'RETENTION_MAX_AGE="7d" is invalid: expected a number of seconds >= 0 (0 = off)'],
