@@ -15,6 +15,7 @@ import type { CommandContext } from './runtime/context';
 import { systemClock } from './runtime/clock';
 import { startHttpServer } from './runtime/http';
 import { StuckReads } from './fs/stuck-io';
+import { ANALYSIS_PROCESS_ARG } from './triage/child-protocol';
 import { killSelf } from './runtime/exit';
 import { Lifecycle } from './runtime/lifecycle';
 import { createLogger, type Logger } from './runtime/logger';
@@ -71,6 +72,11 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   if (argv[0] === '--version') {
     process.stdout.write(`${VERSION_LINE}\n`);
     return EXIT.ok;
+  }
+  // The uploader's analysis process (triage/child-protocol.ts): not a command, no config, no HTTP.
+  if (argv[0] === ANALYSIS_PROCESS_ARG) {
+    const { runAnalysisChild } = await import('./triage/child');
+    return runAnalysisChild();
   }
   const bootLogger = createLogger({ level: 'info' }, { component: 'main' });
   routeProcessWarnings(bootLogger);
@@ -137,6 +143,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     onShutdown: (name, step) => lifecycle.onShutdown(name, step),
     heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
     stuckReads,
+    agentCommand: [process.execPath, process.argv[1]],
   };
 
   let code: number;

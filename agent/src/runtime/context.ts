@@ -29,4 +29,6 @@ export interface CommandContext {
    * ends the process with a signal instead of an exit that would wait for them forever.
    */
   readonly stuckReads: StuckReads;
+  /** How to start this agent again (Node binary, script): the uploader's analysis process runs it. */
+  readonly agentCommand?: readonly string[];
 }
