@@ -151,6 +151,7 @@ function uploaderEnv(s3: S3Server, root: string): NodeJS.ProcessEnv {
     ...s3Env(s3),
     [ENV.nodeName]: 'bench-node',
     [ENV.dumpRoot]: root,
+    [ENV.uploaderStateDir]: `${root}.state`,
     ...(UPLOADER_NODE_OPTIONS ? { NODE_OPTIONS: UPLOADER_NODE_OPTIONS } : {}),
   };
 }
@@ -452,6 +453,7 @@ async function agentRows(s3: S3Server, tmp: string, group: LimitGroup | undefine
   } finally {
     await agent.dispose();
     fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(`${root}.state`, { recursive: true, force: true });
   }
 }
 

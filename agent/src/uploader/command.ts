@@ -8,10 +8,14 @@ import { tuneV8ForFlatMemory } from './file-source';
 import { createNotifier } from '../report/notifier';
 import type { DumpReport } from '../report/report';
 import { Retainer } from './after-upload';
-import { hprofTriage } from './triage';
+import { Analyses } from './analyses';
+import { AnalysisJournal } from './analysis-journal';
+import { createUploaderMetrics } from './metrics';
+import { DEFAULT_BACKOFF } from './retry';
+import { Summaries, type VerifiedListener } from './summaries';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
-import { Uploader } from './uploader';
+import { Uploader, type UploaderOptions } from './uploader';
 
 /**
  * The S3 client. Checksum mode WHEN_REQUIRED (default) keeps stream bodies free of aws-chunked
@@ -75,10 +79,34 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   const retainer = createRetainer(config, store, ctx.logger.child('retain'));
   const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal });
   ctx.onShutdown('notifications', () => notifier.close());
-  await new Uploader(config, store, retainer, ctx, {
-    ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName) } : {}),
-    onVerified: (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName)),
-  }).run();
+  const opts = await summaryParts(config, store, ctx, (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName)));
+  await new Uploader(config, store, retainer, ctx, opts).run();
+}
+
+/**
+ * The analyses (in their own process, one at a time), the journal that remembers them across a
+ * restart, and the summaries written from them; the summaries a previous process owed are written first.
+ */
+export async function summaryParts(
+  config: UploaderConfig,
+  store: S3Store,
+  ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry' | 'signal' | 'agentCommand'>,
+  onVerified: VerifiedListener | undefined,
+  backoff = DEFAULT_BACKOFF,
+): Promise<Pick<UploaderOptions, 'summaries' | 'analyses'>> {
+  const log = ctx.logger.child('analysis');
+  const metrics = createUploaderMetrics(ctx.registry);
+  const { journal, atStart } = await AnalysisJournal.open(config.stateDir, log);
+  const summaries = new Summaries({ store, journal, nodeName: config.nodeName, backoff, clock: ctx.clock, signal: ctx.signal, log, metrics, ...(onVerified ? { onVerified } : {}) });
+  summaries.writeOwed(atStart.owed);
+  if (!config.analysis) return { summaries };
+  if (!ctx.agentCommand) throw new Error('the uploader needs the agent\'s own command line to start its analysis process');
+  const analyses = new Analyses({
+    command: ctx.agentCommand,
+    budgets: { cpuSeconds: config.analysisCpuSeconds, inflateMaxRatio: config.inflateMaxRatio, inflateMaxBytes: config.inflateMaxBytes },
+    maxRssBytes: config.analysisMaxMemoryBytes,
+  }, journal, atStart.interrupted, { log, metrics, signal: ctx.signal });
+  return { summaries, analyses };
 }
 
 /** What the owning team is told about one verified dump. */

@@ -1,4 +1,5 @@
 /** Runs the uploader loop in-process against a real S3 server, with small windows, for integration tests. */
+import * as path from 'path';
 import { Registry } from 'prom-client';
 import { resolveUploaderConfig, type UploaderConfig } from '../../../agent/src/config';
 import { ENV } from '../../../agent/src/contract';
@@ -7,9 +8,11 @@ import { memoryLogger } from '../../../agent/src/runtime/logger';
 import { Lifecycle } from '../../../agent/src/runtime/lifecycle';
 import { StuckReads } from '../../../agent/src/fs/stuck-io';
 import { insertTag, occurrenceStamp } from '../../../agent/src/uploader/keys';
-import { createRetainer, createS3Client, createStore } from '../../../agent/src/uploader/command';
-import { hprofTriage } from '../../../agent/src/uploader/triage';
+import { createRetainer, createS3Client, createStore, summaryParts } from '../../../agent/src/uploader/command';
+import type { TriageOutcome, VerifiedDump } from '../../../agent/src/uploader/upload-job';
 import { Uploader, UploaderOptions } from '../../../agent/src/uploader/uploader';
+import { AGENT_BUNDLE } from '../../../scripts/bundle-agent';
+import { node24Binary } from '../../support/node24';
 import { s3Env, type S3Server } from '../../support/s3';
 
 export type Events = ReturnType<typeof memoryLogger>['events'];
@@ -38,13 +41,20 @@ export function testConfig(server: S3Server, root: string, over: Partial<Uploade
     [ENV.fileStableTime]: '3',
     [ENV.completeQuietTime]: '0.3',
     [ENV.logLevel]: 'debug',
+    // next to the root: a restarted uploader on the same root finds its journal, as a restarted container does
+    [ENV.uploaderStateDir]: path.join(path.dirname(root), `${path.basename(root)}.uploader-state`),
   });
   return { ...base, ...over, s3: { ...base.s3, ...s3Over } };
 }
 
-export const FAST_RETRY: UploaderOptions = { backoff: { baseMs: 100, capMs: 1000 }, readinessIntervalMs: 500, progressIntervalMs: 200 };
+export type HarnessOptions = Partial<UploaderOptions> & {
+  /** Told about every verified dump, after its summary (as the notifier is). */
+  readonly onVerified?: (dump: VerifiedDump, triage: TriageOutcome | undefined) => void;
+};
 
-export function startUploader(config: UploaderConfig, opts: UploaderOptions = FAST_RETRY): RunningUploader {
+export const FAST_RETRY: HarnessOptions = { backoff: { baseMs: 100, capMs: 1000 }, readinessIntervalMs: 500, progressIntervalMs: 200 };
+
+export function startUploader(config: UploaderConfig, opts: HarnessOptions = FAST_RETRY): RunningUploader {
   const logger = memoryLogger();
   const registry = new Registry();
   const ctl = new AbortController();
@@ -55,18 +65,21 @@ export function startUploader(config: UploaderConfig, opts: UploaderOptions = FA
   // the SDK retries a little by itself; tests want failures to surface quickly
   const store = createStore(config, { logger }, client);
   const retainer = createRetainer(config, store, logger);
-  // As the agent runs it (uploader/command.ts): the triage analysis when DUMP_ANALYSIS is on.
-  const withTriage: UploaderOptions = config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName), ...opts } : opts;
-  const uploader = new Uploader(config, store, retainer, {
-    logger,
-    clock: systemClock,
-    registry,
-    signal: ctl.signal,
-    setReady: (ready, reason) => void readiness.push({ ready, reason }),
-    heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
-    stuckReads: new StuckReads(),
-  }, withTriage);
-  const done = uploader.run().finally(() => client.destroy());
+  const done = (async () => {
+    const ctx = {
+      logger,
+      clock: systemClock,
+      registry,
+      signal: ctl.signal,
+      setReady: (ready: boolean, reason?: string) => void readiness.push({ ready, reason }),
+      heartbeat: (loop: string, maxSilenceMs: number) => lifecycle.heartbeat(loop, maxSilenceMs),
+      stuckReads: new StuckReads(),
+      // As the agent runs it: the analysis process is the bundled agent (jest's globalSetup builds it) on the image's Node.
+      agentCommand: [await node24Binary(), AGENT_BUNDLE],
+    };
+    const parts = await summaryParts(config, store, ctx, opts.onVerified, opts.backoff);
+    await new Uploader(config, store, retainer, ctx, { ...opts, ...parts }).run();
+  })().finally(() => client.destroy());
   return {
     events: logger.events,
     registry,
