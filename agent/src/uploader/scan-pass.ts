@@ -7,7 +7,7 @@ import type { PinnedDir } from '../fs/pinned-dir';
 import type { Logger } from '../runtime/logger';
 import type { FailureReporter } from './failures';
 import type { UploaderMetrics } from './metrics';
-import { DEFAULT_SCAN_LIMITS, idOf, podKeyOf, type ScanLimits, type ScanResult, scanDumps, shownId, type SkipReason } from './scanner';
+import { DEFAULT_SCAN_LIMITS, type ScanLimits, type ScanResult, scanDumps, shownId, type SkipReason } from './scanner';
 import type { Tracker } from './tracker';
 import type { DirWatcher } from './watcher';
 
@@ -81,16 +81,9 @@ export class ScanPass {
     metrics.untracked.set(untracked);
     for (const reason of REASONS) metrics.skipped.set({ reason }, result.skippedCount[reason] ?? 0);
     // One line per pod folder and reason (not per entry: 10,000 symlinks are one line), until the next recovery.
-    const byFolder = new Map<string, { reason: SkipReason; count: number; example: string }>();
-    for (const s of result.skipped) {
-      const k = `${s.reason} ${podKeyOf(s.segments.slice(0, -1)) ?? idOf(s.segments.slice(0, -1))}`;
-      const seen = byFolder.get(k);
-      if (seen) seen.count++;
-      else byFolder.set(k, { reason: s.reason, count: 1, example: s.id });
-    }
-    for (const [k, v] of byFolder) {
-      failures.once(`skip ${k}`, () => log.warn('not uploading a matching entry that is not a plain dump file', {
-        path: shownId(v.example), reason: v.reason, entriesLikeIt: v.count,
+    for (const f of result.skippedFolders) {
+      failures.once(`skip ${f.reason} ${f.folder}`, () => log.warn('not uploading a matching entry that is not a plain dump file', {
+        path: shownId(f.example), reason: f.reason, entriesLikeIt: f.count,
       }));
     }
   }

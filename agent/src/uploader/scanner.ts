@@ -37,6 +37,8 @@ export interface ScanResult {
   /** Matching entries that are not candidates (the first MAX_SKIPPED_LISTED of them; `skippedCount` counts all). */
   readonly skipped: SkippedFile[];
   readonly skippedCount: Readonly<Partial<Record<SkipReason, number>>>;
+  /** Skipped entries per pod folder (or folder above that level) and reason, with one example (bounded). */
+  readonly skippedFolders: ReadonlyArray<{ readonly folder: string; readonly reason: SkipReason; readonly count: number; readonly example: string }>;
   /** Directories that could not be read (permissions, vanished, swapped for a symlink). */
   readonly errors: Array<{ path: string; error: NodeJS.ErrnoException }>;
   /** Directories visited (root included). */
@@ -63,6 +65,8 @@ const SLICE_MS = 5;
 const BATCH = 256;
 /** Skipped entries listed per scan (the rest only counted). */
 const MAX_SKIPPED_LISTED = 1000;
+/** Folders (pod folders and the levels above) whose skipped entries are summed up per scan. */
+const MAX_SKIPPED_FOLDERS = 1000;
 
 /** Walks `root` (pinned by the caller, left open). Never throws for what it finds in the tree. */
 export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<ScanResult> {
@@ -71,6 +75,7 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
   const files: DumpFile[] = [];
   const skipped: SkippedFile[] = [];
   const skippedCount: Partial<Record<SkipReason, number>> = {};
+  const skippedFolders = new Map<string, { folder: string; reason: SkipReason; count: number; example: string }>();
   const errors: ScanResult['errors'] = [];
   const truncated = { dirs: false, files: false, depth: false };
   const podEntries = new Map<string, number>();
@@ -157,6 +162,10 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
             if (reason !== undefined) {
               skippedCount[reason] = (skippedCount[reason] ?? 0) + 1;
               if (skipped.length < MAX_SKIPPED_LISTED) skipped.push({ id, segments: childSegments, reason, size: Number(st.size) });
+              const folder = pod ?? idOf(segments);
+              const seen = skippedFolders.get(`${reason} ${folder}`);
+              if (seen) seen.count++;
+              else if (skippedFolders.size < MAX_SKIPPED_FOLDERS) skippedFolders.set(`${reason} ${folder}`, { folder, reason, count: 1, example: id });
               continue;
             }
             const tenant = tenantOf(childSegments);
@@ -187,7 +196,7 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
   }
   return {
     files: fairlyBounded(files, perTenant, limits.maxFiles, unreported, truncated),
-    skipped, skippedCount, errors, dirCount, truncatedPods: [...truncatedPods], unreported, truncated,
+    skipped, skippedCount, skippedFolders: [...skippedFolders.values()], errors, dirCount, truncatedPods: [...truncatedPods], unreported, truncated,
   };
 }
 
