@@ -11,11 +11,49 @@ import * as http from 'http';
 import * as path from 'path';
 import { ENV } from '../../agent/src/contract';
 import { dumpKey } from '../../agent/src/uploader/keys';
-import type { NodeSim, RoleReport } from './node-sim';
+import type { S3Server } from '../support/s3';
+import type { Manifests } from './manifests';
+import { NodeSim, type RoleReport } from './node-sim';
 import { sha256Of, waitFor, waitForObject } from './observe';
-import type { Tenant } from './tenants';
+import { offerToTenants, Tenant } from './tenants';
 
 export const INVARIANT_MS = 30_000;
+/** The attacker's and the victim's uids (different namespaces too). */
+export const ATTACKER_UID = 2001;
+export const VICTIM_UID = 2002;
+/** Long enough after the uploader's start for its liveness probe (initial delay 10 s, period 30 s) to have run twice. */
+export const OBSERVE_MS = 45_000;
+
+export interface IsolationNode {
+  readonly sim: NodeSim;
+  readonly attacker: Tenant;
+  readonly victim: Tenant;
+  readonly health: HealthWatch;
+  /** The victim's dump (a real JVM's), where tenants can read it. */
+  readonly victimSrc: string;
+  /** Keep the node running until then before judging the probes. */
+  readonly observeUntil: number;
+}
+
+/** A fresh simulated node (guard, uploader, kubelet enforcement), an attacker and a victim tenant, a /healthz watch; disposed after `run`. */
+export async function withIsolationNode(manifests: Manifests, s3: S3Server, victimDump: string, run: (n: IsolationNode) => Promise<void>): Promise<void> {
+  const sim = await NodeSim.create({ manifests, s3, nodeName: `iso-${Date.now() % 100_000}`, verbose: process.env.E2E_VERBOSE === '1' });
+  const health = new HealthWatch(sim);
+  try {
+    expect(sim.kubelet.enforcing).toBe(true);
+    await sim.startGuard();
+    await sim.startUploader();
+    const observeUntil = Date.now() + OBSERVE_MS;
+    await waitFor(() => metric(sim, 'heapdump_uploader_backlog_files').then((v) => v !== undefined), 30_000, 200);
+    await run({
+      sim, attacker: new Tenant(sim, 'evil', ATTACKER_UID), victim: new Tenant(sim, 'shop', VICTIM_UID), health,
+      victimSrc: offerToTenants(sim, victimDump, 'victim.hprof'), observeUntil,
+    });
+  } finally {
+    health.stop();
+    await sim.dispose();
+  }
+}
 
 /** The uploader's port, from its log (agent pods share the host network here, on an ephemeral port). */
 export function uploaderPort(sim: NodeSim): number | undefined {

@@ -17,16 +17,14 @@ import { describeWithMountNs } from '../support/mountns';
 import { disposeAll } from '../support/procs';
 import { S3Server, startS3Server } from '../support/s3';
 import { realDump } from './fault-rows';
-import { expectInvariant, HealthWatch, metric, writeVictimDump } from './isolation';
+import { ATTACKER_UID, expectInvariant, type IsolationNode, metric, withIsolationNode, writeVictimDump } from './isolation';
 import { loadManifests, Manifests } from './manifests';
-import { NodeSim } from './node-sim';
 import { waitFor } from './observe';
 import { offerToTenants, Tenant } from './tenants';
 
 jest.setTimeout(300_000);
 
-const ATTACKER = 2001;
-const VICTIM = 2002;
+const ATTACKER = ATTACKER_UID;
 
 describeWithMountNs('one tenant cannot stop another tenant\'s dump (issue 20)', () => {
   let manifests: Manifests;
@@ -49,26 +47,9 @@ describeWithMountNs('one tenant cannot stop another tenant\'s dump (issue 20)', 
   });
 
   /** A fresh node: guard, uploader, an attacker and a victim tenant, a /healthz watch. */
-  /** Long enough after the uploader's start for its liveness probe (initial delay 10 s, period 30 s) to have run twice. */
-  const OBSERVE_MS = 45_000;
+  const node = (run: (n: IsolationNode) => Promise<void>) => withIsolationNode(manifests, s3, victimSrc, run);
 
-  async function node(run: (n: { sim: NodeSim; attacker: Tenant; victim: Tenant; health: HealthWatch; victimSrc: string; observeUntil: number }) => Promise<void>): Promise<void> {
-    const sim = await NodeSim.create({ manifests, s3, nodeName: `iso-${Date.now() % 100_000}`, verbose: process.env.E2E_VERBOSE === '1' });
-    const health = new HealthWatch(sim);
-    try {
-      expect(sim.kubelet.enforcing).toBe(true);
-      await sim.startGuard();
-      await sim.startUploader();
-      const observeUntil = Date.now() + OBSERVE_MS;
-      await waitFor(() => metric(sim, 'heapdump_uploader_backlog_files').then((v) => v !== undefined), 30_000, 200);
-      await run({ sim, attacker: new Tenant(sim, 'evil', ATTACKER), victim: new Tenant(sim, 'shop', VICTIM), health, victimSrc: offerToTenants(sim, victimSrc, 'victim.hprof'), observeUntil });
-    } finally {
-      health.stop();
-      await sim.dispose();
-    }
-  }
-
-  test('attack 1, hash collisions in the id table: three 4 MB dumps of 160,000 colliding class ids, mtimes in 1970', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }) => {
+  test('attack 1, hash collisions in the id table: three 4 MB dumps of 160,000 colliding class ids, mtimes in 1970', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }: IsolationNode) => {
     const colliding = path.join(work, 'colliding.hprof');
     writeFileSync(colliding, collidingClassesHprof(160_000));
     const offered = offerToTenants(sim, colliding);
@@ -87,7 +68,7 @@ describeWithMountNs('one tenant cannot stop another tenant\'s dump (issue 20)', 
     expect(analysed.every((a) => a.cpuSeconds < 10)).toBe(true);
   }));
 
-  test('attack 2, tracker exhaustion: 10,000 dangling *.hprof symlinks, and 2 x 1,000 more in another namespace\'s pods', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }) => {
+  test('attack 2, tracker exhaustion: 10,000 dangling *.hprof symlinks, and 2 x 1,000 more in another namespace\'s pods', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }: IsolationNode) => {
     const { dir } = await attacker.newPod();
     await attacker.node(`const fs = require('fs'); for (let i = 0; i < 10000; i++) fs.symlinkSync('/nonexistent/' + i, ${JSON.stringify(dir)} + '/x' + i + '.hprof');`);
     const second = new Tenant(sim, 'evil-two', ATTACKER);
@@ -103,7 +84,7 @@ describeWithMountNs('one tenant cannot stop another tenant\'s dump (issue 20)', 
     expect(sim.uploaderLog().filter((l) => l.includes('not uploading a matching entry that is not a plain dump file'))).toHaveLength(3);
   }));
 
-  test('attack 3, inflate and record bombs: four .hprof.gz of 20 million empty records each and a plain one of 6 million, mtimes in 1970', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }) => {
+  test('attack 3, inflate and record bombs: four .hprof.gz of 20 million empty records each and a plain one of 6 million, mtimes in 1970', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }: IsolationNode) => {
     const gz = path.join(work, 'bomb.hprof.gz');
     const gzSize = await recordBombGz(gz, 20_000_000);
     expect(gzSize).toBeLessThan(400_000);
@@ -123,7 +104,7 @@ describeWithMountNs('one tenant cannot stop another tenant\'s dump (issue 20)', 
     expect(r.latencyMs).toBeLessThan(30_000);
   }));
 
-  test('attack 4, directory size: 400,000 empty files in one pod folder (the scan reads 10,000 of them, says so, and goes on)', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }) => {
+  test('attack 4, directory size: 400,000 empty files in one pod folder (the scan reads 10,000 of them, says so, and goes on)', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }: IsolationNode) => {
     const { pod, dir } = await attacker.newPod();
     await attacker.node(`const fs = require('fs'); for (let i = 0; i < 400000; i++) fs.closeSync(fs.openSync(${JSON.stringify(dir)} + '/f' + i, 'w'));`, 600_000);
     expect(readdirSync(sim.view(dir)).length).toBe(400_000);
@@ -135,7 +116,7 @@ describeWithMountNs('one tenant cannot stop another tenant\'s dump (issue 20)', 
     expect(JSON.parse(said[0])).toMatchObject({ folder: `evil/${pod}`, limit: 10_000 });
   }));
 
-  test('a multi-GiB dump of one tenant does not hold another tenant\'s small dump for its transfer (two upload slots)', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }) => {
+  test('a multi-GiB dump of one tenant does not hold another tenant\'s small dump for its transfer (two upload slots)', () => node(async ({ sim, attacker, victim, health, victimSrc: src, observeUntil }: IsolationNode) => {
     const { makeLargeHprof } = await import('../support/jvm');
     const big = path.join(work, 'big.hprof');
     await makeLargeHprof(big, 1536 * 2 ** 20);
@@ -151,7 +132,7 @@ describeWithMountNs('one tenant cannot stop another tenant\'s dump (issue 20)', 
     expect(bigDone).toBe(false);
   }));
 
-  test('no crash loop: the uploader killed while it analyses a dump does not analyse that dump again after its restart', () => node(async ({ sim, victim, victimSrc: src }) => {
+  test('no crash loop: the uploader killed while it analyses a dump does not analyse that dump again after its restart', () => node(async ({ sim, victim, victimSrc: src }: IsolationNode) => {
     const v = await writeVictimDump(sim, victim, src);
     // catch the analysis process (a child of the uploader running --analysis-process), freeze it, kill the uploader (as an OOM kill would)
     const uploaderPid = sim.uploader!.proc.pid;
