@@ -30,8 +30,10 @@ export interface CgroupStats {
   readonly oomKills: number;
   /** Times usage hit the limit (page cache reclaim included: not an OOM by itself). */
   readonly failcnt: number;
-  /** Peak of the sampled resident memory of the group's processes (anonymous + mapped files, no page cache). */
+  /** Peak of the sampled memory charged to the group for its processes (anonymous + mapped files, no page cache): what the limit counts. */
   readonly peakRssBytes: number;
+  /** Peak of the sampled sum of its processes' VmRSS (shared pages, e.g. Node's binary, counted in each). */
+  readonly peakProcessRssBytes: number;
   /** Usage peak as the kernel reports it (page cache included, so up to the limit). */
   readonly maxUsageBytes: number;
   readonly throttledPeriods: number;
@@ -40,6 +42,7 @@ export interface CgroupStats {
 
 export class ContainerCgroup {
   private peakRss = 0;
+  private peakProcRss = 0;
   private timer?: NodeJS.Timeout;
 
   private constructor(
@@ -92,6 +95,15 @@ export class ContainerCgroup {
     } catch {
       // removed
     }
+    let sum = 0;
+    for (const pid of this.pids()) {
+      try {
+        sum += Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      } catch {
+        // exited
+      }
+    }
+    if (sum > this.peakProcRss) this.peakProcRss = sum;
   }
 
   stats(): CgroupStats {
@@ -108,6 +120,7 @@ export class ContainerCgroup {
       oomKills: Number(/^oom_kill (\d+)$/m.exec(read(this.memDir, 'memory.oom_control'))?.[1] ?? 0),
       failcnt: Number(read(this.memDir, 'memory.failcnt').trim() || 0),
       peakRssBytes: this.peakRss,
+      peakProcessRssBytes: this.peakProcRss,
       maxUsageBytes: Number(read(this.memDir, 'memory.max_usage_in_bytes').trim() || 0),
       throttledPeriods: Number(/^nr_throttled (\d+)$/m.exec(cpu)?.[1] ?? 0),
       throttledSeconds: Number(/^throttled_time (\d+)$/m.exec(cpu)?.[1] ?? 0) / 1e9,

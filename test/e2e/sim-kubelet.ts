@@ -21,8 +21,10 @@ export interface RoleReport {
   /** Containers of the role that ended by SIGKILL other than the kubelet's own restarts and the test's disposal. */
   readonly killedBySigkill: number;
   readonly probes: readonly ProbeResult[];
-  /** Peak anonymous memory of the role's cgroup (all its processes), bytes. */
+  /** Peak memory charged to the role's cgroup for its processes (anonymous + mapped files), bytes: what its limit counts. */
   readonly peakRssBytes: number;
+  /** Peak of the sum of its processes' VmRSS (shared pages counted in each), bytes. */
+  readonly peakProcessRssBytes: number;
   readonly memoryLimitBytes?: number;
   readonly cpuThrottledSeconds: number;
 }
@@ -94,6 +96,7 @@ export class SimKubelet {
       killedBySigkill: mine.filter((i) => !i.stoppedOnPurpose && i.proc?.exitInfo()?.signal === 'SIGKILL').length,
       probes: mine.flatMap((i) => i.prober?.results ?? []),
       peakRssBytes: Math.max(0, ...stats.map((s) => s.peakRssBytes)),
+      peakProcessRssBytes: Math.max(0, ...stats.map((s) => s.peakProcessRssBytes)),
       ...(mine[0]?.cgroup?.limits.memoryBytes !== undefined ? { memoryLimitBytes: mine[0].cgroup.limits.memoryBytes } : {}),
       cpuThrottledSeconds: stats.reduce((n, s) => n + s.throttledSeconds, 0),
     };

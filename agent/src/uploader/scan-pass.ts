@@ -33,8 +33,11 @@ export class ScanPass {
     },
   ) {}
 
-  /** Scans and reconciles; `busy` files (a job runs on them) stay tracked whatever the scan saw. Returns the ids dropped. */
-  async run(root: PinnedDir, now: () => number, busy: (id: string) => boolean): Promise<string[]> {
+  /**
+   * Scans and reconciles; `busy` files (a job runs on them) stay tracked whatever the scan saw. Returns
+   * the ids dropped and the time the walk itself took (without the turns it gave the event loop).
+   */
+  async run(root: PinnedDir, now: () => number, busy: (id: string) => boolean): Promise<{ dropped: string[]; busyMs: number }> {
     const { watcher, metrics } = this.deps;
     watcher.beginScan();
     const limits: ScanLimits = {
@@ -45,7 +48,7 @@ export class ScanPass {
     metrics.watched.set(watch.watched);
     metrics.unwatched.set(watch.unwatched);
     this.report(result);
-    return this.deps.tracker.reconcile(result.files, now(), busy);
+    return { dropped: this.deps.tracker.reconcile(result.files, now(), busy), busyMs: result.busyMs };
   }
 
   private report(result: ScanResult): void {

@@ -43,6 +43,8 @@ export interface ScanResult {
   readonly errors: Array<{ path: string; error: NodeJS.ErrnoException }>;
   /** Directories visited (root included). */
   readonly dirCount: number;
+  /** Time the walk itself ran (its slices), without the turns it gave the event loop. */
+  readonly busyMs: number;
   /** Pod folders (`<ns>/<pod>` ids) whose entry budget ran out: the rest of them was not looked at. */
   readonly truncatedPods: string[];
   /** Dump files found but not reported, per namespace (its bound or its share of the node's). */
@@ -85,10 +87,21 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
   let dirCount = 0;
   const opener = new SiblingOpener(root);
   let sliceStart = Date.now();
+  let busyMs = 0;
   const maybeYield = async () => {
-    if (Date.now() - sliceStart < SLICE_MS) return;
+    const now = Date.now();
+    if (now - sliceStart < SLICE_MS) return;
+    busyMs += now - sliceStart;
     await new Promise((resolve) => setImmediate(resolve));
     sliceStart = Date.now();
+  };
+  // per skipped entry only counters; names are built for the few listed (10,000 symlinks stay cheap)
+  const skip = (segments: readonly Buffer[], folder: string, name: Buffer, reason: SkipReason, size: number) => {
+    skippedCount[reason] = (skippedCount[reason] ?? 0) + 1;
+    if (skipped.length < MAX_SKIPPED_LISTED) skipped.push({ id: idOf([...segments, name]), segments: [...segments, name], reason, size });
+    const seen = skippedFolders.get(`${reason} ${folder}`);
+    if (seen) seen.count++;
+    else if (skippedFolders.size < MAX_SKIPPED_FOLDERS) skippedFolders.set(`${reason} ${folder}`, { folder, reason, count: 1, example: idOf([...segments, name]) });
   };
 
   // Breadth first: the namespace and pod folders (where dumps are written) come before anything a
@@ -113,6 +126,9 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
           continue;
         }
         let reader: Dir | undefined;
+        // the same for every entry of this directory
+        const tenant = segments.length > 0 ? segments[0].toString('latin1') : '';
+        const folder = pod ?? idOf(segments);
         try {
           dirCount++;
           opts.onDir?.(dir, segments);
@@ -138,10 +154,21 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
               else next.push([...segments, name]);
               continue;
             }
-            const unknownType = !entry.isFile() && !entry.isSymbolicLink() && !entry.isFIFO() && !entry.isSocket()
-              && !entry.isBlockDevice() && !entry.isCharacterDevice();
             const matching = matches(name.toString('utf8'));
-            if (!matching && !unknownType) continue;
+            // What getdents says the entry is: a symlink, FIFO, socket or device is skipped without an
+            // lstat (10,000 symlinks cost no syscall each); only regular files and unknown types are looked at.
+            const typed = typeOf(entry);
+            if (!matching && typed !== 'unknown') continue;
+            if (matching && typed !== 'unknown' && typed !== 'file') {
+              skip(segments, folder, name, typed, 0);
+              continue;
+            }
+            if (matching && typed === 'file' && (perTenant.get(tenant) ?? 0) >= limits.maxFilesPerNamespace) {
+              // past its namespace's bound: counted, not looked at
+              truncated.files = true;
+              unreported.set(tenant, (unreported.get(tenant) ?? 0) + 1);
+              continue;
+            }
             let st: BigIntStats | undefined;
             try {
               st = dir.lstatSync(name);
@@ -157,18 +184,12 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
               continue;
             }
             if (!matching) continue;
-            const id = idOf(childSegments);
             const reason = skipReason(st);
             if (reason !== undefined) {
-              skippedCount[reason] = (skippedCount[reason] ?? 0) + 1;
-              if (skipped.length < MAX_SKIPPED_LISTED) skipped.push({ id, segments: childSegments, reason, size: Number(st.size) });
-              const folder = pod ?? idOf(segments);
-              const seen = skippedFolders.get(`${reason} ${folder}`);
-              if (seen) seen.count++;
-              else if (skippedFolders.size < MAX_SKIPPED_FOLDERS) skippedFolders.set(`${reason} ${folder}`, { folder, reason, count: 1, example: id });
+              skip(segments, folder, name, reason, Number(st.size));
               continue;
             }
-            const tenant = tenantOf(childSegments);
+            const id = idOf(childSegments);
             const had = perTenant.get(tenant) ?? 0;
             if (had >= limits.maxFilesPerNamespace) {
               truncated.files = true;
@@ -194,9 +215,10 @@ export async function scanDumps(root: PinnedDir, opts: ScanOptions): Promise<Sca
   } finally {
     opener.close();
   }
+  busyMs += Date.now() - sliceStart;
   return {
     files: fairlyBounded(files, perTenant, limits.maxFiles, unreported, truncated),
-    skipped, skippedCount, skippedFolders: [...skippedFolders.values()], errors, dirCount, truncatedPods: [...truncatedPods], unreported, truncated,
+    skipped, skippedCount, skippedFolders: [...skippedFolders.values()], errors, dirCount, busyMs, truncatedPods: [...truncatedPods], unreported, truncated,
   };
 }
 
@@ -218,6 +240,16 @@ function fairlyBounded(files: DumpFile[], perTenant: Map<string, number>, maxFil
     }
   }
   return kept;
+}
+
+/** An entry's type as getdents reports it ('unknown' on file systems that do not). */
+function typeOf(e: { isFile(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): 'file' | SkipReason | 'unknown' {
+  if (e.isFile()) return 'file';
+  if (e.isSymbolicLink()) return 'symlink';
+  if (e.isFIFO()) return 'fifo';
+  if (e.isSocket()) return 'socket';
+  if (e.isBlockDevice() || e.isCharacterDevice()) return 'device';
+  return 'unknown';
 }
 
 /**
