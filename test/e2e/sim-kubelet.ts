@@ -67,9 +67,15 @@ export class SimKubelet {
     const { liveness, readiness } = probesOf(container);
     if (!liveness && !readiness) return;
     let port: number | undefined;
+    let partial = '';
     proc.child.stdout?.on('data', (d: Buffer) => {
-      const m = /"msg":"http server listening"[^\n]*"port":(\d+)/.exec(d.toString());
-      if (m) port = Number(m[1]);
+      if (port !== undefined) return;
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? ''; // a line cut by the chunk's end waits for the rest
+      for (const line of lines) {
+        const m = /"msg":"http server listening".*"port":(\d+)/.exec(line);
+        if (m) port = Number(m[1]);
+      }
     });
     instance.prober = new Prober({
       ...(liveness ? { liveness } : {}),
