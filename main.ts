@@ -11,14 +11,13 @@
  * manifest) lives in patches/ (PATCH_DIR).
  *
  * A failed synth never touches dist/ or patches/:
- * - cdk8s-cli deletes its output folder BEFORE it runs the app (`fs.rmSync(outdir, { recursive: true })`
- *   in its synth command), so cdk8s.yaml's `output` is a staging folder (STAGING_DIR), never dist/.
  * - The app synthesizes into a fresh folder under .build/; only a complete synth replaces dist/ and then
- *   patches/ (two renames each) and then fills the CLI's output folder, which the CLI lists.
- * - An error prints one line: the setting (or file position), the value, what was expected. Run directly,
- *   the app then exits 1. Under the CLI it exits 0 WITHOUT creating the output folder: cdk8s-cli answers
- *   a non-zero exit with its own stack trace, but a missing output folder with one fixed line
- *   (`ERROR: synthesis failed, app expected to create ...`) and exit code 1.
+ *   patches/ (two renames each). Under the CLI, cdk8s.yaml's `output` is dist/ itself (the CLI lists it).
+ * - An error prints one line: the setting (or file position), the value, what was expected, and the app
+ *   exits 1, run directly or under the CLI.
+ * Both rely on the patch `npm ci` applies to cdk8s-cli (scripts/patch-cdk8s-cli.cjs): unpatched, the CLI
+ * deletes its output folder before it runs the app and adds its own stack trace to a non-zero exit. An
+ * unpatched CLI is reported (one line) and the synth goes on.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -29,8 +28,6 @@ import { collectWarnings } from './lib/warnings';
 
 /** Where the manifests are published (relative to the working directory, the repository root). */
 export const DIST_DIR = 'dist';
-/** cdk8s.yaml's `output`: the folder cdk8s-cli empties and lists (a test checks they agree). */
-export const STAGING_DIR = '.build/dist';
 /** Passed by cdk8s.yaml's `app` command. */
 export const CDK8S_CLI_FLAG = '--cdk8s-cli';
 /**
@@ -105,10 +102,25 @@ function synthesize(configFile: string): Staged {
   }
 }
 
+/** Whether node_modules/cdk8s-cli carries our patch (scripts/patch-cdk8s-cli.cjs); true when it cannot be told. */
+function cliPatched(): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const patcher = require('./scripts/patch-cdk8s-cli.cjs') as { isPatched(root: string): boolean; DEFAULT_ROOT: string };
+    return patcher.isPatched(patcher.DEFAULT_ROOT);
+  } catch {
+    return true;
+  }
+}
+
 export function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
   const underCli = argv.includes(CDK8S_CLI_FLAG);
   const configFile = env[CONFIG_FILE_ENV] ?? CONFIG_FILE_NAME;
   const outdir = underCli ? env.CDK8S_OUTDIR : undefined;
+  if (underCli && !cliPatched()) {
+    console.error('WARNING cdk8s-cli in node_modules is not patched (npm ci --ignore-scripts?): it emptied dist/ before this synth '
+      + 'and adds a stack trace to errors; `node scripts/patch-cdk8s-cli.cjs` patches it, or use `npm run synth`');
+  }
   try {
     const unknown = argv.find((a) => a !== CDK8S_CLI_FLAG);
     if (unknown !== undefined) {
@@ -117,11 +129,11 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
     if (underCli && outdir === undefined) throw new UsageError(`${CDK8S_CLI_FLAG} without CDK8S_OUTDIR (expected cdk8s-cli to set it)`);
     const staged = synthesize(configFile);
     try {
-      if (outdir === undefined || samePath(outdir, STAGING_DIR)) {
+      if (outdir === undefined || samePath(outdir, DIST_DIR)) {
         replaceDir(staged.manifests, DIST_DIR);
         replaceDir(staged.patches, PATCH_DIR);
-        if (outdir !== undefined) copyFiles(DIST_DIR, outdir);
-        else for (const dir of [DIST_DIR, PATCH_DIR]) for (const f of fs.readdirSync(dir).sort()) console.log(`${dir}/${f}`);
+        // Under the CLI it lists dist/ itself (and swallows our stdout).
+        if (outdir === undefined) for (const dir of [DIST_DIR, PATCH_DIR]) for (const f of fs.readdirSync(dir).sort()) console.log(`${dir}/${f}`);
       } else {
         // `cdk8s synth --output <dir>` or `--stdout`: the user asked for the manifests in another folder;
         // dist/ and patches/ stay as they are.
@@ -135,17 +147,7 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
     if (!isUserError(err)) throw err;
     const line = err instanceof PipelinePropsError ? `${displayPath(configFile)}: ${err.message}` : err.message;
     console.error(line);
-    if (!underCli) return 1;
-    // Under cdk8s-cli: no output folder is the failure signal (see the header). With --stdout the CLI
-    // created an empty temporary folder for us; an empty folder is removed, anything else is left alone.
-    if (outdir !== undefined && fs.existsSync(outdir)) {
-      try {
-        fs.rmdirSync(outdir);
-      } catch {
-        return 1;
-      }
-    }
-    return 0;
+    return 1;
   }
 }
 

@@ -28,3 +28,7 @@ export * from './scheduling';
 export * from './names';
 export * from './extra-env';
 export { COLLECT_NAMESPACE_LABEL } from './labels';
+export * from './heapdump-api';
+export * from './heapdump-api-access';
+export * from './oauth-proxy';
+export * from './serving-cert';

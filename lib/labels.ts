@@ -2,6 +2,12 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 
 export const PART_OF = 'heapdump-pipeline';
+export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
+/**
+ * On every object of a pipeline, the pipeline's namespace as value: two pipelines in one cluster
+ * (`namePrefix`) share PART_OF, so upgrade pruning and uninstall select `part-of` AND this label.
+ */
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
 
 /** Labels on every object of one component; `app` keeps the prototype's selectors (`-l app=s3-uploader`). */
 export function componentLabels(app: string, component: string): Record<string, string> {

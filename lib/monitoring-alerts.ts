@@ -3,7 +3,7 @@
  *
  * Every expression is built on metric names the agents export (agent/src/uploader/metrics.ts, which
  * includes the dump-folder usage gauges `heapdump_uploader_volume_used_bytes` / `..._volume_capacity_bytes`,
- * agent/src/mount-guard/guard.ts, agent/src/report/metrics.ts, the process metrics of
+ * agent/src/uploader/lifecycle.ts, agent/src/mount-guard/guard.ts, agent/src/report/metrics.ts, the process metrics of
  * agent/src/runtime/metrics.ts), plus `up` (Prometheus' own). test/lib/monitoring.test.ts parses every
  * expression and checks each name against a registry filled by the agent's own code. Every selector is scoped to the pipeline's
  * namespace, so two pipelines in one cluster never fire for each other's agents.
@@ -152,6 +152,11 @@ export function heapDumpAlertRules(o: AlertRuleOptions): AlertRule[] {
       undefined,
       'Owning teams are not being told about heap dumps',
       'The uploader on node {{ $labels.node }} failed or dropped {{ $labels.channel }} notifications in the last 30 minutes: the dumps are in S3, but their owners may not know.'),
+    // One alert per pipeline, not per node: every uploader checks the same bucket and prefix.
+    rule('HeapDumpBucketLifecycleMissing', 'warning',
+      `min by (namespace) (heapdump_uploader_bucket_lifecycle_ok{${ns}}) == 0`, '1h',
+      'Heap dumps in S3 do not expire',
+      'No lifecycle rule of the bucket expires the pipeline\'s objects within uploader.retentionDays, or an uploader cannot read the bucket\'s lifecycle configuration: dumps, which hold every secret their JVMs had, stay in S3 until someone deletes them.'),
     rule('HeapDumpFolderFillingUp', 'warning',
       `heapdump_uploader_volume_used_bytes{${ns}} / heapdump_uploader_volume_capacity_bytes{${ns}} > ${t.folderWarningRatio}`, '15m',
       'The dump folder is filling up',

@@ -1,14 +1,20 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { CollectOptions, PodLike } from '../agent/src/inject/collect-pod';
+import { COMMANDS } from '../agent/src/contract';
 import { type CollectedNamespaceValue, SETTINGS } from '../agent/src/settings';
 import { DumpVolumeAdmissionPolicy } from './admission-policy';
+import { unchosenDefaultWarnings } from './default-warnings';
 import { Application } from './app';
 import { COLLECTED_NAMESPACE_BINDING_NAME, CollectedNamespaceAccess } from './collected-namespace';
 import { CollectError, collectInto, collectPatch, type CollectedWorkload, type CollectTarget, type CollectWorkloadOptions, apiObjectOf } from './collect';
 import { bindEventReporter, EVENT_REPORTER_ROLE_NAME, EventReporterRole } from './event-reporter-rbac';
 import type { AgentLogLevel, ImagePullPolicy, InjectPolicy, MonitoringStack, PipelineSettings, Platform } from './generated/settings';
+import { HeapDumpApi, API_NAME, resolveWebUrl } from './heapdump-api';
+import { HeapDumpApiAccess } from './heapdump-api-access';
 import { Injector, injectorNames } from './injector';
 import { InjectorWebhook } from './injector-webhook';
+import { INSTANCE_LABEL } from './labels';
 import { collectLabelValue, namedProp, prefixed } from './names';
 import { HeapDumpMonitoring, SCRAPED_COMPONENTS, SCRAPED_COMPONENTS_WITH_INJECTOR } from './monitoring';
 import { PipelineNamespace } from './namespace';
@@ -22,6 +28,7 @@ import { Uploader } from './uploader';
 import { uploaderRemovesLocalDumps } from './uploader-config';
 import { PipelinePropsError, withPropScope } from './validation';
 import { VolumeManager } from './volume-manager';
+import { addWarning } from './warnings';
 
 export type { PipelineSettings } from './generated/settings';
 export { CollectError } from './collect';
@@ -39,6 +46,7 @@ export const CLUSTER_OBJECT_NAMES = {
   mountGuardSccClusterRole: 'dump-volume-scc-user',
   admissionPolicy: 'heapdump-dump-volume',
   injectorWebhook: 'heapdump-pipeline-inject',
+  execGuard: 'heapdump-pipeline-exec-guard',
   eventReporter: EVENT_REPORTER_ROLE_NAME,
 } as const;
 
@@ -105,6 +113,7 @@ export class HeapDumpPipeline extends Construct {
     const injector = injectorNames(r.namePrefix);
     const webhook = r.injector.enabled ? withPropScope('injector', () => new InjectorWebhook(this, 'InjectorWebhook', {
       name: name(CLUSTER_OBJECT_NAMES.injectorWebhook),
+      execGuardName: name(CLUSTER_OBJECT_NAMES.execGuard),
       serviceName: injector.name,
       pipelineNamespace: r.namespace,
       namespaces: this.collectedNamespaces,
@@ -112,6 +121,16 @@ export class HeapDumpPipeline extends Construct {
       certificateName: injector.certificate,
       timeoutSeconds: r.injector.timeoutSeconds,
       collectLabelValue: collectLabelValue(r.namePrefix),
+    })) : undefined;
+
+    const apiAccess = r.api !== undefined ? withPropScope('api', () => new HeapDumpApiAccess(this, 'ApiAccess', {
+      namespace: r.namespace,
+      serviceName: name(API_NAME),
+      platform: r.platform,
+      certificateName: `${name(API_NAME)}-serving`,
+      aggregateToEdit: prop(SETTINGS.apiAggregateToEdit, props.api?.aggregateToEdit),
+      aggregateToView: prop(SETTINGS.apiAggregateToView, props.api?.aggregateToView),
+      namePrefix: r.namePrefix,
     })) : undefined;
 
     // 2. What each collected namespace needs (RoleBindings live there; the namespaces exist or come first).
@@ -127,12 +146,17 @@ export class HeapDumpPipeline extends Construct {
       namespace: this.namespace, imagePullPolicy: r.imagePullPolicy, priorityClassName: priority.name,
       scheduling: r.scheduling, imagePullSecrets: r.imagePullSecrets, namePrefix: r.namePrefix,
     };
+    // With the heapdumps API, the Event and the notifications name the command (and the web page) that gets the dump.
+    const retrieval = r.api !== undefined
+      ? { cli: r.platform === 'openshift' ? 'oc' as const : 'kubectl' as const, ...(r.api.webUrl !== undefined ? { webUrl: r.api.webUrl } : {}) }
+      : undefined;
     withPropScope('volumeManager', () => new VolumeManager(this, 'VolumeManager', {
       ...props.volumeManager, ...common, image: r.agentImage, claimName: storage.claimName, sccClusterRoleName: scc.mountGuard,
     }));
     const uploader = withPropScope('uploader', () => new Uploader(this, 'Uploader', {
       ...props.uploader, ...common, image: r.agentImage, sccClusterRoleName: scc.uploader, waitTimeoutSeconds: r.waitTimeoutSeconds,
       platform: r.platform,
+      ...(retrieval !== undefined ? { retrieval } : {}),
     }));
     if (events !== undefined) {
       bindEventReporter(this, 'EventReporterBindings', {
@@ -161,6 +185,22 @@ export class HeapDumpPipeline extends Construct {
         namePrefix: r.namePrefix,
       }));
     }
+    if (r.api !== undefined && apiAccess !== undefined) {
+      const { enabled: _enabled, aggregateToEdit: _edit, aggregateToView: _view, ...api } = props.api ?? {};
+      withPropScope('api', () => new HeapDumpApi(this, 'Api', {
+        ...api,
+        namespace: this.namespace,
+        image: r.agentImage,
+        s3Env: uploader.s3Env,
+        ...(uploader.s3CaBundle !== undefined ? { s3CaBundle: uploader.s3CaBundle } : {}),
+        tokenScopeRole: apiAccess.editRoleName,
+        platform: r.platform,
+        imagePullPolicy: r.imagePullPolicy,
+        imagePullSecrets: r.imagePullSecrets,
+        logLevel: r.logLevel,
+        namePrefix: r.namePrefix,
+      }));
+    }
     if (r.monitoring !== undefined) {
       const m = r.monitoring;
       withPropScope('monitoring', () => new HeapDumpMonitoring(this, 'Monitoring', {
@@ -170,17 +210,28 @@ export class HeapDumpPipeline extends Construct {
         selectorLabels: props.monitoring?.selectorLabels,
         alertLabels: props.monitoring?.alertLabels,
         runbookUrl: m.runbookUrl,
-        components: webhook !== undefined ? SCRAPED_COMPONENTS_WITH_INJECTOR : SCRAPED_COMPONENTS,
+        components: [...(webhook !== undefined ? SCRAPED_COMPONENTS_WITH_INJECTOR : SCRAPED_COMPONENTS), ...(r.api !== undefined ? [COMMANDS.api] : [])],
         namePrefix: r.namePrefix,
       }));
     }
 
     // 4. The demo application, in its own namespace, collected exactly as a team's service would be.
+    let monitor: string | undefined;
+    if (r.monitoring !== undefined) monitor = props.monitoring?.scrapeKind ?? 'PodMonitor';
     if (r.app !== undefined) {
       const { enabled: _enabled, ...app } = props.app ?? {};
       this.app = withPropScope('app', () => new Application(this, 'App', { ...app, namespace: r.app!.namespace, platform: r.platform }));
       this.collect(this.app.deployment);
     }
+    const exposed = r.platform === 'openshift' ? 'Route' : props.app?.ingress !== undefined ? 'Ingress' : undefined;
+    for (const w of unchosenDefaultWarnings(props, {
+      platform: r.platform,
+      app: this.app === undefined ? undefined : { namespace: this.app.namespace, deployment: this.app.name, exposed },
+      monitoring: monitor === undefined ? undefined : { scrapeKind: monitor },
+    })) addWarning(this, w);
+
+    // Which pipeline each object belongs to: what upgrade pruning and uninstall select (with PART_OF).
+    for (const c of this.node.findAll()) if (c instanceof ApiObject) c.metadata.addLabel(INSTANCE_LABEL, this.namespace);
   }
 
   /**
@@ -261,6 +312,8 @@ interface TopLevel {
   readonly injector: { readonly enabled: boolean; readonly timeoutSeconds: number };
   readonly monitoring?: { readonly stack: MonitoringStack; readonly runbookUrl: string };
   readonly kubernetesEvents: boolean;
+  /** The heapdumps API, when emitted (`api.enabled`; by default on unless `namePrefix` is set). */
+  readonly api?: { readonly webUrl?: string };
   /** `afterUpload` other than `keep`, or a retention limit: the uploader needs write access and DAC_OVERRIDE. */
   readonly removesLocalDumps: boolean;
 }
@@ -347,10 +400,19 @@ function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
     monitoring: monitoringEnabled
       ? { stack, runbookUrl: withPropScope('monitoring', () => prop(SETTINGS.monitoringRunbookUrl, props.monitoring?.runbookUrl, 'runbookUrl')) }
       : undefined,
+    api: resolveApi(props, namePrefix, platform),
     kubernetesEvents: withPropScope('uploader.notifications', () => prop(SETTINGS.notifyKubeEvents, props.uploader?.notifications?.kubernetesEvents, 'kubernetesEvents')),
     // Needed before the uploader is built: its SCC's capabilities depend on it.
     removesLocalDumps: withPropScope('uploader', () => uploaderRemovesLocalDumps(props.uploader)),
   };
+}
+
+/** `api.enabled` (default: on, unless a `namePrefix` is set: the APIService exists once per cluster) and the web page's URL. */
+function resolveApi(props: HeapDumpPipelineProps, namePrefix: string, platform: Platform): TopLevel['api'] {
+  const enabled = withPropScope('api', () => optionalProp(SETTINGS.apiEnabled, props.api?.enabled, 'enabled')) ?? namePrefix === '';
+  if (!enabled) return undefined;
+  const webUrl = withPropScope('api', () => resolveWebUrl(props.api?.web, platform));
+  return webUrl !== undefined ? { webUrl } : {};
 }
 
 /** For tests and docs: the type of a plain pod template collect() accepts. */

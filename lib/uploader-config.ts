@@ -5,7 +5,7 @@
  * validated.
  */
 import {
-  type AgentLogLevel, type CaBundleSource, type S3CaBundleSettings, type S3ProxySettings, type StaticS3Credentials, type UploaderCredentials, type UploaderNotifications, type UploaderSettings,
+  type AgentLogLevel, type CaBundleSource, type S3CaBundleSettings, type S3EncryptionSettings, type S3ProxySettings, type StaticS3Credentials, type UploaderCredentials, type UploaderNotifications, type UploaderSettings,
 } from './generated/settings';
 import { groupMembers, type Setting, SETTINGS, TRUSTED_CA_BUNDLE_KEY } from '../agent/src/settings';
 import { checkSettingKeys, envString, optionalProp, prop } from './props';
@@ -109,6 +109,7 @@ export function resolveUploaderSettings(s: UploaderSettings = {}): ResolvedUploa
   }
   const notifications = withPropScope('notifications', () => resolveNotifications(s.notifications, configData));
   withPropScope('proxy', () => resolveProxy(s.proxy, configData));
+  withPropScope('encryption', () => resolveEncryption(s.encryption, configData));
   const caBundle = s.caBundle === undefined ? undefined : withPropScope('caBundle', () => resolveCaBundle(s.caBundle!));
   return {
     configData,
@@ -157,6 +158,17 @@ function resolveProxy(p: S3ProxySettings | undefined, configData: Record<string,
   if (httpProxy !== undefined) configData[SETTINGS.httpProxy.env!] = envString(SETTINGS.httpProxy, httpProxy);
   const noProxy = prop(SETTINGS.noProxy, p?.noProxy);
   if (noProxy.length > 0) configData[SETTINGS.noProxy.env!] = envString(SETTINGS.noProxy, noProxy);
+}
+
+/** Adds S3_SERVER_SIDE_ENCRYPTION (and the KMS key, which only SSE-KMS takes) to `configData`. */
+function resolveEncryption(e: S3EncryptionSettings | undefined, configData: Record<string, string>): void {
+  const mode = prop(SETTINGS.s3Encryption, e?.mode);
+  const kmsKeyId = optionalProp(SETTINGS.s3KmsKeyId, e?.kmsKeyId);
+  if (kmsKeyId !== undefined && mode !== 'SSE-KMS') {
+    throw new PipelinePropsError('kmsKeyId', kmsKeyId, `unset unless mode is "SSE-KMS" (it is "${mode}")`);
+  }
+  configData[SETTINGS.s3Encryption.env!] = envString(SETTINGS.s3Encryption, mode);
+  if (kmsKeyId !== undefined) configData[SETTINGS.s3KmsKeyId.env!] = envString(SETTINGS.s3KmsKeyId, kmsKeyId);
 }
 
 /** `uploader.caBundle`: its source, the ConfigMap (required for `configmap`) and the key (OpenShift's for `openshift-trusted`). */

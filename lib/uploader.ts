@@ -35,6 +35,11 @@ export const TRUSTED_CA_BUNDLE_CONFIGMAP_NAME = 'heapdump-trusted-ca-bundle';
 /** OpenShift's Cluster Network Operator fills a ConfigMap with this label ("true") with the cluster's trusted CA bundle. */
 export const OPENSHIFT_INJECT_TRUSTED_CA_LABEL = 'config.openshift.io/inject-trusted-cabundle';
 
+/** The uploader's S3 variables that the heapdumps API server reads too (it serves the same bucket). */
+const SETTINGS_READ_BY_API = [
+  ENV.s3Bucket, ENV.s3Prefix, ENV.s3EndpointUrl, ENV.awsDefaultRegion, ENV.s3ForcePathStyle, ENV.s3ChecksumMode, ENV.httpsProxy, ENV.httpProxy, ENV.noProxy,
+] as const;
+
 /** Time to abort an in-flight multipart upload cleanly on shutdown. */
 const GRACE_SECONDS = 60;
 
@@ -55,6 +60,14 @@ function credentialEnv(c: ResolvedCredentials): k8s.EnvVar[] {
     ref(ENV.awsDefaultRegion, true),
     ref(ENV.s3EndpointUrl, true),
   ];
+}
+
+/** What the Event and the notifications tell a team to run to get its dump (agent/src/report/retrieval-hint.ts). */
+export interface DumpRetrieval {
+  /** `oc` on OpenShift, `kubectl` elsewhere. */
+  readonly cli: 'oc' | 'kubectl';
+  /** The web page's base URL. @default none: the command only */
+  readonly webUrl?: string;
 }
 
 export interface UploaderProps extends UploaderSettings {
@@ -95,6 +108,12 @@ export interface UploaderProps extends UploaderSettings {
    * @default ''
    */
   readonly namePrefix?: string;
+  /**
+   * What the Event and the notifications tell the team to run (`oc heapdump get ...`), and the web page's URL:
+   * set when the heapdumps API is deployed.
+   * @default none: they give the S3 URI only
+   */
+  readonly retrieval?: DumpRetrieval;
 }
 
 /** The CA bundle's ConfigMap, volume, mount and variable; the ConfigMap object only for `openshift-trusted`. */
@@ -122,11 +141,15 @@ export class Uploader extends Construct {
   public readonly configMapName: string;
   /** Whether the uploader creates Kubernetes Events (it then needs the event-reporter RoleBindings). */
   public readonly kubernetesEvents: boolean;
+  /** The S3 settings as agent variables (bucket, prefix, endpoint, region, proxy ...), for the heapdumps API, which reads the same bucket. */
+  public readonly s3Env: Readonly<Record<string, string>>;
+  /** The extra CAs for the S3 endpoint, when configured (the heapdumps API mounts them too). */
+  public readonly s3CaBundle?: { readonly configMapName: string; readonly key: string };
 
   public constructor(scope: Construct, id: string, props: UploaderProps) {
     super(scope, id);
     const { namespace, image: rawImage, priorityClassName, sccClusterRoleName, imagePullPolicy: rawPull,
-      waitTimeoutSeconds, platform = 'openshift', scheduling: rawScheduling, imagePullSecrets: pullSecrets, namePrefix = '', ...settings } = props;
+      waitTimeoutSeconds, platform = 'openshift', scheduling: rawScheduling, imagePullSecrets: pullSecrets, namePrefix = '', retrieval, ...settings } = props;
     const s = resolveUploaderSettings(settings);
     this.kubernetesEvents = s.notifications.kubernetesEvents;
     const image = prop(SETTINGS.agentImage, rawImage, 'image');
@@ -140,6 +163,8 @@ export class Uploader extends Construct {
     const scheduling = rawScheduling ?? resolveAgentScheduling(undefined);
     const ca = s.caBundle === undefined ? undefined : caBundleParts(s.caBundle, namePrefix, platform);
     this.configMapName = configMapName;
+    this.s3Env = Object.fromEntries(Object.entries(s.configData).filter(([k]) => (SETTINGS_READ_BY_API as readonly string[]).includes(k)));
+    if (ca !== undefined) this.s3CaBundle = { configMapName: ca.configMapName, key: s.caBundle!.key };
 
     const identity = new WorkloadIdentity(this, 'Identity', {
       name,
@@ -227,6 +252,7 @@ export class Uploader extends Construct {
           envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
           ...credentialEnv(s.credentials),
           ...notifyEnv,
+          ...(retrieval !== undefined ? [envVar(SETTINGS.notifyRetrievalCli, retrieval.cli), ...(retrieval.webUrl !== undefined ? [envVar(SETTINGS.apiWebUrl, retrieval.webUrl)] : [])] : []),
           ...(ca !== undefined ? [ca.env] : []),
         ],
       }),

@@ -4,18 +4,37 @@
  * readable line instead of a stack trace deep inside cdk8s. The value rules themselves are the settings
  * table's (agent/src/settings): see lib/props.ts.
  */
-import { dnsLabel, dnsSubdomain, Invalid, type Kind } from '../agent/src/settings';
+import { dnsLabel, dnsSubdomain, Invalid, type Kind, UnknownKeyInvalid } from '../agent/src/settings';
+import { suggest } from '../agent/src/text/suggest';
 
-/** A prop had a value the constructs cannot use. */
+/** A key of a config-file object that the constructs do not know: what `checkKnownKeys` found. */
+export interface UnknownKey {
+  /** The known key the user most likely meant (agent/src/text/suggest.ts, as for agent variables). */
+  readonly suggestion?: string;
+}
+
+/** A prop had a value the constructs cannot use, or (`unknownKey`) is not a setting at all. */
 export class PipelinePropsError extends Error {
   public constructor(
     public readonly prop: string,
     public readonly value: unknown,
     public readonly expected: string,
+    public readonly unknownKey?: UnknownKey,
   ) {
-    super(`Invalid ${prop}: ${describeValue(value)} (expected ${expected})`);
+    super(unknownKey !== undefined ? unknownKeyMessage(prop, expected, unknownKey) : `Invalid ${prop}: ${describeValue(value)} (expected ${expected})`);
     this.name = 'PipelinePropsError';
   }
+}
+
+/**
+ * `Unknown key uploader.bukcet: did you mean uploader.bucket? (expected a key of uploader: bucket, ...)`: the
+ * path the user wrote, never the value (it can be a whole object; the key is the mistake).
+ */
+function unknownKeyMessage(prop: string, known: string, u: UnknownKey): string {
+  const dot = prop.lastIndexOf('.');
+  const parent = dot < 0 ? '' : prop.slice(0, dot);
+  const meant = u.suggestion === undefined ? '' : `: did you mean ${parent === '' ? u.suggestion : `${parent}.${u.suggestion}`}?`;
+  return `Unknown key ${prop}${meant} (expected ${parent === '' ? 'a top-level key' : `a key of ${parent}`}: ${known})`;
 }
 
 /** Renders a value for an error message (JSON where possible, so strings show their quotes). */
@@ -37,7 +56,7 @@ export function withPropScope<T>(scope: string, build: () => T): T {
     return build();
   } catch (err) {
     if (err instanceof PipelinePropsError) {
-      throw new PipelinePropsError(err.prop === '' ? scope : `${scope}.${err.prop}`, err.value, err.expected);
+      throw new PipelinePropsError(err.prop === '' ? scope : `${scope}.${err.prop}`, err.value, err.expected, err.unknownKey);
     }
     throw err;
   }
@@ -54,6 +73,11 @@ export function checkKind<T>(kind: Kind<T, unknown>, prop: string, value: unknow
   } catch (err) {
     if (!(err instanceof Invalid)) throw err;
     const at = err.path === undefined ? prop : prop === '' ? err.path : err.path.startsWith('[') ? `${prop}${err.path}` : `${prop}.${err.path}`;
+    if (err instanceof UnknownKeyInvalid) {
+      const key = at.slice(Math.max(at.lastIndexOf('.'), at.lastIndexOf(']')) + 1);
+      const suggestion = suggest(key, err.known);
+      throw new PipelinePropsError(at, undefined, err.known.join(', '), suggestion === undefined ? {} : { suggestion });
+    }
     const part = err.path === undefined ? value : err.part;
     const shown = secret ? REDACTED : typeof part === 'string' && kind.redact !== undefined ? kind.redact(part) : part;
     throw new PipelinePropsError(at, shown, err.expected ?? kind.expected);
@@ -79,7 +103,8 @@ export function checkDnsSubdomain(prop: string, value: unknown): string {
 
 /**
  * Rejects keys the constructs do not know (a misspelt key in the config file would otherwise be
- * ignored). `prop` '' means the object is the scope itself (see withPropScope).
+ * ignored), with the closest known key as a suggestion. `prop` '' means the object is the scope itself
+ * (see withPropScope).
  */
 export function checkKnownKeys(prop: string, value: unknown, known: readonly string[], secret = false): void {
   if (value === undefined) return;
@@ -89,7 +114,8 @@ export function checkKnownKeys(prop: string, value: unknown, known: readonly str
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       const name = prop === '' ? key : `${prop}.${key}`;
-      throw new PipelinePropsError(name, secret ? REDACTED : (value as Record<string, unknown>)[key], `no such setting; known: ${known.join(', ')}`);
+      const suggestion = suggest(key, known);
+      throw new PipelinePropsError(name, undefined, known.join(', '), suggestion === undefined ? {} : { suggestion });
     }
   }
 }

@@ -46,6 +46,8 @@ async function main(): Promise<number> {
       MOUNT_CHECK_INTERVAL: '0.2',
       AGENT_HTTP_HOST: '127.0.0.1',
       AGENT_HTTP_PORT: '0',
+      // The private mount namespace stands in for the pod.
+      MOUNT_ALLOW_OUTSIDE_POD: 'true',
       ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}),
     },
   });

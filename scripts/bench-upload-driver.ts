@@ -2,7 +2,7 @@
  * One upload exactly as the agent's uploader does it (same config resolver, same S3 client and store:
  * one read pass with sha256 (+ the payload digest for one PUT) while the analysis process (the bundled
  * agent, .build/agent/agent.js, as the uploader starts it) analyses the same file, streamed upload
- * (multipart: each part digested just before it is sent), HEAD-verify, then the analysis's end),
+ * (multipart: each part digested just before it is sent), HEAD-verify (size, sha256, server-side encryption), then the analysis's end),
  * in its own process so that the bench reads its own peak RSS and CPU time. Bundled by `npm run bench`.
  * Env: the agent's uploader env (S3_*, AWS_*, UPLOAD_*, NODE_NAME, DUMP_ROOT) plus BENCH_FILE and
  * BENCH_KEY. Prints one JSON line: { ms, bytes, multipart, cpuMs, passCpuMs, passMs, topClass,
@@ -18,6 +18,7 @@ import { open } from 'fs/promises';
 import { resolveUploaderConfig } from '../agent/src/config';
 import { createLogger } from '../agent/src/runtime/logger';
 import { createStore } from '../agent/src/uploader/command';
+import { encryptionMismatch } from '../agent/src/uploader/encryption';
 import { tuneV8ForFlatMemory } from '../agent/src/uploader/file-source';
 import * as path from 'path';
 import { runAnalysisProcess } from '../agent/src/uploader/analysis-process';
@@ -86,6 +87,8 @@ async function main(): Promise<void> {
     });
     const head = await store.head(key);
     if (!head || head.size !== size || head.metadata.sha256 !== sha256) throw new Error(`verification failed: ${JSON.stringify(head)}`);
+    const notEncrypted = encryptionMismatch(head.encryption, store.encryption);
+    if (notEncrypted !== undefined) throw new Error(`verification failed: ${notEncrypted}`);
     const out = analysis ? await analysis : undefined;
     if (out && !out.ok) throw new Error(`analysis failed: ${out.reason}`);
     const topClass = out?.ok ? [...out.analysis.heap.classes].sort((a, b) => b.shallowBytes - a.shallowBytes)[0]?.name : undefined;

@@ -45,7 +45,9 @@ const HELP = `usage: npm run bench -- [options]
                              resources.limits in --manifest (default), or none
   --manifest FILE            synthesized manifests (default dist/heapdump-pipeline.k8s.yaml; run npm run synth first)
   --node PATH                Node binary for the uploader (default: the image's Node 24, scripts/fetch-node.sh)
-  --clients a,b,...          aws,rclone,uploader,uploader-jit,uploader-sha256,uploader-noanalysis (default aws,rclone,uploader);
+  --clients a,b,...          aws,rclone,uploader,uploader-jit,uploader-sha256,uploader-noanalysis,uploader-sse-kms
+                             (default aws,rclone,uploader); uploader-sse-kms: SSE-KMS with a key of RGW's testing
+                             backend (rgw only; the RGW then starts with that backend);
                              uploader@part=16+conc=8+threshold=8 = the uploader with those settings (MiB)
   --no-ceiling               skip the ceiling rows (aws/rclone at tuned concurrency, no limits)
   --no-agent                 skip idle, latency and scale (the bundled agent)
@@ -90,6 +92,8 @@ const AGENT = path.resolve('.build/agent/agent.js');
 const DRIVER = path.resolve('.build/bench/bench-upload-driver.js');
 const UPLOADER_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? NODE_OPTIONS_BY_COMMAND[COMMANDS.uploader] ?? '';
 const TIME_FORMAT = '%e %U %S %M';
+/** The SSE-KMS key RGW's testing backend gets when the uploader-sse-kms client is asked for. */
+const BENCH_KMS_KEY = 'bench-key-1';
 let NODE = 'node';
 
 interface Run {
@@ -210,6 +214,13 @@ function clientsFor(s3: S3Server, file: string, root: string, size: number, grou
     'uploader-noanalysis': {
       name: 'uploader, no triage (info)',
       run: (key) => measured(NODE, [DRIVER], { ...driverEnv(s3, root, file, key), [ENV.dumpAnalysis]: 'false' }, group, tmp),
+    },
+    'uploader-sse-kms': {
+      name: 'uploader, SSE-KMS (info)',
+      run: (key) => {
+        if (s3.kind !== 'ceph') throw new Error('uploader-sse-kms needs --server rgw (s3rver stores no encryption, so the HEAD would refuse every upload)');
+        return measured(NODE, [DRIVER], { ...driverEnv(s3, root, file, key), [ENV.s3Encryption]: 'SSE-KMS', [ENV.s3KmsKeyId]: BENCH_KMS_KEY }, group, tmp);
+      },
     },
   };
   const clients = CLIENTS.map((c) => {
@@ -515,7 +526,10 @@ async function main(): Promise<number> {
     for (const kind of SERVERS) {
       console.error(`starting ${kind}`);
       if (PIN) await pinSelf(PIN.server);
-      const s3 = await startS3Server(kind, kind === 'ceph' ? { cephStore: 'memstore', cephStoreBytes: 3 * Math.max(...SIZES) + 2 * GIB } : {});
+      const s3 = await startS3Server(kind, kind === 'ceph' ? {
+        cephStore: 'memstore', cephStoreBytes: 3 * Math.max(...SIZES) + 2 * GIB,
+        ...(CLIENTS.includes('uploader-sse-kms') ? { ceph: { kmsKeys: [BENCH_KMS_KEY] } } : {}),
+      } : {});
       if (PIN) await pinSelf(PIN.clients);
       try {
         for (const size of SIZES) {

@@ -1,14 +1,14 @@
 /**
  * One command builds the agent into a single JavaScript file: `npm run bundle`.
  *
- * The uploader (with the AWS SDK: ~1.6 MB of JavaScript) is embedded in that file as TEXT and
- * compiled only when the `uploader` command starts. Why: V8 pre-parses every function of a script
+ * The uploader and the heapdumps API server (agent/src/s3-commands.ts, with the AWS SDK: ~1.6 MB of
+ * JavaScript, once for both) are embedded in that file as TEXT and compiled only when `uploader` or `api` starts. Why: V8 pre-parses every function of a script
  * it loads, lazy or not, and keeps the result; an ordinary bundle made the mount guard pay ~8 MiB of
  * resident memory for SDK code it never runs (measured with `npm run bench:guard`; budget 48 MiB).
  * A string literal inside a not-yet-called function is only scanned, not parsed; it is stored
  * gzipped (base64) so the file, which Node keeps in memory as the script's source, stays small.
  */
-import { readFileSync } from 'fs';
+import { chmodSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { gzipSync } from 'zlib';
 import { build, type Plugin } from 'esbuild';
@@ -17,10 +17,13 @@ import { build, type Plugin } from 'esbuild';
 const ROOT = path.join(__dirname, '..');
 
 export const AGENT_BUNDLE = path.join(ROOT, '.build', 'agent', 'agent.js');
+/** The kubectl / oc plugin: one executable file (`kubectl heapdump ...`), Node built-ins only. */
+export const PLUGIN_BUNDLE = path.join(ROOT, '.build', 'agent', 'kubectl-heapdump');
 
 /** Import specifiers (as written in the importing module: main.ts, kube-events.ts) whose module is embedded as lazily compiled text. */
 export const LAZY_MODULES: Readonly<Record<string, string>> = {
-  './uploader/command': path.join(ROOT, 'agent', 'src', 'uploader', 'command.ts'),
+  // The uploader and the heapdumps API server, with the AWS SDK once for both.
+  './s3-commands': path.join(ROOT, 'agent', 'src', 's3-commands.ts'),
   // @kubernetes/client-node (imported by agent/src/report/kube-events.ts only when Kubernetes Events are
   // enabled): inlined into the uploader's text it would cost every uploader ~8 MiB even with events off.
   './kube-api': path.join(ROOT, 'agent', 'src', 'report', 'kube-api.ts'),
@@ -80,6 +83,27 @@ export async function buildAgentBundle(outfile = AGENT_BUNDLE): Promise<string> 
   return outfile;
 }
 
+/**
+ * `kubectl-heapdump` (agent/src/plugin/main.ts) as one executable script with a `#!/usr/bin/env node` line:
+ * js-yaml (kubeconfig) is bundled in, so it needs nothing but Node 20+ (shipped in the npm package's `bin` and
+ * in the image at /usr/local/bin).
+ */
+export async function buildPluginBundle(outfile = PLUGIN_BUNDLE): Promise<string> {
+  await build({
+    ...COMMON,
+    entryPoints: [path.join(ROOT, 'agent', 'src', 'plugin', 'main.ts')],
+    outfile,
+    banner: { js: '#!/usr/bin/env node' },
+    sourcemap: false,
+    minify: false,
+  });
+  chmodSync(outfile, 0o755);
+  return outfile;
+}
+
 if (require.main === module) {
-  buildAgentBundle().then((f) => console.log(f), (e) => { console.error(e); process.exit(1); });
+  // `--plugin FILE`: only the plugin, into FILE (scripts/build-lib.cjs: the npm package's `bin`).
+  const only = process.argv[2] === '--plugin' ? process.argv[3] : undefined;
+  const builds = only !== undefined ? [buildPluginBundle(path.resolve(only))] : [buildAgentBundle(), buildPluginBundle()];
+  Promise.all(builds).then((files) => console.log(files.join('\n')), (e) => { console.error(e); process.exit(1); });
 }

@@ -4,6 +4,9 @@
 #   env MON_PORT   (default: a free port) msgr v2 port of the mon; v1 is not bound, so clusters can coexist
 #   env STORE_BYTES (default 4 GiB) capacity of the memstore (RAM) or of the sparse bluestore block file
 #   env PRECREATE_POOLS=1  pre-creates the bucket pools (avoids ~2 s stalls on the first bucket/object/multipart)
+#   env RGW_KMS_TEST_KEYS="name=<base64 of 32 bytes> ..."  turns on SSE-KMS with RGW's `testing` key backend
+#       (keys in the config file: for tests only), without TLS (`rgw crypt require ssl = false`)
+#   env RGW_LC_DEBUG_INTERVAL=N  lifecycle "days" last N seconds and the lifecycle thread runs at any hour (tests only)
 # S3 user: TESTKEY / TESTSECRET. PIDs in DIR/run/{mon,osd,rgw}.pid; stop with ceph-down.sh DIR.
 # Adapted from a single-node Ceph recipe (mon + OSD + radosgw, auth off) written for these test machines.
 set -euo pipefail
@@ -77,6 +80,19 @@ rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
 rgw data = $DIR/rgw
 ms mon client mode = crc
 CONF
+if [ -n "${RGW_KMS_TEST_KEYS:-}" ]; then
+  cat >> "$CEPH_CONF" <<CONF
+rgw crypt s3 kms backend = testing
+rgw crypt s3 kms encryption keys = $RGW_KMS_TEST_KEYS
+rgw crypt require ssl = false
+CONF
+fi
+if [ -n "${RGW_LC_DEBUG_INTERVAL:-}" ]; then
+  cat >> "$CEPH_CONF" <<CONF
+rgw lc debug interval = $RGW_LC_DEBUG_INTERVAL
+rgw lifecycle work time = 00:00-23:59
+CONF
+fi
 
 # an explicit monmap: mon.a at the chosen v2 port only (default ports would clash between parallel clusters)
 monmaptool --create --fsid "$FSID" --addv a "[v2:127.0.0.1:$MON_PORT]" "$DIR/monmap" > "$DIR/log/monmap.out" 2>&1

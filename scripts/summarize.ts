@@ -13,6 +13,7 @@ import { hostname } from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { SETTINGS } from '../agent/src/settings';
+import { inertJson } from '../agent/src/text/escape';
 import { renderSummaryText, summaryDocument } from '../agent/src/triage';
 import { analyseDump, inflateLimit } from '../agent/src/triage/dump-analysis';
 import { readPass } from '../agent/src/uploader/read-pass';
@@ -71,7 +72,7 @@ async function main(argv: readonly string[]): Promise<number> {
       complete: heap.complete && (pass.decoded?.complete ?? true),
       ...(pass.decoded?.uncompressedSize !== undefined ? { compression: 'gzip' as const, uncompressedSize: pass.decoded.uncompressedSize } : {}),
     }, heap);
-    process.stdout.write(json ? `${JSON.stringify(doc, null, 2)}\n` : renderSummaryText(doc));
+    process.stdout.write(json ? `${inertJson(doc, 2)}\n` : renderSummaryText(doc));
     return 0;
   } finally {
     await fh.close();

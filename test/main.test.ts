@@ -83,6 +83,18 @@ describe('npm run synth (main.ts)', () => {
     });
   });
 
+  test('a minimal config: one WARNING line per important default it did not choose, on stderr, and the synth goes on', () => {
+    fs.writeFileSync(path.join(clone.dir, GOOD_CONFIG_FILE), JSON.stringify({ agentImage: 'registry.example.com/team/heapdump-agent:0.1.0' }));
+    const r = synth();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('dist/heapdump-pipeline.k8s.yaml\npatches/collect-patch.json\n');
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    expect(lines.map((l) => /^WARNING \[heapdump-pipeline\/pipeline\] (\S+) is not set: /.exec(l)?.[1] ?? l))
+      .toEqual(['uploader.bucket', 'uploader.prefix', 'uploader.encryption', 'app.enabled', 'monitoring.enabled']);
+    expect(lines[0]).toContain('"heap-dumps"');
+    expect(lines[1]).toContain('"memory-leak-demo/"');
+  });
+
   test('prints the ReadWriteOnce warning and still synthesizes', () => {
     const config = JSON.parse(good);
     fs.writeFileSync(path.join(clone.dir, GOOD_CONFIG_FILE), JSON.stringify({ ...config, storage: { accessMode: 'ReadWriteOnce' } }));

@@ -3,8 +3,10 @@
  * lib-dist/ with tsconfig.build.json), the tarball installed into a copy of test/fixtures/consumer-app/
  * next to the peer dependencies, then
  * - the JavaScript app (main.js) run with plain node: no TypeScript, no bundler, no repository around it;
- * - the TypeScript app (main.ts) type-checked with tsc against the shipped .d.ts only;
- * - the tarball's contents and package.json checked (what ships, what it requires, the peers).
+ * - the TypeScript app (main.ts) type-checked with the fixture's own TypeScript (~5.9) against the shipped
+ *   .d.ts only, and run as docs/architecture.md tells a TypeScript user: with ts-node, and with esbuild;
+ * - the tarball's contents and package.json checked (what ships, what it requires, the peers, the licence,
+ *   the docs the README links to).
  *
  * The install uses npm's cache (--prefer-offline); the peers are pinned to the versions this repository
  * is tested with, so a warm cache serves everything and the consumer runs the same cdk8s as the tests.
@@ -20,6 +22,7 @@ import { promisify } from 'util';
 import { App, Chart } from 'cdk8s';
 import { HeapDumpPipeline, type HeapDumpPipelineProps } from '../lib';
 import { type FreshClone, freshClone, REPO_ROOT, userEnv } from './support/fresh-clone';
+import { note } from './support/notes';
 
 const run = promisify(execFile);
 
@@ -27,7 +30,8 @@ const FIXTURE = path.join(REPO_ROOT, 'test', 'fixtures', 'consumer-app');
 const PEERS = ['cdk8s', 'cdk8s-plus-28', 'constructs'] as const;
 /** The agent's runtime dependencies: bundled into the agent image, never needed by the constructs. */
 const AGENT_ONLY = ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@kubernetes/client-node', 'prom-client'];
-const TSC = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+/** The fixture's own compiler (its package.json pins typescript ~5.9), set once installed. */
+let tsc: string;
 /** Packed size budget: today ~0.1 MB; a stray folder (test data, node_modules) blows through it. */
 const MAX_TARBALL_BYTES = 1_000_000;
 
@@ -35,6 +39,7 @@ interface PackageJson {
   name: string;
   version: string;
   private?: boolean;
+  license?: string;
   main?: string;
   types?: string;
   exports?: Record<string, string | Record<string, string>>;
@@ -116,7 +121,8 @@ beforeAll(async () => {
     timeout: 120_000,
   });
   installSeconds = (Date.now() - t0) / 1000;
-}, 240_000);
+  tsc = path.join(app, 'node_modules', 'typescript', 'bin', 'tsc');
+}, 300_000);
 
 afterAll(() => {
   clone?.remove();
@@ -145,15 +151,20 @@ function installedPackages(nodeModules: string, out = new Map<string, string[]>(
 describe('the packed construct library', () => {
   test('the tarball: compiled JavaScript and .d.ts of lib/ and the agent modules it imports, Leak.java; nothing else', () => {
     const size = fs.statSync(tarball).size;
-    console.log(`${path.basename(tarball)}: ${size} bytes, ${entries.length} files; consumer install ${installSeconds.toFixed(1)} s`);
+    note(`${path.basename(tarball)}: ${size} bytes, ${entries.length} files; consumer install ${installSeconds.toFixed(1)} s`);
     expect(size).toBeLessThan(MAX_TARBALL_BYTES);
 
-    expect(entries).toEqual(expect.arrayContaining(['package.json', 'lib-dist/lib/index.js', 'lib-dist/lib/index.d.ts', 'lib-dist/lib/demo-app/Leak.java']));
+    expect(entries).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'lib-dist/lib/index.js', 'lib-dist/lib/index.d.ts', 'lib-dist/lib/demo-app/Leak.java']));
     // The Java source is the repository's, byte for byte.
     expect(fs.readFileSync(path.join(unpacked, 'lib-dist/lib/demo-app/Leak.java'), 'utf8')).toBe(fs.readFileSync(path.join(REPO_ROOT, 'lib/demo-app/Leak.java'), 'utf8'));
 
+    // The docs ship whole (the README links to them), byte for byte.
+    const docs = fs.readdirSync(path.join(REPO_ROOT, 'docs'), { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile()).map((d) => path.relative(REPO_ROOT, path.join(d.parentPath, d.name))).sort();
+    expect(entries.filter((f) => f.startsWith('docs/'))).toEqual(docs);
+    for (const f of docs) expect({ f, same: fs.readFileSync(path.join(unpacked, f), 'utf8') === fs.readFileSync(path.join(REPO_ROOT, f), 'utf8') }).toEqual({ f, same: true });
     const unexpected = entries.filter((f) => {
-      if (f === 'package.json' || f === 'README.md' || f === 'lib-dist/lib/demo-app/Leak.java') return false;
+      if (['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'lib-dist/lib/demo-app/Leak.java', 'lib-dist/bin/kubectl-heapdump'].includes(f) || docs.includes(f)) return false;
       // each compiled file comes from a TypeScript source of lib/ or agent/src/ (no stale or foreign file)
       const m = /^lib-dist\/((?:lib|agent\/src)\/.+?)(\.d\.ts|\.js)$/.exec(f);
       return m === null || !fs.existsSync(path.join(clone.dir, `${m[1]}.ts`)) || m[1].endsWith('.test');
@@ -166,7 +177,7 @@ describe('the packed construct library', () => {
     // the agent modules the constructs share (the contract, the settings table) are there
     expect(entries).toEqual(expect.arrayContaining(['lib-dist/agent/src/contract.js', 'lib-dist/agent/src/settings/index.js']));
     // spelled out, although the list above already excludes them
-    expect(entries.filter((f) => /(^|\/)(test|tests|__tests__|fixtures|scripts|\.build|node_modules|dist|crds|docs)\//.test(f))).toEqual([]);
+    expect(entries.filter((f) => /(^|\/)(test|tests|__tests__|fixtures|scripts|\.build|node_modules|dist|crds)\//.test(f))).toEqual([]);
     expect(entries.filter((f) => /(\.test\.|\.map$|\.tsbuildinfo$|\.tgz$)/.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
   });
 
@@ -180,6 +191,40 @@ describe('the packed construct library', () => {
       for (const p of patterns) if (p.test(text)) found.push(`${f}: ${p}`);
     }
     expect(found).toEqual([]);
+  });
+
+  test('the kubectl-heapdump plugin: one executable file in bin, Node built-ins only, installed on the consumer\'s PATH', async () => {
+    const pkg = readJson<PackageJson & { bin?: Record<string, string> }>(path.join(unpacked, 'package.json'));
+    expect(pkg.bin).toEqual({ 'kubectl-heapdump': 'lib-dist/bin/kubectl-heapdump' });
+    const file = path.join(unpacked, 'lib-dist', 'bin', 'kubectl-heapdump');
+    expect(fs.readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const { stdout } = await run('tar', ['-tvzf', tarball], { encoding: 'utf8' });
+    expect(stdout.split('\n').find((l) => l.endsWith(' package/lib-dist/bin/kubectl-heapdump'))).toMatch(/^-rwxr-xr-x /);
+    const requires = [...fs.readFileSync(file, 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1].replace(/^node:/, ''));
+    expect(requires.filter((r) => !builtinModules.includes(r))).toEqual([]);
+    const installed = path.join(app, 'node_modules', '.bin', 'kubectl-heapdump');
+    const help = await run(installed, ['--help'], { env: userEnv(), encoding: 'utf8', timeout: 30_000 });
+    expect(help.stdout).toContain('kubectl heapdump ls [-n NAMESPACE | -A]');
+    const usage = await tryNode([installed, 'frobnicate'], app);
+    expect([usage.code, usage.stderr.trim()]).toEqual([2, '"frobnicate" is not a command: expected ls, get, summary, leaks or open (see --help)']);
+  });
+
+  test('the README\'s links work from the package: each one is absolute or names a file that ships; Apache-2.0 with its LICENSE', () => {
+    const readme = fs.readFileSync(path.join(unpacked, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+    expect(links.length).toBeGreaterThan(10);
+    const broken = links.filter((l) => !/^(https?:|mailto:|#)/.test(l)).filter((l) => !entries.includes(path.posix.normalize(l.split('#')[0])));
+    expect(broken).toEqual([]);
+    // the docs' own relative links stay inside the shipped docs
+    const docLinks = entries.filter((f) => f.startsWith('docs/') && f.endsWith('.md')).flatMap((f) =>
+      [...fs.readFileSync(path.join(unpacked, f), 'utf8').matchAll(/\]\(([^)\s]+)\)/g)].map((m) => [f, m[1]] as const))
+      .filter(([, l]) => !/^(https?:|mailto:|#)/.test(l))
+      .filter(([f, l]) => !entries.includes(path.posix.normalize(path.posix.join(path.posix.dirname(f), l.split('#')[0]))));
+    expect(docLinks).toEqual([]);
+    const pkg = readJson<PackageJson>(path.join(unpacked, 'package.json'));
+    expect(pkg.private).toBeUndefined();
+    expect(pkg.license).toBe('Apache-2.0');
+    expect(fs.readFileSync(path.join(unpacked, 'LICENSE'), 'utf8')).toMatch(/^\s+Apache License\n\s+Version 2\.0, January 2004/);
   });
 
   test('package.json: main, types and exports point into the package; cdk8s, constructs, cdk8s-plus-28 are peers; no runtime dependencies', () => {
@@ -288,14 +333,44 @@ describe('the packed construct library', () => {
     async (_name, config) => {
       // strict, skipLibCheck false; main.ts's @ts-expect-error lines must each be errors. One run: the
       // diagnostics (none expected) and then the files the program read.
-      const r = await tryNode([TSC, '-p', config, '--pretty', 'false', '--listFiles'], app);
+      expect(readJson<PackageJson>(path.join(app, 'node_modules', 'typescript', 'package.json')).version).toMatch(/^5\.9\./);
+      const r = await tryNode([tsc, '-p', config, '--pretty', 'false', '--listFiles'], app);
       const lines = r.stdout.split('\n').filter((l) => l !== '');
       expect({ code: r.code, stderr: r.stderr, diagnostics: lines.filter((l) => !path.isAbsolute(l) || !fs.existsSync(l)) }).toEqual({ code: 0, stderr: '', diagnostics: [] });
       const realApp = fs.realpathSync(app);
       expect(lines).toContain(path.join(realApp, 'node_modules', 'heapdump-pipeline', 'lib-dist', 'lib', 'index.d.ts'));
       // only the app, its node_modules and TypeScript's own lib files: nothing of this repository
-      const tsLib = path.dirname(require.resolve('typescript/lib/lib.d.ts'));
+      const tsLib = path.join(realApp, 'node_modules', 'typescript', 'lib');
       expect(lines.filter((f) => !f.startsWith(realApp + path.sep) && !f.startsWith(tsLib + path.sep))).toEqual([]);
     },
   );
+
+  /** What main.ts synthesizes, computed from the sources with the same props (written out here, as in main.ts). */
+  function expectedTsApp() {
+    const repoApp = new App();
+    const chart = new Chart(repoApp, 'consumer');
+    new HeapDumpPipeline(chart, 'dumps', {
+      agentImage: 'registry.example.com/platform/heapdump-agent:0.1.0',
+      platform: 'kubernetes',
+      uploader: { bucket: 'heap-dumps', credentials: { source: 'secret', secretName: 's3-credentials' } },
+    });
+    return chart.toJson();
+  }
+
+  test('the TypeScript app runs with ts-node, the documented runner, on the pinned TypeScript', async () => {
+    fs.rmSync(path.join(app, 'dist'), { recursive: true, force: true });
+    const r = await run('npx', ['--no-install', 'ts-node', 'main.ts'], { cwd: app, env: userEnv(), encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(loadAll(fs.readFileSync(path.join(app, 'dist', 'consumer.k8s.yaml'), 'utf8'))).toEqual(expectedTsApp());
+  }, 150_000);
+
+  test('the TypeScript app runs bundled by esbuild, the documented alternative (the library stays a package)', async () => {
+    fs.rmSync(path.join(app, 'dist'), { recursive: true, force: true });
+    await run('npx', ['--no-install', 'esbuild', 'main.ts', '--bundle', '--platform=node', '--packages=external', '--outfile=.build/main.js', '--log-level=warning'],
+      { cwd: app, env: userEnv(), encoding: 'utf8', timeout: 60_000 });
+    const r = await node(['.build/main.js'], app);
+    expect(r.stderr).toBe('');
+    expect(fs.readFileSync(path.join(app, '.build', 'main.js'), 'utf8')).toMatch(/require\("heapdump-pipeline"\)/);
+    expect(loadAll(fs.readFileSync(path.join(app, 'dist', 'consumer.k8s.yaml'), 'utf8'))).toEqual(expectedTsApp());
+  });
 });

@@ -8,13 +8,20 @@
  * for a secret) and what was expected.
  */
 import { COMMANDS, type Command, ENV } from './contract';
-import type { LogLevel } from './runtime/logger';
+import type { LogFormat, LogLevel } from './runtime/logger';
+import { type ApiConfig, resolveApiConfig } from './api/config';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
 import { type NotifyConfig, resolveNotifyConfig } from './report/config';
 import { CaBundleError, readCaBundle } from './net/ca-bundle';
 import type { ProxyConfig } from './net/proxy';
-import { envSettings, Invalid, type Setting, SETTINGS } from './settings';
-import type { AFTER_UPLOAD_ACTIONS, PAYLOAD_CHECKSUMS } from './settings/table';
+import type { ObjectEncryption } from './uploader/encryption';
+import { collectConfigErrors, ConfigError, type Env, optional, rawValue, reportConfigError, required } from './config-read';
+import { envSettings, SETTINGS } from './settings';
+import { suggest } from './text/suggest';
+import type { AFTER_UPLOAD_ACTIONS, LOG_FORMATS, PAYLOAD_CHECKSUMS } from './settings/table';
+
+export { ConfigError, ConfigErrors, type Env, optional, required } from './config-read';
+export { editDistance } from './text/suggest';
 
 export type AfterUpload = (typeof AFTER_UPLOAD_ACTIONS)[number];
 /** Payload digests: MD5 (Content-MD5) or SHA-256 (x-amz-checksum-sha256); `auto` is resolved at start. */
@@ -120,63 +127,12 @@ export interface UploaderConfig extends CommonConfig {
   readonly retentionMaxAgeMs: number;
   /** 0 = off. */
   readonly retentionMaxBytes: number;
-}
-
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/** A bad configuration value. `message` is the one line printed before exiting with EXIT.config. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading one setting from the environment.
-
-/** Empty strings count as unset: a ConfigMap key with "" means "use the default". */
-function rawValue(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw === '' ? undefined : raw;
-}
-
-function envName(s: Setting): string {
-  if (s.env === undefined) throw new Error('not an environment setting');
-  return s.env;
-}
-
-function parseEnv<T>(s: Setting<T, unknown>, raw: string): T {
-  const form = s.kind.env;
-  if (form === undefined) throw new Error(`${envName(s)}: kind ${s.kind.name} has no environment form`);
-  try {
-    return form.parse(raw);
-  } catch (e) {
-    if (!(e instanceof Invalid)) throw e;
-    const name = envName(s);
-    const shown = s.secret ? '' : `="${s.kind.redact?.(raw) ?? raw}"`;
-    throw new ConfigError(name, `${name}${shown} is invalid: expected ${form.expected}`);
-  }
-}
-
-/** The parsed value, or the default, or undefined when neither is given. */
-export function optional<T>(env: Env, s: Setting<T, unknown>): T | undefined {
-  const raw = rawValue(env, envName(s));
-  if (raw !== undefined) return parseEnv(s, raw);
-  // Defaults are written in the prop (JSON) form; the table's tests check each one is valid.
-  return s.default === undefined ? undefined : s.kind.fromProp(s.default);
-}
-
-export function required<T>(env: Env, s: Setting<T, unknown>): T {
-  const value = optional(env, s);
-  if (value === undefined) {
-    const name = envName(s);
-    throw new ConfigError(name, `${name} is missing: expected ${s.kind.env?.expected ?? s.kind.expected}`);
-  }
-  return value;
+  /** Server-side encryption requested for every object and checked on the verifying HEAD. */
+  readonly encryption: ObjectEncryption;
+  /** Tag objects with their pod's namespace and name. */
+  readonly objectTags: boolean;
+  /** Days dumps stay in S3 (the bucket's lifecycle rule expires them; checked at start). 0 = no check. */
+  readonly retentionDays: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,18 +182,22 @@ export function resolveWaitReadyConfig(env: Env): WaitReadyConfig {
 function credentials(env: Env): S3Config['credentials'] {
   const id = optional(env, SETTINGS.awsAccessKeyId);
   const secret = optional(env, SETTINGS.awsSecretAccessKey);
+  // A value that is set but invalid was reported already (while collecting every problem).
+  if (rawValue(env, ENV.awsAccessKeyId) !== undefined && id === undefined) return undefined;
+  if (rawValue(env, ENV.awsSecretAccessKey) !== undefined && secret === undefined) return undefined;
   if (id === undefined && secret === undefined) return undefined;
   // Never echo the secret: name only which half is missing.
   if (id === undefined) {
-    throw new ConfigError(ENV.awsAccessKeyId, `${ENV.awsAccessKeyId} is missing: expected it to be set because ${ENV.awsSecretAccessKey} is set (set both, or neither to use the SDK default credential chain)`);
+    return reportConfigError(new ConfigError(ENV.awsAccessKeyId, `${ENV.awsAccessKeyId} is missing: expected it to be set because ${ENV.awsSecretAccessKey} is set (set both, or neither to use the SDK default credential chain)`));
   }
   if (secret === undefined) {
-    throw new ConfigError(ENV.awsSecretAccessKey, `${ENV.awsSecretAccessKey} is missing: expected it to be set because ${ENV.awsAccessKeyId} is set (set both, or neither to use the SDK default credential chain)`);
+    return reportConfigError(new ConfigError(ENV.awsSecretAccessKey, `${ENV.awsSecretAccessKey} is missing: expected it to be set because ${ENV.awsAccessKeyId} is set (set both, or neither to use the SDK default credential chain)`));
   }
   return { accessKeyId: id, secretAccessKey: secret };
 }
 
-function s3(env: Env): S3Config {
+/** The S3 settings (bucket, prefix, endpoint, credentials, CA bundle, proxy): the uploader's, and the API server's. */
+export function resolveS3Config(env: Env): S3Config {
   const endpoint = optional(env, SETTINGS.s3EndpointUrl);
   const creds = credentials(env);
   return {
@@ -265,7 +225,7 @@ function s3Transport(env: Env): Pick<S3Config, 'caBundle' | 'proxy'> {
     } catch (e) {
       if (!(e instanceof CaBundleError)) throw e;
       const name = ENV.s3CaBundleFile;
-      throw new ConfigError(name, `${name}="${file}" ${e.message}: expected a readable PEM file with at least one certificate`);
+      reportConfigError(new ConfigError(name, `${name}="${file}" ${e.message}: expected a readable PEM file with at least one certificate`));
     }
   }
   const httpsProxy = optional(env, SETTINGS.httpsProxy);
@@ -280,12 +240,24 @@ function s3Transport(env: Env): Pick<S3Config, 'caBundle' | 'proxy'> {
   return { ...(caBundle !== undefined ? { caBundle } : {}), ...(proxy !== undefined ? { proxy } : {}) };
 }
 
+/** S3_SERVER_SIDE_ENCRYPTION with S3_SSE_KMS_KEY_ID (a key only with SSE-KMS). */
+function encryption(env: Env): ObjectEncryption {
+  const mode = required(env, SETTINGS.s3Encryption);
+  const key = optional(env, SETTINGS.s3KmsKeyId);
+  if (mode === 'SSE-KMS') return { mode, ...(key !== undefined ? { kmsKeyId: key } : {}) };
+  if (key !== undefined && mode !== undefined) {
+    const name = ENV.s3KmsKeyId;
+    reportConfigError(new ConfigError(name, `${name}="${key}" is invalid: expected it unset unless ${ENV.s3Encryption}=SSE-KMS (it is "${mode}")`));
+  }
+  return { mode };
+}
+
 export function resolveUploaderConfig(env: Env): UploaderConfig {
   return {
     ...common(env),
     dumpRoot: required(env, SETTINGS.dumpRoot),
     markerName: required(env, SETTINGS.markerName),
-    s3: s3(env),
+    s3: resolveS3Config(env),
     watchIntervalMs: required(env, SETTINGS.watchInterval),
     fileStableTimeMs: required(env, SETTINGS.fileStableTime),
     completeQuietTimeMs: required(env, SETTINGS.completeQuietTime),
@@ -311,6 +283,9 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     notify: resolveNotifyConfig(env),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),
+    encryption: encryption(env),
+    objectTags: required(env, SETTINGS.s3ObjectTags),
+    retentionDays: required(env, SETTINGS.s3RetentionDays),
   };
 }
 
@@ -318,20 +293,64 @@ export type ResolvedConfig =
   | { readonly command: typeof COMMANDS.mountGuard; readonly config: MountGuardConfig }
   | { readonly command: typeof COMMANDS.waitReady; readonly config: WaitReadyConfig }
   | { readonly command: typeof COMMANDS.uploader; readonly config: UploaderConfig }
-  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig };
+  | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig }
+  | { readonly command: typeof COMMANDS.api; readonly config: ApiConfig };
 
+/**
+ * The command's settings, every variable checked: a ConfigErrors lists each missing or invalid one (not
+ * only the first), in table order.
+ */
 export function resolveConfig(command: Command, env: Env): ResolvedConfig {
-  switch (command) {
-    case COMMANDS.mountGuard:
-      return { command, config: resolveMountGuardConfig(env) };
-    case COMMANDS.waitReady:
-      return { command, config: resolveWaitReadyConfig(env) };
-    case COMMANDS.uploader:
-      return { command, config: resolveUploaderConfig(env) };
-    case COMMANDS.inject:
-      // Its own small resolver (agent/src/inject/config.ts) until it joins the settings table.
-      return { command, config: resolveInjectConfig(env, common(env)) };
+  return collectConfigErrors((): ResolvedConfig => {
+    switch (command) {
+      case COMMANDS.mountGuard:
+        checkInPod(env);
+        return { command, config: resolveMountGuardConfig(env) };
+      case COMMANDS.waitReady:
+        return { command, config: resolveWaitReadyConfig(env) };
+      case COMMANDS.uploader:
+        return { command, config: resolveUploaderConfig(env) };
+      case COMMANDS.inject:
+        return { command, config: resolveInjectConfig(env, common(env)) };
+      case COMMANDS.api:
+        return { command, config: resolveApiConfig(env, common(env)) };
+    }
+  });
+}
+
+/** Set by the kubelet in every container (also with enableServiceLinks false): "this runs in a pod". */
+export const IN_POD_ENV = 'KUBERNETES_SERVICE_HOST';
+
+/**
+ * The mount guard bind-mounts `<MOUNT_SOURCE_ROOT>/<node>` onto MOUNT_TARGET of the machine it runs on:
+ * started by hand as root outside a pod (its defaults are /pv-storage and /host/mnt/dump) it would do
+ * exactly that to the host. Outside a pod it runs only when MOUNT_ALLOW_OUTSIDE_POD says so.
+ */
+function checkInPod(env: Env): void {
+  const allowed = required(env, SETTINGS.mountAllowOutsidePod); // checked in a pod too: a bad value is a mistake anyway
+  if (rawValue(env, IN_POD_ENV) !== undefined || allowed !== false) return;
+  const name = ENV.mountAllowOutsidePod;
+  reportConfigError(new ConfigError(name, `mount-guard refuses to run outside a pod (${IN_POD_ENV} is unset): it bind-mounts `
+    + `${ENV.mountSourceRoot}/<${ENV.nodeName}> onto ${ENV.mountTarget} of this machine; expected the dump-volume-manager DaemonSet's pod, `
+    + `or ${name}=true to do that here on purpose`));
+}
+
+/**
+ * How logs are written (LOG_FORMAT): `auto` is `text` when stderr is a terminal (a person started the agent
+ * by hand), `json` otherwise (a pod: its output goes to a log collector). A bad value falls back to `auto`
+ * and is returned as `error`, to be reported with the other problems.
+ */
+export function resolveLogFormat(env: Env, stderrIsTty: boolean): { readonly format: LogFormat; readonly error?: ConfigError } {
+  let setting: (typeof LOG_FORMATS)[number] = 'auto';
+  let error: ConfigError | undefined;
+  try {
+    setting = required(env, SETTINGS.logFormat);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    error = e;
   }
+  const format = setting === 'auto' ? (stderrIsTty ? 'text' : 'json') : setting;
+  return error === undefined ? { format } : { format, error };
 }
 
 /** argv[0] -> a known command, or a ConfigError naming the value and the choices. */
@@ -359,30 +378,15 @@ export interface TypoWarning {
   readonly suggestion: string;
 }
 
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
-/** One warning per unknown variable that is within edit distance 2 of, or extends, a known name. */
+/** One warning per unknown variable of our families that looks like a known name (text/suggest.ts). */
 export function findTypos(env: Env): TypoWarning[] {
   const known = envSettings().map(([, s]) => s.env);
   const ours = families();
   const warnings: TypoWarning[] = [];
   for (const name of Object.keys(env).sort()) {
     if (known.includes(name) || !ours.test(name)) continue;
-    const match = known
-      .map((k) => ({ k, d: editDistance(name, k) }))
-      .filter(({ k, d }) => d <= 2 || name.startsWith(k))
-      .sort((x, y) => x.d - y.d)[0];
-    if (match) warnings.push({ variable: name, suggestion: match.k });
+    const suggestion = suggest(name, known);
+    if (suggestion !== undefined) warnings.push({ variable: name, suggestion });
   }
   return warnings;
 }

@@ -13,6 +13,8 @@ export const COMMANDS = {
   waitReady: 'wait-ready',
   /** Mutating admission webhook: gives opted-in pods what `collectPod` defines (agent/src/inject). */
   inject: 'inject',
+  /** The heapdumps API server: `oc get heapdumps`, downloads, the web page (agent/src/api). */
+  api: 'api',
 } as const;
 export type Command = (typeof COMMANDS)[keyof typeof COMMANDS];
 
@@ -28,11 +30,17 @@ export const NODE_OPTIONS_BY_COMMAND: Readonly<Partial<Record<Command, string>>>
   'mount-guard': '--jitless',
   // The uploader's work is file I/O, native SHA-256 and sockets: without the JIT its peak RSS drops
   // ~12 MiB (4 GiB multipart: 81 -> 66 MiB) at the same throughput (measured by `npm run bench`).
+  // --jitless also removes WebAssembly, and with it Node's fetch (undici's parser): nothing in the agent may
+  // use fetch; the webhook goes over node:https (net/http-post.ts), test/e2e/notify-as-deployed.test.ts.
   uploader: '--jitless',
   // The webhook's work per review is small (parse, a pure function, a diff): without the JIT its peak RSS is
   // ~51 MiB instead of ~63-67 MiB, and p99 latency was no worse, on a busy 2-core machine even better
   // (no compiler threads competing): `npm run bench:inject` measures both modes.
   inject: '--jitless',
+  // The API server streams (native sockets and TLS) and serializes JSON (a builtin): without the JIT its peak RSS
+  // while sending 1 GiB was 87-92 MiB instead of ~101 MiB, at the same throughput within the machine's noise, and
+  // a 10,000-dump list stayed well under a second (`npm run bench:api`, docs/performance.md).
+  api: '--jitless',
 };
 
 /** Exit codes of the agent. */
@@ -100,36 +108,38 @@ export const COLLECTED_LABEL = `${LABEL_DOMAIN}/collected`;
 export const WAIT_READY_CONTAINER_NAME = 'heapdump-wait-ready';
 
 /**
- * Env of the `inject` command (the webhook). Kept apart from ENV while agent/src/config.ts becomes one
- * settings table; agent/src/inject/config.ts resolves them.
+ * Env of the `inject` command (the webhook): settings-table entries (agent/src/settings/inject-table.ts),
+ * by their role. lib/injector.ts writes them, agent/src/inject/config.ts reads them.
  */
 export const INJECT_ENV = {
   /** The webhook's own namespace (downward API metadata.namespace): pods there are never mutated. */
-  pipelineNamespace: 'INJECT_PIPELINE_NAMESPACE',
-  httpsPort: 'INJECT_HTTPS_PORT',
-  tlsCertFile: 'INJECT_TLS_CERT_FILE',
-  tlsKeyFile: 'INJECT_TLS_KEY_FILE',
-  certReloadInterval: 'INJECT_CERT_RELOAD_INTERVAL',
-  maxBodyBytes: 'INJECT_MAX_BODY_BYTES',
+  pipelineNamespace: ENV.injectPipelineNamespace,
+  httpsPort: ENV.injectHttpsPort,
+  tlsCertFile: ENV.injectTlsCertFile,
+  tlsKeyFile: ENV.injectTlsKeyFile,
+  certReloadInterval: ENV.injectCertReloadInterval,
+  maxBodyBytes: ENV.injectMaxBodyBytes,
   /** opt-in: only pods annotated inject="true"; opt-out: every pod of a selected namespace unless "false". */
-  policy: 'INJECT_POLICY',
-  agentImage: 'INJECT_AGENT_IMAGE',
-  imagePullPolicy: 'INJECT_IMAGE_PULL_POLICY',
-  dumpPath: 'INJECT_DUMP_PATH',
+  policy: ENV.injectPolicy,
+  agentImage: ENV.injectAgentImage,
+  imagePullPolicy: ENV.injectImagePullPolicy,
+  dumpPath: ENV.injectDumpPath,
   /** LOG_LEVEL of the injected wait-ready init container. */
-  logLevel: 'INJECT_LOG_LEVEL',
+  logLevel: ENV.injectLogLevel,
   /** WAIT_TIMEOUT of the injected wait-ready init container, seconds. */
-  waitTimeout: 'INJECT_WAIT_TIMEOUT',
+  waitTimeout: ENV.injectWaitTimeout,
   /** -XX:HeapDumpGzipLevel (1-9, JDK 17+); 0 = not set. */
-  gzipLevel: 'INJECT_GZIP_LEVEL',
-  injectAnnotation: 'INJECT_ANNOTATION',
-  containersAnnotation: 'INJECT_CONTAINERS_ANNOTATION',
+  gzipLevel: ENV.injectGzipLevel,
+  injectAnnotation: ENV.injectAnnotation,
+  containersAnnotation: ENV.injectContainersAnnotation,
 } as const;
 
 /** HTTPS endpoint of the webhook. */
 export const INJECT_HTTPS = {
   defaultPort: 8443,
   mutatePods: '/mutate-pods',
+  /** The exec guard: CONNECT pods/exec and pods/attach into heapdump-wait-ready are refused (same handler). */
+  validateExec: '/validate-exec',
   /** Where the serving certificate Secret is mounted (service-ca and cert-manager both write tls.crt / tls.key). */
   tlsDir: '/etc/heapdump-inject/tls',
 } as const;
@@ -205,6 +215,16 @@ export const MARKER_STALE_MARGIN_MS = 5_000;
 
 /** Default dump file patterns (HotSpot, gzipped HotSpot from `jcmd GC.heap_dump -gz`, OpenJ9). */
 export const DEFAULT_DUMP_PATTERNS = ['*.hprof', '*.hprof.gz', '*.phd'] as const;
+
+/**
+ * Object tags (x-amz-tagging) on every object the pipeline writes for a pod's dump, for bucket policies
+ * (`s3:ExistingObjectTag/<key>`) and lifecycle rules that target a team. Values are the pod's namespace and name
+ * (Kubernetes names, which fit S3's tag rules); a folder whose name is not one gets no tag.
+ */
+export const OBJECT_TAGS = {
+  namespace: 'heapdump-pipeline.io/namespace',
+  pod: 'heapdump-pipeline.io/pod',
+} as const;
 
 /** Names of the user metadata keys on every uploaded object (x-amz-meta-*). */
 export const OBJECT_METADATA = {

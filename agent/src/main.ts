@@ -8,9 +8,9 @@
  * thread stuck in a read of hung storage would keep a plain exit waiting forever). A second signal
  * while shutting down is logged and ignored; the deadline still bounds the wait.
  */
-import { type Command, COMMANDS, EXIT } from './contract';
-import { runCli } from './cli';
-import { ConfigError, findTypos, type ResolvedConfig, resolveConfig } from './config';
+import { COMMANDS, EXIT } from './contract';
+import { type ProblemOutput, reportProblems, runCli } from './cli';
+import { ConfigError, ConfigErrors, findTypos, type ResolvedConfig, resolveConfig, resolveLogFormat } from './config';
 import type { CommandContext } from './runtime/context';
 import { systemClock } from './runtime/clock';
 import { startHttpServer } from './runtime/http';
@@ -18,14 +18,14 @@ import { StuckReads } from './fs/stuck-io';
 import { ANALYSIS_PROCESS_ARG } from './triage/child-protocol';
 import { killSelf } from './runtime/exit';
 import { Lifecycle } from './runtime/lifecycle';
-import { createLogger, type Logger } from './runtime/logger';
+import { createLogger, type LogFormat, type Logger } from './runtime/logger';
 import { createRegistry } from './runtime/metrics';
-import { VERSION_LINE } from './version';
 
 /**
  * Command modules are loaded on demand, so a command runs only its own top-level code. The
- * uploader (with the AWS SDK) is additionally embedded in the bundle as text and compiled only
- * here (scripts/bundle-agent.ts): otherwise V8 would still parse it in every process.
+ * uploader and the API server (with the AWS SDK, once for both: s3-commands.ts) are additionally embedded
+ * in the bundle as text and compiled only here (scripts/bundle-agent.ts): otherwise V8 would still parse
+ * them in every process.
  */
 async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<number> {
   switch (resolved.command) {
@@ -40,13 +40,18 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
       return runWaitReady(resolved.config, ctx);
     }
     case COMMANDS.uploader: {
-      const { runUploader } = await import('./uploader/command');
+      const { runUploader } = await import('./s3-commands');
       await runUploader(resolved.config, ctx);
       return EXIT.ok;
     }
     case COMMANDS.inject: {
       const { runInject } = await import('./inject/command');
       await runInject(resolved.config, ctx);
+      return EXIT.ok;
+    }
+    case COMMANDS.api: {
+      const { runApi } = await import('./s3-commands');
+      await runApi(resolved.config, ctx);
       return EXIT.ok;
     }
   }
@@ -58,40 +63,46 @@ function routeProcessWarnings(logger: Logger): void {
   process.on('warning', (w) => logger.warn('runtime warning', { warning: w.name, detail: w.message }));
 }
 
-function resolve(command: Command, env: NodeJS.ProcessEnv, logger: Logger): ResolvedConfig | undefined {
-  try {
-    return resolveConfig(command, env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    logger.error('invalid configuration', { variable: error.variable, problem: error.message });
-    return undefined;
-  }
+/** JSON lines on stdout (pods); text on stderr (a terminal). */
+function writerFor(format: LogFormat): (line: string) => void {
+  return format === 'json' ? (line) => void process.stdout.write(line) : (line) => void process.stderr.write(line);
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  if (argv[0] === '--version') {
-    process.stdout.write(`${VERSION_LINE}\n`);
-    return EXIT.ok;
-  }
   // The uploader's analysis process (triage/child-protocol.ts): not a command, no config, no HTTP.
   if (argv[0] === ANALYSIS_PROCESS_ARG) {
     const { runAnalysisChild } = await import('./triage/child');
     return runAnalysisChild();
   }
-  const bootLogger = createLogger({ level: 'info' }, { component: 'main' });
+  const { format, error: formatError } = resolveLogFormat(env, process.stderr.isTTY === true);
+  const write = writerFor(format);
+  const bootLogger = createLogger({ level: 'info', format, write }, { component: 'main' });
   routeProcessWarnings(bootLogger);
-  // --help, usage errors (agent/src/cli.ts).
-  const cli = runCli(argv, bootLogger, (text) => process.stdout.write(text));
+  const problems: ProblemOutput = { format, logger: bootLogger, writeErr: (text) => void process.stderr.write(text) };
+  // --help, --version, usage errors (agent/src/cli.ts).
+  const cli = runCli(argv, problems, (text) => process.stdout.write(text));
   if ('exit' in cli) return cli.exit;
   // Before validation: a typo is often the reason a value is missing.
   for (const typo of findTypos(env)) {
     bootLogger.warn('unknown variable looks like a typo', { variable: typo.variable, suggestion: typo.suggestion });
   }
-  const resolved = resolve(cli.command, env, bootLogger);
-  if (!resolved) return EXIT.config;
+  let resolved: ResolvedConfig;
+  try {
+    resolved = resolveConfig(cli.command, env);
+    if (formatError !== undefined) throw formatError;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Every problem at once, LOG_FORMAT's among them.
+    let all = error;
+    if (formatError !== undefined && error !== formatError) {
+      all = new ConfigErrors([formatError, ...(error instanceof ConfigErrors ? error.errors : [error])]);
+    }
+    reportProblems(all, problems, cli.command);
+    return EXIT.config;
+  }
   const { config } = resolved;
 
-  const root = createLogger({ level: config.logLevel }, { command: resolved.command, node: config.nodeName });
+  const root = createLogger({ level: config.logLevel, format, write }, { command: resolved.command, node: config.nodeName });
   const log = root.child('main');
   routeProcessWarnings(log);
 

@@ -86,6 +86,8 @@ export type AfterUploadAction = 'archive' | 'delete' | 'keep';
 
 export type PayloadChecksum = 'auto' | 'md5' | 'sha256';
 
+export type S3EncryptionMode = 'none' | 'SSE-S3' | 'SSE-KMS';
+
 export type AgentLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type CredentialSource = 'secret' | 'workload-identity';
@@ -224,6 +226,14 @@ export interface PipelineSettings {
    * @default - on: 2 replicas, 5 s timeout
    */
   readonly injector?: InjectorSettings;
+  /**
+   * The heapdumps API (the JSON config's `api` object): the Deployment `heapdump-api` serving `oc get heapdumps`,
+   * the `kubectl-heapdump` plugin's downloads and the web page, as an aggregated API (`APIService
+   * v1alpha1.heapdump-pipeline.io`). Who may see a namespace's dumps is Kubernetes RBAC on the resource
+   * `heapdumps` (docs/access-control.md).
+   * @default - on (off with a `namePrefix`: the API group is cluster-wide), 2 replicas, the web page on
+   */
+  readonly api?: HeapDumpApiSettings;
   /**
    * The PodMonitor (or ServiceMonitor) and PrometheusRule of the agents (the JSON config's `monitoring` object).
    * @default - on: OpenShift user-workload monitoring, or the Prometheus Operator on Kubernetes
@@ -537,7 +547,36 @@ export interface UploaderSettings {
    */
   readonly retentionMaxBytes?: number | string;
   /**
-   * JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app's
+   * How long dumps (and their summary and leak report objects) stay in S3. The bucket's lifecycle rule does the
+   * expiring (`npm run bucket-lifecycle -- --print` or `--apply` writes it for `prefix`); the uploader checks at
+   * start and every 10 minutes that a rule covering its keys expires them within this many days, and logs a
+   * warning and sets `heapdump_uploader_bucket_lifecycle_ok` to 0 when none does.
+   *
+   * Accepted: a whole number of days between 0 and 36500 (0 = no expiry, no check). Agent variable:
+   * `S3_RETENTION_DAYS`.
+   * @default 30
+   */
+  readonly retentionDays?: number;
+  /**
+   * Tag every object with its pod's namespace and name (`heapdump-pipeline.io/namespace`,
+   * `heapdump-pipeline.io/pod`), so bucket policies and lifecycle rules can target a team; needs
+   * s3:PutObjectTagging (and s3:GetObjectTagging, to check a multipart upload's tags). `false` for a server that
+   * refuses x-amz-tagging.
+   *
+   * Accepted: true or false. Agent variable: `S3_OBJECT_TAGS`.
+   * @default true
+   */
+  readonly objectTags?: boolean;
+  /**
+   * Server-side encryption of every object the uploader writes (the dump and its summaries): requested on every
+   * PUT and CreateMultipartUpload and checked on the HEAD that verifies the dump. A dump the server stored without
+   * it (or with another KMS key) is not verified: it stays on the node and is uploaded again over that object.
+   * Synth warns while this is not set (`{"mode": "none"}` says so on purpose). Details: docs/access-control.md.
+   * @default - `none`: objects are stored as the bucket's default encryption decides, unchecked
+   */
+  readonly encryption?: S3EncryptionSettings;
+  /**
+   * Lowest level logged (debug, info, warn, error). The prop sets the uploader, its wait-ready and the app's
    * wait-ready; the mount guard always logs at info.
    *
    * Accepted: one of debug, info, warn, error. Agent variable: `LOG_LEVEL`.
@@ -582,20 +621,22 @@ export interface UploaderSettings {
    */
   readonly credentials?: UploaderCredentials;
   /**
-   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
-   * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
-   * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
-   * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
-   * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
-   * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
-   * certificate in it. A changed bundle applies when the uploader restarts.
+   * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA)
+   * and for the notification webhook, appended to Node's built-in public roots. `openshift-trusted`: the cluster's
+   * trusted CA bundle (the proxy's `trustedCA` and the system roots), which the Cluster Network Operator injects
+   * into a ConfigMap the pipeline emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`.
+   * `configmap`: a ConfigMap you create in the pipeline namespace (`oc create configmap s3-ca
+   * --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at start
+   * (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the
+   * uploader restarts.
    * @default - Node's built-in public roots only
    */
   readonly caBundle?: S3CaBundleSettings;
   /**
    * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
    * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
-   * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+   * AWS SDK ignores these variables by itself), and so does the notification webhook (a Slack webhook is outside
+   * the cluster; NO_PROXY applies); Kubernetes Events connect directly.
    * @default - direct connections
    */
   readonly proxy?: S3ProxySettings;
@@ -661,6 +702,33 @@ export interface UploaderCredentials {
    * @default - none
    */
   readonly serviceAccountAnnotations?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Server-side encryption of every object the uploader writes (the dump and its summaries): requested on every
+ * PUT and CreateMultipartUpload and checked on the HEAD that verifies the dump. A dump the server stored without
+ * it (or with another KMS key) is not verified: it stays on the node and is uploaded again over that object.
+ * Synth warns while this is not set (`{"mode": "none"}` says so on purpose). Details: docs/access-control.md.
+ */
+export interface S3EncryptionSettings {
+  /**
+   * `SSE-S3`: x-amz-server-side-encryption: AES256 (keys managed by the S3 service; AWS S3, Ceph RGW 18 and
+   * later). `SSE-KMS`: aws:kms with `kmsKeyId` (AWS KMS; Ceph RGW with a KMS backend). `none`: no header, no
+   * check.
+   *
+   * Accepted: one of none, SSE-S3, SSE-KMS. Agent variable: `S3_SERVER_SIDE_ENCRYPTION`.
+   * @default 'none'
+   */
+  readonly mode?: S3EncryptionMode;
+  /**
+   * `SSE-KMS` only: the key, sent as x-amz-server-side-encryption-aws-kms-key-id; the HEAD must name the same key
+   * (a key id matches its key ARN; with an alias only the mode is checked, since S3 answers with the key's ARN).
+   *
+   * Accepted: a KMS key id, key ARN or alias (letters, digits and : / _ + = . @ -, at most 2048 characters). Agent
+   * variable: `S3_SSE_KMS_KEY_ID`.
+   * @default - unset: the S3 service's default KMS key (AWS: `aws/s3`; Ceph RGW requires a key)
+   */
+  readonly kmsKeyId?: string;
 }
 
 /**
@@ -748,13 +816,14 @@ export interface NotificationWebhookSettings {
 }
 
 /**
- * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA),
- * appended to Node's built-in public roots. `openshift-trusted`: the cluster's trusted CA bundle (the proxy's
- * `trustedCA` and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline
- * emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you
- * create in the pipeline namespace (`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted
- * read-only into the uploader; the agent reads it at start (S3_CA_BUNDLE_FILE) and refuses to start without a
- * certificate in it. A changed bundle applies when the uploader restarts.
+ * Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA)
+ * and for the notification webhook, appended to Node's built-in public roots. `openshift-trusted`: the cluster's
+ * trusted CA bundle (the proxy's `trustedCA` and the system roots), which the Cluster Network Operator injects
+ * into a ConfigMap the pipeline emits with the label `config.openshift.io/inject-trusted-cabundle: "true"`.
+ * `configmap`: a ConfigMap you create in the pipeline namespace (`oc create configmap s3-ca
+ * --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at start
+ * (S3_CA_BUNDLE_FILE) and refuses to start without a certificate in it. A changed bundle applies when the
+ * uploader restarts.
  */
 export interface S3CaBundleSettings {
   /**
@@ -784,7 +853,8 @@ export interface S3CaBundleSettings {
 /**
  * An HTTP proxy between the uploader and the S3 endpoint (the JSON config's `uploader.proxy` object, named as
  * OpenShift's cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the
- * AWS SDK ignores these variables by itself); Kubernetes Events and the notification webhook connect directly.
+ * AWS SDK ignores these variables by itself), and so does the notification webhook (a Slack webhook is outside
+ * the cluster; NO_PROXY applies); Kubernetes Events connect directly.
  */
 export interface S3ProxySettings {
   /**
@@ -1101,6 +1171,180 @@ export interface InjectorSettings {
    * @default []
    */
   readonly extraEnv?: readonly ExtraEnvVar[];
+}
+
+/**
+ * The heapdumps API (the JSON config's `api` object): the Deployment `heapdump-api` serving `oc get heapdumps`,
+ * the `kubectl-heapdump` plugin's downloads and the web page, as an aggregated API (`APIService
+ * v1alpha1.heapdump-pipeline.io`). Who may see a namespace's dumps is Kubernetes RBAC on the resource
+ * `heapdumps` (docs/access-control.md).
+ */
+export interface HeapDumpApiSettings {
+  /**
+   * Emit the heapdumps API: the Deployment, Service and APIService, its RBAC (the ClusterRoles aggregated to
+   * `admin` and `edit`, the opt-in view role, the server's `system:auth-delegator` binding) and the web page.
+   * Teams then get their dumps with `oc get heapdumps` and `oc heapdump get` (docs/getting-your-dump.md).
+   *
+   * Accepted: true or false.
+   * @default - true, or false when `namePrefix` is set (the APIService `v1alpha1.heapdump-pipeline.io` exists once per cluster)
+   */
+  readonly enabled?: boolean;
+  /**
+   * Replicas of the API server (a PodDisruptionBudget keeps one available). Each keeps its own index of the
+   * bucket.
+   *
+   * Accepted: a whole number between 1 and 10.
+   * @default 2
+   */
+  readonly replicas?: number;
+  /**
+   * Resources of the API server container. A download streams (its RSS stayed at most 96 MiB while sending 1 GiB,
+   * docs/performance.md); the index of 10,000 dumps takes a few MiB.
+   *
+   * Accepted: container resources {"requests": {"cpu", "memory"}, "limits": {"cpu", "memory"}}, all four
+   * Kubernetes quantities.
+   * @default {"requests":{"cpu":"50m","memory":"96Mi"},"limits":{"cpu":"1","memory":"160Mi"}}
+   */
+  readonly resources?: ContainerResources;
+  /**
+   * Give the `admin` and `edit` roles access to their namespace's dumps (the ClusterRole
+   * `heapdump-pipeline-heapdumps-edit` carries the labels `rbac.authorization.k8s.io/aggregate-to-admin` and
+   * `aggregate-to-edit`). `false`: nobody has access until you bind that role (or the view role) yourself, per
+   * namespace or per group.
+   *
+   * Accepted: true or false.
+   * @default true
+   */
+  readonly aggregateToEdit?: boolean;
+  /**
+   * Also give the `view` role read access to dumps (the ClusterRole `heapdump-pipeline-heapdumps-view` gets the
+   * label `rbac.authorization.k8s.io/aggregate-to-view`). Off by default: a heap dump holds every secret its JVM
+   * had, and `view` is meant to exclude Secrets. Without it the role exists and can be bound per namespace.
+   *
+   * Accepted: true or false.
+   * @default false
+   */
+  readonly aggregateToView?: boolean;
+  /**
+   * How long an authorization decision (SubjectAccessReview, allowed or denied) and a token's identity
+   * (TokenReview) are reused: a revoked permission is effective on the first request after this time.
+   *
+   * Accepted: a number of seconds between 0 and 10 (0 = no cache). Agent variable: `API_DECISION_CACHE`.
+   * @default 3
+   */
+  readonly decisionCacheSeconds?: number;
+  /**
+   * Time between two listings of the bucket (the index lists and tables are answered from). A request for a name
+   * the index does not know lists the bucket again (at most every 2 s), so a dump is reachable as soon as it is
+   * uploaded.
+   *
+   * Accepted: a number of seconds between 1 and 3600. Agent variable: `API_INDEX_INTERVAL`.
+   * @default 30
+   */
+  readonly indexIntervalSeconds?: number;
+  /**
+   * The API server's own S3 credential, for reading dumps (the read-only policy: docs/access-control.md).
+   * @default - static keys from the Secret `heapdump-api-s3-credentials`
+   */
+  readonly credentials?: HeapDumpApiCredentials;
+  /**
+   * The web page of the API server: each namespace's dumps, their summary and leak suspects, a download button. On
+   * OpenShift behind an `oauth-proxy` sidecar and a Route (reencrypt); on Kubernetes a token login on the
+   * Service's `web` port.
+   * @default - on; no public URL known (the Event then names only the command)
+   */
+  readonly web?: HeapDumpWebSettings;
+}
+
+/**
+ * The API server's own S3 credential, for reading dumps (the read-only policy: docs/access-control.md).
+ */
+export interface HeapDumpApiCredentials {
+  /**
+   * `secret`: static keys from a Secret you create (a read-only credential: docs/access-control.md).
+   * `workload-identity`: the SDK's default chain with the ServiceAccount's identity.
+   *
+   * Accepted: one of secret, workload-identity.
+   * @default 'secret'
+   */
+  readonly source?: CredentialSource;
+  /**
+   * `secret` only. The Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the API's read-only
+   * credential.
+   *
+   * Accepted: a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, '-' and '.', starting
+   * and ending with a letter or digit.
+   * @default 'heapdump-api-s3-credentials'
+   */
+  readonly secretName?: string;
+  /**
+   * `workload-identity` only: IAM role for IRSA, set as `eks.amazonaws.com/role-arn` on the API server's
+   * ServiceAccount.
+   *
+   * Accepted: an IAM role ARN such as arn:aws:iam::123456789012:role/heap-dump-uploader.
+   * @default - none
+   */
+  readonly roleArn?: string;
+  /**
+   * `workload-identity` only: further ServiceAccount annotations for other workload identity systems.
+   *
+   * Accepted: an object of annotations: keys such as example.com/name, string values.
+   * @default - none
+   */
+  readonly serviceAccountAnnotations?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The web page of the API server: each namespace's dumps, their summary and leak suspects, a download button. On
+ * OpenShift behind an `oauth-proxy` sidecar and a Route (reencrypt); on Kubernetes a token login on the
+ * Service's `web` port.
+ */
+export interface HeapDumpWebSettings {
+  /**
+   * Serve the web page (OpenShift: the oauth-proxy sidecar and a Route; Kubernetes: the token login on the
+   * Service's `web` port).
+   *
+   * Accepted: true or false.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * The web page's public URL: each HeapDump object's `status.webUrl`, `kubectl heapdump open`, and the link in
+   * the Event and the notifications.
+   *
+   * Accepted: an https:// URL. Agent variable: `API_WEB_URL`.
+   * @default - unset: no link to the web page (the constructs set `https://<routeHost>` on OpenShift when `routeHost` is set)
+   */
+  readonly url?: string;
+  /**
+   * Host of the web page's Route (OpenShift only; reencrypt TLS).
+   *
+   * Accepted: a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, '-' and '.', starting
+   * and ending with a letter or digit.
+   * @default - the router generates one
+   */
+  readonly routeHost?: string;
+  /**
+   * The OpenShift oauth-proxy image of the web page's sidecar (OpenShift only;
+   * `registry.redhat.io/openshift4/ose-oauth-proxy-rhel9` with a subscription).
+   *
+   * Accepted: a container image reference such as registry.example.com/team/heapdump-agent:0.1.0 (lowercase
+   * repository, optional :tag and @sha256: digest).
+   * @default 'quay.io/openshift/origin-oauth-proxy:4.16'
+   */
+  readonly oauthProxyImage?: string;
+  /**
+   * Kubernetes only: a Secret you create with a random `key` (`kubectl create secret generic heapdump-api-session
+   * --from-literal=key=$(openssl rand -base64 32)`) that signs the token login's session cookies, shared by the
+   * replicas. Mounted optional: without it each replica signs with a key of its own (the Service's ClientIP
+   * affinity keeps a browser on one). On OpenShift the oauth-proxy keeps the session (its cookie secret is made
+   * per pod).
+   *
+   * Accepted: a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, '-' and '.', starting
+   * and ending with a letter or digit.
+   * @default 'heapdump-api-session'
+   */
+  readonly sessionSecretName?: string;
 }
 
 /**

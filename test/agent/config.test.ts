@@ -1,12 +1,17 @@
 import {
-  ConfigError, editDistance, findTypos, parseCommand, resolveConfig, resolveMountGuardConfig, resolveUploaderConfig,
-  resolveWaitReadyConfig,
+  ConfigError, ConfigErrors, editDistance, findTypos, IN_POD_ENV, parseCommand, resolveConfig, resolveLogFormat, resolveMountGuardConfig,
+  resolveUploaderConfig, resolveWaitReadyConfig,
 } from '../../agent/src/config';
 import { COMMANDS, ENV, HTTP, PATHS } from '../../agent/src/contract';
 import { envSettings, settingOfEnv } from '../../agent/src/settings';
 
 const BASE = { NODE_NAME: 'worker-1.example.com' };
 const UPLOADER = { ...BASE, S3_BUCKET: 'heap-dumps' };
+/** What the kubelet adds to every container: the mount guard runs only where it is set. */
+const IN_POD = { [IN_POD_ENV]: '172.30.0.1' };
+const INJECT = { ...BASE, INJECT_PIPELINE_NAMESPACE: 'heapdump-system', INJECT_AGENT_IMAGE: 'registry.example.com/heapdump-agent:0.2.0' };
+/** The `api` command's resolver with what it needs besides the value under test (a bucket, the kubelet's service host). */
+const resolveApi = (env: Record<string, string>) => resolveConfig(COMMANDS.api, { S3_BUCKET: 'heap-dumps', KUBERNETES_SERVICE_HOST: '10.0.0.1', ...env });
 
 function errorOf(fn: () => unknown): ConfigError {
   try {
@@ -44,6 +49,7 @@ describe('defaults', () => {
       maxFilesPerNamespace: 100, maxEntriesPerPod: 10_000, uploadSlots: 2,
       analysisCpuSeconds: 10, inflateMaxRatio: 100, inflateMaxBytes: 64 * 2 ** 30, analysisMaxMemoryBytes: 128 * 2 ** 20,
       stateDir: '/tmp/heapdump-uploader',
+      encryption: { mode: 'none' }, objectTags: true, retentionDays: 30,
     });
   });
   test('every contract variable has a table entry with an expectation', () => {
@@ -114,8 +120,18 @@ describe('values', () => {
     expect(resolveWaitReadyConfig({ ...BASE, WAIT_CREATE_POD_FOLDER: 'false', HEAPDUMP_POD_NAME: '../x' }).podFolder).toBeUndefined();
     expect(resolveMountGuardConfig({ ...BASE, MOUNT_TARGET: '/host/mnt/dump/' }).target).toBe('/host/mnt/dump');
   });
+  test('server-side encryption: a mode, and a KMS key with SSE-KMS only', () => {
+    const enc = (env: Record<string, string>) => resolveUploaderConfig({ ...UPLOADER, ...env }).encryption;
+    expect(enc({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-S3' })).toEqual({ mode: 'SSE-S3' });
+    expect(enc({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-KMS' })).toEqual({ mode: 'SSE-KMS' });
+    expect(enc({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-KMS', S3_SSE_KMS_KEY_ID: 'alias/heap-dumps' })).toEqual({ mode: 'SSE-KMS', kmsKeyId: 'alias/heap-dumps' });
+    const e = errorOf(() => enc({ S3_SERVER_SIDE_ENCRYPTION: 'SSE-S3', S3_SSE_KMS_KEY_ID: 'testkey-1' }));
+    expect(e.message).toBe('S3_SSE_KMS_KEY_ID="testkey-1" is invalid: expected it unset unless S3_SERVER_SIDE_ENCRYPTION=SSE-KMS (it is "SSE-S3")');
+    expect(e.variable).toBe('S3_SSE_KMS_KEY_ID');
+    expect(errorOf(() => enc({ S3_SSE_KMS_KEY_ID: 'testkey-1' })).message).toContain('(it is "none")');
+  });
   test('resolveConfig picks the resolver for the command', () => {
-    expect(resolveConfig(COMMANDS.mountGuard, BASE).command).toBe('mount-guard');
+    expect(resolveConfig(COMMANDS.mountGuard, { ...BASE, ...IN_POD }).command).toBe('mount-guard');
     expect(resolveConfig(COMMANDS.waitReady, BASE).config).toMatchObject({ timeoutMs: 600_000 });
     expect(resolveConfig(COMMANDS.uploader, UPLOADER).config).toMatchObject({ s3: { bucket: 'heap-dumps' } });
   });
@@ -135,7 +151,33 @@ const PREFIX = 'an S3 key prefix such as "memory-leak-demo/" (no leading "/", no
 const REGION = 'a region name such as us-east-1 (lowercase letters, digits and \'-\')';
 const URL_ = 'an http:// or https:// URL without credentials, e.g. https://s3.example.com:9000';
 const PROXY_URL = 'an http:// proxy URL such as http://proxy.example.com:3128 (optionally http://user:password@host:port), without a path';
+/** The mount guard as main.ts resolves it (the in-pod check included), in a pod. */
+const guardInPod = (env: Record<string, string>) => resolveConfig(COMMANDS.mountGuard, { ...IN_POD, ...env });
+const inject = (env: Record<string, string>) => resolveConfig(COMMANDS.inject, { ...INJECT, ...env });
+const logFormat = (env: Record<string, string>) => {
+  const r = resolveLogFormat(env, false);
+  if (r.error !== undefined) throw r.error;
+  return r.format;
+};
+const IMAGE = 'a container image reference such as registry.example.com/team/heapdump-agent:0.1.0 (lowercase repository, optional :tag and @sha256: digest)';
 const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, string, string, string]> = [
+  ['all', logFormat, 'LOG_FORMAT', 'yaml', 'LOG_FORMAT="yaml" is invalid: expected one of auto, json, text'],
+  ['guard', guardInPod, 'MOUNT_ALLOW_OUTSIDE_POD', 'perhaps', 'MOUNT_ALLOW_OUTSIDE_POD="perhaps" is invalid: expected true or false'],
+  ['inject', inject, 'INJECT_PIPELINE_NAMESPACE', 'Heapdump_System', `INJECT_PIPELINE_NAMESPACE="Heapdump_System" is invalid: expected ${LABEL}`],
+  ['inject', inject, 'INJECT_HTTPS_PORT', '65536', 'INJECT_HTTPS_PORT="65536" is invalid: expected a whole number between 0 and 65535 (0 = any free port)'],
+  ['inject', inject, 'INJECT_TLS_CERT_FILE', 'tls.crt', 'INJECT_TLS_CERT_FILE="tls.crt" is invalid: expected an absolute path'],
+  ['inject', inject, 'INJECT_TLS_KEY_FILE', 'tls.key', 'INJECT_TLS_KEY_FILE="tls.key" is invalid: expected an absolute path'],
+  ['inject', inject, 'INJECT_CERT_RELOAD_INTERVAL', '30s', 'INJECT_CERT_RELOAD_INTERVAL="30s" is invalid: expected a number of seconds > 0'],
+  ['inject', inject, 'INJECT_MAX_BODY_BYTES', '128Mi', 'INJECT_MAX_BODY_BYTES="128Mi" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix between 1Ki and 64Mi'],
+  ['inject', inject, 'INJECT_POLICY', 'always', 'INJECT_POLICY="always" is invalid: expected one of opt-in, opt-out'],
+  ['inject', inject, 'INJECT_AGENT_IMAGE', 'Agent:1', `INJECT_AGENT_IMAGE="Agent:1" is invalid: expected ${IMAGE}`],
+  ['inject', inject, 'INJECT_IMAGE_PULL_POLICY', 'always', 'INJECT_IMAGE_PULL_POLICY="always" is invalid: expected one of Always, IfNotPresent, Never'],
+  ['inject', inject, 'INJECT_DUMP_PATH', '/a b', 'INJECT_DUMP_PATH="/a b" is invalid: expected an absolute path other than / without spaces, colons or ..'],
+  ['inject', inject, 'INJECT_LOG_LEVEL', 'trace', 'INJECT_LOG_LEVEL="trace" is invalid: expected one of debug, info, warn, error'],
+  ['inject', inject, 'INJECT_WAIT_TIMEOUT', '-1', 'INJECT_WAIT_TIMEOUT="-1" is invalid: expected a whole number of seconds between 0 and 86400 (0 = wait forever)'],
+  ['inject', inject, 'INJECT_GZIP_LEVEL', '10', 'INJECT_GZIP_LEVEL="10" is invalid: expected a whole number between 0 and 9 (0 = off; 1-9 need HotSpot 17+)'],
+  ['inject', inject, 'INJECT_ANNOTATION', 'a/b/c', 'INJECT_ANNOTATION="a/b/c" is invalid: expected a qualified annotation key such as example.com/inject (optional DNS-subdomain prefix, a name of at most 63 characters)'],
+  ['inject', inject, 'INJECT_CONTAINERS_ANNOTATION', '/x', 'INJECT_CONTAINERS_ANNOTATION="/x" is invalid: expected a qualified annotation key such as example.com/inject (optional DNS-subdomain prefix, a name of at most 63 characters)'],
   ['guard', resolveMountGuardConfig, 'NODE_NAME', 'Worker_1', `NODE_NAME="Worker_1" is invalid: expected ${NAME}`],
   ['guard', resolveMountGuardConfig, 'NODE_NAME', '-a', `NODE_NAME="-a" is invalid: expected ${NAME}`],
   ['guard', resolveMountGuardConfig, 'AGENT_HTTP_HOST', 'a b', 'AGENT_HTTP_HOST="a b" is invalid: expected an IP address or host name to bind'],
@@ -205,6 +247,10 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'DUMP_ANALYSIS', 'sometimes', 'DUMP_ANALYSIS="sometimes" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_AGE', '7d', 'RETENTION_MAX_AGE="7d" is invalid: expected a number of seconds >= 0 (0 = off)'],
   ['up', resolveUploaderConfig, 'RETENTION_MAX_BYTES', '10GB', 'RETENTION_MAX_BYTES="10GB" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix (0 = off)'],
+  ['up', resolveUploaderConfig, 'S3_RETENTION_DAYS', '30d', 'S3_RETENTION_DAYS="30d" is invalid: expected a whole number of days between 0 and 36500 (0 = no expiry, no check)'],
+  ['up', resolveUploaderConfig, 'S3_OBJECT_TAGS', 'maybe', 'S3_OBJECT_TAGS="maybe" is invalid: expected true or false'],
+  ['up', resolveUploaderConfig, 'S3_SERVER_SIDE_ENCRYPTION', 'aws:kms', 'S3_SERVER_SIDE_ENCRYPTION="aws:kms" is invalid: expected one of none, SSE-S3, SSE-KMS'],
+  ['up', resolveUploaderConfig, 'S3_SSE_KMS_KEY_ID', 'my key', 'S3_SSE_KMS_KEY_ID="my key" is invalid: expected a KMS key id, key ARN or alias (letters, digits and : / _ + = . @ -, at most 2048 characters)'],
   ['up', resolveUploaderConfig, 'AWS_ACCESS_KEY_ID', '  ', 'AWS_ACCESS_KEY_ID="  " is invalid: expected a non-empty string'],
   ['up', resolveUploaderConfig, 'NOTIFY_KUBE_EVENTS', 'ja', 'NOTIFY_KUBE_EVENTS="ja" is invalid: expected true or false'],
   ['up', resolveUploaderConfig, 'NOTIFY_CLUSTER_NAME', 'a\nb', 'NOTIFY_CLUSTER_NAME="a\nb" is invalid: expected a text of at most 63 characters without control characters'],
@@ -218,6 +264,20 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_URL', 'hooks.example.com/T/B/SECRET', 'NOTIFY_WEBHOOK_URL is invalid: expected an https:// or http:// URL'],
   ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_URL_FILE', 'url', 'NOTIFY_WEBHOOK_URL_FILE="url" is invalid: expected an absolute path'],
   ['up', resolveUploaderConfig, 'NOTIFY_QUEUE_SIZE', '0', 'NOTIFY_QUEUE_SIZE="0" is invalid: expected a whole number between 1 and 10000'],
+  ['up', resolveUploaderConfig, 'NOTIFY_RETRIEVAL_CLI', 'kubectl2', 'NOTIFY_RETRIEVAL_CLI="kubectl2" is invalid: expected one of off, oc, kubectl'],
+  ['up', resolveUploaderConfig, 'API_WEB_URL', 'http://dumps.example.com', 'API_WEB_URL="http://dumps.example.com" is invalid: expected an https:// URL'],
+  ['api', resolveApi, 'API_DECISION_CACHE', '11', 'API_DECISION_CACHE="11" is invalid: expected a number of seconds between 0 and 10 (0 = no cache)'],
+  ['api', resolveApi, 'API_INDEX_INTERVAL', '0', 'API_INDEX_INTERVAL="0" is invalid: expected a number of seconds between 1 and 3600'],
+  ['api', resolveApi, 'API_HTTPS_PORT', '70000', 'API_HTTPS_PORT="70000" is invalid: expected a whole number between 0 and 65535 (0 = any free port)'],
+  ['api', resolveApi, 'API_HTTPS_PORT', '9090', 'API_HTTPS_PORT="9090" is invalid: expected a port other than the health/metrics port'],
+  ['api', resolveApi, 'API_TLS_CERT_FILE', 'tls.crt', 'API_TLS_CERT_FILE="tls.crt" is invalid: expected an absolute path'],
+  ['api', resolveApi, 'API_TLS_KEY_FILE', 'tls.key', 'API_TLS_KEY_FILE="tls.key" is invalid: expected an absolute path'],
+  ['api', resolveApi, 'API_WEB_MODE', 'on', 'API_WEB_MODE="on" is invalid: expected one of off, oauth-proxy, token-login'],
+  ['api', resolveApi, 'API_WEB_PORT', '-1', 'API_WEB_PORT="-1" is invalid: expected a whole number between 0 and 65535 (0 = any free port)'],
+  ['api', resolveApi, 'API_SESSION_KEY_FILE', 'key', 'API_SESSION_KEY_FILE="key" is invalid: expected an absolute path'],
+  ['api', resolveApi, 'API_SESSION_TTL', '30', 'API_SESSION_TTL="30" is invalid: expected a number of seconds between 60 and 86400'],
+  ['api', resolveApi, 'API_KUBE_URL', 'http://kubernetes:80', 'API_KUBE_URL="http://kubernetes:80" is invalid: expected an https:// URL'],
+  ['api', resolveApi, 'API_KUBE_CREDENTIALS_DIR', 'sa', 'API_KUBE_CREDENTIALS_DIR="sa" is invalid: expected an absolute path'],
   ['up', resolveUploaderConfig, 'NOTIFY_SHUTDOWN_GRACE', '-1', 'NOTIFY_SHUTDOWN_GRACE="-1" is invalid: expected a number of seconds >= 0'],
   ['up', resolveUploaderConfig, 'S3_CA_BUNDLE_FILE', 'ca.crt', 'S3_CA_BUNDLE_FILE="ca.crt" is invalid: expected an absolute path'],
   ['up', resolveUploaderConfig, 'HTTPS_PROXY', 'socks5://proxy:1080', `HTTPS_PROXY="socks5://proxy:1080" is invalid: expected ${PROXY_URL}`],
@@ -269,6 +329,59 @@ describe('errors: one line naming the variable, the value and what was expected'
   });
 });
 
+describe('every problem at once', () => {
+  test('resolveConfig reports each missing and each invalid variable, in table order, not only the first', () => {
+    let caught: unknown;
+    try {
+      resolveConfig(COMMANDS.uploader, { S3_PREFIX: '/abs', WATCH_INTERVAL: '5s', UPLOAD_CONCURRENCY: '0', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-x' });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(ConfigErrors);
+    const errors = (caught as ConfigErrors).errors;
+    expect(errors.map((e) => e.variable).sort()).toEqual(['AWS_ACCESS_KEY_ID', 'NODE_NAME', 'S3_BUCKET', 'S3_PREFIX', 'UPLOAD_CONCURRENCY', 'WATCH_INTERVAL'].sort());
+    for (const e of errors) expect(e.message).not.toMatch(/\n|wJalrXUtnFEMI/);
+  });
+  test('one problem: the ConfigErrors carries it as its message', () => {
+    const e = errorOf(() => resolveConfig(COMMANDS.uploader, BASE));
+    expect(e.message).toBe(`S3_BUCKET is missing: expected ${BUCKET}`);
+    expect(e.variable).toBe('S3_BUCKET');
+  });
+});
+
+describe('mount-guard outside a pod', () => {
+  const REFUSAL = 'mount-guard refuses to run outside a pod (KUBERNETES_SERVICE_HOST is unset): it bind-mounts MOUNT_SOURCE_ROOT/<NODE_NAME> '
+    + 'onto MOUNT_TARGET of this machine; expected the dump-volume-manager DaemonSet\'s pod, or MOUNT_ALLOW_OUTSIDE_POD=true to do that here on purpose';
+  test('refused without KUBERNETES_SERVICE_HOST, with one line naming the override', () => {
+    const e = errorOf(() => resolveConfig(COMMANDS.mountGuard, BASE));
+    expect({ variable: e.variable, message: e.message }).toEqual({ variable: 'MOUNT_ALLOW_OUTSIDE_POD', message: REFUSAL });
+    // also when empty (a ConfigMap key with "" is unset)
+    expect(errorOf(() => resolveConfig(COMMANDS.mountGuard, { ...BASE, [IN_POD_ENV]: '' })).message).toBe(REFUSAL);
+  });
+  test('runs in a pod, or outside one when told', () => {
+    expect(resolveConfig(COMMANDS.mountGuard, { ...BASE, ...IN_POD }).command).toBe('mount-guard');
+    expect(resolveConfig(COMMANDS.mountGuard, { ...BASE, MOUNT_ALLOW_OUTSIDE_POD: 'true' }).command).toBe('mount-guard');
+    expect(() => resolveConfig(COMMANDS.mountGuard, { ...BASE, MOUNT_ALLOW_OUTSIDE_POD: 'false' })).toThrow(REFUSAL);
+  });
+  test('only the mount guard asks', () => {
+    expect(resolveConfig(COMMANDS.waitReady, BASE).command).toBe('wait-ready');
+  });
+});
+
+describe('LOG_FORMAT', () => {
+  test('auto: text at a terminal, JSON otherwise; json and text as told', () => {
+    expect(resolveLogFormat({}, true)).toEqual({ format: 'text' });
+    expect(resolveLogFormat({}, false)).toEqual({ format: 'json' });
+    expect(resolveLogFormat({ LOG_FORMAT: 'json' }, true)).toEqual({ format: 'json' });
+    expect(resolveLogFormat({ LOG_FORMAT: 'text' }, false)).toEqual({ format: 'text' });
+    expect(resolveLogFormat({ LOG_FORMAT: '' }, true)).toEqual({ format: 'text' });
+  });
+  test('a bad value falls back to auto and is returned as the error', () => {
+    const r = resolveLogFormat({ LOG_FORMAT: 'JSON' }, false);
+    expect({ format: r.format, message: r.error?.message }).toEqual({ format: 'json', message: 'LOG_FORMAT="JSON" is invalid: expected one of auto, json, text' });
+  });
+});
+
 describe('parseCommand', () => {
   test('known commands', () => {
     expect(parseCommand('mount-guard')).toBe('mount-guard');
@@ -276,8 +389,8 @@ describe('parseCommand', () => {
     expect(parseCommand('uploader')).toBe('uploader');
   });
   test('unknown or missing', () => {
-    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject');
-    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready, inject');
+    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api');
+    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready, inject, api');
   });
 });
 

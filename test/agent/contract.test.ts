@@ -4,7 +4,7 @@
  * the values that matter arrive unchanged.
  */
 import { COMMANDS, Command, ENV, PATHS, WAIT_READY_POD_ENV } from '../../agent/src/contract';
-import { findTypos, parseCommand, resolveConfig, UploaderConfig, WaitReadyConfig } from '../../agent/src/config';
+import { findTypos, IN_POD_ENV, parseCommand, resolveConfig, UploaderConfig, WaitReadyConfig } from '../../agent/src/config';
 import { waitReadyContainer } from '../../agent/src/inject/collect-pod';
 import { HeapDumpPipelineProps } from '../../lib/pipeline';
 import { buildPipelineApp, synthPipeline } from '../../lib/synth';
@@ -62,7 +62,8 @@ describe.each(VARIANTS)('%s', (_name, props) => {
     const command: Command = parseCommand(container.args?.[0]);
     const env = resolveEnv(container, ctx);
     expect(findTypos(env)).toEqual([]);
-    const resolved = resolveConfig(command, env);
+    // The kubelet adds KUBERNETES_SERVICE_HOST to every container (the mount guard runs only where it is set).
+    const resolved = resolveConfig(command, { ...env, [IN_POD_ENV]: '172.30.0.1' });
     expect(resolved.config.nodeName).toBe(ctx.nodeName);
     if (resolved.command === COMMANDS.uploader) {
       const u: UploaderConfig = resolved.config;

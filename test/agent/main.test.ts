@@ -1,20 +1,12 @@
-/** The bundled CLI (as the image runs it): config errors, typo warnings, runtime warnings. */
+/**
+ * The bundled CLI (as the image runs it, output piped as in a pod: JSON): config errors, typo warnings,
+ * runtime warnings. Help, version, text output at a terminal: test/agent/cli.test.ts.
+ */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { COMMANDS } from '../../agent/src/contract';
-import { envSettings } from '../../agent/src/settings';
 import { AGENT_BUNDLE } from '../../scripts/bundle-agent';
-
-function runText(args: string[]) {
-  const r = spawnSync('node', [AGENT_BUNDLE, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 function run(args: string[], env: Record<string, string>, nodeArgs: string[] = []) {
   const r = spawnSync('node', [...nodeArgs, AGENT_BUNDLE, ...args], {
@@ -27,37 +19,15 @@ function run(args: string[], env: Record<string, string>, nodeArgs: string[] = [
 }
 
 describe('agent CLI (bundle)', () => {
-  test('--help prints the commands, every variable with its default from the settings table, and the exit codes', () => {
-    for (const args of [['--help'], ['-h']]) {
-      const r = runText(args);
-      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-      for (const c of Object.values(COMMANDS)) expect(r.stdout).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
-      for (const [, s] of envSettings()) {
-        const shown = s.default !== undefined ? s.kind.env!.render(s.kind.fromProp(s.default)) || '""' : s.required ? '(required)' : '(unset)';
-        expect({ env: s.env, line: r.stdout.split('\n').some((l) => new RegExp(`^  ${s.env} +${escape(shown)}  `).test(l)) }).toEqual({ env: s.env, line: true });
-      }
-      expect(r.stdout).toMatch(/^Exit codes:\n  0  success.*\n  1  runtime failure.*\n  2  bad configuration or usage/m);
-    }
-  });
-
-  test('<command> --help lists only what that command reads', () => {
-    const r = runText(['mount-guard', '--help']);
-    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(r.stdout).toContain('MOUNT_CHECK_INTERVAL');
-    expect(r.stdout).toContain('NODE_NAME');
-    expect(r.stdout).not.toContain('S3_BUCKET');
-    expect(r.stdout).not.toMatch(/^  uploader /m);
-  });
-
   /** [what, args, env, exit code, variable, problem]: every user-facing error of the CLI. */
   const FAILURES: Array<[string, string[], Record<string, string>, number, string, string]> = [
-    ['an unknown option', ['--verbose', 'uploader'], {}, 2, 'argument', 'option "--verbose" is unknown: expected --help, or a command: mount-guard, uploader, wait-ready, inject'],
-    ['an unknown option after the command', ['uploader', '--dry-run'], {}, 2, 'argument', 'option "--dry-run" is unknown: expected --help, or a command: mount-guard, uploader, wait-ready, inject'],
-    ['an extra argument', ['uploader', 'now'], {}, 2, 'argument', 'argument "now" is unexpected: expected only a command (mount-guard, uploader, wait-ready, inject); settings come from the environment (see --help)'],
-    ['an unknown command', ['mountguard'], { NODE_NAME: 'n1' }, 2, 'command', 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject'],
-    ['help for an unknown command', ['--help', 'uplaoder'], {}, 2, 'command', 'command "uplaoder" is invalid: expected one of mount-guard, uploader, wait-ready, inject'],
-    ['a missing command', [], {}, 2, 'command', 'command is missing: expected one of mount-guard, uploader, wait-ready, inject'],
-    ['a bad value', ['mount-guard'], { NODE_NAME: 'n1', MOUNT_CHECK_INTERVAL: '30s' }, 2, 'MOUNT_CHECK_INTERVAL', 'MOUNT_CHECK_INTERVAL="30s" is invalid: expected a number of seconds > 0 and <= 3600'],
+    ['an unknown option', ['--verbose', 'uploader'], {}, 2, 'argument', 'option "--verbose" is unknown: expected --help, --version, or a command: mount-guard, uploader, wait-ready, inject, api'],
+    ['an unknown option after the command', ['uploader', '--dry-run'], {}, 2, 'argument', 'option "--dry-run" is unknown: expected --help, --version, or a command: mount-guard, uploader, wait-ready, inject, api'],
+    ['an extra argument', ['uploader', 'now'], {}, 2, 'argument', 'argument "now" is unexpected: expected only a command (mount-guard, uploader, wait-ready, inject, api); settings come from the environment (see --help)'],
+    ['an unknown command', ['mountguard'], { NODE_NAME: 'n1' }, 2, 'command', 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api'],
+    ['help for an unknown command', ['--help', 'uplaoder'], {}, 2, 'command', 'command "uplaoder" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api'],
+    ['a missing command', [], {}, 2, 'command', 'command is missing: expected one of mount-guard, uploader, wait-ready, inject, api'],
+    ['a bad value', ['mount-guard'], { NODE_NAME: 'n1', KUBERNETES_SERVICE_HOST: '172.30.0.1', MOUNT_CHECK_INTERVAL: '30s' }, 2, 'MOUNT_CHECK_INTERVAL', 'MOUNT_CHECK_INTERVAL="30s" is invalid: expected a number of seconds > 0 and <= 3600'],
     ['a missing required variable', ['wait-ready'], {}, 2, 'NODE_NAME', 'NODE_NAME is missing: expected a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit'],
     ['a missing bucket', ['uploader'], { NODE_NAME: 'n1' }, 2, 'S3_BUCKET', 'S3_BUCKET is missing: expected an S3 bucket name: 3-63 lowercase letters, digits, \'.\' and \'-\', starting and ending with a letter or digit, not an IP address'],
     ['credentials in the endpoint URL (not echoed)', ['uploader'], { NODE_NAME: 'n1', S3_BUCKET: 'dumps', S3_ENDPOINT_URL: 'https://AKIDEXAMPLE:s3cr3t-value@s3.example.com' }, 2, 'S3_ENDPOINT_URL', 'S3_ENDPOINT_URL="https://<redacted>@s3.example.com" is invalid: expected an http:// or https:// URL without credentials, e.g. https://s3.example.com:9000'],
@@ -125,10 +95,12 @@ describe('agent CLI (bundle)', () => {
 describe('bundle layout (memory: the guard must not parse the uploader)', () => {
   const text = fs.readFileSync(AGENT_BUNDLE, 'utf8');
 
-  test('the AWS SDK is not in the bundle as code, only inside the lazily compiled uploader text', () => {
-    expect(text).toContain('lazy-module:./uploader/command');
+  test('the AWS SDK is not in the bundle as code, only inside the lazily compiled text of the S3 commands (uploader, api)', () => {
+    expect(text).toContain('lazy-module:./s3-commands');
     expect(text).not.toMatch(/^\/\/ node_modules\/@aws-sdk\//m);
     expect(text).not.toMatch(/^\/\/ agent\/src\/uploader\//m);
+    // of the API server, only what every command's config resolution needs (its variables, the session key file)
+    expect([...new Set(text.match(/^\/\/ agent\/src\/api\/.*$/gm))].sort()).toEqual(['// agent/src/api/config.ts', '// agent/src/api/web/session.ts']);
     expect(text.length).toBeLessThan(1024 * 1024);
   });
 

@@ -19,6 +19,7 @@ import { processIdentity } from './kubelet-sim';
 import { containerOf, loadManifests, Manifests } from './manifests';
 import { NodeSim } from './node-sim';
 import { headObject, listLocal, waitFor, waitForObject } from './observe';
+import { note } from '../support/notes';
 
 jest.setTimeout(240_000);
 
@@ -105,8 +106,8 @@ describeWithMountNs('end to end on one simulated node', () => {
       const keys = await s3.listKeys();
       throw new Error(`object ${key} did not arrive within 120 s; keys: ${JSON.stringify(keys)}\nuploader:\n${uploader.proc.output()}`);
     }
-    console.log(`e2e: settings changed from the manifests: ${JSON.stringify(sim.overrides())}`);
-    console.log(
+    note(`e2e: settings changed from the manifests: ${JSON.stringify(sim.overrides())}`);
+    note(
       `e2e: dump ${local.size} bytes; JVM dump completion -> object in S3 (first HEAD with size + sha256): ` +
         `${arrived - dumpDone} ms after the JVM exited, ${Math.round(arrived - lastWrite)} ms after the dump's last write`,
     );

@@ -10,6 +10,7 @@ import { disposeAll } from '../support/procs';
 import { cephAvailable, S3Server, startS3Server } from '../support/s3';
 import { MatrixEnv, rowById, RowResult, runRowOnce, tableRow } from './fault-rows';
 import { loadManifests } from './manifests';
+import { note } from '../support/notes';
 
 const CI_ROWS = ['uploader-killed', 's3-killed', 's3-errors', 'mount-removed', 'gzip-disk-full'];
 
@@ -39,7 +40,7 @@ describeCeph('fault matrix (CI subset, one run per row)', () => {
 
   test.each(CI_ROWS)('%s: nothing lost, duplicated, partial or orphaned', async (id) => {
     const r: RowResult = await runRowOnce(rowById(id), env, 1);
-    console.log(tableRow(r));
+    note(tableRow(r));
     expect(r.faults.length).toBeGreaterThan(0);
     expect(r.dumpsWritten).toBeGreaterThan(0);
     expect({
@@ -49,7 +50,7 @@ describeCeph('fault matrix (CI subset, one run per row)', () => {
 
   test('crash-loop (issue 15): every OOM of a PID-1 JVM in the same pod folder reaches S3 as its own object, within 5 s, once; the folder ends empty', async () => {
     const r: RowResult = await runRowOnce(rowById('crash-loop'), env, 1);
-    console.log(tableRow(r));
+    note(tableRow(r));
     expect({ written: r.dumpsWritten, found: r.objectsFound, duplicates: r.duplicates, partial: r.partial, orphans: r.orphans, lost: r.localLost })
       .toEqual({ written: 3, found: 3, duplicates: 0, partial: 0, orphans: 0, lost: 0 });
     expect(r.measured.secondsFromExitToS3).toHaveLength(3);

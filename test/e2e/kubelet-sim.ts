@@ -81,7 +81,7 @@ export interface Volume {
   hostPath?: { path: string; type?: string };
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   configMap?: { name: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
-  secret?: { secretName: string };
+  secret?: { secretName: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
   emptyDir?: Record<string, unknown>;
   /** A projected ServiceAccount token volume (token, CA, namespace): materialized by the caller. */
   projected?: { sources: unknown[]; defaultMode?: number };
@@ -120,6 +120,8 @@ export interface NodeLayout {
   readonly emptyDirRoot: string;
   /** Directory holding the files of a projected volume (volume name -> directory), materialized by the caller. */
   readonly projectedDirs?: Readonly<Record<string, string>>;
+  /** Directory holding the files of a secret volume (volume name -> directory), materialized by the caller. */
+  readonly secretDirs?: Readonly<Record<string, string>>;
 }
 
 /** One volume mount resolved to a directory (or file) of the simulated node. */
@@ -238,12 +240,16 @@ export function mountTable(spec: PodSpec, container: Container, env: Record<stri
       const dir = layout.configMapDirs[vol.name];
       if (!dir) fail(`configMap volume '${vol.name}'`, vol.configMap.name, 'a directory materialized by the caller');
       source = dir;
+    } else if (vol.secret) {
+      const dir = layout.secretDirs?.[vol.name];
+      if (!dir) fail(`secret volume '${vol.name}'`, vol.secret.secretName, 'a directory materialized by the caller');
+      source = dir;
     } else if (vol.emptyDir) source = path.join(layout.emptyDirRoot, vol.name);
     else if (vol.projected) {
       const dir = layout.projectedDirs?.[vol.name];
       if (!dir) fail(`projected volume '${vol.name}'`, vol.projected, 'a directory materialized by the caller');
       source = dir;
-    } else return fail(`volume '${vol.name}'`, Object.keys(vol), 'hostPath, persistentVolumeClaim, configMap, emptyDir or projected');
+    } else return fail(`volume '${vol.name}'`, Object.keys(vol), 'hostPath, persistentVolumeClaim, configMap, secret, emptyDir or projected');
     if (m.subPath && m.subPathExpr) fail(`volumeMount '${m.name}'`, m, 'subPath or subPathExpr, not both');
     let sub = m.subPath;
     if (m.subPathExpr) {

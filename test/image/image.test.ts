@@ -18,7 +18,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { COMMANDS, ENV, OBJECT_METADATA, PATHS } from '../../agent/src/contract';
-import { AGENT_BUNDLE } from '../../scripts/bundle-agent';
+import { AGENT_BUNDLE, PLUGIN_BUNDLE } from '../../scripts/bundle-agent';
 import { containerOf, loadManifests } from '../e2e/manifests';
 import { awsCli } from '../support/clients';
 import { makeHeapDump } from '../support/jvm';
@@ -36,6 +36,7 @@ import {
   runFlags,
 } from '../support/podman';
 import { disposeAll, S3Server, sha256File, startS3Server } from '../support/s3';
+import { note } from '../support/notes';
 
 const BUILD_TIMEOUT_MS = 30 * 60_000;
 /** Each container start copies the image's file system (vfs): seconds each on a busy machine. */
@@ -51,7 +52,7 @@ beforeAll(async () => {
   if (build.code !== 0) throw new Error(`npm run image failed (exit ${build.code}):\n${build.output.slice(-6000)}`);
   const size = (await inspectImage(image)).Size;
   // for the record (CI log): how long the build took here and how big the image is
-  console.log(`npm run image: ${build.seconds.toFixed(0)} s; ${image}: ${(size / 1e6).toFixed(0)} MB uncompressed`);
+  note(`npm run image: ${build.seconds.toFixed(0)} s; ${image}: ${(size / 1e6).toFixed(0)} MB uncompressed`);
 }, BUILD_TIMEOUT_MS + 60_000);
 
 afterAll(disposeAll);
@@ -119,6 +120,14 @@ describe('agent image: built from the repository', () => {
       sha256(normalizeModulePaths(readFileSync(AGENT_BUNDLE, 'utf8'))),
     ]);
     expect(PINNED_NODE.split('.')[0]).toBe('24');
+  }, TEST_TIMEOUT_MS);
+
+  test('kubectl-heapdump at /usr/local/bin: the plugin the tests run, working on the image\'s Node as the image\'s user', async () => {
+    const r = await run([], ['--entrypoint=["sh","-c","kubectl-heapdump --help | head -1; sha256sum < /usr/local/bin/kubectl-heapdump | cut -d\\" \\" -f1; ls -l /usr/local/bin/kubectl-heapdump | cut -c1-10"]']);
+    expect({ code: r.code, lines: r.stdout.split('\n') }).toEqual({
+      code: 0,
+      lines: ['kubectl heapdump: get your JVM heap dumps with your own cluster identity.', createHash('sha256').update(readFileSync(PLUGIN_BUNDLE)).digest('hex'), '-rwxr-xr-x'],
+    });
   }, TEST_TIMEOUT_MS);
 
   test('tini is PID 1, so the agent can SIGKILL itself as a last resort (as PID 1 the kernel would ignore it)', async () => {

@@ -115,6 +115,33 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
       : { 'cert-manager.io/inject-ca-from': 'heapdump-system/heapdump-injector-serving' });
   });
 
+  test('the exec guard: CONNECT pods/exec and pods/attach, only into heapdump-wait-ready (matchCondition), fail closed, collected namespaces by name', () => {
+    const vwc = find(objects, 'ValidatingWebhookConfiguration', 'heapdump-pipeline-exec-guard');
+    const [w] = vwc.webhooks;
+    expect(w).toMatchObject({
+      name: 'exec-guard.heapdump-pipeline.io', failurePolicy: 'Fail', sideEffects: 'None', timeoutSeconds: 5, admissionReviewVersions: ['v1'],
+      rules: [{ operations: ['CONNECT'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/exec', 'pods/attach'] }],
+      clientConfig: { service: { name: 'heapdump-injector', namespace: 'heapdump-system', path: '/validate-exec', port: 443 } },
+    });
+    expect(w.namespaceSelector).toEqual({ matchExpressions: [
+      { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['memory-leak-demo', ...TEAMS] },
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['heapdump-system'] },
+    ] });
+    expect(vwc.metadata.annotations).toEqual(find(objects, 'MutatingWebhookConfiguration', 'heapdump-pipeline-inject').metadata.annotations);
+    // The matchCondition, evaluated as the API server would with the request's options object (PodExecOptions).
+    const [condition] = w.matchConditions;
+    const matches = (subResource: string, object: Json | null) => {
+      const r = run(condition.expression, { request: toCel({ subResource, operation: 'CONNECT' }), object: object === null ? null : toCel(object) } as never);
+      if (isCelError(r)) throw new Error(r.message);
+      return r;
+    };
+    const exec = (container?: string) => ({ kind: 'PodExecOptions', apiVersion: 'v1', stdin: true, tty: true, command: ['sh'], ...(container ? { container } : {}) });
+    expect([
+      matches('exec', exec('heapdump-wait-ready')), matches('attach', { kind: 'PodAttachOptions', container: 'heapdump-wait-ready' }),
+      matches('exec', exec('app')), matches('exec', exec()), matches('portforward', { kind: 'PodPortForwardOptions' }), matches('exec', null),
+    ]).toEqual([true, true, false, false, false, false]);
+  });
+
   test('the injector: 2 replicas, PDB, Service 443 -> https, probes on the agent port, TLS Secret mounted; certificates per platform', () => {
     const dep = find(objects, 'Deployment', 'heapdump-injector');
     expect(dep.metadata.namespace).toBe('heapdump-system');
@@ -131,7 +158,7 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
       expect(objects.filter((o) => o.apiVersion.startsWith('cert-manager.io/'))).toEqual([]);
     } else {
       expect(svc.metadata.annotations).toBeUndefined();
-      expect(names(objects.filter((o) => o.apiVersion === 'cert-manager.io/v1'))).toEqual([
+      expect(names(objects.filter((o) => o.apiVersion === 'cert-manager.io/v1' && o.metadata.name.startsWith('heapdump-injector')))).toEqual([
         'Issuer/heapdump-injector-selfsigned (heapdump-system)', 'Certificate/heapdump-injector-ca (heapdump-system)',
         'Issuer/heapdump-injector-ca (heapdump-system)', 'Certificate/heapdump-injector-serving (heapdump-system)',
       ]);
@@ -185,12 +212,14 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
       kubeEvents: { apiUrl: 'https://172.30.0.1:443', credentialsDir: '/var/run/secrets/kubernetes.io/serviceaccount' },
       webhook: { url: { kind: 'file', path: '/etc/heapdump/notify-webhook/url' }, format: 'slack', events: ['dump-uploaded', 'incomplete-dump-uploaded'] },
       clusterName: 'prod-eu-1', timeoutMs: 10_000, maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000,
+      // the heapdumps API is deployed: Events and notifications name its command
+      retrieval: { cli: platform === 'openshift' ? 'oc' : 'kubectl' },
     });
   });
 
-  test('monitoring: the PodMonitor scrapes the injector too; the stack follows the platform', () => {
+  test('monitoring: the PodMonitor scrapes the injector and the heapdumps API too; the stack follows the platform', () => {
     const pm = find(objects, 'PodMonitor', 'heapdump-agents');
-    expect(pm.spec.selector.matchExpressions[0].values).toEqual(['mount-guard', 'uploader', 'inject']);
+    expect(pm.spec.selector.matchExpressions[0].values).toEqual(['mount-guard', 'uploader', 'inject', 'api']);
     const rule = find(objects, 'PrometheusRule', 'heapdump-pipeline-alerts');
     expect(rule.metadata.labels['openshift.io/prometheus-rule-evaluation-scope']).toBe(platform === 'openshift' ? 'leaf-prometheus' : undefined);
     if (platform === 'kubernetes') expect(rule.metadata.labels.release).toBe('kube-prometheus-stack');
@@ -383,8 +412,8 @@ describe('fails ...', () => {
     ['a dump path collectPod refuses', { collect: { mountPath: '/' } }, /^Invalid collect\.mountPath: "\/"/],
     ['a wait timeout in fractions of seconds', { waitTimeoutSeconds: 1.5 }, /^Invalid waitTimeoutSeconds: 1\.5 \(expected a whole number of seconds/],
     ['a webhook without its Secret', { uploader: { notifications: { webhook: { format: 'json' } } } }, /^Invalid uploader\.notifications\.webhook\.secretName: undefined/],
-    ['a webhook URL in the file', { uploader: { notifications: { webhook: { secretName: 's', url: 'https://hooks.example.com/x' } } } } as never, /^Invalid uploader\.notifications\.webhook\.url: .*no such setting/],
-    ['an unknown injector setting', { injector: { replica: 3 } } as never, /^Invalid injector\.replica: 3 \(expected no such setting/],
+    ['a webhook URL in the file', { uploader: { notifications: { webhook: { secretName: 's', url: 'https://hooks.example.com/x' } } } } as never, /^Unknown key uploader\.notifications\.webhook\.url \(expected a key of uploader\.notifications\.webhook: /],
+    ['an unknown injector setting', { injector: { replica: 3 } } as never, /^Unknown key injector\.replica: did you mean injector\.replicas\? \(expected a key of injector: /],
     ['a bad monitoring stack', { monitoring: { stack: 'victoria' } } as never, /^Invalid monitoring\.stack: "victoria"/],
   ])('%s', (_name, props, message) => {
     expect(err(props as Partial<HeapDumpPipelineProps>)).toMatch(message);

@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { MountGuard } from '../../agent/src/mount-guard/guard';
 import { CHANNELS, createNotificationMetrics } from '../../agent/src/report/metrics';
 import { createRegistry } from '../../agent/src/runtime/metrics';
+import { createLifecycleMetrics } from '../../agent/src/uploader/lifecycle';
 import { createUploaderMetrics } from '../../agent/src/uploader/metrics';
 import { HeapDumpMonitoring, HeapDumpMonitoringProps, MONITOR_NAME, OPENSHIFT_PLATFORM_MONITORING_LABEL, RULE_NAME } from '../../lib/monitoring';
 import { runbookAnchor } from '../../lib/monitoring-alerts';
@@ -51,6 +52,7 @@ function selectors(expr: string): Array<{ metric: string; matchers: string[] }> 
 async function agentMetricNames(): Promise<Set<string>> {
   const registry: Registry = createRegistry({ node: 'n', command: 'uploader' });
   createUploaderMetrics(registry);
+  createLifecycleMetrics(registry);
   createNotificationMetrics(registry, CHANNELS);
   new MountGuard({} as never, { registry, logger: undefined } as never, {} as never);
   return new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
@@ -160,7 +162,7 @@ describe('the alerts', () => {
   test('cover what issue 11 asks for, each with a severity, a summary and a description', () => {
     expect(rules.map((r) => r.alert)).toEqual([
       'HeapDumpAgentDown', 'HeapDumpMountLost', 'HeapDumpMountRemounted', 'HeapDumpWaitingTooLong', 'HeapDumpUploadsFailing',
-      'HeapDumpNoUploadWhileDumpsWait', 'HeapDumpNotificationsFailing', 'HeapDumpFolderFillingUp', 'HeapDumpFolderFull',
+      'HeapDumpNoUploadWhileDumpsWait', 'HeapDumpNotificationsFailing', 'HeapDumpBucketLifecycleMissing', 'HeapDumpFolderFillingUp', 'HeapDumpFolderFull',
     ]);
     for (const r of rules) {
       expect(['critical', 'warning', 'info']).toContain(r.labels.severity);
@@ -218,7 +220,7 @@ describe('the alerts', () => {
 
   test('bad props fail synth with one line naming the prop', () => {
     expect(() => synth({ thresholds: { folderWarningRatio: 0.9, folderCriticalRatio: 0.85 } })).toThrow('Invalid thresholds.folderCriticalRatio: 0.85 (expected a ratio above thresholds.folderWarningRatio (0.9))');
-    expect(() => synth({ thresholds: { pendingAge: 1 } as never })).toThrow(/Invalid thresholds.pendingAge: 1 \(expected no such setting/);
+    expect(() => synth({ thresholds: { pendingAge: 1 } as never })).toThrow(/Unknown key thresholds\.pendingAge: did you mean thresholds\.pending\w+\? \(expected a key of thresholds: /);
     expect(() => synth({ stack: 'thanos' as never })).toThrow(/Invalid stack: "thanos"/);
     expect(() => synth({ prometheusServiceAccount: { name: 'p', namespace: 'm' } })).toThrow(/Invalid prometheusServiceAccount: .*unset with stack openshift-user-workload/);
     expect(() => synth({ runbookUrl: 'docs/runbook.md#x' })).toThrow(/Invalid runbookUrl/);

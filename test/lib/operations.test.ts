@@ -298,7 +298,7 @@ describe('namePrefix: two pipelines in one cluster', () => {
       'SecurityContextConstraints/team-x-heap-dump-app', 'ClusterRole/team-x-heap-dump-app-scc-user',
       'ClusterRole/team-x-heapdump-event-reporter', 'PriorityClass/team-x-dump-volume-critical',
       'ValidatingAdmissionPolicy/team-x-heapdump-dump-volume', 'ValidatingAdmissionPolicyBinding/team-x-heapdump-dump-volume',
-      'MutatingWebhookConfiguration/team-x-heapdump-pipeline-inject',
+      'MutatingWebhookConfiguration/team-x-heapdump-pipeline-inject', 'ValidatingWebhookConfiguration/team-x-heapdump-pipeline-exec-guard',
       'RoleBinding/team-x-heapdump-app-scc (payments)', 'RoleBinding/team-x-heap-dump-s3-uploader-events (payments)',
       'ConfigMap/team-x-s3-uploader-config (team-x-heapdump-system)', 'Service/team-x-heapdump-injector (team-x-heapdump-system)',
       'PodMonitor/team-x-heapdump-agents (team-x-heapdump-system)', 'PrometheusRule/team-x-heapdump-pipeline-alerts (team-x-heapdump-system)',
@@ -359,13 +359,13 @@ const FAILURES: [string, Record<string, unknown>, string][] = [
   ['a pod affinity term without topologyKey', { injector: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: {} }] } } } },
     'Invalid injector.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: undefined (missing) (expected a label key such as example.com/name; it is required)'],
   ['a misspelt affinity key', { scheduling: { affinity: { nodeAfinity: {} } } },
-    'Invalid scheduling.affinity.nodeAfinity: {} (expected no such setting; known: nodeAffinity, podAffinity, podAntiAffinity)'],
+    'Unknown key scheduling.affinity.nodeAfinity: did you mean scheduling.affinity.nodeAffinity? (expected a key of scheduling.affinity: nodeAffinity, podAffinity, podAntiAffinity)'],
   ['a node selector key with a space', { scheduling: { nodeSelector: { 'bad key': 'x' } } },
     'Invalid scheduling.nodeSelector.bad key: "bad key" (expected a label key such as example.com/name)'],
   ['includeControlPlane as a string', { scheduling: { includeControlPlane: 'yes' } },
     'Invalid scheduling.includeControlPlane: "yes" (expected true or false)'],
   ['a misspelt scheduling key', { scheduling: { tolerances: [] } },
-    'Invalid scheduling.tolerances: [] (expected no such setting; known: nodeSelector, tolerations, affinity, includeControlPlane)'],
+    'Unknown key scheduling.tolerances (expected a key of scheduling: nodeSelector, tolerations, affinity, includeControlPlane)'],
   ['a pull Secret name with capitals', { imagePullSecrets: ['Registry_Pull'] },
     'Invalid imagePullSecrets[0]: "Registry_Pull" (expected a Kubernetes name (RFC 1123 subdomain))'],
   ['a pull Secret twice', { imagePullSecrets: ['pull', 'pull'] }, 'Invalid imagePullSecrets[1]: "pull" (expected each entry once)'],
@@ -408,7 +408,7 @@ const FAILURES: [string, Record<string, unknown>, string][] = [
   ['a noProxy entry that is no host', { uploader: { proxy: { httpsProxy: 'http://proxy:3128', noProxy: ['http://minio:9000'] } } },
     'Invalid uploader.proxy.noProxy: ["http://minio:9000"] (expected a list of hosts that bypass the proxy, such as [".svc", ".cluster.local", "10.0.0.0/8", "s3.internal:9000"]: domains (a leading "." = subdomains only), IP addresses or CIDR ranges, optional ports, or "*")'],
   ['a misspelt proxy key', { uploader: { proxy: { httpsProxi: 'http://proxy:3128' } } },
-    'Invalid uploader.proxy.httpsProxi: "http://proxy:3128" (expected no such setting; known: httpsProxy, httpProxy, noProxy)'],
+    'Unknown key uploader.proxy.httpsProxi: did you mean uploader.proxy.httpsProxy? (expected a key of uploader.proxy: httpsProxy, httpProxy, noProxy)'],
 ];
 
 describe('fails with one line naming the prop path, the value and what was expected', () => {

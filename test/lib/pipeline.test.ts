@@ -55,6 +55,11 @@ describe('HeapDumpPipeline', () => {
       'ValidatingAdmissionPolicy/heapdump-dump-volume',
       'ValidatingAdmissionPolicyBinding/heapdump-dump-volume',
       'MutatingWebhookConfiguration/heapdump-pipeline-inject',
+      'ValidatingWebhookConfiguration/heapdump-pipeline-exec-guard',
+      'APIService/v1alpha1.heapdump-pipeline.io',
+      'ClusterRole/heapdump-pipeline-heapdumps-edit',
+      'ClusterRole/heapdump-pipeline-heapdumps-view',
+      'ClusterRoleBinding/heapdump-api-auth-delegator',
       'RoleBinding/heapdump-app-scc (memory-leak-demo)',
       'PersistentVolumeClaim/dump-storage-pvc (heapdump-system)',
       'ServiceAccount/dump-volume-manager (heapdump-system)',
@@ -68,6 +73,13 @@ describe('HeapDumpPipeline', () => {
       'Service/heapdump-injector (heapdump-system)',
       'Deployment/heapdump-injector (heapdump-system)',
       'PodDisruptionBudget/heapdump-injector (heapdump-system)',
+      'ServiceAccount/heapdump-api (heapdump-system)',
+      // kube-system exists in every cluster: the aggregation layer's requestheader CA is readable there
+      'RoleBinding/heapdump-api-auth-reader (kube-system)',
+      'Service/heapdump-api (heapdump-system)',
+      'Deployment/heapdump-api (heapdump-system)',
+      'PodDisruptionBudget/heapdump-api (heapdump-system)',
+      'Route/heapdump-api (heapdump-system)',
       'PodMonitor/heapdump-agents (heapdump-system)',
       'PrometheusRule/heapdump-pipeline-alerts (heapdump-system)',
       'ServiceAccount/memory-leak-app (memory-leak-demo)',
@@ -89,7 +101,8 @@ describe('HeapDumpPipeline', () => {
     expect(objects[0].kind).toBe('Namespace');
     const namespaces = ofKind(objects, 'Namespace').map((n) => n.metadata.name);
     expect(objects.slice(0, namespaces.length).every((o) => o.kind === 'Namespace')).toBe(true);
-    for (const o of objects) if (o.metadata.namespace !== undefined) expect(namespaces).toContain(o.metadata.namespace);
+    // (kube-system is every cluster's own: the API server's reader binding lives there)
+    for (const o of objects) if (o.metadata.namespace !== undefined && o.metadata.namespace !== 'kube-system') expect(namespaces).toContain(o.metadata.namespace);
     const firstNamespaced = objects.findIndex((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind));
     expect(objects.slice(firstNamespaced).every((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind))).toBe(true);
     // Whatever a workload references exists before it.
@@ -104,7 +117,8 @@ describe('HeapDumpPipeline', () => {
       }
       for (const c of spec.containers) for (const e of c.envFrom ?? []) refs.push(['ConfigMap', e.configMapRef.name]);
       for (const b of ofKind(objects, 'RoleBinding').filter((rb) => rb.subjects[0].name === spec.serviceAccountName)) {
-        refs.push(['RoleBinding', b.metadata.name], ['ClusterRole', b.roleRef.name]);
+        // (a Role it names is the cluster's own: extension-apiserver-authentication-reader in kube-system)
+        refs.push(['RoleBinding', b.metadata.name], ...(b.roleRef.kind === 'ClusterRole' ? [['ClusterRole', b.roleRef.name] as [string, string]] : []));
       }
       for (const [kind, name] of refs) {
         const refAt = index(kind, name);
@@ -122,6 +136,7 @@ describe('HeapDumpPipeline', () => {
       const appNames = [props.app?.name ?? 'memory-leak-app', `${props.app?.name ?? 'memory-leak-app'}-source`, 'memory-leak-service', 'heapdump-app-scc'];
       for (const o of objects) {
         if (CLUSTER_SCOPED_KINDS.includes(o.kind)) expect(o.metadata.namespace).toBeUndefined();
+        else if (o.kind === 'RoleBinding' && o.metadata.name === 'heapdump-api-auth-reader') expect(o.metadata.namespace).toBe('kube-system');
         else {
           const want = appNames.includes(o.metadata.name) ? appNs : ns;
           expect(`${o.kind}/${o.metadata.name}:${o.metadata.namespace}`).toBe(`${o.kind}/${o.metadata.name}:${want}`);
@@ -136,15 +151,17 @@ describe('HeapDumpPipeline', () => {
     new HeapDumpPipeline(chart, 'dumps', { agentImage: IMAGE });
     const objects = chart.toJson() as { kind: string; metadata: { namespace?: string } }[];
     const clusterScoped = objects.filter((o) => CLUSTER_SCOPED_KINDS.includes(o.kind));
-    expect(clusterScoped).toHaveLength(12);
+    expect(clusterScoped).toHaveLength(17);
     expect(clusterScoped.map((o) => o.metadata.namespace).filter((n) => n !== undefined)).toEqual([]);
-    expect(objects.filter((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind)).every((o) => ['heapdump-system', 'memory-leak-demo'].includes(o.metadata.namespace!))).toBe(true);
+    expect(objects.filter((o) => !CLUSTER_SCOPED_KINDS.includes(o.kind)).every((o) => ['heapdump-system', 'memory-leak-demo', 'kube-system'].includes(o.metadata.namespace!))).toBe(true);
   });
 
-  test('kubernetes platform: no SCC, no Route, no RoleBinding; Pod Security labels; optional Ingress', () => {
+  test('kubernetes platform: no SCC, no Route, no SCC RBAC (only the heapdumps API\'s); Pod Security labels; optional Ingress', () => {
     const plain = synthPipeline({ agentImage: IMAGE, platform: 'kubernetes' }).objects;
     const kinds = new Set(plain.map((o) => o.kind));
-    for (const k of ['SecurityContextConstraints', 'Route', 'ClusterRole', 'RoleBinding', 'Ingress']) expect(kinds.has(k)).toBe(false);
+    for (const k of ['SecurityContextConstraints', 'Route', 'Ingress']) expect(kinds.has(k)).toBe(false);
+    expect(ofKind(plain, 'ClusterRole').map((o) => o.metadata.name)).toEqual(['heapdump-pipeline-heapdumps-edit', 'heapdump-pipeline-heapdumps-view']);
+    expect(ofKind(plain, 'RoleBinding').map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['kube-system/heapdump-api-auth-reader']);
     const ns = find(plain, 'Namespace', 'heapdump-system');
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
     expect(ns.metadata.labels['pod-security.kubernetes.io/audit']).toBe('restricted');
@@ -173,7 +190,8 @@ describe('HeapDumpPipeline', () => {
     expect(ofKind(objects, 'DaemonSet')).toHaveLength(2);
     for (const [kind, name] of [
       ['SecurityContextConstraints', 'heap-dump-app'], ['ClusterRole', 'heap-dump-app-scc-user'], ['ValidatingAdmissionPolicy', 'heapdump-dump-volume'],
-      ['ValidatingAdmissionPolicyBinding', 'heapdump-dump-volume'], ['MutatingWebhookConfiguration', 'heapdump-pipeline-inject'], ['Deployment', 'heapdump-injector'],
+      ['ValidatingAdmissionPolicyBinding', 'heapdump-dump-volume'], ['MutatingWebhookConfiguration', 'heapdump-pipeline-inject'],
+      ['ValidatingWebhookConfiguration', 'heapdump-pipeline-exec-guard'], ['Deployment', 'heapdump-injector'],
     ]) expect(find(objects, kind, name)).toBeDefined();
     expect(find(objects, 'RoleBinding', 'heapdump-app-scc').metadata.namespace).toBe('orders');
   });

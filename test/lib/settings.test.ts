@@ -54,6 +54,12 @@ const CONTEXT: Record<string, (value: unknown) => Props> = {
   'uploader.caBundle.source': (v) => (v === 'configmap' ? { uploader: { caBundle: { configMapName: 's3-ca' } } } : {}),
   'uploader.caBundle.configMapName': () => ({ uploader: { caBundle: { source: 'configmap' } } }),
   'uploader.caBundle.key': () => ({ uploader: { caBundle: { source: 'configmap', configMapName: 's3-ca' } } }),
+  // A KMS key only goes with SSE-KMS.
+  'uploader.encryption.kmsKeyId': () => ({ uploader: { encryption: { mode: 'SSE-KMS' } } }),
+  // The web page's Route host is OpenShift's; workload identity needs a role or annotations.
+  'api.credentials.source': (v) => (v === 'workload-identity' ? { api: { credentials: { roleArn: ARN } } } : {}),
+  'api.credentials.roleArn': () => ({ api: { credentials: { source: 'workload-identity' } } }),
+  'api.credentials.serviceAccountAnnotations': () => ({ api: { credentials: { source: 'workload-identity', roleArn: ARN } } }),
   // NO_PROXY only goes with a proxy.
   'uploader.proxy.noProxy': () => ({ uploader: { proxy: { httpsProxy: 'http://proxy.example.com:3128' } } }),
 };
@@ -78,7 +84,9 @@ describe.each(PROPS)('%s', (_name, s) => {
         expect(e).toBeInstanceOf(PipelinePropsError);
         message = (e as Error).message;
       }
-      expect({ v, message: message.startsWith(`Invalid ${s.prop}`) && !message.includes('\n') }).toEqual({ v, message: true });
+      // A key the value must not have is named as such (lib/validation.ts): "Unknown key <prop>.<key>".
+      const named = message.startsWith(`Invalid ${s.prop}`) || message.startsWith(`Unknown key ${s.prop}`);
+      expect({ v, message: named && !message.includes('\n') }).toEqual({ v, message: true });
       if (s.secret) expect({ v, message }).toEqual({ v, message: expect.stringMatching(/^Invalid \S+: "<redacted>" \(expected /) });
     }
   });
@@ -92,9 +100,11 @@ describe.each(PROPS)('%s', (_name, s) => {
       const { objects } = synthPipeline(propsWith(s, sample));
       const configMaps: Record<string, Record<string, string>> = {};
       for (const o of objects.filter((x) => x.kind === 'ConfigMap')) configMaps[o.metadata.name] = (o.data ?? {}) as Record<string, string>;
-      const ctx = { nodeName: 'worker-0', namespace: 'ns', podName: 'pod-0', configMaps, secrets: { 's3-credentials': { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } } };
+      const credentials = { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' };
+      const ctx = { nodeName: 'worker-0', namespace: 'ns', podName: 'pod-0', configMaps, secrets: { 's3-credentials': credentials, 'heapdump-api-s3-credentials': credentials } };
       const seen: unknown[] = [];
-      for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app']]) {
+      for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app'], ['Deployment', 'heapdump-api']]) {
+        if (kind === 'Deployment' && name === 'heapdump-api' && !objects.some((o) => o.kind === kind && o.metadata.name === name)) continue;
         const spec = podSpec(find(objects, kind, name));
         for (const c of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {
           if (c.image !== IMAGE) continue;

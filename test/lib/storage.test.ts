@@ -2,10 +2,12 @@ import { synthPipeline } from '../../lib/synth';
 import { find } from '../support/manifests';
 
 const IMAGE = 'registry.example.com/platform/heapdump-agent:0.1.0';
+/** The defaults that warn when left unset (test/lib/default-warnings.test.ts), chosen: only storage's own warnings remain. */
+const CHOSEN = { uploader: { bucket: 'heap-dumps', prefix: 'memory-leak-demo/', encryption: { mode: 'none' as const } }, app: { enabled: true }, monitoring: { enabled: true } };
 
 describe('DumpStorage', () => {
   test('defaults: 10Gi ReadWriteMany dump-storage-pvc on the default StorageClass, no warning', () => {
-    const { objects, warnings } = synthPipeline({ agentImage: IMAGE });
+    const { objects, warnings } = synthPipeline({ agentImage: IMAGE, ...CHOSEN });
     const pvc = find(objects, 'PersistentVolumeClaim', 'dump-storage-pvc');
     expect(pvc.spec).toEqual({ accessModes: ['ReadWriteMany'], resources: { requests: { storage: '10Gi' } } });
     expect(warnings).toEqual([]);
@@ -21,7 +23,7 @@ describe('DumpStorage', () => {
   });
 
   test.each(['ReadWriteOnce', 'ReadWriteOncePod'] as const)('%s is allowed but warns at synth', (mode) => {
-    const { objects, warnings } = synthPipeline({ agentImage: IMAGE, storage: { accessMode: mode } });
+    const { objects, warnings } = synthPipeline({ agentImage: IMAGE, ...CHOSEN, storage: { accessMode: mode } });
     expect(find(objects, 'PersistentVolumeClaim', 'dump-storage-pvc').spec.accessModes).toEqual([mode]);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`storage.accessMode is ${mode}`);

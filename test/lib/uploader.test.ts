@@ -1,5 +1,6 @@
 import { ENV } from '../../agent/src/contract';
 import { synthPipeline } from '../../lib/synth';
+import { PipelinePropsError } from '../../lib/validation';
 import { configHash } from '../../lib/uploader';
 import { container, envVar, find, ofKind, podSpec } from '../support/manifests';
 
@@ -34,6 +35,9 @@ describe('Uploader', () => {
       DUMP_ANALYSIS: 'true',
       RETENTION_MAX_AGE: '604800',
       RETENTION_MAX_BYTES: '2147483648',
+      S3_RETENTION_DAYS: '30',
+      S3_OBJECT_TAGS: 'true',
+      S3_SERVER_SIDE_ENCRYPTION: 'none',
       LOG_LEVEL: 'info',
       NOTIFY_KUBE_EVENTS: 'false',
       NOTIFY_MAX_ATTEMPTS: '5',
@@ -150,5 +154,44 @@ describe('Uploader', () => {
     // The Secret comes before the DaemonSet that reads it.
     const idx = (k: string, n: string) => objs.findIndex((o) => o.kind === k && o.metadata.name === n);
     expect(idx('Secret', 'team-s3')).toBeLessThan(idx('DaemonSet', 'heap-dump-s3-uploader'));
+  });
+
+  describe('data protection', () => {
+    test('SSE-KMS with a key, a retention and tags off reach the ConfigMap (the synth warning when it is not chosen: default-warnings.test.ts)', () => {
+      const { objects: objs } = synthPipeline({
+        agentImage: IMAGE,
+        uploader: { encryption: { mode: 'SSE-KMS', kmsKeyId: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }, retentionDays: 14, objectTags: false },
+      });
+      expect(find(objs, 'ConfigMap', 's3-uploader-config').data).toMatchObject({
+        S3_SERVER_SIDE_ENCRYPTION: 'SSE-KMS',
+        S3_SSE_KMS_KEY_ID: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+        S3_RETENTION_DAYS: '14',
+        S3_OBJECT_TAGS: 'false',
+      });
+    });
+
+    test('"none": the mode, and no key variable', () => {
+      const chosen = synthPipeline({ agentImage: IMAGE, uploader: { encryption: { mode: 'none' } } });
+      expect(find(chosen.objects, 'ConfigMap', 's3-uploader-config').data).toMatchObject({ S3_SERVER_SIDE_ENCRYPTION: 'none' });
+      expect(find(chosen.objects, 'ConfigMap', 's3-uploader-config').data.S3_SSE_KMS_KEY_ID).toBeUndefined();
+    });
+
+    test('a KMS key without SSE-KMS, an unknown mode or key: one line naming the prop, the value and what was expected', () => {
+      const message = (uploader: object) => {
+        try {
+          synthPipeline({ agentImage: IMAGE, uploader: uploader as never });
+        } catch (e) {
+          if (e instanceof PipelinePropsError) return e.message;
+          throw e;
+        }
+        throw new Error('expected a PipelinePropsError');
+      };
+      expect(message({ encryption: { mode: 'SSE-S3', kmsKeyId: 'testkey-1' } }))
+        .toBe('Invalid uploader.encryption.kmsKeyId: "testkey-1" (expected unset unless mode is "SSE-KMS" (it is "SSE-S3"))');
+      expect(message({ encryption: { kmsKeyId: 'testkey-1' } })).toContain('(it is "none")');
+      expect(message({ encryption: { mode: 'aws:kms' } })).toBe('Invalid uploader.encryption.mode: "aws:kms" (expected one of none, SSE-S3, SSE-KMS)');
+      expect(message({ encryption: { mode: 'SSE-KMS', kmsKeyid: 'x' } })).toMatch(/uploader\.encryption.*kmsKeyid/);
+      expect(message({ retentionDays: -1 })).toBe('Invalid uploader.retentionDays: -1 (expected a whole number of days between 0 and 36500 (0 = no expiry, no check))');
+    });
   });
 });

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { awsCli, rclone } from '../support/clients';
 import { expectOutageKeepsData } from './outage';
 import { cephAvailable, disposeAll, getObjectSha256, s3Env, S3Server, sha256File, startS3Server } from '../support/s3';
+import { note } from '../support/notes';
 
 const describeCeph = cephAvailable() ? describe : describe.skip;
 if (!cephAvailable()) {
@@ -25,7 +26,7 @@ describeCeph('ceph harness', () => {
   beforeAll(async () => {
     const t0 = Date.now();
     s3 = await startS3Server('ceph', { bucket: 'selftest' });
-    console.log(`ceph started in ${Date.now() - t0} ms on ${s3.endpoint} (rgw pid ${s3.pid()})`);
+    note(`ceph started in ${Date.now() - t0} ms on ${s3.endpoint} (rgw pid ${s3.pid()})`);
   }, 120_000);
   afterAll(disposeAll, 60_000);
 

@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { makeHeapDump, makeLargeHprof, slowCopy, truncatedCopy } from '../support/jvm';
 import { sha256File } from '../support/s3';
+import { note } from '../support/notes';
 
 interface Walk {
   readonly version: string;
@@ -51,7 +52,7 @@ describe('heap dump helpers', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'jvm-selftest-'));
     const t0 = Date.now();
     dump = await makeHeapDump(path.join(dir, 'root'));
-    console.log(`makeHeapDump: ${statSync(dump).size} bytes in ${Date.now() - t0} ms (includes javac on a cold cache)`);
+    note(`makeHeapDump: ${statSync(dump).size} bytes in ${Date.now() - t0} ms (includes javac on a cold cache)`);
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -69,7 +70,7 @@ describe('heap dump helpers', () => {
     chmodSync(d, 0o700); // root-only: the helper must make it writable for uid 1000
     const t0 = Date.now();
     const p = await makeHeapDump(d, { uid: 1000, gid: 1000, fileName: 'app.hprof' });
-    console.log(`makeHeapDump as uid 1000: ${Date.now() - t0} ms`);
+    note(`makeHeapDump as uid 1000: ${Date.now() - t0} ms`);
     expect(p).toBe(path.join(d, 'app.hprof'));
     const st = statSync(p);
     expect(st.uid).toBe(1000);
@@ -113,7 +114,7 @@ describe('heap dump helpers', () => {
     const t0 = Date.now();
     await makeLargeHprof(big, bytes);
     const ms = Date.now() - t0;
-    console.log(`makeLargeHprof 256 MiB: ${ms} ms (${Math.round(256 / (ms / 1000))} MiB/s)`);
+    note(`makeLargeHprof 256 MiB: ${ms} ms (${Math.round(256 / (ms / 1000))} MiB/s)`);
     expect(statSync(big).size).toBe(bytes);
     expect(await walkHprof(big)).toMatchObject({ version: 'JAVA PROFILE 1.0.2', complete: true, lastTag: 0x2c });
     rmSync(big);

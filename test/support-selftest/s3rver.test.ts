@@ -4,6 +4,7 @@ import { randomBytes, createHash } from 'crypto';
 import { disposeAll, getObjectSha256, s3Env, S3Server, startS3Server } from '../support/s3';
 import { pidAlive } from '../support/procs';
 import { expectOutageKeepsData } from './outage';
+import { note } from '../support/notes';
 
 describe('s3rver harness', () => {
   let s3: S3Server;
@@ -13,7 +14,7 @@ describe('s3rver harness', () => {
   beforeAll(async () => {
     const t0 = Date.now();
     s3 = await startS3Server('s3rver', { bucket: 'selftest' });
-    console.log(`s3rver started in ${Date.now() - t0} ms on ${s3.endpoint} (pid ${s3.pid()})`);
+    note(`s3rver started in ${Date.now() - t0} ms on ${s3.endpoint} (pid ${s3.pid()})`);
   });
   afterAll(disposeAll);
 

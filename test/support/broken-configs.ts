@@ -24,6 +24,8 @@ const edit = (change: (config: Record<string, any>) => void) => (dir: string, go
   change(config);
   fs.writeFileSync(path.join(dir, FILE), JSON.stringify(config, null, 2));
 };
+const TOP_LEVEL_KEYS = 'agentImage, platform, namespace, namePrefix, imagePullPolicy, imagePullSecrets, waitTimeoutSeconds, storage, priorityClass, '
+  + 'scheduling, volumeManager, uploader, app, collect, injector, api, monitoring';
 const OBJECT = 'a JSON object with the pipeline settings, at least {"agentImage": "registry.example.com/team/heapdump-agent:0.1.0"}';
 
 export const BROKEN_CONFIGS: readonly BrokenConfig[] = [
@@ -78,7 +80,13 @@ export const BROKEN_CONFIGS: readonly BrokenConfig[] = [
   {
     name: 'an unknown key',
     apply: edit((c) => { c.uploader.bukcet = 'x'; }),
-    line: `${FILE}: Invalid uploader.bukcet: "x" (expected no such setting; known: bucket, prefix, watchIntervalSeconds, fileStableTimeSeconds, completeQuietTimeSeconds, patterns, endpoint, forcePathStyle, region, storageClass, checksumMode, partSizeMb, concurrency, gzip, afterUpload, payloadChecksum, analysis, retentionMaxAgeSeconds, retentionMaxBytes, logLevel, resources, waitReadyResources, extraEnv, credentials, caBundle, proxy, notifications, multipartThresholdMb)`,
+    line: `${FILE}: Unknown key uploader.bukcet: did you mean uploader.bucket? (expected a key of uploader: bucket, prefix, watchIntervalSeconds, fileStableTimeSeconds, completeQuietTimeSeconds, patterns, endpoint, forcePathStyle, region, storageClass, checksumMode, partSizeMb, concurrency, gzip, afterUpload, payloadChecksum, analysis, retentionMaxAgeSeconds, retentionMaxBytes, retentionDays, objectTags, encryption, logLevel, resources, waitReadyResources, extraEnv, credentials, caBundle, proxy, notifications, multipartThresholdMb)`,
+  },
+  {
+    // The value is left out: here it is the whole uploader object, hundreds of characters.
+    name: 'a misspelt group with its whole object as the value',
+    apply: edit((c) => { c.uploaderr = c.uploader; delete c.uploader; }),
+    line: `${FILE}: Unknown key uploaderr: did you mean uploader? (expected a top-level key: ${TOP_LEVEL_KEYS})`,
   },
   {
     name: 'a bad value',

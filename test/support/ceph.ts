@@ -4,8 +4,13 @@
  * stop()/start()/kill() act on radosgw only, so an "S3 outage" is an RGW outage while the cluster
  * (and the data) stays up. dispose() runs ceph-down.sh, which stops all three by PID and removes the dir.
  * Start takes ~20 s: start it once per test file (beforeAll with a 120 s timeout).
+ *
+ * `kmsKeys`: names of SSE-KMS keys for RGW's `testing` key backend (each a fresh random 256-bit key, made
+ * here and written only into the cluster's temp config); `lcDebugIntervalSeconds`: a lifecycle "day" lasts
+ * that many seconds and the lifecycle thread runs at any hour (RGW's `rgw lc debug interval`).
  */
 import { spawn } from 'child_process';
+import { randomBytes } from 'crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -19,6 +24,15 @@ const START_TIMEOUT_MS = 150_000;
 const RGW_START_TIMEOUT_MS = 60_000;
 
 export type CephStore = 'memstore' | 'bluestore';
+
+export interface CephOptions {
+  readonly store?: CephStore;
+  readonly storeBytes?: number;
+  /** SSE-KMS key names (RGW's testing backend; random keys). @default none: SSE-KMS refused */
+  readonly kmsKeys?: readonly string[];
+  /** Seconds per lifecycle day. @default RGW's (a day, processed at night) */
+  readonly lcDebugIntervalSeconds?: number;
+}
 
 function onPath(bin: string): boolean {
   const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/usr/sbin', '/usr/local/bin']);
@@ -94,6 +108,12 @@ class CephBackend implements S3Backend {
     }
   }
 
+  async radosgwAdmin(args: string[]): Promise<string> {
+    const r = await runTracked('radosgw-admin', args, { env: { ...process.env, CEPH_CONF: path.join(this.dir, 'ceph.conf') }, timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`radosgw-admin ${args.join(' ')} failed (code ${r.code}): ${r.stderr}`);
+    return r.stdout;
+  }
+
   async stop(): Promise<void> {
     const pid = this.pid();
     if (pid !== undefined) await stopPid(pid, 10_000);
@@ -125,7 +145,7 @@ async function cephDown(dir: string): Promise<void> {
 }
 
 /** Starts a fresh cluster on a free RGW port in a temp dir (user TESTKEY/TESTSECRET, no buckets). */
-export async function startCeph(opts: { store?: CephStore; storeBytes?: number } = {}): Promise<S3Backend> {
+export async function startCeph(opts: CephOptions = {}): Promise<S3Backend> {
   const store = opts.store ?? 'memstore';
   if (!cephBinariesPresent()) {
     throw new Error(`startCeph: ${CEPH_BINARIES.join(', ')} not all found on PATH; check cephAvailable() and skip`);
@@ -144,6 +164,8 @@ export async function startCeph(opts: { store?: CephStore; storeBytes?: number }
       ...process.env,
       PRECREATE_POOLS: '1',
       ...(opts.storeBytes !== undefined ? { STORE_BYTES: String(opts.storeBytes) } : {}),
+      ...(opts.kmsKeys?.length ? { RGW_KMS_TEST_KEYS: opts.kmsKeys.map((k) => `${k}=${randomBytes(32).toString('base64')}`).join(' ') } : {}),
+      ...(opts.lcDebugIntervalSeconds !== undefined ? { RGW_LC_DEBUG_INTERVAL: String(opts.lcDebugIntervalSeconds) } : {}),
     },
     timeoutMs: START_TIMEOUT_MS,
   });

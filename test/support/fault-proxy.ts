@@ -29,6 +29,12 @@ export interface FaultProxyOptions {
   readonly refuse?: ReadonlyArray<{ readonly method?: string; readonly path: RegExp; readonly status: number; readonly code: string }>;
   /** Called with every request's method, URL (path and query) and headers, before anything else. @default none */
   readonly observe?: (req: { readonly method: string; readonly url: string; readonly headers: http.IncomingHttpHeaders }) => void;
+  /**
+   * Headers added to (or replacing those of) a forwarded request's response, e.g. what a server that stores objects
+   * with SSE-S3 answers a HEAD with. Response headers are not signed, so the client takes them as the server's.
+   * @default none
+   */
+  readonly responseHeaders?: (req: { readonly method: string; readonly url: string }) => Record<string, string> | undefined;
 }
 
 export interface FaultProxy {
@@ -67,7 +73,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     const upstream = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
+        const extra = opts.responseHeaders?.({ method: req.method ?? '', url: req.url ?? '/' });
+        res.writeHead(up.statusCode ?? 502, extra ? { ...up.headers, ...extra } : up.headers);
         up.pipe(res);
       },
     );

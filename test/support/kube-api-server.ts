@@ -1,7 +1,9 @@
 /**
- * A loopback HTTPS server standing in for the Kubernetes API server, for the two calls the
- * uploader's notifier makes (GET a pod, POST an events.k8s.io/v1 Event). It records every request
- * and answers from a script, so tests can check what the client really sends.
+ * A loopback HTTPS server standing in for the Kubernetes API server, for the calls the agents make: the
+ * uploader's notifier (GET a pod, POST an events.k8s.io/v1 Event) and the heapdumps API server (TokenReview,
+ * SubjectAccessReview decided by a table of rules the test can change at any time, GET of the
+ * `extension-apiserver-authentication` ConfigMap). It records every request and answers from a script, so
+ * tests can check what the client really sends.
  */
 import * as https from 'https';
 import type { AddressInfo } from 'net';
@@ -24,6 +26,47 @@ export function statusBody(code: number, reason: string, message: string): Recor
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
+/** A user the stand-in's TokenReview knows (by token). */
+export interface FakeUser {
+  readonly username: string;
+  readonly uid?: string;
+  readonly groups?: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * One grant, as an RBAC binding would give it: to a user or a group; `namespace` undefined = a cluster-wide
+ * grant (a ClusterRoleBinding: every namespace and the cluster scope), else that namespace only (a RoleBinding).
+ * `resources` are `heapdumps` or `heapdumps/<subresource>` (or `*`); `apiGroups` default to heapdump-pipeline.io.
+ */
+export interface FakeRule {
+  readonly user?: string;
+  readonly group?: string;
+  readonly namespace?: string;
+  readonly verbs: readonly string[];
+  readonly resources: readonly string[];
+  readonly apiGroups?: readonly string[];
+  readonly names?: readonly string[];
+}
+
+export interface SarSpec {
+  readonly user: string;
+  readonly groups?: string[];
+  readonly resourceAttributes?: { namespace?: string; verb?: string; group?: string; resource?: string; subresource?: string; name?: string };
+}
+
+/** The stand-in's RBAC: is `spec` allowed by `rules`? (The authorizer's decision, computed independently of the agent.) */
+export function sarAllowed(rules: readonly FakeRule[], spec: SarSpec): boolean {
+  const a = spec.resourceAttributes ?? {};
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '';
+  return rules.some((r) => (r.user !== undefined ? r.user === spec.user : r.group !== undefined && (spec.groups ?? []).includes(r.group))
+    && (r.verbs.includes('*') || r.verbs.includes(a.verb ?? ''))
+    && (r.resources.includes('*') || r.resources.includes(resource))
+    && (r.apiGroups ?? ['heapdump-pipeline.io']).includes(a.group ?? '')
+    && (r.namespace === undefined || (a.namespace !== undefined && a.namespace !== '' && r.namespace === a.namespace))
+    && (r.names === undefined || (a.name !== undefined && r.names.includes(a.name))));
+}
+
 export interface FakeKubeApi {
   readonly url: string;
   readonly certs: TestCertificates;
@@ -34,11 +77,28 @@ export interface FakeKubeApi {
   eventAnswers: Answer[];
   /** Answer for GET pod (overrides `pods`). */
   podAnswer?: Answer;
+  /** TokenReview: token -> user; unknown tokens are not authenticated. */
+  readonly users: Map<string, FakeUser>;
+  /** SubjectAccessReview decisions; replace or edit at any time. */
+  rules: FakeRule[];
+  /** Every TokenReview and SubjectAccessReview spec received, in order. */
+  readonly reviews: Array<{ readonly kind: 'TokenReview' | 'SubjectAccessReview'; readonly spec: Record<string, unknown> }>;
+  /** Data of kube-system/extension-apiserver-authentication; undefined: 404. */
+  authConfigMap?: Record<string, string>;
+  /** When set, reviews and the ConfigMap need exactly this bearer token (the agent's ServiceAccount token). */
+  serviceAccountToken?: string;
+  /** When true, reviews and the ConfigMap answer 503 (the API server is in trouble). */
+  unavailable: boolean;
   close(): Promise<void>;
 }
 
 const POD = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/?]+)$/;
 const EVENTS = /^\/apis\/events\.k8s\.io\/v1\/namespaces\/([^/]+)\/events$/;
+const REVIEWS = new Map<string, 'TokenReview' | 'SubjectAccessReview'>([
+  ['/apis/authentication.k8s.io/v1/tokenreviews', 'TokenReview'],
+  ['/apis/authorization.k8s.io/v1/subjectaccessreviews', 'SubjectAccessReview'],
+]);
+const AUTH_CONFIGMAP = '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication';
 
 export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   const certs = makeTestCertificates();
@@ -49,6 +109,10 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     requests,
     pods: new Map(),
     eventAnswers: [],
+    users: new Map(),
+    rules: [],
+    reviews: [],
+    unavailable: false,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -69,6 +133,31 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
         res.end(a.body === undefined ? '' : JSON.stringify(a.body));
       };
       const pathOnly = path.split('?')[0];
+      if (REVIEWS.has(pathOnly) || pathOnly === AUTH_CONFIGMAP) {
+        if (api.serviceAccountToken !== undefined && req.headers.authorization !== `Bearer ${api.serviceAccountToken}`) {
+          return send({ status: 401, body: statusBody(401, 'Unauthorized', 'Unauthorized') });
+        }
+        if (api.unavailable) return send({ status: 503, body: statusBody(503, 'ServiceUnavailable', 'the server is currently unable to handle the request') });
+      }
+      if (pathOnly === AUTH_CONFIGMAP && req.method === 'GET') {
+        if (api.authConfigMap === undefined) return send({ status: 404, body: statusBody(404, 'NotFound', 'configmaps "extension-apiserver-authentication" not found') });
+        return send({ status: 200, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'extension-apiserver-authentication', namespace: 'kube-system' }, data: api.authConfigMap } });
+      }
+      const review = REVIEWS.get(pathOnly);
+      if (review !== undefined && req.method === 'POST') {
+        const doc = JSON.parse(body) as { kind?: string; spec?: Record<string, unknown> };
+        if (doc.kind !== review) return send({ status: 400, body: statusBody(400, 'BadRequest', `expected a ${review}`) });
+        const spec = doc.spec ?? {};
+        api.reviews.push({ kind: review, spec });
+        if (review === 'TokenReview') {
+          const user = api.users.get(String(spec.token));
+          const status = user === undefined ? { authenticated: false, error: 'token not found' }
+            : { authenticated: true, user: { username: user.username, uid: user.uid, groups: [...(user.groups ?? []), 'system:authenticated'], extra: user.extra } };
+          return send({ status: 201, body: { ...doc, status } });
+        }
+        const allowed = sarAllowed(api.rules, spec as unknown as SarSpec);
+        return send({ status: 201, body: { ...doc, status: { allowed, ...(allowed ? {} : { reason: 'no RBAC policy matched' }) } } });
+      }
       let m = POD.exec(pathOnly);
       if (m && req.method === 'GET') {
         if (api.podAnswer) return send(api.podAnswer);

@@ -44,5 +44,5 @@ export function workloads(objects: K8sObject[]): AnyObj[] {
 /** Kinds without a namespace. */
 export const CLUSTER_SCOPED_KINDS = [
   'Namespace', 'PriorityClass', 'SecurityContextConstraints', 'ClusterRole', 'ClusterRoleBinding',
-  'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'APIService',
 ];

@@ -23,7 +23,7 @@ import { createHash } from 'crypto';
 import { createReadStream } from 'fs';
 import { Readable } from 'stream';
 import { ENV } from '../../agent/src/contract';
-import { CephStore, startCeph, cephBinariesPresent } from './ceph';
+import { type CephOptions, CephStore, startCeph, cephBinariesPresent } from './ceph';
 import { registerCleanup } from './procs';
 import { startS3rver } from './s3rver';
 
@@ -47,6 +47,8 @@ export interface S3Server {
   createBucket(name: string): Promise<void>;
   listKeys(prefix?: string): Promise<string[]>;
   listMultipartUploads(): Promise<Array<{ key: string; uploadId: string }>>;
+  /** Another S3 user with its own keys (Ceph RGW only: `radosgw-admin user create`), e.g. for bucket policy tests. */
+  createUser(uid: string): Promise<{ readonly accessKeyId: string; readonly secretAccessKey: string }>;
 }
 
 /** What a server implementation provides: process control only; S3 operations are shared below. */
@@ -61,14 +63,31 @@ export interface S3Backend {
   kill(): Promise<void>;
   /** Stop and remove all data; idempotent. */
   dispose(): Promise<void>;
+  /** Runs `radosgw-admin` with the cluster's config (Ceph only); resolves its stdout. */
+  radosgwAdmin?(args: string[]): Promise<string>;
 }
 
 export const TEST_REGION = 'us-east-1';
 export const DEFAULT_TEST_BUCKET = 'test-bucket';
 
+/**
+ * The SDK's log for the tests' own clients: kept, not printed. The SDK writes some warnings straight to
+ * console without a logger ("An error was encountered in a non-retryable streaming request." when a test
+ * aborts an upload on purpose); the agent's client routes them into its log (agent/src/uploader/command.ts).
+ */
+export const sdkMessages: string[] = [];
+const SDK_LOGGER = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (...args: unknown[]) => void sdkMessages.push(args.map(String).join(' ')),
+  error: (...args: unknown[]) => void sdkMessages.push(args.map(String).join(' ')),
+};
+
 /** An S3Client for an endpoint, with the settings every server here needs. */
 export function makeS3Client(endpoint: string, accessKeyId: string, secretAccessKey: string): S3Client {
   return new S3Client({
+    logger: SDK_LOGGER,
     endpoint,
     region: TEST_REGION,
     forcePathStyle: true,
@@ -152,6 +171,14 @@ class RunningS3Server implements S3Server {
     return keys;
   }
 
+  async createUser(uid: string): Promise<{ readonly accessKeyId: string; readonly secretAccessKey: string }> {
+    if (!this.backend.radosgwAdmin) throw new Error(`createUser: ${this.kind} has a single user; use a Ceph server`);
+    const accessKeyId = `${uid.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}KEY`;
+    const secretAccessKey = `${uid}-secret`;
+    await this.backend.radosgwAdmin(['user', 'create', '--uid', uid, '--display-name', uid, '--access-key', accessKeyId, '--secret-key', secretAccessKey]);
+    return { accessKeyId, secretAccessKey };
+  }
+
   async listMultipartUploads(): Promise<Array<{ key: string; uploadId: string }>> {
     const uploads: Array<{ key: string; uploadId: string }> = [];
     let keyMarker: string | undefined;
@@ -182,16 +209,17 @@ class RunningS3Server implements S3Server {
 /**
  * Starts a server of the given kind with an empty bucket (default 'test-bucket'); registered for disposeAll().
  * `cephStore`: 'memstore' (default, every byte in RAM) or 'bluestore' (a sparse block file: multi-GiB tests);
- * `cephStoreBytes`: its capacity (default 4 GiB; raise it for bluestore tests near that size).
+ * `cephStoreBytes`: its capacity (default 4 GiB; raise it for bluestore tests near that size);
+ * `ceph`: further Ceph options (SSE-KMS keys, short lifecycle days: test/support/ceph.ts).
  */
 export async function startS3Server(
   kind: S3ServerKind,
-  opts: { bucket?: string; cephStore?: CephStore; cephStoreBytes?: number } = {},
+  opts: { bucket?: string; cephStore?: CephStore; cephStoreBytes?: number; ceph?: Pick<CephOptions, 'kmsKeys' | 'lcDebugIntervalSeconds'> } = {},
 ): Promise<S3Server> {
   const bucket = opts.bucket ?? DEFAULT_TEST_BUCKET;
   let backend: S3Backend;
   if (kind === 's3rver') backend = await startS3rver(bucket);
-  else if (kind === 'ceph') backend = await startCeph({ store: opts.cephStore, storeBytes: opts.cephStoreBytes });
+  else if (kind === 'ceph') backend = await startCeph({ store: opts.cephStore, storeBytes: opts.cephStoreBytes, ...opts.ceph });
   else throw new Error(`startS3Server: unknown kind '${String(kind)}', expected 's3rver' or 'ceph'`);
   const server = new RunningS3Server(backend, bucket);
   registerCleanup(() => server.dispose());

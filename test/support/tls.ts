@@ -58,6 +58,23 @@ export function issueServerCert(ca: TestCa, dir: string, dnsNames: readonly stri
   return { certFile, keyFile, certPem, keyPem: readFileSync(keyFile, 'utf8'), fingerprint256: new X509Certificate(certPem).fingerprint256 };
 }
 
+export interface ClientCert {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** A client certificate (extendedKeyUsage clientAuth) with common name `cn`, e.g. the aggregator's `front-proxy-client`. */
+export function issueClientCert(ca: TestCa, dir: string, cn: string, base = 'client'): ClientCert {
+  const keyFile = path.join(dir, `${base}.key`);
+  const csrFile = path.join(dir, `${base}.csr`);
+  const certFile = path.join(dir, `${base}.crt`);
+  const extFile = path.join(dir, `${base}.ext`);
+  writeFileSync(extFile, ['extendedKeyUsage=clientAuth', 'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature'].join('\n'));
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csrFile, '-subj', `/CN=${cn}`]);
+  openssl(['x509', '-req', '-in', csrFile, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', certFile, '-days', '1', '-extfile', extFile]);
+  return { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
+}
+
 export interface TestCertificates {
   readonly dir: string;
   /** PEM of the CA that signed `cert` (what a client trusts). */

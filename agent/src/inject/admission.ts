@@ -1,13 +1,14 @@
 /**
  * One AdmissionReview (admission.k8s.io/v1) in, one answer out: pure, so the HTTPS server only moves bytes.
  *
- * Never blocks: every review of a well-formed request is answered `allowed: true`; an internal error
+ * Never blocks a pod: every review of a well-formed request is answered `allowed: true`; an internal error
  * becomes a warning on an unmutated pod (the MutatingWebhookConfiguration's failurePolicy is Ignore too).
  * Only a body that is not an AdmissionReview at all is an HTTP 400 (the API server then applies the
  * failure policy). Skipped without a patch: other kinds, sub-resources and operations, the pipeline's
  * own namespace, pods not opted in (policy opt-in) or opted out, pods that already have everything.
+ * The one refusal: exec or attach into heapdump-wait-ready (the exec guard, `execIntoWaitReady`).
  */
-import { INJECT_ANNOTATIONS } from '../contract';
+import { INJECT_ANNOTATIONS, WAIT_READY_CONTAINER_NAME } from '../contract';
 import { collectPod, type CollectOptions, type PodLike } from './collect-pod';
 import type { InjectPolicy } from './config';
 import { createPatch } from './json-patch';
@@ -16,7 +17,7 @@ export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
 /** Metric label of a review's outcome. */
 export const REVIEW_RESULTS = [
-  'injected', 'unchanged', 'opted-out', 'not-opted-in', 'own-namespace', 'ignored', 'no-container', 'error', 'bad-request',
+  'injected', 'unchanged', 'opted-out', 'not-opted-in', 'own-namespace', 'ignored', 'no-container', 'error', 'bad-request', 'exec-refused',
 ] as const;
 export type ReviewResult = (typeof REVIEW_RESULTS)[number];
 
@@ -64,6 +65,23 @@ function shortWarnings(warnings: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * The exec guard: `kubectl exec` / `kubectl attach` into `heapdump-wait-ready` (a CONNECT on pods/exec or
+ * pods/attach whose options name that container). While it runs, that container sees every pod's dump folder on
+ * the node and its image has `node`: an exec there would be the pod owner's code with the whole tree, which the
+ * admission policy cannot see (a CONNECT is not a change of the pod). Refused whatever the pod.
+ */
+function execIntoWaitReady(request: Record<string, unknown>, resource: Record<string, unknown>): { refuse: string; namespace?: string; pod?: string } | undefined {
+  if (request.operation !== 'CONNECT' || resource.resource !== 'pods' || (request.subResource !== 'exec' && request.subResource !== 'attach')) return undefined;
+  const options = isObject(request.object) ? request.object : {};
+  if (options.container !== WAIT_READY_CONTAINER_NAME) return undefined;
+  return {
+    refuse: `${request.subResource} into ${WAIT_READY_CONTAINER_NAME} is not allowed: while it runs, it sees every pod's dump folder on the node`,
+    ...(typeof request.namespace === 'string' ? { namespace: request.namespace } : {}),
+    ...(typeof request.name === 'string' ? { pod: request.name } : {}),
+  };
+}
+
 /** Parses and answers one request body. */
 export function reviewAdmission(raw: string, settings: AdmissionSettings): ReviewOutcome {
   let review: unknown;
@@ -78,9 +96,11 @@ export function reviewAdmission(raw: string, settings: AdmissionSettings): Revie
   if (!isObject(request) || typeof request.uid !== 'string' || request.uid === '') return badRequest('AdmissionReview has no request.uid');
   const uid = request.uid;
 
-  const answer = (result: ReviewResult, extra: { patch?: unknown[]; warnings?: string[]; namespace?: string; pod?: string; error?: string } = {}): ReviewOutcome => {
+  const answer = (result: ReviewResult, extra: { patch?: unknown[]; warnings?: string[]; namespace?: string; pod?: string; error?: string; refuse?: string } = {}): ReviewOutcome => {
     const warnings = shortWarnings(extra.warnings ?? []);
-    const response: Record<string, unknown> = { uid, allowed: true };
+    const response: Record<string, unknown> = extra.refuse === undefined
+      ? { uid, allowed: true }
+      : { uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: extra.refuse } };
     if (extra.patch !== undefined) {
       response.patchType = 'JSONPatch';
       response.patch = Buffer.from(JSON.stringify(extra.patch)).toString('base64');
@@ -99,6 +119,8 @@ export function reviewAdmission(raw: string, settings: AdmissionSettings): Revie
 
   const kind = isObject(request.kind) ? request.kind : {};
   const resource = isObject(request.resource) ? request.resource : {};
+  const refused = execIntoWaitReady(request, resource);
+  if (refused !== undefined) return answer('exec-refused', refused);
   const isPodCreate = kind.kind === 'Pod' && (kind.group ?? '') === '' && resource.resource === 'pods'
     && (request.subResource === undefined || request.subResource === '') && request.operation === 'CREATE';
   if (!isPodCreate) return answer('ignored');

@@ -126,7 +126,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Runni
   const server = https.createServer({ cert: current.cert, key: current.key, minVersion: 'TLSv1.2' }, (req, res) => {
     const started = now();
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== INJECT_HTTPS.mutatePods) {
+    if (path !== INJECT_HTTPS.mutatePods && path !== INJECT_HTTPS.validateExec) {
       req.resume();
       return sendJson(res, 404, { error: 'not found' });
     }
@@ -176,6 +176,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Runni
       if (outcome.result === 'error') log.error('pod not collected: internal error', { ...fields, error: outcome.error });
       else if (outcome.result === 'bad-request') log.warn('malformed admission request', { error: (outcome.body as { error: string }).error });
       else if (outcome.result === 'injected') log.info('pod collected', fields);
+      else if (outcome.result === 'exec-refused') log.warn('exec into the wait-ready container refused', fields);
       else log.debug('admission review answered', fields);
     });
   });

@@ -10,6 +10,7 @@ import { ConfigError, type Env, optional, required } from '../config';
 import { ENV } from '../contract';
 import { DEFAULT_KUBE_CREDENTIALS_DIR, SETTINGS, WEBHOOK_FORMATS } from '../settings';
 import type { NotificationEvent } from './report';
+import type { RetrievalHintOptions } from './retrieval-hint';
 
 export { DEFAULT_KUBE_CREDENTIALS_DIR, WEBHOOK_FORMATS };
 
@@ -61,6 +62,8 @@ export interface NotifyConfig {
   readonly maxAttempts: number;
   readonly queueSize: number;
   readonly shutdownGraceMs: number;
+  /** The command (and web page) the Event and the notifications give for getting a dump; absent: the S3 URI only. */
+  readonly retrieval?: RetrievalHintOptions;
 }
 
 function raw(env: Env, name: string): string | undefined {
@@ -108,6 +111,8 @@ export function resolveNotifyConfig(env: Env): NotifyConfig {
   const source: WebhookUrlSource | undefined =
     inline !== undefined ? { kind: 'env', url: inline } : file !== undefined ? { kind: 'file', path: file } : undefined;
   const cluster = optional(env, SETTINGS.notifyClusterName);
+  const cli = required(env, SETTINGS.notifyRetrievalCli);
+  const webUrl = optional(env, SETTINGS.apiWebUrl);
 
   return {
     ...(kubeEvents ? { kubeEvents } : {}),
@@ -117,5 +122,6 @@ export function resolveNotifyConfig(env: Env): NotifyConfig {
     maxAttempts: required(env, SETTINGS.notifyMaxAttempts),
     queueSize: required(env, SETTINGS.notifyQueueSize),
     shutdownGraceMs: required(env, SETTINGS.notifyShutdownGrace),
+    ...(cli !== 'off' ? { retrieval: { cli, ...(webUrl !== undefined ? { webUrl } : {}) } } : {}),
   };
 }

@@ -18,6 +18,7 @@
 import { existsSync } from 'fs';
 import * as path from 'path';
 import type { Registry } from 'prom-client';
+import type { Post } from '../net/http-post';
 import type { Clock } from '../runtime/clock';
 import type { Logger } from '../runtime/logger';
 import type { NotifyConfig } from './config';
@@ -25,7 +26,7 @@ import { type KubeApiLoader, kubeEventAttempt } from './kube-events';
 import { type Channel, createNotificationMetrics, type NotificationMetrics } from './metrics';
 import { DeliveryQueue } from './queue';
 import { type DumpReport, eventOf } from './report';
-import { type Fetch, webhookAttempt } from './webhook';
+import { webhookAttempt } from './webhook';
 
 export interface NotifierDeps {
   readonly logger: Logger;
@@ -33,8 +34,8 @@ export interface NotifierDeps {
   readonly registry: Registry;
   /** Shutdown: starts the grace period. */
   readonly signal: AbortSignal;
-  /** @default globalThis.fetch */
-  readonly fetch?: Fetch;
+  /** The webhook's HTTP client (the uploader's: its CA bundle and proxy). @default createPost() */
+  readonly post?: Post;
   /** @default fs.promises.readFile (the webhook URL file) */
   readonly readFile?: (path: string) => Promise<string>;
   /** @default dynamic import of kube-api.ts (@kubernetes/client-node) */
@@ -97,7 +98,7 @@ export function createNotifier(config: NotifyConfig, nodeName: string, deps: Not
     const w = config.webhook;
     const channel = webhookAttempt({
       source: w.url, format: w.format, ...(config.clusterName !== undefined ? { cluster: config.clusterName } : {}),
-      ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.readFile ? { readFile: deps.readFile } : {}),
+      ...(deps.post ? { post: deps.post } : {}), ...(deps.readFile ? { readFile: deps.readFile } : {}),
     }, () => deps.clock.now());
     const events = new Set(w.events);
     queues.push({

@@ -1,7 +1,12 @@
 /**
  * "A dump was uploaded": the report the uploader hands to the notifier once a dump is verified in
  * S3, and the short texts made from it (pure).
+ *
+ * The report carries names as they are (class names from the dump, the object key from a tenant's file
+ * name): every text made here passes them through escapeText (agent/src/text/escape.ts), so a name with a
+ * newline, an escape sequence or a bidi override is shown as one visible line and cannot fake a paragraph.
  */
+import { escapeText } from '../text/escape';
 
 /** One class of the triage summary: instances and their total shallow size. */
 export interface ClassSize {
@@ -39,7 +44,11 @@ export interface DumpReport {
   readonly topClasses: readonly ClassSize[];
   /** When the object was verified, ms since the epoch (from the uploader's Clock). */
   readonly uploadedAt: number;
+  /** How the team gets it (`oc heapdump get -n <ns> <name>`, the web page), when the heapdumps API is deployed. */
+  readonly retrieval?: RetrievalHint;
 }
+
+import type { RetrievalHint } from './retrieval-hint';
 
 /** Event kinds a webhook can subscribe to. */
 export const NOTIFICATION_EVENTS = ['dump-uploaded', 'incomplete-dump-uploaded'] as const;
@@ -112,7 +121,8 @@ function shorten(s: string, max: number): string {
 
 function classesText(classes: readonly ClassSize[], nameMax?: number): string {
   if (classes.length === 0) return 'Top classes by shallow size: not available (dump not analysed).';
-  const parts = classes.map((c) => `${nameMax ? shorten(c.name, nameMax) : c.name} ${formatBytes(c.shallowBytes)} in ${formatCount(c.instances)} instances`);
+  // Shortened before it is escaped: an escape sequence is never cut in half.
+  const parts = classes.map((c) => `${escapeText(nameMax ? shorten(c.name, nameMax) : c.name)} ${formatBytes(c.shallowBytes)} in ${formatCount(c.instances)} instances`);
   return `Top classes by shallow size: ${parts.join('; ')}.`;
 }
 
@@ -122,11 +132,13 @@ function classesText(classes: readonly ClassSize[], nameMax?: number): string {
  * text must shrink, the summary pointer goes first, then class names are shortened, then the end is cut.
  */
 export function eventNote(report: DumpReport, maxBytes = 1024): string {
-  const head = `${report.complete ? 'Heap dump' : 'Incomplete heap dump (the file ends early; its summary is partial)'} uploaded to ${report.objectUri} (${formatBytes(report.size)}).`;
+  const uploaded = `${report.complete ? 'Heap dump' : 'Incomplete heap dump (the file ends early; its summary is partial)'} uploaded to ${escapeText(report.objectUri, maxBytes)} (${formatBytes(report.size)}).`;
+  // The command comes right after the first sentence: it is what the team acts on (issue 22).
+  const head = report.retrieval !== undefined ? `${uploaded} ${report.retrieval.text}.` : uploaded;
   const top = largestClasses(report.topClasses);
   const summary = preferredSummaryUri(report);
   const candidates = [
-    [head, classesText(top), summary ? `Summary: ${summary}` : ''],
+    [head, classesText(top), summary ? `Summary: ${escapeText(summary, maxBytes)}` : ''],
     [head, classesText(top)],
     [head, classesText(top, 48)],
   ].map((parts) => parts.filter((p) => p !== '').join(' '));

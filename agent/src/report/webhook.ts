@@ -4,11 +4,13 @@
  *
  * The URL's path, query and userinfo are the secret (a Slack webhook URL is a bearer credential),
  * so nothing here logs more than `scheme://host[:port]`, and every error text is scrubbed of the URL
- * and its parts before it can reach a log line (fetch's "Failed to parse URL from <url>" would leak it).
+ * and its parts before it can reach a log line (an HTTP client's "Invalid URL <url>" would leak it).
  */
 import { promises as fsp } from 'fs';
 import type { LogFields } from '../runtime/logger';
 import { parseWebhookUrl, type WebhookFormat, type WebhookUrlSource } from './config';
+import { createPost, type Post } from '../net/http-post';
+import { escapeMrkdwn, escapeText, inertJson } from '../text/escape';
 import type { AttemptOutcome } from './queue';
 import {
   type ClassSize, type DumpReport, eventOf, formatBytes, formatCount, largestClasses, type NotificationEvent, preferredSummaryUri, summaryUris,
@@ -28,12 +30,20 @@ export interface JsonNotification {
   readonly summary: { readonly keys: readonly string[]; readonly uris: readonly string[] };
   readonly topClasses: readonly ClassSize[];
   readonly uploadedAt: string;
+  /** `oc heapdump get -n <ns> <name>` and the web page, when the heapdumps API is deployed. */
+  readonly retrieval?: { readonly name: string; readonly command: string; readonly webUrl?: string };
   readonly text: string;
 }
 
-export function plainText(report: DumpReport, cluster?: string): string {
-  const where = `${cluster ? `${cluster}: ` : ''}${report.namespace}/${report.pod} on ${report.node}`;
-  return `${report.complete ? 'Heap dump' : 'Incomplete heap dump'} from ${where} uploaded to ${report.objectUri} (${formatBytes(report.size)})`;
+/**
+ * The one-line message: every name in it escaped by `esc` (escapeText for plain text; escapeMrkdwn, with the
+ * URI as inline code, for Slack's mrkdwn).
+ */
+export function plainText(report: DumpReport, cluster?: string, esc: (s: string) => string = escapeText, code = (s: string) => s): string {
+  const where = `${cluster ? `${esc(cluster)}: ` : ''}${esc(report.namespace)}/${esc(report.pod)} on ${esc(report.node)}`;
+  const uploaded = `${report.complete ? 'Heap dump' : 'Incomplete heap dump'} from ${where} uploaded to ${code(esc(report.objectUri))} (${formatBytes(report.size)})`;
+  // The hint is made of a namespace (a DNS label), a dump name ([a-z0-9.-]) and the configured URL: nothing to escape.
+  return report.retrieval !== undefined ? `${uploaded}. ${report.retrieval.text}` : uploaded;
 }
 
 export function jsonPayload(report: DumpReport, cluster?: string): JsonNotification {
@@ -48,13 +58,9 @@ export function jsonPayload(report: DumpReport, cluster?: string): JsonNotificat
     summary: { keys: [...report.summaryKeys], uris: summaryUris(report) },
     topClasses: largestClasses(report.topClasses),
     uploadedAt: new Date(report.uploadedAt).toISOString(),
+    ...(report.retrieval !== undefined ? { retrieval: { name: report.retrieval.name, command: report.retrieval.command, ...(report.retrieval.webUrl !== undefined ? { webUrl: report.retrieval.webUrl } : {}) } } : {}),
     text: plainText(report, cluster),
   };
-}
-
-/** Slack mrkdwn: &, < and > are control characters (links, mentions) and must be escaped in data. */
-export function slackEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function clip(s: string, max: number): string {
@@ -65,16 +71,23 @@ function clip(s: string, max: number): string {
 /** Block Kit limits (api.slack.com/reference/block-kit): header 150, section text 3000, field 2000 characters. */
 export const SLACK_LIMITS = { header: 150, sectionText: 3000, field: 2000, fields: 10, blocks: 50, text: 40_000 } as const;
 
-/** A Slack incoming-webhook message: `text` (notifications, fallback) + blocks. */
+/**
+ * A Slack incoming-webhook message: `text` (notifications, fallback) + blocks. Every name is escapeMrkdwn'd:
+ * one line, `&<>` as entities (no `<!channel>`, no links), no backtick (a class name cannot end the table's
+ * code block or the URI's inline code); names from the dump and the key stay inside code, where mrkdwn does
+ * not format or link. The header is plain_text (no mrkdwn at all), escapeText'd.
+ */
 export function slackPayload(report: DumpReport, cluster?: string): { text: string; blocks: unknown[] } {
   const top = largestClasses(report.topClasses);
   const summary = preferredSummaryUri(report);
-  const field = (label: string, value: string) => ({ type: 'mrkdwn', text: clip(`*${label}*\n${slackEscape(value)}`, SLACK_LIMITS.field) });
+  const field = (label: string, value: string) => ({ type: 'mrkdwn', text: clip(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.field) });
+  // Clipped inside the code span, so the closing backtick (or fence) is never cut off.
+  const code = (s: string, max = SLACK_LIMITS.field - 300) => `\`${clip(s, max)}\``;
   const table = top.length === 0
     ? '_Top classes: not available (dump not analysed)._'
-    : '*Top classes by shallow size*\n```\n' + top.map((c) => `${formatBytes(c.shallowBytes).padStart(10)}  ${formatCount(c.instances).padStart(13)}  ${slackEscape(c.name)}`).join('\n') + '\n```';
+    : '*Top classes by shallow size*\n```\n' + top.map((c) => `${formatBytes(c.shallowBytes).padStart(10)}  ${formatCount(c.instances).padStart(13)}  ${clip(escapeMrkdwn(c.name), 900)}`).join('\n') + '\n```';
   const blocks: unknown[] = [
-    { type: 'header', text: { type: 'plain_text', text: clip(`${report.complete ? 'Heap dump' : 'Incomplete heap dump'}: ${report.namespace}/${report.pod}`, SLACK_LIMITS.header), emoji: false } },
+    { type: 'header', text: { type: 'plain_text', text: clip(`${report.complete ? 'Heap dump' : 'Incomplete heap dump'}: ${escapeText(report.namespace)}/${escapeText(report.pod)}`, SLACK_LIMITS.header), emoji: false } },
     {
       type: 'section',
       fields: [
@@ -86,18 +99,20 @@ export function slackPayload(report: DumpReport, cluster?: string): { text: stri
         ...(!report.complete ? [field('Complete', 'no: the file ends early, the summary is partial')] : []),
       ],
     },
-    { type: 'section', text: { type: 'mrkdwn', text: clip(`*Object*\n\`${slackEscape(report.objectUri)}\``, SLACK_LIMITS.sectionText) } },
+    { type: 'section', text: { type: 'mrkdwn', text: clip(`*Object*\n${code(escapeMrkdwn(report.objectUri, 1024))}`, SLACK_LIMITS.sectionText) } },
+    ...(report.retrieval !== undefined ? [{ type: 'section', text: { type: 'mrkdwn', text: clip(`*Get it*\n${code(escapeMrkdwn(report.retrieval.command, 1024))}${report.retrieval.webUrl !== undefined ? `\n${escapeMrkdwn(report.retrieval.webUrl, 1024)}` : ''}`, SLACK_LIMITS.sectionText) } }] : []),
     { type: 'section', text: { type: 'mrkdwn', text: clip(table, SLACK_LIMITS.sectionText) } },
     {
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: clip(`sha256 ${report.sha256}${summary ? ` · summary \`${slackEscape(summary)}\`` : ''} · ${new Date(report.uploadedAt).toISOString()}`, SLACK_LIMITS.field) }],
+      elements: [{ type: 'mrkdwn', text: clip(`sha256 ${report.sha256}${summary ? ` · summary ${code(escapeMrkdwn(summary, 1024))}` : ''} · ${new Date(report.uploadedAt).toISOString()}`, SLACK_LIMITS.field) }],
     },
   ];
-  return { text: clip(slackEscape(plainText(report, cluster)), SLACK_LIMITS.text), blocks };
+  return { text: clip(plainText(report, cluster, (s) => escapeMrkdwn(s, 1024), (s) => code(s, 10_000)), SLACK_LIMITS.text), blocks };
 }
 
+/** The POST body: JSON whose raw names (the generic format's structured fields) are written as inert `\u` escapes. */
 export function webhookBody(format: WebhookFormat, report: DumpReport, cluster?: string): string {
-  return JSON.stringify(format === 'slack' ? slackPayload(report, cluster) : jsonPayload(report, cluster));
+  return inertJson(format === 'slack' ? slackPayload(report, cluster) : jsonPayload(report, cluster));
 }
 
 /** `scheme://host[:port]`: the only part of a webhook URL that may be logged. */
@@ -136,18 +151,15 @@ function safeDecode(s: string): string {
   }
 }
 
-export type Fetch = (input: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal; redirect: 'manual' }) => Promise<{
-  readonly status: number;
-  readonly headers: { get(name: string): string | null };
-  text(): Promise<string>;
-}>;
-
 export interface WebhookChannelOptions {
   readonly source: WebhookUrlSource;
   readonly format: WebhookFormat;
   readonly cluster?: string;
-  /** @default globalThis.fetch */
-  readonly fetch?: Fetch;
+  /**
+   * The HTTP client. @default createPost() (node:https, Node's roots, no proxy); the uploader passes one with
+   * its CA bundle and proxy. Never Node's fetch: it needs WebAssembly, which --jitless removes (net/http-post.ts).
+   */
+  readonly post?: Post;
   /** @default fs.promises.readFile */
   readonly readFile?: (path: string) => Promise<string>;
 }
@@ -183,7 +195,7 @@ export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): 
   /** `scheme://host` of the URL last used, for log lines. */
   target: () => LogFields;
 } {
-  const doFetch: Fetch = opts.fetch ?? ((input, init) => fetch(input, init));
+  const doPost: Post = opts.post ?? createPost();
   const readFile = opts.readFile ?? ((p: string) => fsp.readFile(p, 'utf8'));
   let last: { url?: URL; raw?: string } = opts.source.kind === 'env' ? { url: parseWebhookUrl(opts.source.url), raw: opts.source.url } : {};
   const redact = (text: string) => redactUrl(text, last.url, last.raw);
@@ -195,7 +207,7 @@ export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): 
       last = { url: resolved.url ?? last.url, raw: resolved.raw ?? last.raw };
       if (!resolved.url) return { ok: false, retryable: opts.source.kind === 'file', cause: 'webhook URL', message: resolved.problem ?? 'no URL' };
       const target = safeOrigin(resolved.url);
-      // fetch refuses URLs with credentials (and would print the URL saying so): send them as Basic auth.
+      // Credentials in the URL go as Basic auth, never in the request line (nor in an error that prints the URL).
       const endpoint = new URL(resolved.url.href);
       const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'heapdump-pipeline-uploader' };
       if (endpoint.username || endpoint.password) {
@@ -205,18 +217,12 @@ export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): 
       }
       let res;
       try {
-        res = await doFetch(endpoint.href, {
-          method: 'POST',
-          headers,
-          body: webhookBody(opts.format, report, opts.cluster),
-          signal,
-          // A redirect would send the message (and the URL's secret path in Referer-like logs) elsewhere.
-          redirect: 'manual',
-        });
+        // Redirects are not followed (a redirect would send the message, and the URL's secret path, elsewhere).
+        res = await doPost(endpoint.href, { method: 'POST', headers, body: webhookBody(opts.format, report, opts.cluster), signal });
       } catch (error) {
-        // fetch wraps the real reason (ECONNREFUSED, ...) in `cause`
-        const e = error as { cause?: { code?: unknown; message?: unknown }; name?: string; message?: string };
-        const code = typeof e.cause?.code === 'string' ? e.cause.code : e.name ?? 'Error';
+        // PostError carries the system error's code (ECONNREFUSED, ...); a fetch-like client wraps it in `cause`
+        const e = error as { cause?: { code?: unknown; message?: unknown }; code?: unknown; name?: string; message?: string };
+        const code = typeof e.cause?.code === 'string' ? e.cause.code : typeof e.code === 'string' ? e.code : e.name ?? 'Error';
         const detail = typeof e.cause?.message === 'string' ? e.cause.message : e.message ?? String(error);
         return { ok: false, retryable: true, cause: code, message: redact(`POST to ${target} failed: ${detail}`) };
       }

@@ -26,6 +26,17 @@ export class Invalid extends Error {
   }
 }
 
+/**
+ * A key a structured value does not have. The constructs show it as "Unknown key <path>: did you mean
+ * ...?" with the value left out (lib/validation.ts); `known` are the keys there are.
+ */
+export class UnknownKeyInvalid extends Invalid {
+  public constructor(public readonly known: readonly string[], path: string, part: unknown) {
+    super(`no such setting; known: ${known.join(', ')}`, path, part);
+    this.name = 'UnknownKeyInvalid';
+  }
+}
+
 export type JsonSchema = { readonly [keyword: string]: unknown };
 
 /** How the agent's environment writes a value of this kind. */
@@ -153,7 +164,7 @@ export function seconds(o: SecondsOptions): Kind<number, number> {
       },
       render: (ms) => String(ms / 1000),
       samples: {
-        valid: [fmt(Math.max(o.min, 1)), ...(o.max === undefined || o.max >= 1.5 ? ['1.5'] : [])],
+        valid: [fmt(Math.max(o.min, 1)), ...((o.max === undefined || o.max >= 1.5) && o.min <= 1.5 ? ['1.5'] : [])],
         invalid: ['10s', '-1', '1m', ...(tooBig !== undefined ? [fmt(tooBig)] : []), ...(o.min > 0 ? ['0'] : [])],
       },
     },
@@ -269,34 +280,52 @@ export function oneOf<const V extends string>(values: readonly V[], typeName?: s
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 const SIZE = /^(\d+)(Ki|Mi|Gi|Ti)?$/;
 
-/** A number of bytes: a whole number, or a string with a Ki/Mi/Gi/Ti suffix (`10Gi`). Canonical: bytes. */
-export function byteSize(o: { zero?: string } = {}): Kind<number, number | string> {
+/** Renders a byte count with the largest exact Ki/Mi/Gi/Ti unit (`2097152` -> `2Mi`). */
+function sizeText(n: number): string {
+  for (const unit of ['Ti', 'Gi', 'Mi', 'Ki']) if (n >= SIZE_UNITS[unit] && n % SIZE_UNITS[unit] === 0) return `${n / SIZE_UNITS[unit]}${unit}`;
+  return String(n);
+}
+
+/**
+ * A number of bytes: a whole number, or a string with a Ki/Mi/Gi/Ti suffix (`10Gi`). Canonical: bytes.
+ * `min`/`max` bound it (inclusive).
+ */
+export function byteSize(o: { zero?: string; min?: number; max?: number } = {}): Kind<number, number | string> {
   const zero = o.zero ? ` (0 = ${o.zero})` : '';
+  const range = o.min === undefined && o.max === undefined ? '' : ` between ${sizeText(o.min ?? 0)} and ${o.max === undefined ? 'any size' : sizeText(o.max)}`;
+  const inRange = (n: number): number => {
+    if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) throw new Invalid();
+    return n;
+  };
   const parseString = (s: string): number => {
     const m = SIZE.exec(s);
     if (!m) throw new Invalid();
     const n = Number(m[1]) * SIZE_UNITS[m[2] ?? ''];
     if (!Number.isSafeInteger(n)) throw new Invalid();
-    return n;
+    return inRange(n);
   };
   return {
     name: 'bytes',
-    expected: `a whole number of bytes, or a size with a Ki/Mi/Gi/Ti suffix such as "10Gi"${zero}`,
+    expected: `a whole number of bytes, or a size with a Ki/Mi/Gi/Ti suffix such as "10Gi"${range}${zero}`,
     fromProp: (v) => {
-      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return inRange(v);
       if (typeof v === 'string') return parseString(v);
       throw new Invalid();
     },
     toProp: (n) => n,
     env: {
-      expected: `a byte count with optional Ki/Mi/Gi/Ti suffix${zero}`,
+      expected: `a byte count with optional Ki/Mi/Gi/Ti suffix${range}${zero}`,
       parse: parseString,
       render: (n) => String(n),
-      samples: { valid: ['0', '1024', '10Gi'], invalid: ['10GB', '1.5Gi', '-1', '10 Gi'] },
+      samples: o.min === undefined && o.max === undefined
+        ? { valid: ['0', '1024', '10Gi'], invalid: ['10GB', '1.5Gi', '-1', '10 Gi'] }
+        : { valid: [sizeText(o.min ?? 0), ...(o.max !== undefined ? [sizeText(o.max)] : [])], invalid: ['10GB', '-1', ...(o.max !== undefined ? [String(o.max + 1)] : [])] },
     },
-    schema: { oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: SIZE.source }] },
+    schema: { oneOf: [{ type: 'integer', minimum: o.min ?? 0, ...(o.max !== undefined ? { maximum: o.max } : {}) }, { type: 'string', pattern: SIZE.source }] },
     tsType: 'number | string',
-    samples: { valid: [0, 1073741824, '10Gi', '512Mi'], invalid: ['10GB', -1, 1.5, '1.5Gi', true] },
+    samples: o.min === undefined && o.max === undefined
+      ? { valid: [0, 1073741824, '10Gi', '512Mi'], invalid: ['10GB', -1, 1.5, '1.5Gi', true] }
+      : { valid: [o.min ?? 0, ...(o.max !== undefined ? [sizeText(o.max)] : [])], invalid: ['10GB', -1, 1.5, true, ...(o.max !== undefined ? [o.max + 1] : [])] },
   };
 }
 
@@ -415,20 +444,32 @@ export function region(): Kind<string> {
 const IMAGE_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const IMAGE_DOMAIN = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?';
 const IMAGE_RE = new RegExp(
-  `^(?:${IMAGE_DOMAIN}/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+  `^(?:${IMAGE_DOMAIN}/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}))?$`,
 );
 
-/** A container image reference: lowercase repository, optional `:tag` and `@sha256:...` digest. */
+/** What follows `@` in a reference the constructs accept: the digests registries compute. */
+const DIGEST_RE = /^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
+const DIGEST_EXPECTED = 'a digest after "@": sha256: and 64 lowercase hex digits (or sha512: and 128), '
+  + 'e.g. registry.example.com/team/heapdump-agent:0.1.0@sha256:<64 hex digits>';
+
+/**
+ * A container image reference: lowercase repository, optional `:tag`, optional `@sha256:...` digest (a
+ * release pins the agent by digest: `repo@sha256:...` or `repo:tag@sha256:...`). A malformed digest gets
+ * its own message: "a reference" would not say what is wrong with it.
+ */
 export function image(): Kind<string> {
   return stringKind({
     name: 'image',
     expected: 'a container image reference such as registry.example.com/team/heapdump-agent:0.1.0 (lowercase repository, optional :tag and @sha256: digest)',
-    check: matching(IMAGE_RE, (s) => s.length <= 4096),
+    check: (s) => {
+      const at = s.indexOf('@');
+      if (at > 0 && s.length <= 4096 && IMAGE_RE.test(s.slice(0, at)) && !DIGEST_RE.test(s.slice(at + 1))) throw new Invalid(DIGEST_EXPECTED);
+      return matching(IMAGE_RE, (v) => v.length <= 4096)(s);
+    },
     schema: { pattern: IMAGE_RE.source },
     valid: ['registry.example.com/team/heapdump-agent:0.1.0', 'image-registry.openshift-image-registry.svc:5000/ns/agent:1',
-      `quay.io/a/b@sha256:${'ab'.repeat(32)}`, 'eclipse-temurin:21.0.5_11-jdk'],
-    invalid: ['', 'my app:1', 'Registry.example.com/Agent:1', 'a/b:', 'a:b:c'],
-    env: false,
+      `quay.io/a/b@sha256:${'ab'.repeat(32)}`, `registry.example.com/team/heapdump-agent:0.2.0@sha256:${'0f'.repeat(32)}`, 'eclipse-temurin:21.0.5_11-jdk'],
+    invalid: ['', 'my app:1', 'Registry.example.com/Agent:1', 'a/b:', 'a:b:c', `a/b@sha256:${'ab'.repeat(16)}`, `a/b:1@sha256:${'AB'.repeat(32)}`, 'a/b@latest'],
   });
 }
 
@@ -599,6 +640,18 @@ export function globList(): Kind<readonly string[]> {
 // Kubernetes qualified name (annotation keys): [DNS subdomain '/'] name.
 export const QUALIFIED_NAME_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
+/** One annotation (or label) key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
+export function annotationKey(): Kind<string> {
+  return stringKind({
+    name: 'annotation key',
+    expected: 'a qualified annotation key such as example.com/inject (optional DNS-subdomain prefix, a name of at most 63 characters)',
+    check: matching(QUALIFIED_NAME_RE, (s) => s.length <= 317),
+    schema: { pattern: QUALIFIED_NAME_RE.source },
+    valid: ['heapdump-pipeline.io/inject', 'example.com/containers', 'inject'],
+    invalid: ['', 'not a key', 'Example.com/x', '/x', 'a/b/c'],
+  });
+}
+
 /** Kubernetes annotations: qualified-name keys, string values. */
 export function annotations(): Kind<Readonly<Record<string, string>>> {
   const expected = 'an object of annotations: keys such as example.com/name, string values';
@@ -635,7 +688,7 @@ export function resources(): Kind<ContainerResourcesValue> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid(`an object with ${keys.join(' and ')}`, path || undefined, v);
     const unknown = Object.keys(v).find((k) => !keys.includes(k));
     if (unknown !== undefined) {
-      throw new Invalid(`no such setting; known: ${keys.join(', ')}`, path ? `${path}.${unknown}` : unknown, (v as Record<string, unknown>)[unknown]);
+      throw new UnknownKeyInvalid(keys, path ? `${path}.${unknown}` : unknown, (v as Record<string, unknown>)[unknown]);
     }
     return v as Record<string, unknown>;
   };
@@ -738,6 +791,23 @@ export function url(protocols: readonly ('http:' | 'https:')[]): Kind<string> {
   });
 }
 
+/**
+ * A KMS key for SSE-KMS as S3 takes it in x-amz-server-side-encryption-aws-kms-key-id: a key id, a key ARN, an
+ * alias (`alias/name`) or an alias ARN on AWS; a key name on S3-compatible servers (Ceph RGW: the KMS backend's key
+ * name). No spaces or control characters (it is a header value).
+ */
+export function kmsKeyId(): Kind<string> {
+  const re = /^[A-Za-z0-9:/_+=.@-]{1,2048}$/;
+  return stringKind({
+    name: 'KMS key id',
+    expected: 'a KMS key id, key ARN or alias (letters, digits and : / _ + = . @ -, at most 2048 characters)',
+    check: matching(re),
+    schema: { pattern: re.source },
+    valid: ['arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', 'alias/heap-dumps', 'testkey-1'],
+    invalid: ['my key', 'a\nb', ''],
+  });
+}
+
 /** A short one-line text: 1 to `max` characters, no control characters (e.g. a cluster name shown in messages). */
 export function shortText(max: number): Kind<string> {
   const re = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${max}}$`);
@@ -805,7 +875,7 @@ export function collectedNamespaces(): Kind<readonly CollectedNamespaceValue[], 
         else if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
           const o = item as Record<string, unknown>;
           const extra = Object.keys(o).find((k) => k !== 'name' && k !== 'serviceAccounts');
-          if (extra !== undefined) throw new Invalid('no such setting; known: name, serviceAccounts', `[${i}].${extra}`, o[extra]);
+          if (extra !== undefined) throw new UnknownKeyInvalid(['name', 'serviceAccounts'], `[${i}].${extra}`, o[extra]);
           const n = name(o.name, `[${i}].name`);
           if (o.serviceAccounts === undefined) out = { name: n };
           else {

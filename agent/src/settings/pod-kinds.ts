@@ -9,7 +9,7 @@
  * synth agree. The rules are the API server's for these fields (a value the API server would refuse is
  * refused at synth). Pure: no I/O, nothing but Invalid thrown.
  */
-import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE, Invalid, type JsonSchema, type Kind, QUALIFIED_NAME_RE, QUANTITY_RE } from './kinds';
+import { DNS_LABEL_RE, DNS_SUBDOMAIN_RE, Invalid, type JsonSchema, type Kind, QUALIFIED_NAME_RE, QUANTITY_RE, UnknownKeyInvalid } from './kinds';
 
 // ---------------------------------------------------------------------------------------------
 // shapes: one description -> check + JSON Schema
@@ -116,7 +116,7 @@ function obj<T>(expected: string, props: Readonly<Record<string, Shape>>, o: { r
     check: (v, at) => {
       if (!isObject(v)) fail(expected, at, v);
       const unknown = Object.keys(v).find((k) => !keys.includes(k));
-      if (unknown !== undefined) fail(`no such setting; known: ${keys.join(', ')}`, join(at, unknown), v[unknown]);
+      if (unknown !== undefined) throw new UnknownKeyInvalid(keys, join(at, unknown), v[unknown]);
       for (const k of o.required ?? []) if (v[k] === undefined) fail(`${props[k].expected}; it is required`, join(at, k), undefined);
       const out: Record<string, unknown> = {};
       for (const k of keys) if (v[k] !== undefined) out[k] = props[k].check(v[k], join(at, k));

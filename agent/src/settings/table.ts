@@ -24,16 +24,22 @@ import { NOTIFICATION_EVENTS } from '../report/report';
 import { LOG_LEVELS } from '../runtime/logger';
 import {
   absolutePath, annotations, boolean, bucket, byteSize, collectedNamespaces, dnsLabel, dnsSubdomain, fileName, globList, heapSize, host,
-  httpUrl, image, integer, labels, oneOf, oneOfList, prefix, quantity, region, resources, roleArn, secretKey, seconds,
+  httpUrl, image, integer, kmsKeyId, labels, oneOf, oneOfList, prefix, quantity, region, resources, roleArn, secretKey, seconds,
   shortText, text, url, urlPath,
 } from './kinds';
 import { affinity, envVars, namePrefix, noProxyList, proxyUrl, secretNames, tolerations } from './pod-kinds';
+import { IMAGE_PULL_POLICIES, INJECT_POLICIES, INJECT_SETTINGS } from './inject-table';
 import { type Group, setting } from './setting';
 
+export { IMAGE_PULL_POLICIES, INJECT_POLICIES } from './inject-table';
+
 const ALL = [COMMANDS.mountGuard, COMMANDS.waitReady, COMMANDS.uploader] as const;
+/** Read by every command (agent/src/config.ts `common`), whichever commands there are. */
+const EVERY_COMMAND = Object.values(COMMANDS);
+/** How the agent writes its log lines (agent/src/runtime/logger.ts). */
+export const LOG_FORMATS = ['auto', 'json', 'text'] as const;
 
 export const PLATFORMS = ['openshift', 'kubernetes'] as const;
-export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 export const DUMP_ACCESS_MODES = ['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod'] as const;
 /**
  * Storage classes an upload may request: the S3 API's classes for PutObject (all members of the SDK's
@@ -48,12 +54,16 @@ export const CHECKSUM_MODES = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] as const;
 export const CREDENTIAL_SOURCES = ['secret', 'workload-identity'] as const;
 export const AFTER_UPLOAD_ACTIONS = ['archive', 'delete', 'keep'] as const;
 export const PAYLOAD_CHECKSUMS = ['auto', 'md5', 'sha256'] as const;
+/** Server-side encryption the uploader requests for every object and checks on the verifying HEAD (agent/src/uploader/encryption.ts). */
+export const ENCRYPTION_MODES = ['none', 'SSE-S3', 'SSE-KMS'] as const;
 /** Message formats of the notification webhook (agent/src/report/webhook.ts). */
 export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
 /** Where the kubelet mounts a ServiceAccount token, its CA bundle and the namespace (and where the agent looks). */
 export const DEFAULT_KUBE_CREDENTIALS_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** The `inject` webhook's policies (agent/src/inject/config.ts): only annotated pods, or every pod unless annotated "false". */
-export const INJECT_POLICIES = ['opt-in', 'opt-out'] as const;
+/** The command the Event and the notifications name for getting a dump (agent/src/report/retrieval-hint.ts); `off` without the API. */
+export const RETRIEVAL_HINTS = ['off', 'oc', 'kubectl'] as const;
+/** How the `api` command serves its web page (agent/src/api/web). */
+export const WEB_MODES = ['off', 'oauth-proxy', 'token-login'] as const;
 /** Where the uploader's extra trusted CAs for the S3 endpoint come from (lib/uploader.ts). */
 export const CA_BUNDLE_SOURCES = ['openshift-trusted', 'configmap'] as const;
 /** The key OpenShift's Cluster Network Operator writes the trusted CA bundle into (and the default key). */
@@ -102,6 +112,14 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     doc: 'Where the uploader\'s S3 credentials come from.',
     defaultText: 'static keys from the Secret `s3-credentials`',
   },
+  'uploader.encryption': {
+    typeName: 'S3EncryptionSettings',
+    doc: 'Server-side encryption of every object the uploader writes (the dump and its summaries): requested on every PUT and '
+      + 'CreateMultipartUpload and checked on the HEAD that verifies the dump. A dump the server stored without it (or with '
+      + 'another KMS key) is not verified: it stays on the node and is uploaded again over that object. '
+      + 'Synth warns while this is not set (`{"mode": "none"}` says so on purpose). Details: docs/access-control.md.',
+    defaultText: '`none`: objects are stored as the bucket\'s default encryption decides, unchecked',
+  },
   'uploader.notifications': {
     typeName: 'UploaderNotifications',
     doc: 'Telling the owning team about each uploaded dump: a Kubernetes Event on the pod that wrote it, and an optional webhook.',
@@ -115,8 +133,8 @@ export const GROUPS: Readonly<Record<string, Group>> = {
   },
   'uploader.caBundle': {
     typeName: 'S3CaBundleSettings',
-    doc: 'Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA), '
-      + 'appended to Node\'s built-in public roots. `openshift-trusted`: the cluster\'s trusted CA bundle (the proxy\'s `trustedCA` '
+    doc: 'Extra certificate authorities the uploader trusts for the S3 endpoint (an on-premises S3 behind a private CA) and for '
+      + 'the notification webhook, appended to Node\'s built-in public roots. `openshift-trusted`: the cluster\'s trusted CA bundle (the proxy\'s `trustedCA` '
       + 'and the system roots), which the Cluster Network Operator injects into a ConfigMap the pipeline emits with the label '
       + '`config.openshift.io/inject-trusted-cabundle: "true"`. `configmap`: a ConfigMap you create in the pipeline namespace '
       + '(`oc create configmap s3-ca --from-file=ca-bundle.crt=ca.pem`). Mounted read-only into the uploader; the agent reads it at '
@@ -127,7 +145,8 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     typeName: 'S3ProxySettings',
     doc: 'An HTTP proxy between the uploader and the S3 endpoint (the JSON config\'s `uploader.proxy` object, named as OpenShift\'s '
       + 'cluster-wide Proxy names them). The agent tunnels its S3 connections through it with CONNECT (the AWS SDK ignores these '
-      + 'variables by itself); Kubernetes Events and the notification webhook connect directly.',
+      + 'variables by itself), and so does the notification webhook (a Slack webhook is outside the cluster; NO_PROXY applies); '
+      + 'Kubernetes Events connect directly.',
     defaultText: 'direct connections',
   },
   'uploader.credentials.secretValues': {
@@ -157,6 +176,24 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     typeName: 'InjectorSettings',
     doc: 'The `inject` admission webhook that collects annotated pods of the collected namespaces (the JSON config\'s `injector` object).',
     defaultText: 'on: 2 replicas, 5 s timeout',
+  },
+  api: {
+    typeName: 'HeapDumpApiSettings',
+    doc: 'The heapdumps API (the JSON config\'s `api` object): the Deployment `heapdump-api` serving `oc get heapdumps`, the '
+      + '`kubectl-heapdump` plugin\'s downloads and the web page, as an aggregated API (`APIService v1alpha1.heapdump-pipeline.io`). '
+      + 'Who may see a namespace\'s dumps is Kubernetes RBAC on the resource `heapdumps` (docs/access-control.md).',
+    defaultText: 'on (off with a `namePrefix`: the API group is cluster-wide), 2 replicas, the web page on',
+  },
+  'api.credentials': {
+    typeName: 'HeapDumpApiCredentials',
+    doc: 'The API server\'s own S3 credential, for reading dumps (the read-only policy: docs/access-control.md).',
+    defaultText: 'static keys from the Secret `heapdump-api-s3-credentials`',
+  },
+  'api.web': {
+    typeName: 'HeapDumpWebSettings',
+    doc: 'The web page of the API server: each namespace\'s dumps, their summary and leak suspects, a download button. On OpenShift '
+      + 'behind an `oauth-proxy` sidecar and a Route (reencrypt); on Kubernetes a token login on the Service\'s `web` port.',
+    defaultText: 'on; no public URL known (the Event then names only the command)',
   },
   monitoring: {
     typeName: 'MonitoringSettings',
@@ -331,7 +368,7 @@ export const SETTINGS = {
     kind: bucket(),
     required: true,
     propDefault: 'heap-dumps',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Target bucket.',
   }),
@@ -341,7 +378,7 @@ export const SETTINGS = {
     kind: prefix(),
     default: '',
     propDefault: 'memory-leak-demo/',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file stem>.<the dump file\'s modification time, UTC><extension>`.',
   }),
@@ -386,7 +423,7 @@ export const SETTINGS = {
     prop: 'uploader.endpoint',
     kind: httpUrl(),
     defaultText: 'AWS S3 for the region',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Endpoint of an S3-compatible server (MinIO, Ceph RGW, ...). With `credentials.source: secret`, an '
       + '`S3_ENDPOINT_URL` key in the Secret overrides the ConfigMap\'s value.',
@@ -397,7 +434,7 @@ export const SETTINGS = {
     kind: boolean(),
     defaultText: 'true when S3_ENDPOINT_URL is set, else false',
     propDefaultText: 'true when `endpoint` is set, else false',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'Path-style addressing: most S3-compatible servers have no virtual-host DNS.',
   }),
   awsDefaultRegion: setting({
@@ -406,7 +443,7 @@ export const SETTINGS = {
     kind: region(),
     defaultText: 'unset: AWS_REGION applies',
     propDefault: 'us-east-1',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Region; wins over AWS_REGION. With `credentials.source: secret`, an `AWS_DEFAULT_REGION` key in the Secret overrides the ConfigMap\'s value.',
   }),
@@ -423,7 +460,7 @@ export const SETTINGS = {
     prop: 'uploader.checksumMode',
     kind: oneOf(CHECKSUM_MODES, 'ChecksumMode'),
     default: 'WHEN_REQUIRED',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'The SDK\'s request/response checksum mode. WHEN_SUPPORTED sends aws-chunked CRCs that several S3-compatible servers reject.',
   }),
   uploadPartSizeMb: setting({
@@ -502,14 +539,63 @@ export const SETTINGS = {
     doc: 'While all local dumps of a node (pending and archived) exceed this, remove the oldest archived ones, each '
       + 'checked in S3 once more first (never one not yet in S3).',
   }),
+  s3RetentionDays: setting({
+    env: 'S3_RETENTION_DAYS',
+    prop: 'uploader.retentionDays',
+    kind: integer({ min: 0, max: 36_500, unit: 'days', zero: 'no expiry, no check' }),
+    default: 30,
+    readBy: [COMMANDS.uploader],
+    doc: 'How long dumps (and their summary and leak report objects) stay in S3. The bucket\'s lifecycle rule does the '
+      + 'expiring (`npm run bucket-lifecycle -- --print` or `--apply` writes it for `prefix`); the uploader checks at start and '
+      + 'every 10 minutes that a rule covering its keys expires them within this many days, and logs a warning and sets '
+      + '`heapdump_uploader_bucket_lifecycle_ok` to 0 when none does.',
+  }),
+  s3ObjectTags: setting({
+    env: 'S3_OBJECT_TAGS',
+    prop: 'uploader.objectTags',
+    kind: boolean(),
+    default: true,
+    readBy: [COMMANDS.uploader],
+    doc: 'Tag every object with its pod\'s namespace and name (`heapdump-pipeline.io/namespace`, `heapdump-pipeline.io/pod`), '
+      + 'so bucket policies and lifecycle rules can target a team; needs s3:PutObjectTagging (and s3:GetObjectTagging, to '
+      + 'check a multipart upload\'s tags). `false` for a server that refuses x-amz-tagging.',
+  }),
+  s3Encryption: setting({
+    env: 'S3_SERVER_SIDE_ENCRYPTION',
+    prop: 'uploader.encryption.mode',
+    kind: oneOf(ENCRYPTION_MODES, 'S3EncryptionMode'),
+    default: 'none',
+    readBy: [COMMANDS.uploader],
+    doc: '`SSE-S3`: x-amz-server-side-encryption: AES256 (keys managed by the S3 service; AWS S3, Ceph RGW 18 and later). '
+      + '`SSE-KMS`: aws:kms with `kmsKeyId` (AWS KMS; Ceph RGW with a KMS backend). `none`: no header, no check.',
+  }),
+  s3KmsKeyId: setting({
+    env: 'S3_SSE_KMS_KEY_ID',
+    prop: 'uploader.encryption.kmsKeyId',
+    kind: kmsKeyId(),
+    defaultText: 'unset: the S3 service\'s default KMS key (AWS: `aws/s3`; Ceph RGW requires a key)',
+    readBy: [COMMANDS.uploader],
+    doc: '`SSE-KMS` only: the key, sent as x-amz-server-side-encryption-aws-kms-key-id; the HEAD must name the same key (a key '
+      + 'id matches its key ARN; with an alias only the mode is checked, since S3 answers with the key\'s ARN).',
+  }),
   logLevel: setting({
     env: 'LOG_LEVEL',
     prop: 'uploader.logLevel',
     kind: oneOf(LOG_LEVELS, 'AgentLogLevel'),
     default: 'info',
-    readBy: ALL,
-    doc: 'JSON log level (one event per line on stdout). The prop sets the uploader, its wait-ready and the app\'s '
+    readBy: EVERY_COMMAND,
+    doc: 'Lowest level logged (debug, info, warn, error). The prop sets the uploader, its wait-ready and the app\'s '
       + 'wait-ready; the mount guard always logs at info.',
+  }),
+  logFormat: setting({
+    env: 'LOG_FORMAT',
+    kind: oneOf(LOG_FORMATS),
+    default: 'auto',
+    readBy: EVERY_COMMAND,
+    doc: 'Log lines as JSON on stdout (`json`), as text for people on stderr (`text`), or `text` only when stderr is a '
+      + 'terminal (`auto`). `json`: one event per line, for log collectors (what pods get: their stderr is no terminal). '
+      + '`text`: time, level, component, message, key=value fields, escaped.',
+    setBy: 'not set (`auto`: `json` in a pod)',
   }),
   uploaderResources: setting({
     prop: 'uploader.resources',
@@ -619,7 +705,7 @@ export const SETTINGS = {
     prop: 'uploader.proxy.httpsProxy',
     kind: proxyUrl(),
     defaultText: 'unset: direct connections',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'Proxy for an https:// S3 endpoint (AWS S3 by default). The TLS session to S3 runs through the tunnel, so the endpoint\'s '
       + 'certificate is verified as without a proxy. Credentials (`http://user:password@host:port`) only in the agent\'s '
       + 'environment: with `uploader.extraEnv` from a Secret, not here.',
@@ -629,7 +715,7 @@ export const SETTINGS = {
     prop: 'uploader.proxy.httpProxy',
     kind: proxyUrl(),
     defaultText: 'unset: direct connections',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'Proxy for an http:// S3 endpoint, also tunnelled with CONNECT (the proxy must allow CONNECT to the endpoint\'s port).',
   }),
   noProxy: setting({
@@ -638,7 +724,7 @@ export const SETTINGS = {
     kind: noProxyList(),
     default: [],
     propDefault: ['localhost', '127.0.0.1', '.svc', '.cluster.local'],
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'Hosts the uploader reaches directly, as Go and OpenShift read NO_PROXY: `*`, a domain with its subdomains '
       + '(`example.com`), subdomains only (`.example.com`), an IP address or a CIDR range, each with an optional port. The '
       + 'constructs\' default keeps in-cluster S3 (a Service) direct; on OpenShift `oc get proxy cluster -o '
@@ -891,6 +977,126 @@ export const SETTINGS = {
     doc: 'Extra environment of the injector container; the same refusals as `volumeManager.extraEnv`.',
   }),
 
+
+  // -------------------------------------------------------------------------------------------
+  // api (the heapdumps API server: agent/src/api)
+  apiEnabled: setting({
+    prop: 'api.enabled',
+    kind: boolean(),
+    defaultText: 'true, or false when `namePrefix` is set (the APIService `v1alpha1.heapdump-pipeline.io` exists once per cluster)',
+    doc: 'Emit the heapdumps API: the Deployment, Service and APIService, its RBAC (the ClusterRoles aggregated to `admin` and `edit`, '
+      + 'the opt-in view role, the server\'s `system:auth-delegator` binding) and the web page. Teams then get their dumps with '
+      + '`oc get heapdumps` and `oc heapdump get` (docs/getting-your-dump.md).',
+  }),
+  apiReplicas: setting({
+    prop: 'api.replicas',
+    kind: integer({ min: 1, max: 10 }),
+    default: 2,
+    doc: 'Replicas of the API server (a PodDisruptionBudget keeps one available). Each keeps its own index of the bucket.',
+  }),
+  apiResources: setting({
+    prop: 'api.resources',
+    kind: resources(),
+    default: { requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '1', memory: '160Mi' } },
+    doc: 'Resources of the API server container. A download streams (its RSS stayed at most 96 MiB while sending 1 GiB, '
+      + 'docs/performance.md); the index of 10,000 dumps takes a few MiB.',
+  }),
+  apiAggregateToEdit: setting({
+    prop: 'api.aggregateToEdit',
+    kind: boolean(),
+    default: true,
+    doc: 'Give the `admin` and `edit` roles access to their namespace\'s dumps (the ClusterRole `heapdump-pipeline-heapdumps-edit` '
+      + 'carries the labels `rbac.authorization.k8s.io/aggregate-to-admin` and `aggregate-to-edit`). `false`: nobody has access until you '
+      + 'bind that role (or the view role) yourself, per namespace or per group.',
+  }),
+  apiAggregateToView: setting({
+    prop: 'api.aggregateToView',
+    kind: boolean(),
+    default: false,
+    doc: 'Also give the `view` role read access to dumps (the ClusterRole `heapdump-pipeline-heapdumps-view` gets the label '
+      + '`rbac.authorization.k8s.io/aggregate-to-view`). Off by default: a heap dump holds every secret its JVM had, and `view` '
+      + 'is meant to exclude Secrets. Without it the role exists and can be bound per namespace.',
+  }),
+  apiDecisionCache: setting({
+    env: 'API_DECISION_CACHE',
+    prop: 'api.decisionCacheSeconds',
+    kind: seconds({ min: 0, max: 10, zero: 'no cache' }),
+    default: 3,
+    readBy: [COMMANDS.api],
+    doc: 'How long an authorization decision (SubjectAccessReview, allowed or denied) and a token\'s identity (TokenReview) are '
+      + 'reused: a revoked permission is effective on the first request after this time.',
+  }),
+  apiIndexInterval: setting({
+    env: 'API_INDEX_INTERVAL',
+    prop: 'api.indexIntervalSeconds',
+    kind: seconds({ min: 1, max: 3600 }),
+    default: 30,
+    readBy: [COMMANDS.api],
+    doc: 'Time between two listings of the bucket (the index lists and tables are answered from). A request for a name the index '
+      + 'does not know lists the bucket again (at most every 2 s), so a dump is reachable as soon as it is uploaded.',
+  }),
+  apiCredentialsSource: setting({
+    prop: 'api.credentials.source',
+    kind: oneOf(CREDENTIAL_SOURCES, 'CredentialSource'),
+    default: 'secret',
+    doc: '`secret`: static keys from a Secret you create (a read-only credential: docs/access-control.md). `workload-identity`: the '
+      + 'SDK\'s default chain with the ServiceAccount\'s identity.',
+  }),
+  apiCredentialsSecretName: setting({
+    prop: 'api.credentials.secretName',
+    kind: dnsSubdomain(),
+    default: 'heapdump-api-s3-credentials',
+    doc: '`secret` only. The Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the API\'s read-only credential.',
+  }),
+  apiCredentialsRoleArn: setting({
+    prop: 'api.credentials.roleArn',
+    kind: roleArn(),
+    defaultText: 'none',
+    doc: '`workload-identity` only: IAM role for IRSA, set as `eks.amazonaws.com/role-arn` on the API server\'s ServiceAccount.',
+  }),
+  apiCredentialsServiceAccountAnnotations: setting({
+    prop: 'api.credentials.serviceAccountAnnotations',
+    kind: annotations(),
+    defaultText: 'none',
+    doc: '`workload-identity` only: further ServiceAccount annotations for other workload identity systems.',
+  }),
+  apiWebEnabled: setting({
+    prop: 'api.web.enabled',
+    kind: boolean(),
+    default: true,
+    doc: 'Serve the web page (OpenShift: the oauth-proxy sidecar and a Route; Kubernetes: the token login on the Service\'s `web` port).',
+  }),
+  apiWebUrl: setting({
+    env: 'API_WEB_URL',
+    prop: 'api.web.url',
+    kind: url(['https:']),
+    defaultText: 'unset: no link to the web page (the constructs set `https://<routeHost>` on OpenShift when `routeHost` is set)',
+    readBy: [COMMANDS.api, COMMANDS.uploader],
+    doc: 'The web page\'s public URL: each HeapDump object\'s `status.webUrl`, `kubectl heapdump open`, and the link in the Event and '
+      + 'the notifications.',
+  }),
+  apiWebRouteHost: setting({
+    prop: 'api.web.routeHost',
+    kind: dnsSubdomain(),
+    defaultText: 'the router generates one',
+    doc: 'Host of the web page\'s Route (OpenShift only; reencrypt TLS).',
+  }),
+  apiWebOauthProxyImage: setting({
+    prop: 'api.web.oauthProxyImage',
+    kind: image(),
+    default: 'quay.io/openshift/origin-oauth-proxy:4.16',
+    doc: 'The OpenShift oauth-proxy image of the web page\'s sidecar (OpenShift only; `registry.redhat.io/openshift4/ose-oauth-proxy-rhel9` with a subscription).',
+  }),
+  apiWebSessionSecretName: setting({
+    prop: 'api.web.sessionSecretName',
+    kind: dnsSubdomain(),
+    default: 'heapdump-api-session',
+    doc: 'Kubernetes only: a Secret you create with a random `key` (`kubectl create secret generic heapdump-api-session '
+      + '--from-literal=key=$(openssl rand -base64 32)`) that signs the token login\'s session cookies, shared by the replicas. Mounted '
+      + 'optional: without it each replica signs with a key of its own (the Service\'s ClientIP affinity keeps a browser on one). '
+      + 'On OpenShift the oauth-proxy keeps the session (its cookie secret is made per pod).',
+  }),
+
   // -------------------------------------------------------------------------------------------
   // monitoring
   monitoringEnabled: setting({
@@ -937,7 +1143,7 @@ export const SETTINGS = {
     env: 'NODE_NAME',
     kind: dnsSubdomain(),
     required: true,
-    readBy: ALL,
+    readBy: EVERY_COMMAND,
     doc: 'Node name: object keys and the marker use it. Never the host name (that is the pod name).',
     setBy: 'every agent container and the app, from the downward API `spec.nodeName`',
   }),
@@ -945,7 +1151,7 @@ export const SETTINGS = {
     env: 'AGENT_HTTP_HOST',
     kind: host(),
     default: '0.0.0.0',
-    readBy: ALL,
+    readBy: EVERY_COMMAND,
     doc: 'Bind address of /healthz, /readyz and /metrics (kubelet probes hit the pod IP; tests use 127.0.0.1).',
     setBy: 'not set',
   }),
@@ -953,7 +1159,7 @@ export const SETTINGS = {
     env: 'AGENT_HTTP_PORT',
     kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
     default: HTTP.defaultPort,
-    readBy: ALL,
+    readBy: EVERY_COMMAND,
     doc: 'Port of /healthz, /readyz and /metrics.',
     setBy: '`mount-guard` and `uploader` (9090, port name `http`); wait-ready uses the default',
   }),
@@ -961,7 +1167,7 @@ export const SETTINGS = {
     env: 'SHUTDOWN_TIMEOUT',
     kind: seconds({ min: 0.001 }),
     default: 25,
-    readBy: ALL,
+    readBy: EVERY_COMMAND,
     doc: 'Deadline of the ordered shutdown after SIGTERM; past it the agent logs and exits 1.',
     setBy: '`mount-guard` 25 (grace period 30 s), `uploader` 55 (grace period 60 s)',
   }),
@@ -996,6 +1202,15 @@ export const SETTINGS = {
     readBy: [COMMANDS.mountGuard],
     doc: 'Where the guard sees the node\'s /mnt/dump (through the node\'s /mnt, Bidirectional).',
     setBy: '`mount-guard` (/host/mnt/dump)',
+  }),
+  mountAllowOutsidePod: setting({
+    env: 'MOUNT_ALLOW_OUTSIDE_POD',
+    kind: boolean(),
+    default: false,
+    readBy: [COMMANDS.mountGuard],
+    doc: 'Let the mount guard run where KUBERNETES_SERVICE_HOST is unset (not in a pod): it then bind-mounts '
+      + '`<MOUNT_SOURCE_ROOT>/<NODE_NAME>` onto MOUNT_TARGET of that machine. Without it, it refuses with exit code 2.',
+    setBy: 'not set (pods have KUBERNETES_SERVICE_HOST); tests and benches that run the guard in a private mount namespace',
   }),
   waitCreatePodFolder: setting({
     env: 'WAIT_CREATE_POD_FOLDER',
@@ -1036,7 +1251,7 @@ export const SETTINGS = {
     env: 'AWS_ACCESS_KEY_ID',
     kind: text(),
     defaultText: 'unset: the AWS SDK default credential chain',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     prototype: true,
     doc: 'Static access key. Set both keys or neither; neither = the AWS SDK default chain (IRSA, web identity, ...).',
     setBy: 'the Secret (`credentials.source: secret`), key required',
@@ -1045,7 +1260,7 @@ export const SETTINGS = {
     env: 'AWS_SECRET_ACCESS_KEY',
     kind: text(),
     defaultText: 'unset',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     secret: true,
     prototype: true,
     doc: 'Static secret key (never logged).',
@@ -1055,7 +1270,7 @@ export const SETTINGS = {
     env: 'AWS_REGION',
     kind: region(),
     default: 'us-east-1',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.api],
     doc: 'The SDK\'s name for the region, used only when AWS_DEFAULT_REGION is unset.',
     setBy: 'not set',
   }),
@@ -1218,12 +1433,97 @@ export const SETTINGS = {
     env: 'S3_CA_BUNDLE_FILE',
     kind: absolutePath(),
     defaultText: 'unset: Node\'s built-in public roots only',
-    readBy: [COMMANDS.uploader],
-    doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE), appended '
+    readBy: [COMMANDS.uploader, COMMANDS.api],
+    doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE) and the '
+      + 'notification webhook, appended '
       + 'to Node\'s built-in roots. Read once at start: a missing or unreadable file, or one without a certificate, stops the '
       + 'agent with exit code 2.',
     setBy: '`uploader` when `caBundle` is set: the ConfigMap key mounted read-only at /etc/heapdump/s3-ca/ca-bundle.crt',
   }),
+  notifyRetrievalCli: setting({
+    env: 'NOTIFY_RETRIEVAL_CLI',
+    kind: oneOf(RETRIEVAL_HINTS, 'RetrievalHint'),
+    default: 'off',
+    readBy: [COMMANDS.uploader],
+    doc: 'The command the Event and the notifications give for getting the dump instead of only its S3 URI: '
+      + '`oc heapdump get -n <namespace> <name>` (`oc`), the same with `kubectl`, or none (`off`); with API_WEB_URL also the dump\'s web page.',
+    setBy: '`uploader`: `oc` on OpenShift, `kubectl` on Kubernetes, when `api.enabled`',
+  }),
+  apiHttpsPort: setting({
+    env: 'API_HTTPS_PORT',
+    kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
+    default: 8443,
+    readBy: [COMMANDS.api],
+    doc: 'Port of the API (HTTPS): the aggregation layer\'s and bearer-token requests.',
+    setBy: '`api` (8443, port name `https`)',
+  }),
+  apiTlsCertFile: setting({
+    env: 'API_TLS_CERT_FILE',
+    kind: absolutePath(),
+    default: '/etc/heapdump-api/tls/tls.crt',
+    readBy: [COMMANDS.api],
+    doc: 'Serving certificate (PEM chain), re-read every 30 s: a rotated Secret is served without a restart.',
+    setBy: '`api`: the serving certificate Secret (OpenShift service CA or cert-manager)',
+  }),
+  apiTlsKeyFile: setting({
+    env: 'API_TLS_KEY_FILE',
+    kind: absolutePath(),
+    default: '/etc/heapdump-api/tls/tls.key',
+    readBy: [COMMANDS.api],
+    doc: 'Private key of the serving certificate.',
+    setBy: '`api`: the serving certificate Secret',
+  }),
+  apiWebMode: setting({
+    env: 'API_WEB_MODE',
+    kind: oneOf(WEB_MODES, 'WebMode'),
+    default: 'off',
+    readBy: [COMMANDS.api],
+    doc: '`oauth-proxy`: the web page on plain HTTP on 127.0.0.1, for the oauth-proxy sidecar of the same pod, which forwards the '
+      + 'user\'s access token (X-Forwarded-Access-Token); `token-login`: the web page on HTTPS with a token login form; `off`: none.',
+    setBy: '`api`: `oauth-proxy` on OpenShift, `token-login` on Kubernetes, unless `api.web.enabled` is false',
+  }),
+  apiWebPort: setting({
+    env: 'API_WEB_PORT',
+    kind: integer({ min: 0, max: 65_535, zero: 'any free port' }),
+    default: 8080,
+    readBy: [COMMANDS.api],
+    doc: 'Port of the web page (plain HTTP on 127.0.0.1 with `oauth-proxy`, HTTPS on AGENT_HTTP_HOST with `token-login`).',
+    setBy: '`api` (8080; with `token-login` named `web`)',
+  }),
+  apiSessionKeyFile: setting({
+    env: 'API_SESSION_KEY_FILE',
+    kind: absolutePath(),
+    defaultText: 'unset: a random key per process',
+    readBy: [COMMANDS.api],
+    doc: 'File holding the key that signs `token-login` session cookies (at least 32 bytes); read at start.',
+    setBy: '`api`: the `key` of `api.web.sessionSecretName`, mounted optional',
+  }),
+  apiSessionTtl: setting({
+    env: 'API_SESSION_TTL',
+    kind: seconds({ min: 60, max: 86_400 }),
+    default: 900,
+    readBy: [COMMANDS.api],
+    doc: 'Lifetime of a `token-login` session cookie; then the user logs in again. Permissions are checked on every request regardless.',
+    setBy: 'not set',
+  }),
+  apiKubeUrl: setting({
+    env: 'API_KUBE_URL',
+    kind: url(['https:']),
+    defaultText: 'https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (set by the kubelet in every pod)',
+    readBy: [COMMANDS.api],
+    doc: 'Kubernetes API server URL for TokenReviews, SubjectAccessReviews and the requestheader ConfigMap.',
+    setBy: 'not set',
+  }),
+  apiKubeCredentialsDir: setting({
+    env: 'API_KUBE_CREDENTIALS_DIR',
+    kind: absolutePath(),
+    default: DEFAULT_KUBE_CREDENTIALS_DIR,
+    readBy: [COMMANDS.api],
+    doc: 'Directory with the ServiceAccount `token` (re-read for every request) and `ca.crt`.',
+    setBy: 'not set: the projected token volume is mounted at the default',
+  }),
+  // The `inject` command's variables (agent/src/settings/inject-table.ts).
+  ...INJECT_SETTINGS,
 };
 
 export type SettingId = keyof typeof SETTINGS;

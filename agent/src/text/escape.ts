@@ -7,7 +7,7 @@
  * sequences such as OSC 52), DEL, the Unicode line/paragraph separators, bidi embeddings/overrides/isolates
  * and invisible format characters (a name that reads differently from what it is), lone surrogates, and the
  * backslash itself (so the escaping is injective: `\x0a` in the output always means a newline in the input).
- * Channel-specific escaping (HTML, Slack mrkdwn) is applied on top of this by the channel.
+ * Channel-specific escaping is applied on top of this: Slack mrkdwn here (`escapeMrkdwn`), HTML by the page.
  */
 
 /** Code points shown as `\x..`/`\u{..}` rather than as themselves. */
@@ -44,4 +44,27 @@ export function escapeText(s: string, maxChars = DEFAULT_MAX_CHARS): string {
     out += mustEscape(cp) ? escapeCodePoint(cp) : ch;
   }
   return total > n ? `${out}…(+${total - n})` : out;
+}
+
+/**
+ * Text for Slack mrkdwn: escapeText, then the backtick as `\x60` (so a name can never open or close inline
+ * code or a code block: a name with ``` would end the block and the rest would render as mrkdwn), then `&`,
+ * `<` and `>` as entities (they make links and mentions such as `<!channel>`). Still injective: escapeText
+ * doubles every backslash of the input, so `\x60` in the output always was a backtick.
+ */
+export function escapeMrkdwn(s: string, maxChars = DEFAULT_MAX_CHARS): string {
+  return escapeText(s, maxChars).replace(/`/g, '\\x60').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * JSON.stringify for a document that keeps names as data (summary.json, the webhook's JSON): every code point
+ * escapeText would escape and JSON leaves as it is (C1 controls, DEL, separators, bidi and invisible format
+ * characters) is written as `\uXXXX`. A parser reads exactly the same strings; a terminal or a log viewer that
+ * shows the file shows inert bytes. (JSON already escapes C0 controls and lone surrogates.)
+ */
+export function inertJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, null, space).replace(/[\u007f-\uffff]/g, (c) => {
+    const cp = c.charCodeAt(0);
+    return mustEscape(cp) && !(cp >= 0xd800 && cp <= 0xdfff) ? `\\u${cp.toString(16).padStart(4, '0')}` : c;
+  });
 }

@@ -4,7 +4,13 @@
  * rendering (`<dump key>.summary.txt`) and the one-line top classes for a Kubernetes Event.
  *
  * Sizes are the dump's shallow sizes (see `headerSizes` in hprof-format.ts for the rule).
+ *
+ * Names (classes, methods, source files, threads; the key, which holds a tenant's file name) are whatever the
+ * dump's writer chose. The JSON document keeps them as they are (JSON-encoded data; a consumer that shows
+ * them escapes them, docs/summary.md); every text rendering passes them through escapeText, so a name cannot
+ * add a line, a terminal escape sequence or a bidi override to the summary.
  */
+import { escapeText } from '../text/escape';
 
 export const SUMMARY_SCHEMA = 'heapdump-pipeline.io/summary/v1';
 
@@ -146,15 +152,16 @@ const grouped = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /** A frame as Java prints it: `com.example.Foo.bar(Foo.java:42)`. */
 export function formatFrame(f: FrameSummary): string {
-  const where = f.native ? 'Native Method' : f.sourceFile ? (f.line !== null ? `${f.sourceFile}:${f.line}` : f.sourceFile) : 'Unknown Source';
-  return `${f.className}.${f.method}(${where})`;
+  const file = f.sourceFile ? escapeText(f.sourceFile) : null;
+  const where = f.native ? 'Native Method' : file ? (f.line !== null ? `${file}:${f.line}` : file) : 'Unknown Source';
+  return `${escapeText(f.className)}.${escapeText(f.method)}(${where})`;
 }
 
 /** The largest classes by shallow size, for a one-line message: `byte[] 230.1 MiB (23 objects), ...`. */
 export function topClassesLine(heap: HeapSummary, count = 3): string {
   const top = heap.classes.slice(0, count);
   if (top.length === 0) return 'no objects found';
-  return top.map((c) => `${c.name} ${formatBytes(c.shallowBytes)} (${grouped(c.instances)} objects)`).join(', ');
+  return top.map((c) => `${escapeText(c.name)} ${formatBytes(c.shallowBytes)} (${grouped(c.instances)} objects)`).join(', ');
 }
 
 export interface RenderOptions {
@@ -173,8 +180,8 @@ export function renderSummaryText(doc: SummaryDocument, options: RenderOptions =
   const maxFrames = options.frames ?? 8;
   const maxObjects = options.objects ?? 10;
   const out: string[] = [];
-  const where = [dump.namespace && dump.pod ? `pod ${dump.namespace}/${dump.pod}` : undefined, `node ${dump.node}`].filter(Boolean).join(', ');
-  out.push(`Heap dump ${dump.uri}`);
+  const where = [dump.namespace && dump.pod ? `pod ${escapeText(dump.namespace)}/${escapeText(dump.pod)}` : undefined, `node ${escapeText(dump.node)}`].filter(Boolean).join(', ');
+  out.push(`Heap dump ${escapeText(dump.uri, 2048)}`);
   out.push(
     `  ${formatBytes(dump.size)}${dump.compression ? ` ${dump.compression}` : ''}` +
       `${dump.uncompressedSize !== undefined ? ` (${formatBytes(dump.uncompressedSize)} uncompressed)` : ''}` +
@@ -188,12 +195,12 @@ export function renderSummaryText(doc: SummaryDocument, options: RenderOptions =
       (heap.format ? ` (${heap.format.version}, ${heap.format.idSize}-byte ids)` : ''),
   );
   if (!heap.complete) out.push('PARTIAL SUMMARY: the dump could not be read to its end.');
-  for (const issue of heap.issues) out.push(`  note: ${issue}`);
+  for (const issue of heap.issues) out.push(`  note: ${escapeText(issue)}`);
   out.push('');
 
   const classes = heap.classes.slice(0, maxClasses);
   out.push(`Top ${classes.length} classes by shallow size`);
-  const rows = classes.map((c, i) => [String(i + 1), grouped(c.instances), grouped(c.shallowBytes), formatBytes(c.shallowBytes), c.name]);
+  const rows = classes.map((c, i) => [String(i + 1), grouped(c.instances), grouped(c.shallowBytes), formatBytes(c.shallowBytes), escapeText(c.name)]);
   out.push(...table(['#', 'Instances', 'Shallow bytes', '', 'Class'], rows, [true, true, true, true, false]));
   out.push('');
 
@@ -203,7 +210,7 @@ export function renderSummaryText(doc: SummaryDocument, options: RenderOptions =
     out.push(
       ...table(
         ['Shallow bytes', '', 'Class', 'Id'],
-        objects.map((o) => [grouped(o.shallowBytes), formatBytes(o.shallowBytes), o.arrayLength !== undefined ? `${o.className} (length ${grouped(o.arrayLength)})` : o.className, o.id]),
+        objects.map((o) => [grouped(o.shallowBytes), formatBytes(o.shallowBytes), `${escapeText(o.className)}${o.arrayLength !== undefined ? ` (length ${grouped(o.arrayLength)})` : ''}`, escapeText(o.id)]),
         [true, true, false, false],
       ),
     );
@@ -212,7 +219,7 @@ export function renderSummaryText(doc: SummaryDocument, options: RenderOptions =
 
   out.push(`Threads (${heap.threads.length})`);
   for (const th of heap.threads) {
-    out.push(`"${th.name ?? `thread #${th.serial}`}"${th.name === null ? ' (name not found)' : ''}, ${th.depth} frame${th.depth === 1 ? '' : 's'}`);
+    out.push(`"${th.name !== null ? escapeText(th.name) : `thread #${th.serial}`}"${th.name === null ? ' (name not found)' : ''}, ${th.depth} frame${th.depth === 1 ? '' : 's'}`);
     for (const f of th.frames.slice(0, maxFrames)) out.push(`    at ${formatFrame(f)}`);
     const more = th.depth - Math.min(th.frames.length, maxFrames);
     if (more > 0) out.push(`    ... ${more} more`);

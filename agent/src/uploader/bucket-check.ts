@@ -8,6 +8,7 @@
 import type { Clock } from '../runtime/clock';
 import type { Logger } from '../runtime/logger';
 import type { FailureReporter } from './failures';
+import type { LifecycleCheck } from './lifecycle';
 import { classifyFailure } from './retry';
 import type { S3Store } from './s3-store';
 
@@ -21,7 +22,11 @@ export class BucketCheck {
     private readonly store: S3Store,
     private readonly prefix: string,
     private readonly intervalMs: number,
-    private readonly deps: { readonly failures: FailureReporter; readonly log: Logger; readonly clock: Clock; readonly signal: AbortSignal },
+    private readonly deps: {
+      readonly failures: FailureReporter; readonly log: Logger; readonly clock: Clock; readonly signal: AbortSignal;
+      /** The bucket's lifecycle rule, checked after a successful bucket check (it paces itself). */
+      readonly lifecycle?: Pick<LifecycleCheck, 'check'>;
+    },
   ) {}
 
   /** When the next check is due. */
@@ -47,6 +52,7 @@ export class BucketCheck {
       await this.store.checkBucket(this.deps.signal);
       this.deps.failures.bucketOk();
       if (!this.orphansCleaned) await this.cleanOrphans(oldestJobStart).catch((error) => this.orphanCleanupFailed(error));
+      await this.deps.lifecycle?.check(this.deps.signal);
     } catch (error) {
       if (this.deps.signal.aborted) return;
       this.deps.failures.bucketFailed(error);

@@ -82,7 +82,10 @@ export class FailureReporter {
         break;
       case 'permanent':
         this.once(`permanent ${f.cause}`, () => this.log.error('S3 refused an upload (local file kept)', {
-          ...fields, bucket: this.bucket, hint: 'check the credentials and the bucket policy; the bucket is checked again now',
+          ...fields, bucket: this.bucket,
+          hint: f.cause === 'ENOTENCRYPTED'
+            ? 'the server does not store objects with the requested encryption (uploader.encryption): check its KMS setup, or a proxy that drops headers; the object is written again at the next attempt'
+            : 'check the credentials and the bucket policy; the bucket is checked again now',
         }));
         break;
       case 'transient':

@@ -47,6 +47,8 @@ const PERMANENT = new Set([
   'InvalidBucketName',
   'AccountProblem',
   'InvalidStorageClass',
+  // The server stored an object without the requested server-side encryption (upload-job.ts): its configuration, not this dump.
+  'ENOTENCRYPTED',
 ]);
 
 /** Refusals of one request for what it carries (S3 error codes). */

@@ -16,6 +16,10 @@
  *  - gzip: the output has no known length, so it goes through bounded part buffers (smaller than the
  *    input), each digested in memory; the original bytes are hashed again on the way and compared with
  *    the read pass's sha256 before the upload is committed.
+ *
+ * Every object written through the store (the dump, its summaries, any other writer's objects) carries the
+ * configured server-side encryption (encryption.ts) and, when given, its pod's tags (object-tags.ts);
+ * the HEAD reports the stored encryption so the caller can verify it.
  */
 import {
   AbortMultipartUploadCommand,
@@ -34,7 +38,9 @@ import type { FileHandle } from 'fs/promises';
 import { Readable } from 'stream';
 import { createGzip, constants as zc } from 'zlib';
 import type { Logger } from '../runtime/logger';
+import { NO_ENCRYPTION, type ObjectEncryption, sseRequestFields, type StoredEncryption } from './encryption';
 import { PART_STREAM, rangeStream } from './file-source';
+import { type ObjectTags, taggingHeader } from './object-tags';
 import { PartDigester } from './part-digests';
 import type { PayloadDigest, PositionedRead } from './read-pass';
 
@@ -46,6 +52,10 @@ export interface StoreOptions {
   /** Files up to this size go as one streamed PutObject. @default partSizeBytes */
   readonly multipartThresholdBytes?: number;
   readonly logger: Logger;
+  /** Requested on every PUT and CreateMultipartUpload. @default none */
+  readonly encryption?: ObjectEncryption;
+  /** Send the tags callers give (S3_OBJECT_TAGS). @default true */
+  readonly objectTags?: boolean;
 }
 
 export interface HeadResult {
@@ -53,6 +63,8 @@ export interface HeadResult {
   readonly metadata: Record<string, string>;
   /** Without quotes; '' when the server gave none. */
   readonly etag: string;
+  /** The server-side encryption the server reports for the object. */
+  readonly encryption: StoredEncryption;
 }
 
 export interface UploadRequest {
@@ -61,6 +73,8 @@ export interface UploadRequest {
   readonly size: number;
   readonly key: string;
   readonly metadata: Record<string, string>;
+  /** @default none */
+  readonly tags?: ObjectTags;
   readonly gzip: boolean;
   readonly digest: PayloadDigest;
   /** Part size (undefined: one PUT); unused with gzip. */
@@ -101,6 +115,26 @@ export class S3Store {
     return this.opts.bucket;
   }
 
+  /** The encryption every object is written with (and verified against). */
+  get encryption(): ObjectEncryption {
+    return this.opts.encryption ?? NO_ENCRYPTION;
+  }
+
+  /** Whether objects get the tags callers give (S3_OBJECT_TAGS). */
+  get tagsOn(): boolean {
+    return this.opts.objectTags !== false;
+  }
+
+  /** The fields every new object gets: storage class, encryption and (when on and given) tags. */
+  private objectFields(tags: ObjectTags | undefined) {
+    const tagging = tags !== undefined && this.tagsOn ? taggingHeader(tags) : undefined;
+    return {
+      StorageClass: this.opts.storageClass as StorageClass,
+      ...sseRequestFields(this.encryption),
+      ...(tagging !== undefined ? { Tagging: tagging } : {}),
+    };
+  }
+
   /** Cheap reachability + permission check (readiness). Throws the SDK error. */
   async checkBucket(signal?: AbortSignal): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }), { abortSignal: signal });
@@ -110,7 +144,15 @@ export class S3Store {
   async head(key: string, signal?: AbortSignal): Promise<HeadResult | undefined> {
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: key }), { abortSignal: signal });
-      return { size: out.ContentLength ?? -1, metadata: out.Metadata ?? {}, etag: (out.ETag ?? '').replace(/"/g, '') };
+      return {
+        size: out.ContentLength ?? -1,
+        metadata: out.Metadata ?? {},
+        etag: (out.ETag ?? '').replace(/"/g, ''),
+        encryption: {
+          ...(out.ServerSideEncryption !== undefined ? { algorithm: out.ServerSideEncryption } : {}),
+          ...(out.SSEKMSKeyId !== undefined ? { kmsKeyId: out.SSEKMSKeyId } : {}),
+        },
+      };
     } catch (error) {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (e.$metadata?.httpStatusCode === 404 && (e.name === 'NotFound' || e.name === 'NoSuchKey')) return undefined;
@@ -118,8 +160,8 @@ export class S3Store {
     }
   }
 
-  /** A small object from memory (a dump's summary), with its Content-MD5. */
-  async putSmall(key: string, body: Buffer, contentType: string, metadata: Record<string, string>, signal?: AbortSignal): Promise<void> {
+  /** A small object from memory (a dump's summary), with its Content-MD5, the store's encryption and `tags`. */
+  async putSmall(key: string, body: Buffer, contentType: string, metadata: Record<string, string>, signal?: AbortSignal, tags?: ObjectTags): Promise<void> {
     await this.client.send(new PutObjectCommand({
       Bucket: this.opts.bucket,
       Key: key,
@@ -128,7 +170,7 @@ export class S3Store {
       ContentType: contentType,
       ContentMD5: createHash('md5').update(body).digest('base64'),
       Metadata: metadata,
-      StorageClass: this.opts.storageClass as StorageClass,
+      ...this.objectFields(tags),
     }), { abortSignal: signal });
   }
 
@@ -218,7 +260,7 @@ export class S3Store {
       Bucket: this.opts.bucket,
       Key: req.key,
       Metadata: req.metadata,
-      StorageClass: this.opts.storageClass as StorageClass,
+      ...this.objectFields(req.tags),
       ...(req.gzip ? { ContentEncoding: 'gzip', ContentType: 'application/gzip' } : { ContentType: 'application/octet-stream' }),
     };
   }

@@ -13,7 +13,6 @@
  */
 import type { BigIntStats } from 'fs';
 import { type FileIdentity, kindOf } from '../fs/pinned-dir';
-import { escapeText } from '../text/escape';
 
 export interface DumpFile {
   /** Raw names from the root down to the file. */
@@ -78,9 +77,12 @@ export function idOf(segments: readonly Buffer[]): string {
   return segments.map((s) => s.toString('latin1')).join('/');
 }
 
-/** An id (latin1: one char per byte of the raw names) as a log line may show it: decoded as UTF-8, escaped (a tenant chose it). */
+/**
+ * An id (latin1: one char per byte of the raw names) as text: decoded as UTF-8 (bytes that are not show as
+ * U+FFFD). For log lines: the logger escapes every string it writes (a tenant chose these names).
+ */
 export function shownId(id: string): string {
-  return escapeText(Buffer.from(id, 'latin1').toString('utf8'));
+  return Buffer.from(id, 'latin1').toString('utf8');
 }
 
 /** The tenant a path belongs to: its namespace folder (the first segment), '' at the root. */

@@ -12,6 +12,7 @@ import type { HeapSummary } from '../triage/summary';
 import { notAnalysed } from './analyses';
 import type { AnalysisJournal } from './analysis-journal';
 import { metadataValue } from './keys';
+import { podTags } from './object-tags';
 import type { UploaderMetrics } from './metrics';
 import { backoffDelay, type BackoffPolicy, classifyFailure } from './retry';
 import type { S3Store } from './s3-store';
@@ -80,10 +81,11 @@ export class Summaries {
     const { json, text } = triage.render(dump);
     // header values must be printable ASCII (a dump's name need not be)
     const metadata = { [OBJECT_METADATA.node]: metadataValue(this.deps.nodeName), dump: metadataValue(keys.json.slice(0, -'.summary.json'.length).split('/').pop() ?? '') };
+    const tags = podTags(dump.namespace, dump.pod);
     for (let attempt = 0; ; attempt++) {
       try {
-        await store.putSmall(keys.json, Buffer.from(json), 'application/json', metadata, this.deps.signal);
-        await store.putSmall(keys.text, Buffer.from(text), 'text/plain; charset=utf-8', metadata, this.deps.signal);
+        await store.putSmall(keys.json, Buffer.from(json), 'application/json', metadata, this.deps.signal, tags);
+        await store.putSmall(keys.text, Buffer.from(text), 'text/plain; charset=utf-8', metadata, this.deps.signal, tags);
         metrics.summaries.inc({ result: 'written' });
         log.info('dump summary written', { key: keys.json });
         if (version !== undefined) await this.deps.journal.remove(version);

@@ -3,6 +3,7 @@
  * from the analysis process) in the summary document next to the verified dump, and its top classes
  * for one-line notifications.
  */
+import { inertJson } from '../text/escape';
 import { type HeapSummary, renderSummaryText, summaryDocument } from '../triage/summary';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
 
@@ -29,7 +30,7 @@ export function triageOutcome(heap: HeapSummary, nodeName: string): TriageOutcom
         ...(dump.compressed ? { compression: dump.compressed } : {}),
         ...(dump.uncompressedSize !== undefined ? { uncompressedSize: dump.uncompressedSize } : {}),
       }, heap);
-      return { json: JSON.stringify(doc, null, 2) + '\n', text: renderSummaryText(doc) };
+      return { json: inertJson(doc, 2) + '\n', text: renderSummaryText(doc) };
     },
   };
 }

@@ -8,6 +8,8 @@
  * that changed in between (a multipart upload digests each part just before sending it and checks
  * those bytes against the sha256, s3-store.ts); a multipart upload is also checked against the
  * file's ctime before commit.
+ * The verifying HEAD also checks the object's server-side encryption (encryption.ts): an object the server
+ * stored without the requested encryption is not verified, and is overwritten by the next attempt.
  * The job never decides what happens to the local file afterwards (after-upload.ts) and never
  * changes tracked state itself: it returns what happened and the loop records it.
  */
@@ -20,8 +22,10 @@ import type { Logger } from '../runtime/logger';
 import type { HeapSummary } from '../triage/summary';
 import type { Analyses } from './analyses';
 import { versionKey } from './analysis-journal';
+import { describeWanted, encryptionMismatch, etagIsMd5Form, NO_ENCRYPTION, type ObjectEncryption } from './encryption';
 import { checkHprof, type HprofVerdict } from './hprof';
 import { contentSuffixedKey, dumpKey, metadataValue, podOf } from './keys';
+import { ensureTags, podTags } from './object-tags';
 import { type DumpKind, kindOfName } from './scan-rules';
 import { type PassResult, type PayloadDigest, type PositionedRead, readPass, withReadTimeout } from './read-pass';
 import { expectedEtag, type HeadResult, type S3Store } from './s3-store';
@@ -97,14 +101,23 @@ export type JobOutcome =
   | { readonly kind: 'checked'; readonly state: FileIdentity; readonly check?: HprofVerdict; readonly pass?: CachedPass }
   | { readonly kind: 'verified'; readonly state: FileIdentity; readonly dump: VerifiedDump; readonly analysis?: Promise<HeapSummary> };
 
-/** Whether an object is this content: sha256 and original size in its metadata, and (uncompressed) its size. */
-export function matches(head: HeadResult, sha256: string, size: number, gzip: boolean): boolean {
+/** Whether an object holds this content: sha256 and original size in its metadata, and (uncompressed) its size. */
+export function sameContent(head: HeadResult, sha256: string, size: number, gzip: boolean): boolean {
   const m = head.metadata;
   if (m[OBJECT_METADATA.sha256] !== sha256 || m[OBJECT_METADATA.originalSize] !== String(size)) return false;
-  // An object whose ETag is an MD5 that contradicts the MD5 it was sent with holds other bytes than its metadata says.
+  // An object whose ETag is an MD5 that contradicts the MD5 it was sent with holds other bytes than its metadata says
+  // (not with SSE-KMS, whose ETag is no MD5 of the data).
   const md5 = m[OBJECT_METADATA.md5];
-  if (md5 !== undefined && /^[0-9a-f]{32}$/.test(head.etag) && head.etag !== md5) return false;
+  if (md5 !== undefined && etagIsMd5Form(head.encryption) && /^[0-9a-f]{32}$/.test(head.etag) && head.etag !== md5) return false;
   return gzip || head.size === size;
+}
+
+/**
+ * Whether an object is this dump, done: this content, stored with the required encryption. An object with the
+ * same content but not so encrypted is not "already there": it is uploaded again over itself.
+ */
+export function matches(head: HeadResult, sha256: string, size: number, gzip: boolean, encryption: ObjectEncryption = NO_ENCRYPTION): boolean {
+  return sameContent(head, sha256, size, gzip) && encryptionMismatch(head.encryption, encryption) === undefined;
 }
 
 export class UploadJob {
@@ -245,6 +258,7 @@ export class UploadJob {
     const baseKey = dumpKey(this.settings.prefix, this.settings.nodeName, t.file.segments, mtimeMs) + (o.gzip ? '.gz' : '');
     const target = o.overwrite !== undefined ? { key: o.overwrite, duplicate: false } : await this.resolveTarget(baseKey, pass.sha256, state.size, o.gzip);
     const { namespace, pod } = podOf(t.file.segments);
+    const tags = podTags(namespace, pod);
     const summaryKeys = o.summary ? { json: `${target.key}.summary.json`, text: `${target.key}.summary.txt` } : undefined;
     const uncompressedSize = pass.decoded?.uncompressedSize;
     let storedSize = state.size;
@@ -271,6 +285,7 @@ export class UploadJob {
         size: state.size,
         key: target.key,
         metadata,
+        tags,
         gzip: o.gzip,
         digest: this.settings.digest,
         partSize: o.partSize,
@@ -288,15 +303,22 @@ export class UploadJob {
       });
       storedSize = result.storedSize;
       const head = await store.head(target.key, signal);
-      if (!head || !matches(head, pass.sha256, state.size, o.gzip) || (o.gzip && head.size !== storedSize)) {
+      if (!head || !sameContent(head, pass.sha256, state.size, o.gzip) || (o.gzip && head.size !== storedSize)) {
         // An object we just wrote that does not verify: overwrite it next time, whatever it holds.
         throw Object.assign(fsError('EVERIFY', `verification failed for ${target.key}: ${JSON.stringify(head ? { size: head.size, etag: head.etag } : 'missing')}`), { overwrite: target.key });
       }
+      // The server took the request but did not store it encrypted as asked (a server without that mode, a
+      // proxy that drops headers): not verified; the next attempt writes it again, over this object.
+      const notEncrypted = encryptionMismatch(head.encryption, store.encryption);
+      if (notEncrypted !== undefined) {
+        throw Object.assign(fsError('ENOTENCRYPTED', `${target.key} was ${notEncrypted}: ${describeWanted(store.encryption)} is required`), { overwrite: target.key });
+      }
       // A multipart ETag in S3's form (MD5 of the parts' MD5s) can be checked against the digests sent.
-      if (result.partDigests && this.settings.digest === 'md5' && /^[0-9a-f]{32}-\d+$/.test(head.etag)) {
+      if (result.partDigests && this.settings.digest === 'md5' && etagIsMd5Form(head.encryption) && /^[0-9a-f]{32}-\d+$/.test(head.etag)) {
         const want = expectedEtag(result.partDigests, true);
         if (head.etag !== want) throw Object.assign(fsError('EVERIFY', `multipart ETag ${head.etag} is not ${want}`), { overwrite: target.key });
       }
+      if (result.multipart) await this.checkTags(target.key, tags);
     }
     const seconds = (clock.now() - o.started) / 1000;
     return {
@@ -318,19 +340,47 @@ export class UploadJob {
   }
 
   /**
-   * Where this content goes: the dump's key if free, or already this content -> duplicate; if the key
-   * holds a different dump, the content-suffixed key (another dump is never overwritten).
+   * A multipart upload's tags, read back and written again if the server lost them (s3-store.ts: Ceph RGW 16).
+   * The dump is verified either way: a tag that cannot be checked or written is a warning, not a lost dump.
+   */
+  private async checkTags(key: string, tags: ReturnType<typeof podTags>): Promise<void> {
+    try {
+      const done = await ensureTags(this.deps.store, key, tags, this.deps.signal);
+      if (done === 'written') this.log.info('object tags were missing after the multipart upload: written with PutObjectTagging', { key, tags });
+    } catch (error) {
+      if (this.deps.signal.aborted) throw error;
+      this.log.warn('could not check or write the object\'s tags (the dump is verified; bucket policies and lifecycle rules by tag miss it)', {
+        key, tags, error: error as Error, hint: 'allow s3:GetObjectTagging and s3:PutObjectTagging, or set uploader.objectTags false',
+      });
+    }
+  }
+
+  /**
+   * Where this content goes: the dump's key if free, or already this content (encrypted as required) ->
+   * duplicate; the same content without the required encryption -> that key again, overwritten with the
+   * same bytes, encrypted; if the key holds a different dump, the content-suffixed key (another dump is
+   * never overwritten).
    */
   private async resolveTarget(baseKey: string, sha256: string, size: number, gzip: boolean): Promise<{ key: string; duplicate: boolean }> {
     const { store, signal } = this.deps;
+    const enc = store.encryption;
     const base = await store.head(baseKey, signal);
     if (!base) return { key: baseKey, duplicate: false };
-    if (matches(base, sha256, size, gzip)) return { key: baseKey, duplicate: true };
+    if (matches(base, sha256, size, gzip, enc)) return { key: baseKey, duplicate: true };
+    if (sameContent(base, sha256, size, gzip)) return this.reencrypt(baseKey, base);
     const suffixed = contentSuffixedKey(baseKey, sha256);
     const other = await store.head(suffixed, signal);
-    if (other && matches(other, sha256, size, gzip)) return { key: suffixed, duplicate: true };
+    if (other && matches(other, sha256, size, gzip, enc)) return { key: suffixed, duplicate: true };
+    if (other && sameContent(other, sha256, size, gzip)) return this.reencrypt(suffixed, other);
     this.log.info('key holds a different dump: using a content-suffixed key', { key: baseKey, suffixedKey: suffixed });
     return { key: suffixed, duplicate: false };
+  }
+
+  private reencrypt(key: string, head: HeadResult): { key: string; duplicate: false } {
+    this.log.warn('this dump is in S3 without the required encryption: uploading it again over that object', {
+      key, stored: encryptionMismatch(head.encryption, this.deps.store.encryption), required: describeWanted(this.deps.store.encryption),
+    });
+    return { key, duplicate: false };
   }
 }
 

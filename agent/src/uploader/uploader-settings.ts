@@ -1,6 +1,7 @@
 /** What the uploader loop needs from the resolved config, and what its caller wires in. */
 import type { AfterUpload, PayloadDigest } from '../config';
 import type { Analyses } from './analyses';
+import type { LifecycleCheck } from './lifecycle';
 import type { BackoffPolicy } from './retry';
 import type { Summaries } from './summaries';
 
@@ -47,4 +48,6 @@ export interface UploaderOptions {
   readonly analyses?: Analyses;
   /** How often the archive is trimmed and local usage measured. @default 60 s */
   readonly housekeepingIntervalMs?: number;
+  /** Checks the bucket's lifecycle rule after a successful bucket check (it paces itself). @default none */
+  readonly lifecycle?: Pick<LifecycleCheck, 'check'>;
 }

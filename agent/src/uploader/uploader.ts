@@ -78,7 +78,7 @@ export class Uploader {
     this.watcher = new DirWatcher(cfg.maxWatches, () => this.onEvent(), this.log);
     this.failures = new FailureReporter(this.log, this.metrics, opts.backoff ?? DEFAULT_BACKOFF, ctx.setReady, store.bucket);
     this.bucket = new BucketCheck(store, nodePrefix(cfg.s3.prefix, cfg.nodeName), opts.readinessIntervalMs ?? 30_000, {
-      failures: this.failures, log: this.log, clock: ctx.clock, signal: ctx.signal,
+      failures: this.failures, log: this.log, clock: ctx.clock, signal: ctx.signal, ...(opts.lifecycle ? { lifecycle: opts.lifecycle } : {}),
     });
     this.scanPass = new ScanPass(cfg, { watcher: this.watcher, tracker: this.tracker, metrics: this.metrics, failures: this.failures, log: this.log });
     this.windows = {

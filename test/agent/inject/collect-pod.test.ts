@@ -203,6 +203,57 @@ describe('collectPod: which containers', () => {
   });
 });
 
+describe('collectPod: the name heapdump-wait-ready is reserved', () => {
+  const REPLACED = 'the pod\'s own init container heapdump-wait-ready was replaced by the pipeline\'s (that name is reserved: the container sees every pod\'s dump folder on the node)';
+  const ours = () => collectPod(fixture({ workload: 'Deployment' }) as PodLike, OPTIONS).pod.spec.initContainers![0];
+
+  test('a pod\'s own heapdump-wait-ready (after a team init container, with a configMap at /opt/heapdump) is replaced by the pipeline\'s, first', () => {
+    const p = fixture({ workload: 'Deployment' }) as PodLike;
+    p.spec.volumes!.push({ name: 'evil', configMap: { name: 'my-agent' } } as any);
+    const own = { ...structuredClone(ours()), volumeMounts: [...ours().volumeMounts!, { name: 'evil', mountPath: '/opt/heapdump' }] };
+    p.spec.initContainers = [{ name: 'migrate', image: 'flyway' }, own, { ...own, workingDir: '/mnt/dump' }];
+    const { pod, report } = collectPod(p, OPTIONS);
+    expect(report.warnings).toEqual([REPLACED]);
+    expect(pod.spec.initContainers).toEqual([ours(), { name: 'migrate', image: 'flyway' }]);
+    expect(pod.spec.volumes!.map((v) => v.name)).toContain('evil'); // the pod's own volumes stay; only the container changed
+  });
+
+  test('a pod\'s heapdump-wait-ready that is the pipeline\'s plus what admission adds is kept where it is (a re-review changes nothing)', () => {
+    const p = collectPod(fixture({ workload: 'Deployment' }) as PodLike, OPTIONS).pod;
+    const w = p.spec.initContainers![0];
+    w.terminationMessagePath = '/dev/termination-log';
+    w.terminationMessagePolicy = 'File';
+    w.volumeMounts!.push({ name: 'kube-api-access-x7k2p', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' });
+    w.securityContext!.seLinuxOptions = { level: 's0:c26,c5' };
+    p.spec.initContainers!.unshift({ name: 'istio-validation', image: 'istio/proxyv2' });
+    const again = collectPod(p, OPTIONS);
+    expect({ changed: again.report.changed, warnings: again.report.warnings }).toEqual({ changed: false, warnings: [] });
+    // the token mount is admission's only if it is of a projected volume, read-only, at its path: else replaced
+    const q = structuredClone(p);
+    q.spec.initContainers![1].volumeMounts![1].readOnly = false;
+    expect(collectPod(q, OPTIONS).report.warnings).toEqual([REPLACED]);
+  });
+
+  test('pods it cannot collect safely are left as they are, with one warning: a container of that name, a shared or the node\'s process namespace', () => {
+    const named = fixture({ workload: 'Deployment' }) as PodLike;
+    named.spec.containers.push({ name: 'heapdump-wait-ready', image: 'busybox' });
+    const shared = fixture({ workload: 'Deployment' }) as PodLike;
+    shared.spec.shareProcessNamespace = true;
+    const hostPid = fixture({ workload: 'Deployment' }) as PodLike;
+    hostPid.spec.hostPID = true;
+    const outcomes = [named, shared, hostPid].map((p) => {
+      const { pod, report } = collectPod(p, OPTIONS);
+      expect(pod).toEqual(p);
+      return { changed: report.changed, skipped: report.skipped, warnings: report.warnings };
+    });
+    expect(outcomes).toEqual([
+      { changed: false, skipped: 'conflict', warnings: ['a container of the pod is named heapdump-wait-ready, the name of the pipeline\'s init container: not collected'] },
+      { changed: false, skipped: 'conflict', warnings: ['the pod shares one process namespace among its containers (shareProcessNamespace), so any of them could reach the init container\'s view of every pod\'s dump folder: not collected'] },
+      { changed: false, skipped: 'conflict', warnings: ['the pod uses the node\'s process namespace (hostPID), so processes outside it could reach the init container\'s view of every pod\'s dump folder: not collected'] },
+    ]);
+  });
+});
+
 describe('collectPod: the init container\'s uid and folder group', () => {
   const initSc = (p: PodLike) => p.spec.initContainers![0].securityContext!;
   const initEnv = (p: PodLike, name: string) => p.spec.initContainers![0].env!.find((e) => e.name === name)?.value;
@@ -311,6 +362,8 @@ function randomPod(r: () => number): { pod: PodLike; options: CollectOptions } {
     if (maybe(0.1)) c.volumeMounts!.push({ name: 'tmp', mountPath: '/dumps' });
   }
   if (maybe(0.3)) base.spec.initContainers = [{ name: pick(['migrate', 'setup']), image: 'busybox', env: [{ name: 'JAVA_TOOL_OPTIONS', value: '-Xmx64m' }] }];
+  // a pod's own heapdump-wait-ready (a tenant's, or a copy of an old definition's): replaced by the pipeline's
+  if (maybe(0.1)) (base.spec.initContainers ??= []).push({ name: WAIT_READY_CONTAINER_NAME, image: pick([IMAGE, 'busybox']), args: ['wait-ready'], workingDir: '/mnt/dump' });
   if (maybe(0.15)) base.spec.volumes!.push({ name: pick(['host-dump', 'heapdump-host']), hostPath: { path: '/mnt/dump', type: pick(['Directory', 'DirectoryOrCreate']) } });
   if (base.spec.containers.some((c) => c.volumeMounts?.some((m) => m.name === 'tmp'))) base.spec.volumes!.push({ name: 'tmp', emptyDir: {} });
   if (maybe(0.2)) delete base.spec.securityContext;
@@ -356,8 +409,8 @@ test('property: idempotent, patch-reproducible, schema-valid, and every instrume
       expect(env(c, 'HEAPDUMP_POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
       expect(env(c, 'HEAPDUMP_POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
     }
-    // init containers of the input are unchanged, in order, after ours
-    expect({ where, rest: inits.slice(1) }).toEqual({ where, rest: pod.spec.initContainers ?? [] });
+    // init containers of the input are unchanged, in order, after ours; a pod's own container of that name is gone
+    expect({ where, rest: inits.slice(1) }).toEqual({ where, rest: (pod.spec.initContainers ?? []).filter((c) => c.name !== WAIT_READY_CONTAINER_NAME) });
   }
   expect(changed).toBeGreaterThan(runs / 3); // the generator exercises the mutating path, not only skips
 });

@@ -175,6 +175,31 @@ describe('inject webhook over HTTPS', () => {
     expect(again.json.response).toEqual({ uid: expect.any(String), allowed: true });
   });
 
+  test('the exec guard (POST /validate-exec): exec or attach into heapdump-wait-ready is refused with 403, any other container allowed', async () => {
+    const connect = (subResource: string, container: string) => ({
+      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      request: {
+        uid: `exec-${subResource}-${container}`, kind: { group: '', version: 'v1', kind: subResource === 'exec' ? 'PodExecOptions' : 'PodAttachOptions' },
+        resource: { group: '', version: 'v1', resource: 'pods' }, subResource, name: 'orders-api-7d9f8b6c5d-x2x8q', namespace: 'team-a', operation: 'CONNECT',
+        userInfo: { username: 'alice' }, object: { kind: subResource === 'exec' ? 'PodExecOptions' : 'PodAttachOptions', apiVersion: 'v1', container, stdin: true, tty: true, command: ['node', '-e', '1'] },
+        oldObject: null, dryRun: false,
+      },
+    });
+    const refusedBefore = await metricValue(registry, 'heapdump_agent_inject_reviews_total', { result: 'exec-refused' });
+    for (const sub of ['exec', 'attach']) {
+      const answer = await post(server.port, ca, JSON.stringify(connect(sub, WAIT_READY_CONTAINER_NAME)), { path: INJECT_HTTPS.validateExec });
+      expect(answer.json.response).toEqual({
+        uid: `exec-${sub}-${WAIT_READY_CONTAINER_NAME}`, allowed: false,
+        status: { code: 403, reason: 'Forbidden', message: `${sub} into heapdump-wait-ready is not allowed: while it runs, it sees every pod's dump folder on the node` },
+      });
+    }
+    const app = await post(server.port, ca, JSON.stringify(connect('exec', 'app')), { path: INJECT_HTTPS.validateExec });
+    expect(app.json.response).toEqual({ uid: 'exec-exec-app', allowed: true });
+    expect(await metricValue(registry, 'heapdump_agent_inject_reviews_total', { result: 'exec-refused' })).toBe(refusedBefore + 2);
+    expect(serverLog.events.filter((e) => e.msg === 'exec into the wait-ready container refused').map((e) => [e.namespace, e.pod]))
+      .toEqual([['team-a', 'orders-api-7d9f8b6c5d-x2x8q'], ['team-a', 'orders-api-7d9f8b6c5d-x2x8q']]);
+  });
+
   test('a pod with a log shipper and a containers annotation: only the named container; warnings reach the user', async () => {
     const object = pod({ workload: 'Deployment', sidecar: true, annotations: { ...OPT_IN, [INJECT_ANNOTATIONS.containers]: 'app,api' } });
     const answer = await post(server.port, ca, JSON.stringify(review(object)));

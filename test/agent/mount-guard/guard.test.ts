@@ -12,6 +12,7 @@ import { AGENT_BUNDLE } from '../../../scripts/bundle-agent';
 import { kindOf } from '../../../agent/src/fs/pinned-dir';
 import { describeWithMountNs, type NsProcess, startInMountNamespace, waitFor } from '../../support/mountns';
 import { sleep, spawnTracked } from '../../support/procs';
+import { note } from '../../support/notes';
 
 const NODE = 'worker-1.example';
 // The temp dir name has a space: mountinfo escapes it (\040), so the guard's parsing is exercised for real.
@@ -58,6 +59,8 @@ async function startGuard(setup = ':', intervalS = INTERVAL_S, env: Record<strin
       AGENT_HTTP_HOST: '127.0.0.1',
       AGENT_HTTP_PORT: '0',
       SHUTDOWN_TIMEOUT: '10',
+      // The private mount namespace stands in for the pod (no KUBERNETES_SERVICE_HOST here).
+      MOUNT_ALLOW_OUTSIDE_POD: 'true',
       // As the constructs run it.
       NODE_OPTIONS: NODE_OPTIONS_BY_COMMAND[COMMANDS.mountGuard] ?? '',
       ...env,
@@ -462,7 +465,7 @@ describeWithMountNs('mount guard against hostile tenants (real uids, real races)
       expect(exit.code).toBe(0);
       const counts = JSON.parse(tenant.stdout.find((l) => l.startsWith('{')) ?? '{}') as { attempts: number; planted: number; markerTaken: number };
       const moved = await metricSum(g, 'heapdump_mount_guard_planted_total');
-      console.log(
+      note(
         `tenant race: ${counts.attempts} attempts, ${counts.planted} objects planted, guard's marker taken ${counts.markerTaken} times; ` +
           `guard: ${checks.size} checks seen in 6 s, ${moved} planted objects moved aside, 3 failure/recovery cycles`,
       );

@@ -1,4 +1,4 @@
-/** Webhook notifications against loopback HTTP servers, with Node's real fetch. */
+/** Webhook notifications against loopback HTTP servers, with the agent's own HTTP client (node:http, agent/src/net/http-post.ts). */
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
@@ -101,7 +101,7 @@ describe('webhook notifications', () => {
       await notifier.idle();
       const msg = JSON.parse(r.delivered()[0].body) as { text: string; blocks: Array<Record<string, any>> };
       expect(Object.keys(msg).sort()).toEqual(['blocks', 'text']);
-      expect(msg.text).toBe(`Incomplete heap dump from prod &amp; eu: shop/cart-7d9f8-abcde on worker-1 uploaded to ${report.objectUri} (1.5 GiB)`);
+      expect(msg.text).toBe(`Incomplete heap dump from prod &amp; eu: shop/cart-7d9f8-abcde on worker-1 uploaded to \`${report.objectUri}\` (1.5 GiB)`);
       expect(msg.blocks.length).toBeGreaterThan(0);
       expect(msg.blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
       const types = msg.blocks.map((b) => b.type);

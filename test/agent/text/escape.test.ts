@@ -1,4 +1,4 @@
-import { escapeText } from '../../../agent/src/text/escape';
+import { escapeMrkdwn, escapeText, inertJson } from '../../../agent/src/text/escape';
 
 describe('escapeText', () => {
   it('keeps ordinary names, including non-ASCII letters and Java punctuation', () => {
@@ -37,5 +37,28 @@ describe('escapeText', () => {
     expect(escapeText('abcdef', 4)).toBe('abcd…(+2)');
     expect(escapeText('abcd', 4)).toBe('abcd');
     expect(escapeText('x'.repeat(10_000)).length).toBe(512 + '…(+9488)'.length);
+  });
+});
+
+describe('escapeMrkdwn (Slack)', () => {
+  it('turns backticks into \\x60 and &, <, > into entities, on top of escapeText', () => {
+    expect(escapeMrkdwn('a```\n<!channel> & <https://evil.example|click>')).toBe('a\\x60\\x60\\x60\\x0a&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;');
+  });
+
+  it('stays injective: a literal "\\x60" differs from a backtick, a literal "&lt;" from "<"', () => {
+    expect(escapeMrkdwn('\\x60')).toBe('\\\\x60');
+    expect(escapeMrkdwn('`')).toBe('\\x60');
+    expect(escapeMrkdwn('&lt;')).toBe('&amp;lt;');
+    expect(escapeMrkdwn('<')).toBe('&lt;');
+  });
+});
+
+describe('inertJson', () => {
+  it('writes C1, DEL, separators and bidi characters as \\u escapes: the same data, no raw control bytes', () => {
+    const value = { name: 'a\u009b31mb\u007f\u2028\u202e\u2066c\nd\u00e9\u{1f600}' };
+    const text = inertJson(value);
+    expect(text).toBe('{"name":"a\\u009b31mb\\u007f\\u2028\\u202e\\u2066c\\nd\u00e9\u{1f600}"}');
+    expect(JSON.parse(text)).toEqual(value);
+    expect(inertJson({ x: [1, 'ok'] }, 2)).toBe(JSON.stringify({ x: [1, 'ok'] }, null, 2));
   });
 });

@@ -16,6 +16,7 @@ import { nativeProgram } from '../../support/native';
 import { spawnTracked } from '../../support/procs';
 import { disposeAll, getObjectSha256, S3Server, startS3Server } from '../../support/s3';
 import { eventually, FAST_RETRY, msgs, stampedKey, startUploader, testConfig } from './harness';
+import { note } from '../../support/notes';
 
 const A = 2001;
 const B = 2002;
@@ -116,7 +117,7 @@ describe('hostile tenants against the uploader', () => {
         await eventually('every one of A\'s dumps uploaded and settled', () =>
           msgs(up.events, afterUpload === 'delete' ? 'verified dump deleted' : 'verified dump moved to the archive').length === PAIRS, 60_000);
         const raced = msgs(up.events, 'uploaded and verified').length;
-        console.log(`symlink-swap attack (${afterUpload}): ${swaps} swaps by the tenant while the uploader handled ${raced} dumps; `
+        note(`symlink-swap attack (${afterUpload}): ${swaps} swaps by the tenant while the uploader handled ${raced} dumps; `
           + `${Number(await up.metric('heapdump_uploader_file_errors_total', { reason: 'local ELOOP' }) ?? 0) + Number(await up.metric('heapdump_uploader_file_errors_total', { reason: 'local ENOTDIR' }) ?? 0)} attempts met a swapped folder`);
         expect(swaps).toBeGreaterThan(100_000);
         // B: untouched, unread, still there
@@ -266,7 +267,7 @@ describe('hostile tenants against the uploader', () => {
         }
         const objects = await Promise.all((await dumpKeys(prefix)).map((k) => getObjectSha256(s3, k)));
         expect(objects.map((o) => o.sha256)).toContain(finalSha);
-        console.log(`in-place change (${what}): ${msgs(up.events, 'dump changed during its upload: waiting for it to settle again').length} attempt(s) discarded, `
+        note(`in-place change (${what}): ${msgs(up.events, 'dump changed during its upload: waiting for it to settle again').length} attempt(s) discarded, `
           + `objects: ${objects.length}`);
       } finally {
         await up.stop();

@@ -12,6 +12,7 @@ import { SUMMARY_SCHEMA } from '../../../agent/src/triage';
 import { makeHeapDump, truncatedCopy } from '../../support/jvm';
 import { disposeAll, getObjectSha256, S3Server, startS3Server } from '../../support/s3';
 import { eventually, msgs, stampedKey, startUploader, testConfig } from './harness';
+import { note } from '../../support/notes';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -125,7 +126,7 @@ describe('compressed HotSpot dumps (-XX:HeapDumpGzipLevel)', () => {
       expect(doc.heap.complete).toBe(true);
       expect(doc.heap.structure.bytes).toBe(uncompressed);
       expect(doc.heap.classes[0].name).toBe('byte[]');
-      console.log(`gzip level ${level}: ${bytes.length} bytes compressed, ${uncompressed} decompressed, in S3 ${Date.now() - exited} ms after the JVM exited`);
+      note(`gzip level ${level}: ${bytes.length} bytes compressed, ${uncompressed} decompressed, in S3 ${Date.now() - exited} ms after the JVM exited`);
     } finally {
       await up.stop();
     }

@@ -18,6 +18,7 @@ import { nativeProgram } from '../../support/native';
 import { freePort, spawnTracked, TrackedProcess } from '../../support/procs';
 import { disposeAll, getObjectSha256, S3Server, s3Env, sha256File, startS3Server } from '../../support/s3';
 import { eventually, stampedKey } from './harness';
+import { note } from '../../support/notes';
 
 let s3: S3Server;
 let tmp: string;
@@ -318,7 +319,7 @@ describe('bundled agent: uploader', () => {
       await eventually('B\'s dump during the attack', async () => (await s3.listKeys('proc/node-fifo/')).includes(keyB), 15_000);
       const { code } = await attacker.exited;
       expect(code).toBe(0);
-      console.log(`FIFO swap attack: ${/swaps=(\d+)/.exec(attacker.stdout.join(''))?.[1]} swaps; B's dump arrived during it`);
+      note(`FIFO swap attack: ${/swaps=(\d+)/.exec(attacker.stdout.join(''))?.[1]} swaps; B's dump arrived during it`);
       expect(attacker.exitInfo()).toBeDefined();
       const t0 = Date.now();
       agent.proc.signal('SIGTERM');

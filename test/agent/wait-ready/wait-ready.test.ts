@@ -97,7 +97,8 @@ describeWithMountNs('wait-ready (bundle, real mounts)', () => {
   test('with the real mount guard in the same namespace: ready as soon as the guard has mounted', async () => {
     const dir = tempDir();
     // The guard starts 2 s late, in the background; wait-ready is the command under test.
-    const guardEnv = `MOUNT_SOURCE_ROOT=${dir}/pv MOUNT_TARGET=${dir}/root MOUNT_CHECK_INTERVAL=0.5`;
+    // MOUNT_ALLOW_OUTSIDE_POD: the private mount namespace stands in for the pod.
+    const guardEnv = `MOUNT_SOURCE_ROOT=${dir}/pv MOUNT_TARGET=${dir}/root MOUNT_CHECK_INTERVAL=0.5 MOUNT_ALLOW_OUTSIDE_POD=true`;
     const ns = start(dir, { WAIT_TIMEOUT: '30', ...podFolderEnv('ns-b', 'pod-2') }, `(sleep 2; ${guardEnv} exec node ${AGENT_BUNDLE} mount-guard > guard.log) &\necho $! > guard.pid`);
     try {
       expect(await ns.childExit).toBe(0);
@@ -183,6 +184,8 @@ async function guardedNode(intervalS = 0.5): Promise<GuardedNode> {
     env: {
       NODE_NAME: NODE, MOUNT_SOURCE_ROOT: `${dir}/pv`, MOUNT_TARGET: `${dir}/root`, MOUNT_CHECK_INTERVAL: String(intervalS),
       AGENT_HTTP_HOST: '127.0.0.1', AGENT_HTTP_PORT: '0',
+      // the private mount namespace stands in for the pod
+      MOUNT_ALLOW_OUTSIDE_POD: 'true',
     },
   });
   running.push(ns);

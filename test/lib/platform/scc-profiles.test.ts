@@ -30,17 +30,18 @@ describe('SCC admission of every pod template (OpenShift)', () => {
     }
   });
 
-  test('each workload needs exactly its own SCC; the injector needs none (restricted-v2)', () => {
+  test('each workload needs exactly its own SCC; the injector and the heapdumps API need none (restricted-v2)', () => {
     const { objects } = synthPipeline({ agentImage: IMAGE });
     const expected: Record<string, string[]> = {
       'dump-volume-manager': ['dump-volume-privileged'],
       'heap-dump-s3-uploader': ['heap-dump-uploader'],
       'heapdump-injector': ['restricted-v2'],
+      'heapdump-api': ['restricted-v2'],
       'memory-leak-app': ['heap-dump-app'],
     };
     for (const w of workloads(objects)) {
       const pod = podSpec(w) as PodSpec;
-      if (w.metadata.name !== 'heapdump-injector') expect(admissionErrors(RESTRICTED_V2_SCC, pod)).not.toEqual([]);
+      if (expected[w.metadata.name]?.[0] !== 'restricted-v2') expect(admissionErrors(RESTRICTED_V2_SCC, pod)).not.toEqual([]);
       const admitting = usableSccs(objects, pod.serviceAccountName!, w.metadata.namespace!)
         .filter((scc) => admissionErrors(scc, pod).length === 0).map((s) => s.metadata.name);
       expect({ [w.metadata.name]: admitting }).toEqual({ [w.metadata.name]: expected[w.metadata.name] });
@@ -67,9 +68,11 @@ describe('SCC admission of every pod template (OpenShift)', () => {
     expect(usableSccs(objects, 'default', PIPELINE_NS).map((s) => s.metadata.name)).toEqual(['restricted-v2']);
   });
 
-  test('RoleBindings: one per agent ServiceAccount in the pipeline namespace, one per collected namespace; no ClusterRoleBinding', () => {
+  test('RoleBindings: one per agent ServiceAccount in the pipeline namespace, one per collected namespace; the only ClusterRoleBinding is the API\'s auth-delegator', () => {
     const { objects } = synthPipeline(VARIANTS[5][1]);
-    expect(ofKind(objects, 'ClusterRoleBinding')).toEqual([]);
+    expect(ofKind(objects, 'ClusterRoleBinding').map((b) => [b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
+      ['heapdump-api-auth-delegator', 'system:auth-delegator', [{ kind: 'ServiceAccount', name: 'heapdump-api', namespace: PIPELINE_NS }]],
+    ]);
     const bindings = ofKind(objects, 'RoleBinding');
     expect(bindings.map((b) => [b.metadata.namespace, b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
       ['memory-leak-demo', 'heapdump-app-scc', 'heap-dump-app-scc-user', [{ kind: 'ServiceAccount', name: 'memory-leak-app', namespace: 'memory-leak-demo' }]],
@@ -78,8 +81,10 @@ describe('SCC admission of every pod template (OpenShift)', () => {
       [PIPELINE_NS, 'dump-volume-manager-scc', 'dump-volume-scc-user', [{ kind: 'ServiceAccount', name: 'dump-volume-manager', namespace: PIPELINE_NS }]],
       [PIPELINE_NS, 'heap-dump-s3-uploader-scc', 'heap-dump-uploader-scc-user', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: PIPELINE_NS }]],
       ...['memory-leak-demo', 'orders', 'payments'].map((ns) => [ns, 'heap-dump-s3-uploader-events', 'heapdump-event-reporter', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: PIPELINE_NS }]]),
+      ['kube-system', 'heapdump-api-auth-reader', 'extension-apiserver-authentication-reader', [{ kind: 'ServiceAccount', name: 'heapdump-api', namespace: PIPELINE_NS }]],
     ]);
-    for (const role of ofKind(objects, 'ClusterRole').filter((r) => r.metadata.name !== 'heapdump-event-reporter')) {
+    const apiRoles = ['heapdump-pipeline-heapdumps-edit', 'heapdump-pipeline-heapdumps-view'];
+    for (const role of ofKind(objects, 'ClusterRole').filter((r) => r.metadata.name !== 'heapdump-event-reporter' && !apiRoles.includes(r.metadata.name))) {
       expect(role.rules).toHaveLength(1);
       expect(role.rules[0].verbs).toEqual(['use']);
       expect(role.rules[0].resources).toEqual(['securitycontextconstraints']);

@@ -1,0 +1,144 @@
+/**
+ * `GET .../heapdumps/<name>/download`: the dump's bytes, streamed from S3 to the client with backpressure (never
+ * the file; several ranged GETs in flight, ranged-stream.ts), with `Range` (resume), `If-Range`, the sha256 as `Digest` /
+ * `Repr-Digest` (of the whole file, also on a 206) and as the strong `ETag`, an audit log line and metrics.
+ *
+ * A gzip-compressed upload (`uploader.gzip`) is served as the stored .gz bytes; its sha256 is the original's,
+ * so it is sent as `X-Heapdump-Sha256` with `X-Heapdump-Encoding: gzip` and no Digest header (the client checks
+ * it after decompressing).
+ */
+import type * as http from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from '../runtime/logger';
+import { sharedBudget } from '../uploader/file-source';
+import type { DumpMeta, DumpRecord } from './dump-index';
+import { StoreError, type DumpStore } from './dump-store';
+import { DOWNLOAD_PARTS, openRanged } from './ranged-stream';
+import type { Identity } from './identity';
+import type { ApiMetrics } from './metrics';
+import { SECURITY_HEADERS, sendStatus, status } from './status';
+
+/** Bytes streamed between two young-generation collections (measured with `npm run bench:api`). */
+const GC_EVERY_BYTES = 4 * 1024 * 1024;
+
+export type RangeAsk = { readonly kind: 'full' } | { readonly kind: 'range'; readonly start: number; readonly end: number } | { readonly kind: 'unsatisfiable' };
+
+/** RFC 9110 byte ranges, one range only (several, or a malformed header, get the whole file, as RFC 9110 allows). */
+export function parseRange(header: string | undefined, size: number): RangeAsk {
+  if (header === undefined) return { kind: 'full' };
+  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/.exec(header.trim());
+  if (m === null || (m[1] === '' && m[2] === '')) return { kind: 'full' };
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0 || size === 0) return { kind: 'unsatisfiable' };
+    return { kind: 'range', start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (!Number.isSafeInteger(start) || start >= size) return { kind: 'unsatisfiable' };
+  if (end < start) return { kind: 'full' };
+  return { kind: 'range', start, end };
+}
+
+/** The strong ETag of a dump: its sha256 (the original's, marked, for a gzip upload), else the S3 ETag. */
+export function etagOf(r: DumpRecord, meta: DumpMeta): string {
+  if (meta.sha256 === undefined) return `"s3-${r.etag}"`;
+  return meta.encodingApplied === 'gzip' ? `"sha256-${meta.sha256}-gzip"` : `"sha256-${meta.sha256}"`;
+}
+
+const EXTENSIONS = ['.hprof.gz', '.hprof', '.phd', '.gz'];
+
+/** `<name><extension>`: ASCII only, so the Content-Disposition needs no encoding. */
+export function downloadFileName(r: DumpRecord): string {
+  return r.name + (EXTENSIONS.find((e) => r.fileName.endsWith(e)) ?? '');
+}
+
+export interface DownloadDeps {
+  readonly store: DumpStore;
+  readonly logger: Logger;
+  readonly metrics: ApiMetrics;
+  readonly now: () => number;
+}
+
+export async function serveDownload(req: http.IncomingMessage, res: http.ServerResponse, r: DumpRecord, meta: DumpMeta, who: Identity, d: DownloadDeps): Promise<void> {
+  const started = d.now();
+  const etag = etagOf(r, meta);
+  const ifRange = req.headers['if-range'];
+  const ask = ifRange !== undefined && ifRange !== etag ? { kind: 'full' as const } : parseRange(req.headers.range, r.size);
+  const audit = (result: string, bytes: number, extra: Record<string, unknown> = {}) => {
+    d.metrics.downloads.inc({ result });
+    d.metrics.downloadBytes.inc({ namespace: r.namespace }, bytes);
+    d.logger.info('heap dump download', {
+      audit: true, user: who.user.username, groups: who.user.groups, via: who.via, namespace: r.namespace, name: r.name, key: r.key,
+      result, bytes, size: r.size, range: ask.kind === 'range' ? `${ask.start}-${ask.end}` : undefined, ms: d.now() - started, ...extra,
+    });
+  };
+  const digestHeaders: Record<string, string> = { etag, 'accept-ranges': 'bytes' };
+  if (meta.sha256 !== undefined) {
+    digestHeaders['x-heapdump-sha256'] = meta.sha256;
+    if (meta.encodingApplied === 'gzip') digestHeaders['x-heapdump-encoding'] = 'gzip';
+    else {
+      const b64 = Buffer.from(meta.sha256, 'hex').toString('base64');
+      digestHeaders.digest = `sha-256=${b64}`;
+      digestHeaders['repr-digest'] = `sha-256=:${b64}:`;
+    }
+  }
+  if (ask.kind === 'unsatisfiable') {
+    audit('range-not-satisfiable', 0);
+    sendStatus(res, status(416, 'RequestedRangeNotSatisfiable', `range "${String(req.headers.range)}" is outside the dump's ${r.size} bytes`), { 'content-range': `bytes */${r.size}`, ...digestHeaders });
+    return;
+  }
+  const range = ask.kind === 'range' ? [ask.start, ask.end] as const : undefined;
+  const [from, to] = range ?? [0, r.size - 1];
+  const abort = new AbortController();
+  const onClose = () => abort.abort();
+  res.once('close', onClose);
+  let body: Readable;
+  try {
+    // HEAD (a client asking for the size and digest before it resumes): the headers from the index, no GET to S3.
+    body = r.size === 0 || req.method === 'HEAD' ? Readable.from([]) : await openRanged(d.store, r.key, from, to, DOWNLOAD_PARTS, abort.signal);
+  } catch (error) {
+    res.off('close', onClose);
+    const e = error as StoreError;
+    if (abort.signal.aborted) return audit('client-closed', 0);
+    if (e instanceof StoreError && e.kind === 'not-found') {
+      audit('gone', 0);
+      return sendStatus(res, status(404, 'NotFound', `heapdumps "${r.name}" not found`, { name: r.name, kind: 'heapdumps' }));
+    }
+    audit('store-unavailable', 0, { error: e.message });
+    return sendStatus(res, status(503, 'ServiceUnavailable', 'the dump store (S3) cannot be reached right now; nothing was sent, try again in a minute'), { 'retry-after': '30' });
+  }
+  const obj = { body, length: r.size === 0 ? 0 : to - from + 1 };
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/octet-stream',
+    'content-length': obj.length,
+    'content-disposition': `attachment; filename="${downloadFileName(r)}"`,
+    ...SECURITY_HEADERS,
+    ...digestHeaders,
+  };
+  if (range !== undefined) headers['content-range'] = `bytes ${range[0]}-${range[0] + obj.length - 1}/${r.size}`;
+  res.writeHead(range !== undefined ? 206 : 200, headers);
+  if (req.method === 'HEAD') {
+    obj.body.destroy();
+    res.end();
+    res.off('close', onClose);
+    return audit('head', 0);
+  }
+  let sent = 0;
+  obj.body.on('data', (c: Buffer) => {
+    sent += c.length;
+    // A fresh Buffer per chunk from the S3 socket: without a young-generation collection every few MiB, V8 lets
+    // tens of MiB of them pile up before it collects (the uploader's measured remedy, uploader/file-source.ts).
+    sharedBudget.account(c.length, GC_EVERY_BYTES);
+  });
+  try {
+    await pipeline(obj.body, res);
+    audit(range !== undefined ? 'partial' : 'complete', sent);
+  } catch (error) {
+    res.destroy();
+    audit(abort.signal.aborted && sent < obj.length ? 'client-closed' : 'store-failed', sent, { error: (error as Error).message });
+  } finally {
+    res.off('close', onClose);
+  }
+}
