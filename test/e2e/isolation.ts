@@ -157,6 +157,15 @@ export function transferSeconds(sim: NodeSim, key: string): number | undefined {
   return undefined;
 }
 
+/** When the uploader logged 'uploaded and verified' for the first key containing `keyPart` (ms), or undefined. */
+export function verifiedAt(sim: NodeSim, keyPart: string): number | undefined {
+  for (const line of sim.uploaderLog()) {
+    if (!line.includes('"uploaded and verified"') || !line.includes(keyPart)) continue;
+    return Date.parse((JSON.parse(line) as { time: string }).time);
+  }
+  return undefined;
+}
+
 export interface InvariantResult {
   readonly latencyMs: number;
   readonly transferSeconds: number;
