@@ -21,6 +21,7 @@ export * from './collected-namespace';
 export * from './admission-policy';
 export * from './injector';
 export * from './injector-webhook';
+export * from './analyzer';
 export * from './monitoring';
 export * from './monitoring-alerts';
 export * from './event-reporter-rbac';

@@ -4,6 +4,7 @@ import type { CollectOptions, PodLike } from '../agent/src/inject/collect-pod';
 import { COMMANDS } from '../agent/src/contract';
 import { type CollectedNamespaceValue, SETTINGS } from '../agent/src/settings';
 import { DumpVolumeAdmissionPolicy } from './admission-policy';
+import { Analyzer, analyzerWakeUrl } from './analyzer';
 import { unchosenDefaultWarnings } from './default-warnings';
 import { Application } from './app';
 import { COLLECTED_NAMESPACE_BINDING_NAME, CollectedNamespaceAccess } from './collected-namespace';
@@ -156,6 +157,7 @@ export class HeapDumpPipeline extends Construct {
     const uploader = withPropScope('uploader', () => new Uploader(this, 'Uploader', {
       ...props.uploader, ...common, image: r.agentImage, sccClusterRoleName: scc.uploader, waitTimeoutSeconds: r.waitTimeoutSeconds,
       platform: r.platform,
+      ...(r.analyzer ? { analyzerWakeUrl: analyzerWakeUrl(this.namespace, r.namePrefix) } : {}),
       ...(retrieval !== undefined ? { retrieval } : {}),
     }));
     if (events !== undefined) {
@@ -165,6 +167,22 @@ export class HeapDumpPipeline extends Construct {
         serviceAccountNamespace: this.namespace,
         namespaces: this.collectedNamespaces,
       });
+    }
+    if (r.analyzer) {
+      const { enabled: _enabled, ...analyzerSettings } = props.analyzer ?? {};
+      const analyzer = withPropScope('analyzer', () => new Analyzer(this, 'Analyzer', {
+        ...analyzerSettings, namespace: this.namespace, image: r.agentImage, access: uploader.s3Access,
+        imagePullPolicy: r.imagePullPolicy, imagePullSecrets: r.imagePullSecrets, logLevel: r.logLevel, namePrefix: r.namePrefix,
+      }));
+      if (events !== undefined) {
+        // the analyzer's follow-up Events (HeapDumpAnalyzed) on the same pods: the same role, bound to its ServiceAccount
+        bindEventReporter(this, 'AnalyzerEventReporterBindings', {
+          clusterRoleName: events.clusterRoleName,
+          serviceAccountName: analyzer.serviceAccountName,
+          serviceAccountNamespace: this.namespace,
+          namespaces: this.collectedNamespaces,
+        });
+      }
     }
     if (webhook !== undefined) {
       withPropScope('injector', () => new Injector(this, 'Injector', {
@@ -316,6 +334,8 @@ interface TopLevel {
   readonly api?: { readonly webUrl?: string };
   /** `afterUpload` other than `keep`, or a retention limit: the uploader needs write access and DAC_OVERRIDE. */
   readonly removesLocalDumps: boolean;
+  /** The leak analyzer is emitted (`analyzer.enabled`). */
+  readonly analyzer: boolean;
 }
 
 /** Namespaces the webhook and the policy must never touch. */
@@ -404,6 +424,7 @@ function resolveTopLevel(props: HeapDumpPipelineProps): TopLevel {
     kubernetesEvents: withPropScope('uploader.notifications', () => prop(SETTINGS.notifyKubeEvents, props.uploader?.notifications?.kubernetesEvents, 'kubernetesEvents')),
     // Needed before the uploader is built: its SCC's capabilities depend on it.
     removesLocalDumps: withPropScope('uploader', () => uploaderRemovesLocalDumps(props.uploader)),
+    analyzer: withPropScope('analyzer', () => prop(SETTINGS.analyzerEnabled, props.analyzer?.enabled, 'enabled')),
   };
 }
 

@@ -62,6 +62,22 @@ function credentialEnv(c: ResolvedCredentials): k8s.EnvVar[] {
   ];
 }
 
+/**
+ * What another agent container needs to use the uploader's bucket and notification channels the same way
+ * (the analyzer): its ConfigMap, the credential env, the CA bundle and webhook mounts, the ServiceAccount
+ * annotations for workload identity. One definition: the analyzer cannot drift from the uploader.
+ */
+export interface AgentS3Access {
+  readonly configMapName: string;
+  readonly env: readonly k8s.EnvVar[];
+  readonly volumes: readonly k8s.Volume[];
+  readonly volumeMounts: readonly k8s.VolumeMount[];
+  /** Workload identity: the ServiceAccount annotations; undefined with static keys. */
+  readonly serviceAccountAnnotations?: Record<string, string>;
+  /** Kubernetes Events are on: the container needs the projected token (added by the analyzer itself). */
+  readonly kubernetesEvents: boolean;
+}
+
 /** What the Event and the notifications tell a team to run to get its dump (agent/src/report/retrieval-hint.ts). */
 export interface DumpRetrieval {
   /** `oc` on OpenShift, `kubectl` elsewhere. */
@@ -109,6 +125,11 @@ export interface UploaderProps extends UploaderSettings {
    */
   readonly namePrefix?: string;
   /**
+   * The leak analyzer's wake-up URL (ANALYZER_WAKE_URL), POSTed after each verified dump.
+   * @default none: the analyzer finds new dumps by its periodic scan
+   */
+  readonly analyzerWakeUrl?: string;
+  /**
    * What the Event and the notifications tell the team to run (`oc heapdump get ...`), and the web page's URL:
    * set when the heapdumps API is deployed.
    * @default none: they give the S3 URI only
@@ -141,6 +162,8 @@ export class Uploader extends Construct {
   public readonly configMapName: string;
   /** Whether the uploader creates Kubernetes Events (it then needs the event-reporter RoleBindings). */
   public readonly kubernetesEvents: boolean;
+  /** The bucket and channels as the uploader uses them, for the analyzer. */
+  public readonly s3Access: AgentS3Access;
   /** The S3 settings as agent variables (bucket, prefix, endpoint, region, proxy ...), for the heapdumps API, which reads the same bucket. */
   public readonly s3Env: Readonly<Record<string, string>>;
   /** The extra CAs for the S3 endpoint, when configured (the heapdumps API mounts them too). */
@@ -149,7 +172,7 @@ export class Uploader extends Construct {
   public constructor(scope: Construct, id: string, props: UploaderProps) {
     super(scope, id);
     const { namespace, image: rawImage, priorityClassName, sccClusterRoleName, imagePullPolicy: rawPull,
-      waitTimeoutSeconds, platform = 'openshift', scheduling: rawScheduling, imagePullSecrets: pullSecrets, namePrefix = '', retrieval, ...settings } = props;
+      waitTimeoutSeconds, platform = 'openshift', scheduling: rawScheduling, imagePullSecrets: pullSecrets, namePrefix = '', analyzerWakeUrl, retrieval, ...settings } = props;
     const s = resolveUploaderSettings(settings);
     this.kubernetesEvents = s.notifications.kubernetesEvents;
     const image = prop(SETTINGS.agentImage, rawImage, 'image');
@@ -234,6 +257,15 @@ export class Uploader extends Construct {
       notifyMounts.push(token.volumeMount);
     }
 
+    this.s3Access = {
+      configMapName,
+      env: [...credentialEnv(s.credentials), ...notifyEnv, ...(ca !== undefined ? [ca.env] : [])],
+      volumes: [...notifyVolumes.filter((v) => v.name === 'notify-webhook'), ...(ca !== undefined ? [ca.volume] : [])],
+      volumeMounts: [...notifyMounts.filter((m) => m.name === 'notify-webhook'), ...(ca !== undefined ? [ca.mount] : [])],
+      ...(s.credentials.source === 'workload-identity' ? { serviceAccountAnnotations: s.credentials.serviceAccountAnnotations } : {}),
+      kubernetesEvents: s.notifications.kubernetesEvents,
+    };
+
     const container: k8s.Container = {
       name: COMMANDS.uploader,
       image,
@@ -254,6 +286,7 @@ export class Uploader extends Construct {
           ...notifyEnv,
           ...(retrieval !== undefined ? [envVar(SETTINGS.notifyRetrievalCli, retrieval.cli), ...(retrieval.webUrl !== undefined ? [envVar(SETTINGS.apiWebUrl, retrieval.webUrl)] : [])] : []),
           ...(ca !== undefined ? [ca.env] : []),
+          ...(analyzerWakeUrl !== undefined ? [envVar(SETTINGS.analyzerWakeUrl, analyzerWakeUrl)] : []),
         ],
       }),
       ports: [agentPort()],

@@ -1,6 +1,9 @@
 /**
  * The uploader's triage summary of a heap dump you already have on disk: `npm run -s summarize -- FILE
- * [--json]`. The uploader's own pieces: its read pass (readPass: sha256, gzip decode for a `.hprof.gz`),
+ * [--json]`; with `--leaks`, the analyzer's leak report instead (`<key>.leaks.txt`, or the leaks/v1 JSON
+ * with --json), made by the same code as `node agent.js analyze FILE`.
+ *
+ * The summary: the uploader's own pieces: its read pass (readPass: sha256, gzip decode for a `.hprof.gz`),
  * the analysis its analysis process runs (analyseDump, with the default budgets, here in-process),
  * and the same document and rendering as the `<dump key>.summary.txt/.json` objects. For dumps that
  * predate the pipeline or were copied off a node by hand.
@@ -12,6 +15,7 @@ import { open } from 'fs/promises';
 import { hostname } from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
+import { runAnalyzeCli } from '../agent/src/leaks/cli';
 import { SETTINGS } from '../agent/src/settings';
 import { inertJson } from '../agent/src/text/escape';
 import { renderSummaryText, summaryDocument } from '../agent/src/triage';
@@ -19,15 +23,18 @@ import { analyseDump, inflateLimit } from '../agent/src/triage/dump-analysis';
 import { readPass } from '../agent/src/uploader/read-pass';
 import { kindOfName } from '../agent/src/uploader/upload-job';
 
-const USAGE = 'usage: npm run -s summarize -- FILE.hprof|FILE.hprof.gz [--json]';
+const USAGE = 'usage: npm run -s summarize -- FILE.hprof|FILE.hprof.gz [--json] [--leaks]';
 /** A local file: a read that takes this long means something is wrong with the disk. */
 const READ_TIMEOUT_MS = 60_000;
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--leaks')) {
+    return runAnalyzeCli(argv.filter((a) => a !== '--leaks'), (s) => process.stdout.write(s), (s) => process.stderr.write(s.replace(/^analyze: /, 'summarize: ').replace('usage: node agent.js analyze', 'usage: npm run -s summarize -- --leaks')));
+  }
   const json = argv.includes('--json');
   const rest = argv.filter((a) => a !== '--json');
   if (rest.length !== 1 || rest[0].startsWith('-')) {
-    process.stderr.write(`summarize: expected one heap dump file and optionally --json, got ${JSON.stringify(argv)}\n${USAGE}\n`);
+    process.stderr.write(`summarize: expected one heap dump file and optionally --json or --leaks, got ${JSON.stringify(argv)}\n${USAGE}\n`);
     return 2;
   }
   const file = path.resolve(rest[0]);

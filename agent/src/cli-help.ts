@@ -20,6 +20,8 @@ export const COMMAND_DOCS: Readonly<Record<Command, string>> = {
     + 'heapdump-wait-ready init container (Deployment heapdump-injector).',
   api: 'Serves the heapdumps API (oc get heapdumps, downloads) and the web page to the teams RBAC allows (Deployment '
     + 'heapdump-api, behind the APIService v1alpha1.heapdump-pipeline.io).',
+  analyzer: 'Writes a leak report next to every dump in the bucket and tells the team its top suspect (Deployment '
+    + 'heapdump-analyzer).',
 };
 
 /** `text` wrapped at `width` columns, every line indented by `indent` spaces (words longer than a line stay whole). */
@@ -99,6 +101,7 @@ export function helpText(command?: Command): string {
     ['node agent.js COMMAND --help', 'what COMMAND does, and every variable it reads with its default'],
     ['node agent.js help [COMMAND]', 'this text (also --help, -h)'],
     ['node agent.js --version', 'the version (also -v, COMMAND --version)'],
+    ['node agent.js analyze FILE.hprof', 'the leak report of a dump on local disk (analyze --help: its options)'],
   ];
   const out = [
     ...wrap('heapdump agent: keeps the JVM heap dumps of a node on shared storage and ships them to S3.', 0),

@@ -8,6 +8,7 @@
  * for a secret) and what was expected.
  */
 import { COMMANDS, type Command, ENV } from './contract';
+import { type AnalyzerConfig, resolveAnalyzerConfig } from './analyzer/config';
 import type { LogFormat, LogLevel } from './runtime/logger';
 import { type ApiConfig, resolveApiConfig } from './api/config';
 import { type InjectConfig, resolveInjectConfig } from './inject/config';
@@ -133,12 +134,14 @@ export interface UploaderConfig extends CommonConfig {
   readonly objectTags: boolean;
   /** Days dumps stay in S3 (the bucket's lifecycle rule expires them; checked at start). 0 = no check. */
   readonly retentionDays: number;
+  /** Where to POST after each verified dump (the leak analyzer's /wake); undefined: no wake-ups. */
+  readonly analyzerWakeUrl?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Per-command resolvers.
 
-function common(env: Env): CommonConfig {
+export function common(env: Env): CommonConfig {
   return {
     nodeName: required(env, SETTINGS.nodeName),
     httpHost: required(env, SETTINGS.httpHost),
@@ -240,8 +243,8 @@ function s3Transport(env: Env): Pick<S3Config, 'caBundle' | 'proxy'> {
   return { ...(caBundle !== undefined ? { caBundle } : {}), ...(proxy !== undefined ? { proxy } : {}) };
 }
 
-/** S3_SERVER_SIDE_ENCRYPTION with S3_SSE_KMS_KEY_ID (a key only with SSE-KMS). */
-function encryption(env: Env): ObjectEncryption {
+/** S3_SERVER_SIDE_ENCRYPTION with S3_SSE_KMS_KEY_ID (a key only with SSE-KMS): the uploader's, and the analyzer's. */
+export function encryption(env: Env): ObjectEncryption {
   const mode = required(env, SETTINGS.s3Encryption);
   const key = optional(env, SETTINGS.s3KmsKeyId);
   if (mode === 'SSE-KMS') return { mode, ...(key !== undefined ? { kmsKeyId: key } : {}) };
@@ -286,7 +289,13 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     encryption: encryption(env),
     objectTags: required(env, SETTINGS.s3ObjectTags),
     retentionDays: required(env, SETTINGS.s3RetentionDays),
+    ...optionalEntry('analyzerWakeUrl', optional(env, SETTINGS.analyzerWakeUrl)),
   };
+}
+
+/** `{ [name]: value }`, or nothing when the value is undefined (exactOptionalPropertyTypes-friendly spread). */
+function optionalEntry<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [name]: value } as { [P in K]?: V });
 }
 
 export type ResolvedConfig =
@@ -294,7 +303,8 @@ export type ResolvedConfig =
   | { readonly command: typeof COMMANDS.waitReady; readonly config: WaitReadyConfig }
   | { readonly command: typeof COMMANDS.uploader; readonly config: UploaderConfig }
   | { readonly command: typeof COMMANDS.inject; readonly config: InjectConfig }
-  | { readonly command: typeof COMMANDS.api; readonly config: ApiConfig };
+  | { readonly command: typeof COMMANDS.api; readonly config: ApiConfig }
+  | { readonly command: typeof COMMANDS.analyzer; readonly config: AnalyzerConfig };
 
 /**
  * The command's settings, every variable checked: a ConfigErrors lists each missing or invalid one (not
@@ -314,6 +324,8 @@ export function resolveConfig(command: Command, env: Env): ResolvedConfig {
         return { command, config: resolveInjectConfig(env, common(env)) };
       case COMMANDS.api:
         return { command, config: resolveApiConfig(env, common(env)) };
+      case COMMANDS.analyzer:
+        return { command, config: resolveAnalyzerConfig(env, common(env), resolveS3Config(env), resolveNotifyConfig(env)) };
     }
   });
 }

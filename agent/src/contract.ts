@@ -15,6 +15,8 @@ export const COMMANDS = {
   inject: 'inject',
   /** The heapdumps API server: `oc get heapdumps`, downloads, the web page (agent/src/api). */
   api: 'api',
+  /** Leak reports of the dumps in the bucket (agent/src/analyzer, Deployment `heapdump-analyzer`). */
+  analyzer: 'analyzer',
 } as const;
 export type Command = (typeof COMMANDS)[keyof typeof COMMANDS];
 
@@ -41,6 +43,8 @@ export const NODE_OPTIONS_BY_COMMAND: Readonly<Partial<Record<Command, string>>>
   // while sending 1 GiB was 87-92 MiB instead of ~101 MiB, at the same throughput within the machine's noise, and
   // a 10,000-dump list stayed well under a second (`npm run bench:api`, docs/performance.md).
   api: '--jitless',
+  // analyzer: no --jitless. Its work is the dump's object graph in JavaScript: without the JIT an analysis is ~12x
+  // slower (SmallObjects, 10.8 M objects: 33-43 instead of 3.2-3.7 CPU s; `npm run bench:leaks`).
 };
 
 /** Exit codes of the agent. */
@@ -245,3 +249,14 @@ export const OBJECT_METADATA = {
   /** Name of the summary object next to the dump (`<dump key>.summary.json`). */
   summary: 'summary',
 } as const;
+
+/** Objects the analyzer writes next to a dump: `<dump key><suffix>`. A finished `.leaks.json` means "analysed". */
+export const LEAK_REPORT_SUFFIXES = {
+  json: '.leaks.json',
+  text: '.leaks.txt',
+  /** Analyses started for the dump (JSON `{ attempts, startedAt, ... }`), written before each start. */
+  attempts: '.leaks.attempts',
+} as const;
+
+/** The analyzer's HTTP endpoint the uploader POSTs to after each verified dump (on AGENT_HTTP_PORT). */
+export const ANALYZER_WAKE_PATH = '/wake';

@@ -11,7 +11,7 @@
 import { COMMANDS, EXIT } from './contract';
 import { type ProblemOutput, reportProblems, runCli } from './cli';
 import { ConfigError, ConfigErrors, findTypos, type ResolvedConfig, resolveConfig, resolveLogFormat } from './config';
-import type { CommandContext } from './runtime/context';
+import type { CommandContext, HttpRouteHandler } from './runtime/context';
 import { systemClock } from './runtime/clock';
 import { startHttpServer } from './runtime/http';
 import { StuckReads } from './fs/stuck-io';
@@ -23,7 +23,7 @@ import { createRegistry } from './runtime/metrics';
 
 /**
  * Command modules are loaded on demand, so a command runs only its own top-level code. The
- * uploader and the API server (with the AWS SDK, once for both: s3-commands.ts) are additionally embedded
+ * uploader, the API server and the analyzer (with the AWS SDK, once for all: s3-commands.ts) are additionally embedded
  * in the bundle as text and compiled only here (scripts/bundle-agent.ts): otherwise V8 would still parse
  * them in every process.
  */
@@ -54,6 +54,11 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
       await runApi(resolved.config, ctx);
       return EXIT.ok;
     }
+    case COMMANDS.analyzer: {
+      const { runAnalyzer } = await import('./s3-commands');
+      await runAnalyzer(resolved.config, ctx);
+      return EXIT.ok;
+    }
   }
 }
 
@@ -73,6 +78,11 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   if (argv[0] === ANALYSIS_PROCESS_ARG) {
     const { runAnalysisChild } = await import('./triage/child');
     return runAnalysisChild();
+  }
+  if (argv[0] === 'analyze') {
+    // A local tool (a dump's leak report on a terminal; the analyzer's child process), not a pod command.
+    const { runAnalyzeCli } = await import('./leaks/cli');
+    return runAnalyzeCli(argv.slice(1), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
   }
   const { format, error: formatError } = resolveLogFormat(env, process.stderr.isTTY === true);
   const write = writerFor(format);
@@ -109,9 +119,11 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   const lifecycle = new Lifecycle(root.child('lifecycle'));
   const stuckReads = new StuckReads();
   const registry = createRegistry({ node: config.nodeName, command: resolved.command });
+  const routes = new Map<string, HttpRouteHandler>();
   let http;
   try {
     http = await startHttpServer({
+      routes,
       host: config.httpHost,
       port: config.httpPort,
       registry,
@@ -155,6 +167,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
     stuckReads,
     agentCommand: [process.execPath, process.argv[1]],
+    httpRoute: (method, path, handler) => routes.set(`${method} ${path}`, handler),
   };
 
   let code: number;

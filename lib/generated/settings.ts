@@ -96,7 +96,7 @@ export type CaBundleSource = 'openshift-trusted' | 'configmap';
 
 export type WebhookFormat = 'json' | 'slack';
 
-export type NotificationEvent = 'dump-uploaded' | 'incomplete-dump-uploaded';
+export type NotificationEvent = 'dump-uploaded' | 'incomplete-dump-uploaded' | 'dump-analyzed';
 
 /** A collected namespace: its name and the only ServiceAccounts that may use the application SCC (default: all of the namespace's). */
 export interface CollectedNamespace {
@@ -209,6 +209,15 @@ export interface PipelineSettings {
    * @default - the prototype's bucket, prefix and timings
    */
   readonly uploader?: UploaderSettings;
+  /**
+   * The leak analyzer, Deployment `heapdump-analyzer` (the JSON config's `analyzer` object): it finds every dump
+   * in the bucket without a leak report (woken by the uploader, and by a scan that catches up after restarts),
+   * analyses it in a child process within a memory and time budget, writes `<key>.leaks.json` and
+   * `<key>.leaks.txt`, and tells the team (an Event on the pod, reason HeapDumpAnalyzed, and the webhook). It
+   * reads the uploader's bucket, credentials and notification settings. docs/leak-report.md.
+   * @default - on: one replica, 8 GiB memory limit, suspects from 10 % of the heap
+   */
+  readonly analyzer?: AnalyzerSettings;
   /**
    * The application Deployment, the demo leak by default (the JSON config's `app` object).
    * @default - the demo leak application
@@ -791,11 +800,12 @@ export interface NotificationWebhookSettings {
    */
   readonly format?: WebhookFormat;
   /**
-   * Which uploads are posted to the webhook: complete dumps, truncated ones, or both.
+   * What is posted to the webhook: complete dumps uploaded, truncated ones, leak reports written (`dump-analyzed`,
+   * by the analyzer).
    *
-   * Accepted: a non-empty list of dump-uploaded, incomplete-dump-uploaded. Agent variable:
+   * Accepted: a non-empty list of dump-uploaded, incomplete-dump-uploaded, dump-analyzed. Agent variable:
    * `NOTIFY_WEBHOOK_EVENTS`.
-   * @default ["dump-uploaded","incomplete-dump-uploaded"]
+   * @default ["dump-uploaded","incomplete-dump-uploaded","dump-analyzed"]
    */
   readonly events?: readonly (NotificationEvent)[];
   /**
@@ -922,6 +932,97 @@ export interface StaticS3Credentials {
    * @default - not in the Secret (the ConfigMap's endpoint applies)
    */
   readonly endpointUrl?: string;
+}
+
+/**
+ * The leak analyzer, Deployment `heapdump-analyzer` (the JSON config's `analyzer` object): it finds every dump
+ * in the bucket without a leak report (woken by the uploader, and by a scan that catches up after restarts),
+ * analyses it in a child process within a memory and time budget, writes `<key>.leaks.json` and
+ * `<key>.leaks.txt`, and tells the team (an Event on the pod, reason HeapDumpAnalyzed, and the webhook). It
+ * reads the uploader's bucket, credentials and notification settings. docs/leak-report.md.
+ */
+export interface AnalyzerSettings {
+  /**
+   * Emit the leak analyzer: its Deployment, ServiceAccount, Service and ConfigMap in the pipeline namespace (and,
+   * with Kubernetes Events on, its RoleBindings in the collected namespaces). `false`: dumps get the uploader's
+   * summary only.
+   *
+   * Accepted: true or false.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Resources of the analyzer container. The memory limit bounds the dumps it can analyse (the request is what it
+   * keeps while idle: the limit is used only while a big dump is analysed). Each analysis runs in a child process
+   * within a budget derived from the limit (minus 192 MiB for the analyzer and 256 MiB per analysis process, and 6
+   * % for memory given back but not yet collected; the small-dump lane twice `smallDumpMb`, the other lane the
+   * rest: 6,581 MiB with 8Gi) and needs at most 36-40 bytes per object and 8 per reference of the dump
+   * (docs/performance.md: a 4.6 GiB dump of 135 million small objects took 5.2 GiB; a 4.3 GiB dump of 38 million
+   * 122-byte objects 1.5 GiB). A dump that needs more gets a report saying so. Two analyses can run at once (the
+   * two lanes): `cpu: 2` lets both run on a core each.
+   *
+   * Accepted: container resources {"requests": {"cpu", "memory"}, "limits": {"cpu", "memory"}}, all four
+   * Kubernetes quantities.
+   * @default {"requests":{"cpu":"100m","memory":"256Mi"},"limits":{"cpu":"2","memory":"8Gi"}}
+   */
+  readonly resources?: ContainerResources;
+  /**
+   * Share of the reachable heap from which a single object, or a class's top-level instances together, is a leak
+   * suspect (as Eclipse MAT's default).
+   *
+   * Accepted: a whole number of percent between 1 and 100. Agent variable: `ANALYZER_THRESHOLD_PERCENT`.
+   * @default 10
+   */
+  readonly thresholdPercent?: number;
+  /**
+   * Time between two scans of the bucket for dumps without a leak report (the safety net: the uploader wakes the
+   * analyzer after each upload).
+   *
+   * Accepted: a number of seconds between 1 and 86400. Agent variable: `ANALYZER_INTERVAL`.
+   * @default 60
+   */
+  readonly intervalSeconds?: number;
+  /**
+   * Wall-clock time one analysis may take (download excluded); past it the child process is killed and the dump
+   * gets a "not analyzed" report. A 4 GiB dump takes about 1-2 minutes on one core (docs/performance.md).
+   *
+   * Accepted: a number of seconds between 1 and 86400. Agent variable: `ANALYZER_TIME_BUDGET`.
+   * @default 600
+   */
+  readonly timeBudgetSeconds?: number;
+  /**
+   * CPU time one analysis may use (its child process, all threads); past it the analysis is stopped as for the
+   * time budget.
+   *
+   * Accepted: a number of seconds between 1 and 86400. Agent variable: `ANALYZER_CPU_BUDGET`.
+   * @default 300
+   */
+  readonly cpuBudgetSeconds?: number;
+  /**
+   * Dumps up to this size (as stored) go through their own lane, beside the one for bigger dumps: a tenant's
+   * multi-GiB dump never holds up another team's small one. Each lane takes dumps oldest first, one namespace
+   * after the other.
+   *
+   * Accepted: a whole number of MiB between 1 and 1048576. Agent variable: `ANALYZER_SMALL_DUMP_MB`.
+   * @default 256
+   */
+  readonly smallDumpMb?: number;
+  /**
+   * Analyses started for one dump (recorded in S3 as `<key>.leaks.attempts` before each start) before it gets a
+   * "not analyzed" report: a dump that crashes the analysis, or the container (OOM kill), is not tried forever.
+   *
+   * Accepted: a whole number between 1 and 10. Agent variable: `ANALYZER_MAX_ATTEMPTS`.
+   * @default 2
+   */
+  readonly maxAttempts?: number;
+  /**
+   * Size of the analyzer's emptyDir, where a dump is downloaded before it is analysed (compressed dumps stay
+   * compressed): dumps larger than this get a "not analyzed" report without being downloaded.
+   *
+   * Accepted: a positive Kubernetes quantity such as 10Gi, 512Mi or 100m.
+   * @default '8Gi'
+   */
+  readonly workDirSize?: string;
 }
 
 /**

@@ -105,7 +105,7 @@ describe('problems: every one at once, as text at a terminal and as JSON in a po
     expect(r.code).toBe(2);
     expect(r.output.split('\n').filter((l) => l !== '')).toEqual([
       'heapdump-agent: configuration error:',
-      '  command "upload" is invalid: expected one of mount-guard, uploader, wait-ready, inject',
+      '  command "upload" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api, analyzer',
       'See node agent.js --help.',
     ]);
   });

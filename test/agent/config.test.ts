@@ -7,6 +7,9 @@ import { envSettings, settingOfEnv } from '../../agent/src/settings';
 
 const BASE = { NODE_NAME: 'worker-1.example.com' };
 const UPLOADER = { ...BASE, S3_BUCKET: 'heap-dumps' };
+/** The analyzer's resolver (its S3 settings are the uploader's: the same base env). */
+const resolveAnalyzer = (env: Record<string, string>) => resolveConfig('analyzer', env).config;
+const baseOf = (resolver: unknown) => (resolver === resolveUploaderConfig || resolver === resolveAnalyzer ? UPLOADER : BASE);
 /** What the kubelet adds to every container: the mount guard runs only where it is set. */
 const IN_POD = { [IN_POD_ENV]: '172.30.0.1' };
 const INJECT = { ...BASE, INJECT_PIPELINE_NAMESPACE: 'heapdump-system', INJECT_AGENT_IMAGE: 'registry.example.com/heapdump-agent:0.2.0' };
@@ -257,7 +260,7 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   ['up', resolveUploaderConfig, 'NOTIFY_TIMEOUT', '0', 'NOTIFY_TIMEOUT="0" is invalid: expected a number of seconds > 0'],
   ['up', resolveUploaderConfig, 'NOTIFY_MAX_ATTEMPTS', '21', 'NOTIFY_MAX_ATTEMPTS="21" is invalid: expected a whole number between 1 and 20'],
   ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_FORMAT', 'teams', 'NOTIFY_WEBHOOK_FORMAT="teams" is invalid: expected one of json, slack'],
-  ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_EVENTS', 'oops', 'NOTIFY_WEBHOOK_EVENTS="oops" is invalid: expected a comma-separated subset of dump-uploaded, incomplete-dump-uploaded'],
+  ['up', resolveUploaderConfig, 'NOTIFY_WEBHOOK_EVENTS', 'oops', 'NOTIFY_WEBHOOK_EVENTS="oops" is invalid: expected a comma-separated subset of dump-uploaded, incomplete-dump-uploaded, dump-analyzed'],
   ['up', resolveUploaderConfig, 'NOTIFY_KUBE_API_URL', 'http://api:80', 'NOTIFY_KUBE_API_URL="http://api:80" is invalid: expected an https:// URL'],
   ['up', resolveUploaderConfig, 'NOTIFY_KUBE_CREDENTIALS_DIR', 'sa', 'NOTIFY_KUBE_CREDENTIALS_DIR="sa" is invalid: expected an absolute path'],
   // The webhook URL is a secret: never echoed.
@@ -284,12 +287,24 @@ const ERROR_CASES: Array<[string, (env: Record<string, string>) => unknown, stri
   // Proxy credentials are never echoed.
   ['up', resolveUploaderConfig, 'HTTPS_PROXY', 'http://user:pw@proxy:3128/path', `HTTPS_PROXY="http://<redacted>@proxy:3128/path" is invalid: expected ${PROXY_URL}`],
   ['up', resolveUploaderConfig, 'HTTP_PROXY', 'proxy:3128', `HTTP_PROXY="proxy:3128" is invalid: expected ${PROXY_URL}`],
+  ['up', resolveUploaderConfig, 'ANALYZER_WAKE_URL', 'heapdump-analyzer:9090/wake', 'ANALYZER_WAKE_URL="heapdump-analyzer:9090/wake" is invalid: expected an http:// or https:// URL'],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_THRESHOLD_PERCENT', '0', 'ANALYZER_THRESHOLD_PERCENT="0" is invalid: expected a whole number of percent between 1 and 100'],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_THRESHOLD_PERCENT', '10.5', 'ANALYZER_THRESHOLD_PERCENT="10.5" is invalid: expected a whole number of percent between 1 and 100'],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_INTERVAL', '0', `ANALYZER_INTERVAL="0" is invalid: expected ${SECONDS_1_86400}`],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_TIME_BUDGET', '10m', `ANALYZER_TIME_BUDGET="10m" is invalid: expected ${SECONDS_1_86400}`],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_CPU_BUDGET', '0', `ANALYZER_CPU_BUDGET="0" is invalid: expected ${SECONDS_1_86400}`],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_SMALL_DUMP_MB', '0', 'ANALYZER_SMALL_DUMP_MB="0" is invalid: expected a whole number of MiB between 1 and 1048576'],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_MAX_ATTEMPTS', '11', 'ANALYZER_MAX_ATTEMPTS="11" is invalid: expected a whole number between 1 and 10'],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_MEMORY_LIMIT', '4 GiB', 'ANALYZER_MEMORY_LIMIT="4 GiB" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix'],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_WORK_DIR', 'work', 'ANALYZER_WORK_DIR="work" is invalid: expected an absolute path'],
+  ['analyzer', resolveAnalyzer, 'ANALYZER_WORK_DIR_BYTES', '-1', 'ANALYZER_WORK_DIR_BYTES="-1" is invalid: expected a byte count with optional Ki/Mi/Gi/Ti suffix'],
+  ['analyzer', resolveAnalyzer, 'S3_BUCKET', 'ab', `S3_BUCKET="ab" is invalid: expected ${BUCKET}`],
   ['up', resolveUploaderConfig, 'NO_PROXY', '.svc,10.0.0.0/33', 'NO_PROXY=".svc,10.0.0.0/33" is invalid: expected comma-separated hosts: domains (a leading "." = subdomains only), IP addresses or CIDR ranges, optional ports, or *'],
 ];
 
 describe('errors: one line naming the variable, the value and what was expected', () => {
   test.each(ERROR_CASES)('%s %s=%j', (_cmd, resolver, name, value, message) => {
-    const base = resolver === resolveUploaderConfig ? UPLOADER : BASE;
+    const base = baseOf(resolver);
     const e = errorOf(() => resolver({ ...base, [name]: value }));
     expect(e.message).toBe(message);
     expect(e.variable).toBe(name);
@@ -320,7 +335,7 @@ describe('errors: one line naming the variable, the value and what was expected'
   test('messages are single lines', () => {
     for (const [, resolver, name, value] of ERROR_CASES) {
       if (value.includes('\n')) continue; // the value itself is echoed verbatim
-      const base = resolver === resolveUploaderConfig ? UPLOADER : BASE;
+      const base = baseOf(resolver);
       expect(errorOf(() => resolver({ ...base, [name]: value })).message).not.toMatch(/\n/);
     }
   });
@@ -389,8 +404,8 @@ describe('parseCommand', () => {
     expect(parseCommand('uploader')).toBe('uploader');
   });
   test('unknown or missing', () => {
-    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api');
-    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready, inject, api');
+    expect(errorOf(() => parseCommand('mountguard')).message).toBe('command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api, analyzer');
+    expect(errorOf(() => parseCommand(undefined)).message).toBe('command is missing: expected one of mount-guard, uploader, wait-ready, inject, api, analyzer');
   });
 });
 

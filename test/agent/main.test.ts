@@ -21,12 +21,12 @@ function run(args: string[], env: Record<string, string>, nodeArgs: string[] = [
 describe('agent CLI (bundle)', () => {
   /** [what, args, env, exit code, variable, problem]: every user-facing error of the CLI. */
   const FAILURES: Array<[string, string[], Record<string, string>, number, string, string]> = [
-    ['an unknown option', ['--verbose', 'uploader'], {}, 2, 'argument', 'option "--verbose" is unknown: expected --help, --version, or a command: mount-guard, uploader, wait-ready, inject, api'],
-    ['an unknown option after the command', ['uploader', '--dry-run'], {}, 2, 'argument', 'option "--dry-run" is unknown: expected --help, --version, or a command: mount-guard, uploader, wait-ready, inject, api'],
-    ['an extra argument', ['uploader', 'now'], {}, 2, 'argument', 'argument "now" is unexpected: expected only a command (mount-guard, uploader, wait-ready, inject, api); settings come from the environment (see --help)'],
-    ['an unknown command', ['mountguard'], { NODE_NAME: 'n1' }, 2, 'command', 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api'],
-    ['help for an unknown command', ['--help', 'uplaoder'], {}, 2, 'command', 'command "uplaoder" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api'],
-    ['a missing command', [], {}, 2, 'command', 'command is missing: expected one of mount-guard, uploader, wait-ready, inject, api'],
+    ['an unknown option', ['--verbose', 'uploader'], {}, 2, 'argument', 'option "--verbose" is unknown: expected --help, --version, or a command: mount-guard, uploader, wait-ready, inject, api, analyzer'],
+    ['an unknown option after the command', ['uploader', '--dry-run'], {}, 2, 'argument', 'option "--dry-run" is unknown: expected --help, --version, or a command: mount-guard, uploader, wait-ready, inject, api, analyzer'],
+    ['an extra argument', ['uploader', 'now'], {}, 2, 'argument', 'argument "now" is unexpected: expected only a command (mount-guard, uploader, wait-ready, inject, api, analyzer); settings come from the environment (see --help)'],
+    ['an unknown command', ['mountguard'], { NODE_NAME: 'n1' }, 2, 'command', 'command "mountguard" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api, analyzer'],
+    ['help for an unknown command', ['--help', 'uplaoder'], {}, 2, 'command', 'command "uplaoder" is invalid: expected one of mount-guard, uploader, wait-ready, inject, api, analyzer'],
+    ['a missing command', [], {}, 2, 'command', 'command is missing: expected one of mount-guard, uploader, wait-ready, inject, api, analyzer'],
     ['a bad value', ['mount-guard'], { NODE_NAME: 'n1', KUBERNETES_SERVICE_HOST: '172.30.0.1', MOUNT_CHECK_INTERVAL: '30s' }, 2, 'MOUNT_CHECK_INTERVAL', 'MOUNT_CHECK_INTERVAL="30s" is invalid: expected a number of seconds > 0 and <= 3600'],
     ['a missing required variable', ['wait-ready'], {}, 2, 'NODE_NAME', 'NODE_NAME is missing: expected a Kubernetes name (RFC 1123 subdomain): at most 253 lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit'],
     ['a missing bucket', ['uploader'], { NODE_NAME: 'n1' }, 2, 'S3_BUCKET', 'S3_BUCKET is missing: expected an S3 bucket name: 3-63 lowercase letters, digits, \'.\' and \'-\', starting and ending with a letter or digit, not an IP address'],
@@ -93,9 +93,10 @@ describe('agent CLI (bundle)', () => {
 });
 
 describe('bundle layout (memory: the guard must not parse the uploader)', () => {
+  // The uploader and the analyzer share one lazily compiled module (agent/src/s3-commands.ts): the SDK once.
   const text = fs.readFileSync(AGENT_BUNDLE, 'utf8');
 
-  test('the AWS SDK is not in the bundle as code, only inside the lazily compiled text of the S3 commands (uploader, api)', () => {
+  test('the AWS SDK is not in the bundle as code, only inside the lazily compiled text of the S3 commands (uploader, api, analyzer)', () => {
     expect(text).toContain('lazy-module:./s3-commands');
     expect(text).not.toMatch(/^\/\/ node_modules\/@aws-sdk\//m);
     expect(text).not.toMatch(/^\/\/ agent\/src\/uploader\//m);

@@ -199,6 +199,22 @@ function refValue(
   return value;
 }
 
+const QUANTITY: Record<string, number> = { '': 1, m: 1e-3, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+
+/**
+ * A resourceFieldRef of the container itself, as the kubelet renders it with the default divisor 1: bytes for
+ * memory, whole cores (rounded up) for CPU.
+ */
+function resourceValue(container: Container, ref: { containerName?: string; resource: string }): string {
+  if (ref.containerName !== undefined && ref.containerName !== container.name) fail('resourceFieldRef.containerName', ref.containerName, `the container itself (${container.name})`);
+  const [section, what] = ref.resource.split('.') as ['limits' | 'requests', string];
+  const q = (container as { resources?: Record<string, Record<string, string | number> | undefined> }).resources?.[section]?.[what];
+  if (q === undefined) fail(`resourceFieldRef ${ref.resource} of container '${container.name}'`, undefined, 'a value in its resources');
+  const m = /^(\d+(?:\.\d+)?)(m|[KMGT]i|[kMGT])?$/.exec(String(q));
+  if (!m) fail(`resource quantity ${ref.resource}`, q, 'a plain quantity');
+  return String(Math.ceil(Number(m[1]) * QUANTITY[m[2] ?? '']));
+}
+
 /** The container's environment as the kubelet builds it: envFrom first, then env in order with `$(VAR)` expansion. */
 export function resolveEnv(container: Container, ctx: PodContext): Record<string, string> {
   const env: Record<string, string> = {};
@@ -217,7 +233,7 @@ export function resolveEnv(container: Container, ctx: PodContext): Record<string
     else if (e.valueFrom?.fieldRef) value = fieldValue(e.valueFrom.fieldRef.fieldPath, ctx);
     else if (e.valueFrom?.configMapKeyRef) value = refValue('configMap', ctx.configMaps, e.valueFrom.configMapKeyRef);
     else if (e.valueFrom?.secretKeyRef) value = refValue('secret', ctx.secrets, e.valueFrom.secretKeyRef);
-    else if (e.valueFrom?.resourceFieldRef) fail(`env '${e.name}' resourceFieldRef`, e.valueFrom, 'no resourceFieldRef (not simulated)');
+    else if (e.valueFrom?.resourceFieldRef) value = resourceValue(container, e.valueFrom.resourceFieldRef);
     else value = '';
     if (value !== undefined) env[e.name] = value;
   }

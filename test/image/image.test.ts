@@ -16,7 +16,7 @@ import { createHash } from 'crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { gunzipSync } from 'zlib';
+import { brotliDecompressSync } from 'zlib';
 import { COMMANDS, ENV, OBJECT_METADATA, PATHS } from '../../agent/src/contract';
 import { AGENT_BUNDLE, PLUGIN_BUNDLE } from '../../scripts/bundle-agent';
 import { containerOf, loadManifests } from '../e2e/manifests';
@@ -60,14 +60,14 @@ afterAll(disposeAll);
 const sha256 = (text: string) => createHash('sha256').update(text.trimEnd()).digest('hex');
 
 /**
- * The bundle with its lazily compiled modules unpacked (they are embedded gzipped, scripts/bundle-agent.ts)
+ * The bundle with its lazily compiled modules unpacked (they are embedded Brotli-compressed, scripts/bundle-agent.ts)
  * and module paths made comparable: esbuild names each bundled module by its real path relative to the
  * working directory, and in a git worktree whose node_modules is a symlink that path leaves the
  * repository (`../../main/node_modules/`).
  */
 const normalizeModulePaths = (bundle: string): string =>
   bundle
-    .replace(/Buffer\.from\("([A-Za-z0-9+/=]+)", "base64"\)/g, (_, b64: string) => JSON.stringify(gunzipSync(Buffer.from(b64, 'base64')).toString('utf8')))
+    .replace(/Buffer\.from\("([A-Za-z0-9+/=]+)", "base64"\)/g, (_, b64: string) => JSON.stringify(brotliDecompressSync(Buffer.from(b64, 'base64')).toString('utf8')))
     .replace(/(?:\.\.\/)+(?:[\w.-]+\/)*?node_modules\//g, 'node_modules/');
 
 /** Runs a short-lived container to completion. */

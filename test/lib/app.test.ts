@@ -105,7 +105,7 @@ describe('Application', () => {
     expect(c.command).toBeUndefined();
     expect(envVar(c, 'JAVA_TOOL_OPTIONS').value).toMatch(/^-Xmx1g -XX:\+HeapDumpOnOutOfMemoryError /);
     expect(d.spec.replicas).toBe(2);
-    expect(ofKind(objs, 'ConfigMap').map((cm) => cm.metadata.name)).toEqual(['s3-uploader-config']);
+    expect(ofKind(objs, 'ConfigMap').map((cm) => cm.metadata.name)).toEqual(['s3-uploader-config', 'heapdump-analyzer-config']);
     expect(JSON.stringify(podSpec(d))).not.toContain('app-source');
   });
 

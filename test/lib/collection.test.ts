@@ -85,7 +85,7 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
       const here = names(objects.filter((o) => o.metadata.namespace === ns && o.kind === 'RoleBinding'));
       expect({ ns, here }).toEqual({
         ns,
-        here: [...(platform === 'openshift' ? ['RoleBinding/heapdump-app-scc'] : []), 'RoleBinding/heap-dump-s3-uploader-events'].map((n) => `${n} (${ns})`),
+        here: [...(platform === 'openshift' ? ['RoleBinding/heapdump-app-scc'] : []), 'RoleBinding/heap-dump-s3-uploader-events', 'RoleBinding/heapdump-analyzer-events'].map((n) => `${n} (${ns})`),
       });
     }
     // The pipeline emits the demo's namespace only: a team's namespace is the team's (deleting the pipeline never deletes it).
@@ -195,7 +195,7 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
 
   test('notifications: the uploader gets NOTIFY_* from the ConfigMap, the webhook URL only as a mounted Secret key, a projected token', () => {
     const cm = find(objects, 'ConfigMap', 's3-uploader-config');
-    expect(cm.data).toMatchObject({ NOTIFY_KUBE_EVENTS: 'true', NOTIFY_CLUSTER_NAME: 'prod-eu-1', NOTIFY_WEBHOOK_FORMAT: 'slack', NOTIFY_WEBHOOK_EVENTS: 'dump-uploaded,incomplete-dump-uploaded' });
+    expect(cm.data).toMatchObject({ NOTIFY_KUBE_EVENTS: 'true', NOTIFY_CLUSTER_NAME: 'prod-eu-1', NOTIFY_WEBHOOK_FORMAT: 'slack', NOTIFY_WEBHOOK_EVENTS: 'dump-uploaded,incomplete-dump-uploaded,dump-analyzed' });
     const ds = find(objects, 'DaemonSet', 'heap-dump-s3-uploader');
     const spec = podSpec(ds);
     expect(spec.automountServiceAccountToken).toBe(false);
@@ -210,7 +210,7 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
     const r = resolveConfig(COMMANDS.uploader, { ...env, KUBERNETES_SERVICE_HOST: '172.30.0.1' });
     expect(r.command === COMMANDS.uploader && r.config.notify).toEqual({
       kubeEvents: { apiUrl: 'https://172.30.0.1:443', credentialsDir: '/var/run/secrets/kubernetes.io/serviceaccount' },
-      webhook: { url: { kind: 'file', path: '/etc/heapdump/notify-webhook/url' }, format: 'slack', events: ['dump-uploaded', 'incomplete-dump-uploaded'] },
+      webhook: { url: { kind: 'file', path: '/etc/heapdump/notify-webhook/url' }, format: 'slack', events: ['dump-uploaded', 'incomplete-dump-uploaded', 'dump-analyzed'] },
       clusterName: 'prod-eu-1', timeoutMs: 10_000, maxAttempts: 5, queueSize: 100, shutdownGraceMs: 5000,
       // the heapdumps API is deployed: Events and notifications name its command
       retrieval: { cli: platform === 'openshift' ? 'oc' : 'kubectl' },

@@ -219,6 +219,7 @@ describe.each(PLATFORMS)('%s: every new setting', (platform) => {
         [`${PREFIX}dump-volume-manager`]: [`${PREFIX}dump-volume-privileged`],
         [`${PREFIX}heap-dump-s3-uploader`]: [`${PREFIX}heap-dump-uploader`],
         [`${PREFIX}heapdump-injector`]: ['restricted-v2'],
+        [`${PREFIX}heapdump-analyzer`]: ['restricted-v2'],
         'memory-leak-app': [`${PREFIX}heap-dump-app`],
       };
       for (const w of workloads(objects)) {

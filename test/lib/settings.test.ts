@@ -103,7 +103,7 @@ describe.each(PROPS)('%s', (_name, s) => {
       const credentials = { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' };
       const ctx = { nodeName: 'worker-0', namespace: 'ns', podName: 'pod-0', configMaps, secrets: { 's3-credentials': credentials, 'heapdump-api-s3-credentials': credentials } };
       const seen: unknown[] = [];
-      for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app'], ['Deployment', 'heapdump-api']]) {
+      for (const [kind, name] of [['DaemonSet', 'dump-volume-manager'], ['DaemonSet', 'heap-dump-s3-uploader'], ['Deployment', 'memory-leak-app'], ['Deployment', 'heapdump-api'], ['Deployment', 'heapdump-analyzer']]) {
         if (kind === 'Deployment' && name === 'heapdump-api' && !objects.some((o) => o.kind === kind && o.metadata.name === name)) continue;
         const spec = podSpec(find(objects, kind, name));
         for (const c of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {

@@ -64,7 +64,7 @@ test('a truncated copy: summarized, marked incomplete', () => {
 }, 60_000);
 
 test.each([
-  [[], 2, /^summarize: expected one heap dump file and optionally --json, got \[\]$/],
+  [[], 2, /^summarize: expected one heap dump file and optionally --json or --leaks, got \[\]$/],
   [['notes.txt'], 2, /^summarize: .*notes\.txt is not named like an HPROF dump; expected \*\.hprof or \*\.hprof\.gz$/],
   [['/nonexistent/x.hprof'], 1, /^summarize: cannot open \/nonexistent\/x\.hprof: ENOENT$/],
 ])('fails on %j: one line, exit %d, no stack trace', (args, status, line) => {

@@ -25,7 +25,7 @@ const edit = (change: (config: Record<string, any>) => void) => (dir: string, go
   fs.writeFileSync(path.join(dir, FILE), JSON.stringify(config, null, 2));
 };
 const TOP_LEVEL_KEYS = 'agentImage, platform, namespace, namePrefix, imagePullPolicy, imagePullSecrets, waitTimeoutSeconds, storage, priorityClass, '
-  + 'scheduling, volumeManager, uploader, app, collect, injector, api, monitoring';
+  + 'scheduling, volumeManager, uploader, analyzer, app, collect, injector, api, monitoring';
 const OBJECT = 'a JSON object with the pipeline settings, at least {"agentImage": "registry.example.com/team/heapdump-agent:0.1.0"}';
 
 export const BROKEN_CONFIGS: readonly BrokenConfig[] = [

@@ -5,6 +5,8 @@
  *   Census$Item[LENGTH], one long[BIG], a parked thread "census-worker"; dumped on OutOfMemoryError, or
  *   left running for jcmd;
  * - SmallObjects: ~10 million small objects (benchmark);
+ * - MapLeak, ThreadLeak, ThreadLocalLeak: a static map, a thread's local variable and ThreadLocal values
+ *   holding most of the heap (leak report tests);
  * - the demo application (lib/demo-app/Leak.java), run until OutOfMemoryError.
  * Programs are compiled once into a cache dir keyed by the source's hash. JVMs are stopped by PID.
  */
@@ -15,7 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { repoPath, runTracked, sleep, spawnTracked, TrackedProcess } from './procs';
 
-export type JavaProgram = 'Census' | 'SmallObjects';
+export type JavaProgram = 'Census' | 'SmallObjects' | 'MapLeak' | 'ThreadLeak' | 'ThreadLocalLeak';
 
 const sourceOf = (program: JavaProgram): string => repoPath('test', 'support', 'java', `${program}.java`);
 
@@ -101,6 +103,11 @@ async function dumpOnOom(dir: string, program: JavaProgram, jvm: readonly string
 export async function censusDump(dir: string, spec: CensusSpec): Promise<CensusRun & { path: string }> {
   const { path: dump, stdout } = await dumpOnOom(dir, 'Census', spec.jvm, censusArgs(spec, 'oom'));
   return { path: dump, fieldTypes: fieldTypes(stdout) };
+}
+
+/** A leak program (MapLeak, ThreadLeak, ThreadLocalLeak: test/support/java) run until OutOfMemoryError: the dump (`.hprof`, or `.hprof.gz` with -XX:HeapDumpGzipLevel). */
+export async function leakProgramDump(dir: string, program: 'MapLeak' | 'ThreadLeak' | 'ThreadLocalLeak', jvm: readonly string[], args: string[]): Promise<string> {
+  return (await dumpOnOom(dir, program, jvm, args)).path;
 }
 
 /** SmallObjects until OutOfMemoryError: a dump of ~10 million small objects with -Xmx256m. */

@@ -7,12 +7,14 @@
  * After each listing, dumps not seen before get one HEAD (their sha256, completeness, sizes) and changed leak
  * reports one GET (their headline), in the background, a few at a time; dumps are immutable, so that is once.
  */
+import { LEAK_REPORT_SUFFIXES } from '../contract';
 import { dumpName } from '../dump-name';
 import type { Logger } from '../runtime/logger';
 import type { DumpStore, ListedObject } from './dump-store';
 
 export const SIDECARS = { summaryJson: '.summary.json', summaryText: '.summary.txt', leaksJson: '.leaks.json', leaksText: '.leaks.txt' } as const;
-const SIDECAR_SUFFIXES = Object.values(SIDECARS);
+/** Objects next to a dump that are not dumps: its reports, and the leak analyzer's attempts marker. */
+const SIDECAR_SUFFIXES = [...Object.values(SIDECARS), LEAK_REPORT_SUFFIXES.attempts];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** Largest leak report read for its headline. */
 export const MAX_REPORT_BYTES = 8 * 1024 * 1024;

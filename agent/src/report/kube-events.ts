@@ -55,7 +55,7 @@ export interface EventBody {
   kind: 'Event';
   metadata: { name: string; namespace: string; annotations: Record<string, string> };
   eventTime: string;
-  type: 'Warning';
+  type: 'Warning' | 'Normal';
   reason: string;
   action: string;
   note: string;
@@ -114,7 +114,7 @@ interface ApiErrorLike {
 }
 
 /** 401/403/404/400/422 will not get better by retrying; network errors, 429 and 5xx may. */
-function outcomeOf(error: unknown): AttemptOutcome {
+export function outcomeOf(error: unknown): AttemptOutcome {
   // Duck-typed: the client module may come from another realm (a bundle loaded by tests).
   const e = (error ?? {}) as ApiErrorLike;
   const message = typeof e.message === 'string' ? e.message : String(error);

@@ -51,7 +51,7 @@ export interface DumpReport {
 import type { RetrievalHint } from './retrieval-hint';
 
 /** Event kinds a webhook can subscribe to. */
-export const NOTIFICATION_EVENTS = ['dump-uploaded', 'incomplete-dump-uploaded'] as const;
+export const NOTIFICATION_EVENTS = ['dump-uploaded', 'incomplete-dump-uploaded', 'dump-analyzed'] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 
 export function eventOf(report: DumpReport): NotificationEvent {

@@ -151,10 +151,12 @@ function safeDecode(s: string): string {
   }
 }
 
-export interface WebhookChannelOptions {
+export interface WebhookChannelOptions<T = DumpReport> {
   readonly source: WebhookUrlSource;
   readonly format: WebhookFormat;
   readonly cluster?: string;
+  /** The message for one item. @default webhookBody (a DumpReport) */
+  readonly body?: (format: WebhookFormat, item: T, cluster?: string) => string;
   /**
    * The HTTP client. @default createPost() (node:https, Node's roots, no proxy); the uploader passes one with
    * its CA bundle and proxy. Never Node's fetch: it needs WebAssembly, which --jitless removes (net/http-post.ts).
@@ -188,8 +190,8 @@ function retryAfterMs(value: string | null, now: number): number | undefined {
 }
 
 /** One delivery attempt of the webhook channel. Also returns the origin to log (never the URL). */
-export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): {
-  attempt: (report: DumpReport, signal: AbortSignal) => Promise<AttemptOutcome>;
+export function webhookAttempt<T = DumpReport>(opts: WebhookChannelOptions<T>, now: () => number): {
+  attempt: (report: T, signal: AbortSignal) => Promise<AttemptOutcome>;
   /** Scrubs the current URL out of any text. */
   redact: (text: string) => string;
   /** `scheme://host` of the URL last used, for log lines. */
@@ -218,7 +220,7 @@ export function webhookAttempt(opts: WebhookChannelOptions, now: () => number): 
       let res;
       try {
         // Redirects are not followed (a redirect would send the message, and the URL's secret path, elsewhere).
-        res = await doPost(endpoint.href, { method: 'POST', headers, body: webhookBody(opts.format, report, opts.cluster), signal });
+        res = await doPost(endpoint.href, { method: 'POST', headers, body: opts.body ? opts.body(opts.format, report, opts.cluster) : webhookBody(opts.format, report as unknown as DumpReport, opts.cluster), signal });
       } catch (error) {
         // PostError carries the system error's code (ECONNREFUSED, ...); a fetch-like client wraps it in `cause`
         const e = error as { cause?: { code?: unknown; message?: unknown }; code?: unknown; name?: string; message?: string };

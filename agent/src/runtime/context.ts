@@ -31,4 +31,12 @@ export interface CommandContext {
   readonly stuckReads: StuckReads;
   /** How to start this agent again (Node binary, script): the uploader's analysis process runs it. */
   readonly agentCommand?: readonly string[];
+  /**
+   * Optional: answer `method path` on the agent's HTTP port besides the probes and metrics (the
+   * analyzer's POST /wake). The handler must be cheap: it runs on the thread that answers the probes.
+   */
+  httpRoute?(method: 'POST', path: string, handler: HttpRouteHandler): void;
 }
+
+/** An extra HTTP route's answer. */
+export type HttpRouteHandler = () => { readonly status: number; readonly body: string };

@@ -13,6 +13,8 @@ export interface HttpServerOptions {
   /** @default always healthy */
   readonly health?: () => { healthy: boolean; reason?: string };
   readonly logger: Logger;
+  /** Extra routes, by `METHOD path` (CommandContext.httpRoute). @default none */
+  readonly routes?: ReadonlyMap<string, () => { readonly status: number; readonly body: string }>;
 }
 
 export interface RunningHttpServer {
@@ -28,6 +30,12 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'ap
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const route = opts.routes?.get(`${req.method} ${path}`);
+    if (route) {
+      req.resume(); // no body is read
+      const answer = route();
+      return send(res, answer.status, answer.body);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, '{"error":"method not allowed"}');
     // Answering at all proves the event loop is alive; `health` adds the command's loops.
     if (path === HTTP.health) {

@@ -38,6 +38,8 @@ const ALL = [COMMANDS.mountGuard, COMMANDS.waitReady, COMMANDS.uploader] as cons
 const EVERY_COMMAND = Object.values(COMMANDS);
 /** How the agent writes its log lines (agent/src/runtime/logger.ts). */
 export const LOG_FORMATS = ['auto', 'json', 'text'] as const;
+/** S3 and notification settings: the uploader's, shared with the analyzer (same bucket, same channels). */
+const S3_READERS = [COMMANDS.uploader, COMMANDS.analyzer] as const;
 
 export const PLATFORMS = ['openshift', 'kubernetes'] as const;
 export const DUMP_ACCESS_MODES = ['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod'] as const;
@@ -156,6 +158,15 @@ export const GROUPS: Readonly<Record<string, Group>> = {
     defaultText: 'no Secret object is emitted (the Secret is created out of band)',
     codeOnly: true,
     secret: true,
+  },
+  analyzer: {
+    typeName: 'AnalyzerSettings',
+    doc: 'The leak analyzer, Deployment `heapdump-analyzer` (the JSON config\'s `analyzer` object): it finds every dump in the '
+      + 'bucket without a leak report (woken by the uploader, and by a scan that catches up after restarts), analyses it in a '
+      + 'child process within a memory and time budget, writes `<key>.leaks.json` and `<key>.leaks.txt`, and tells the team '
+      + '(an Event on the pod, reason HeapDumpAnalyzed, and the webhook). It reads the uploader\'s bucket, credentials and '
+      + 'notification settings. docs/leak-report.md.',
+    defaultText: 'on: one replica, 8 GiB memory limit, suspects from 10 % of the heap',
   },
   app: {
     typeName: 'ApplicationSettings',
@@ -368,7 +379,7 @@ export const SETTINGS = {
     kind: bucket(),
     required: true,
     propDefault: 'heap-dumps',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     prototype: true,
     doc: 'Target bucket.',
   }),
@@ -378,7 +389,7 @@ export const SETTINGS = {
     kind: prefix(),
     default: '',
     propDefault: 'memory-leak-demo/',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     prototype: true,
     doc: 'Key prefix: object keys are `<prefix><node>/<namespace>/<pod>/<file stem>.<the dump file\'s modification time, UTC><extension>`.',
   }),
@@ -423,7 +434,7 @@ export const SETTINGS = {
     prop: 'uploader.endpoint',
     kind: httpUrl(),
     defaultText: 'AWS S3 for the region',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     prototype: true,
     doc: 'Endpoint of an S3-compatible server (MinIO, Ceph RGW, ...). With `credentials.source: secret`, an '
       + '`S3_ENDPOINT_URL` key in the Secret overrides the ConfigMap\'s value.',
@@ -434,7 +445,7 @@ export const SETTINGS = {
     kind: boolean(),
     defaultText: 'true when S3_ENDPOINT_URL is set, else false',
     propDefaultText: 'true when `endpoint` is set, else false',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     doc: 'Path-style addressing: most S3-compatible servers have no virtual-host DNS.',
   }),
   awsDefaultRegion: setting({
@@ -443,7 +454,7 @@ export const SETTINGS = {
     kind: region(),
     defaultText: 'unset: AWS_REGION applies',
     propDefault: 'us-east-1',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     prototype: true,
     doc: 'Region; wins over AWS_REGION. With `credentials.source: secret`, an `AWS_DEFAULT_REGION` key in the Secret overrides the ConfigMap\'s value.',
   }),
@@ -452,7 +463,7 @@ export const SETTINGS = {
     prop: 'uploader.storageClass',
     kind: oneOf(S3_STORAGE_CLASSES, 'S3StorageClass'),
     default: 'STANDARD',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Storage class of new objects (MinIO and Ceph RGW reject STANDARD_IA by default).',
   }),
   s3ChecksumMode: setting({
@@ -460,7 +471,7 @@ export const SETTINGS = {
     prop: 'uploader.checksumMode',
     kind: oneOf(CHECKSUM_MODES, 'ChecksumMode'),
     default: 'WHEN_REQUIRED',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     doc: 'The SDK\'s request/response checksum mode. WHEN_SUPPORTED sends aws-chunked CRCs that several S3-compatible servers reject.',
   }),
   uploadPartSizeMb: setting({
@@ -555,7 +566,7 @@ export const SETTINGS = {
     prop: 'uploader.objectTags',
     kind: boolean(),
     default: true,
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.analyzer],
     doc: 'Tag every object with its pod\'s namespace and name (`heapdump-pipeline.io/namespace`, `heapdump-pipeline.io/pod`), '
       + 'so bucket policies and lifecycle rules can target a team; needs s3:PutObjectTagging (and s3:GetObjectTagging, to '
       + 'check a multipart upload\'s tags). `false` for a server that refuses x-amz-tagging.',
@@ -565,7 +576,7 @@ export const SETTINGS = {
     prop: 'uploader.encryption.mode',
     kind: oneOf(ENCRYPTION_MODES, 'S3EncryptionMode'),
     default: 'none',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.analyzer],
     doc: '`SSE-S3`: x-amz-server-side-encryption: AES256 (keys managed by the S3 service; AWS S3, Ceph RGW 18 and later). '
       + '`SSE-KMS`: aws:kms with `kmsKeyId` (AWS KMS; Ceph RGW with a KMS backend). `none`: no header, no check.',
   }),
@@ -574,7 +585,7 @@ export const SETTINGS = {
     prop: 'uploader.encryption.kmsKeyId',
     kind: kmsKeyId(),
     defaultText: 'unset: the S3 service\'s default KMS key (AWS: `aws/s3`; Ceph RGW requires a key)',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.analyzer],
     doc: '`SSE-KMS` only: the key, sent as x-amz-server-side-encryption-aws-kms-key-id; the HEAD must name the same key (a key '
       + 'id matches its key ARN; with an alias only the mode is checked, since S3 answers with the key\'s ARN).',
   }),
@@ -705,7 +716,7 @@ export const SETTINGS = {
     prop: 'uploader.proxy.httpsProxy',
     kind: proxyUrl(),
     defaultText: 'unset: direct connections',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     doc: 'Proxy for an https:// S3 endpoint (AWS S3 by default). The TLS session to S3 runs through the tunnel, so the endpoint\'s '
       + 'certificate is verified as without a proxy. Credentials (`http://user:password@host:port`) only in the agent\'s '
       + 'environment: with `uploader.extraEnv` from a Secret, not here.',
@@ -715,7 +726,7 @@ export const SETTINGS = {
     prop: 'uploader.proxy.httpProxy',
     kind: proxyUrl(),
     defaultText: 'unset: direct connections',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     doc: 'Proxy for an http:// S3 endpoint, also tunnelled with CONNECT (the proxy must allow CONNECT to the endpoint\'s port).',
   }),
   noProxy: setting({
@@ -724,7 +735,7 @@ export const SETTINGS = {
     kind: noProxyList(),
     default: [],
     propDefault: ['localhost', '127.0.0.1', '.svc', '.cluster.local'],
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     doc: 'Hosts the uploader reaches directly, as Go and OpenShift read NO_PROXY: `*`, a domain with its subdomains '
       + '(`example.com`), subdomains only (`.example.com`), an IP address or a CIDR range, each with an optional port. The '
       + 'constructs\' default keeps in-cluster S3 (a Service) direct; on OpenShift `oc get proxy cluster -o '
@@ -738,7 +749,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.kubernetesEvents',
     kind: boolean(),
     default: false,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Create a Kubernetes Event (reason HeapDumpUploaded, type Warning) on the pod that wrote each uploaded dump. The constructs '
       + 'then give the uploader a projected ServiceAccount token and bind the event-reporter ClusterRole (create events.k8s.io events, '
       + 'get pods) in each collected namespace.',
@@ -748,7 +759,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.clusterName',
     kind: shortText(63),
     defaultText: 'none',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Cluster name shown in webhook messages (several clusters may post to one channel).',
   }),
   notifyTimeout: setting({
@@ -756,7 +767,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.timeoutSeconds',
     kind: seconds({ min: 0.001 }),
     default: 10,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Timeout of one delivery attempt: the webhook POST, or for an Event the pod GET and the Event POST together.',
   }),
   notifyMaxAttempts: setting({
@@ -764,7 +775,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.maxAttempts',
     kind: integer({ min: 1, max: 20 }),
     default: 5,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Attempts per notification and channel (backoff 1 s doubling to 60 s, full jitter) before it counts as failed. 4xx answers '
       + 'other than 408/429 are not retried.',
   }),
@@ -773,7 +784,7 @@ export const SETTINGS = {
     prop: 'uploader.notifications.webhook.format',
     kind: oneOf(WEBHOOK_FORMATS, 'WebhookFormat'),
     default: 'json',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: '`json`: the generic JSON document (schema heapdump-pipeline.io/notification/v1); `slack`: a Slack incoming-webhook message (text + blocks).',
   }),
   notifyWebhookEvents: setting({
@@ -781,8 +792,8 @@ export const SETTINGS = {
     prop: 'uploader.notifications.webhook.events',
     kind: oneOfList(NOTIFICATION_EVENTS, 'NotificationEvent'),
     default: [...NOTIFICATION_EVENTS],
-    readBy: [COMMANDS.uploader],
-    doc: 'Which uploads are posted to the webhook: complete dumps, truncated ones, or both.',
+    readBy: S3_READERS,
+    doc: 'What is posted to the webhook: complete dumps uploaded, truncated ones, leak reports written (`dump-analyzed`, by the analyzer).',
   }),
   notifyWebhookSecretName: setting({
     prop: 'uploader.notifications.webhook.secretName',
@@ -795,6 +806,118 @@ export const SETTINGS = {
     kind: secretKey(),
     default: 'url',
     doc: 'The key of the Secret that holds the URL.',
+  }),
+
+  // -------------------------------------------------------------------------------------------
+  // analyzer (the leak reports)
+  analyzerEnabled: setting({
+    prop: 'analyzer.enabled',
+    kind: boolean(),
+    default: true,
+    doc: 'Emit the leak analyzer: its Deployment, ServiceAccount, Service and ConfigMap in the pipeline namespace (and, with '
+      + 'Kubernetes Events on, its RoleBindings in the collected namespaces). `false`: dumps get the uploader\'s summary only.',
+  }),
+  analyzerResources: setting({
+    prop: 'analyzer.resources',
+    kind: resources(),
+    default: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '8Gi' } },
+    doc: 'Resources of the analyzer container. The memory limit bounds the dumps it can analyse (the request is what it '
+      + 'keeps while idle: the limit is used only while a big dump is analysed). Each analysis runs in a child process within '
+      + 'a budget derived from the limit (minus 192 MiB for the analyzer and 256 MiB per analysis process, and 6 % for memory '
+      + 'given back but not yet collected; the small-dump lane twice `smallDumpMb`, the other lane the rest: 6,581 MiB with '
+      + '8Gi) and needs at most 36-40 bytes per object and 8 per reference of the dump (docs/performance.md: a 4.6 GiB dump of '
+      + '135 million small objects took 5.2 GiB; a 4.3 GiB dump of 38 million 122-byte objects 1.5 GiB). A dump that needs more '
+      + 'gets a report saying so. Two analyses can run at once (the two lanes): `cpu: 2` lets both run on a core each.',
+  }),
+  analyzerThreshold: setting({
+    env: 'ANALYZER_THRESHOLD_PERCENT',
+    prop: 'analyzer.thresholdPercent',
+    kind: integer({ min: 1, max: 100, unit: 'percent' }),
+    default: 10,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Share of the reachable heap from which a single object, or a class\'s top-level instances together, is a leak suspect (as Eclipse MAT\'s default).',
+  }),
+  analyzerInterval: setting({
+    env: 'ANALYZER_INTERVAL',
+    prop: 'analyzer.intervalSeconds',
+    kind: seconds({ min: 1, max: 86_400 }),
+    default: 60,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Time between two scans of the bucket for dumps without a leak report (the safety net: the uploader wakes the analyzer after each upload).',
+  }),
+  analyzerTimeBudget: setting({
+    env: 'ANALYZER_TIME_BUDGET',
+    prop: 'analyzer.timeBudgetSeconds',
+    kind: seconds({ min: 1, max: 86_400 }),
+    default: 600,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Wall-clock time one analysis may take (download excluded); past it the child process is killed and the dump gets a '
+      + '"not analyzed" report. A 4 GiB dump takes about 1-2 minutes on one core (docs/performance.md).',
+  }),
+  analyzerCpuBudget: setting({
+    env: 'ANALYZER_CPU_BUDGET',
+    prop: 'analyzer.cpuBudgetSeconds',
+    kind: seconds({ min: 1, max: 86_400 }),
+    default: 300,
+    readBy: [COMMANDS.analyzer],
+    doc: 'CPU time one analysis may use (its child process, all threads); past it the analysis is stopped as for the time budget.',
+  }),
+  analyzerSmallDumpMb: setting({
+    env: 'ANALYZER_SMALL_DUMP_MB',
+    prop: 'analyzer.smallDumpMb',
+    kind: integer({ min: 1, max: 1_048_576, unit: 'MiB' }),
+    default: 256,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Dumps up to this size (as stored) go through their own lane, beside the one for bigger dumps: a tenant\'s multi-GiB '
+      + 'dump never holds up another team\'s small one. Each lane takes dumps oldest first, one namespace after the other.',
+  }),
+  analyzerMaxAttempts: setting({
+    env: 'ANALYZER_MAX_ATTEMPTS',
+    prop: 'analyzer.maxAttempts',
+    kind: integer({ min: 1, max: 10 }),
+    default: 2,
+    readBy: [COMMANDS.analyzer],
+    doc: 'Analyses started for one dump (recorded in S3 as `<key>.leaks.attempts` before each start) before it gets a "not '
+      + 'analyzed" report: a dump that crashes the analysis, or the container (OOM kill), is not tried forever.',
+  }),
+  analyzerWorkDirSize: setting({
+    prop: 'analyzer.workDirSize',
+    kind: quantity(),
+    default: '8Gi',
+    doc: 'Size of the analyzer\'s emptyDir, where a dump is downloaded before it is analysed (compressed dumps stay compressed): '
+      + 'dumps larger than this get a "not analyzed" report without being downloaded.',
+  }),
+  analyzerMemoryLimit: setting({
+    env: 'ANALYZER_MEMORY_LIMIT',
+    kind: byteSize(),
+    defaultText: 'unset: the container\'s cgroup memory limit, else the machine\'s memory',
+    readBy: [COMMANDS.analyzer],
+    doc: 'The analyzer container\'s memory limit, bytes: every analysis budget is derived from it.',
+    setBy: '`analyzer`: resourceFieldRef limits.memory',
+  }),
+  analyzerWorkDir: setting({
+    env: 'ANALYZER_WORK_DIR',
+    kind: absolutePath(),
+    default: '/tmp',
+    readBy: [COMMANDS.analyzer],
+    doc: 'Where dumps are downloaded for their analysis (and removed after it).',
+    setBy: '`analyzer`: its emptyDir at /var/heapdump-analyzer',
+  }),
+  analyzerWorkDirBytes: setting({
+    env: 'ANALYZER_WORK_DIR_BYTES',
+    kind: byteSize(),
+    defaultText: 'unset: the free space of ANALYZER_WORK_DIR',
+    readBy: [COMMANDS.analyzer],
+    doc: 'Largest dump (as stored) downloaded for analysis.',
+    setBy: '`analyzer`: the emptyDir\'s size (`analyzer.workDirSize`)',
+  }),
+  analyzerWakeUrl: setting({
+    env: 'ANALYZER_WAKE_URL',
+    kind: url(['http:', 'https:']),
+    defaultText: 'unset: the analyzer finds new dumps by its periodic scan',
+    readBy: [COMMANDS.uploader],
+    doc: 'The uploader POSTs to this URL after each verified dump, so the analyzer starts at once (best effort, 2 s timeout).',
+    setBy: '`uploader` when the analyzer is enabled: `http://heapdump-analyzer.<namespace>.svc:9090/wake`',
   }),
 
   // -------------------------------------------------------------------------------------------
@@ -1071,7 +1194,7 @@ export const SETTINGS = {
     prop: 'api.web.url',
     kind: url(['https:']),
     defaultText: 'unset: no link to the web page (the constructs set `https://<routeHost>` on OpenShift when `routeHost` is set)',
-    readBy: [COMMANDS.api, COMMANDS.uploader],
+    readBy: [COMMANDS.api, COMMANDS.uploader, COMMANDS.analyzer],
     doc: 'The web page\'s public URL: each HeapDump object\'s `status.webUrl`, `kubectl heapdump open`, and the link in the Event and '
       + 'the notifications.',
   }),
@@ -1251,7 +1374,7 @@ export const SETTINGS = {
     env: 'AWS_ACCESS_KEY_ID',
     kind: text(),
     defaultText: 'unset: the AWS SDK default credential chain',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     prototype: true,
     doc: 'Static access key. Set both keys or neither; neither = the AWS SDK default chain (IRSA, web identity, ...).',
     setBy: 'the Secret (`credentials.source: secret`), key required',
@@ -1260,7 +1383,7 @@ export const SETTINGS = {
     env: 'AWS_SECRET_ACCESS_KEY',
     kind: text(),
     defaultText: 'unset',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     secret: true,
     prototype: true,
     doc: 'Static secret key (never logged).',
@@ -1270,7 +1393,7 @@ export const SETTINGS = {
     env: 'AWS_REGION',
     kind: region(),
     default: 'us-east-1',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     doc: 'The SDK\'s name for the region, used only when AWS_DEFAULT_REGION is unset.',
     setBy: 'not set',
   }),
@@ -1384,7 +1507,7 @@ export const SETTINGS = {
     env: 'NOTIFY_KUBE_API_URL',
     kind: url(['https:']),
     defaultText: 'https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (set by the kubelet in every pod)',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'API server URL for Kubernetes Events.',
     setBy: 'not set',
   }),
@@ -1392,7 +1515,7 @@ export const SETTINGS = {
     env: 'NOTIFY_KUBE_CREDENTIALS_DIR',
     kind: absolutePath(),
     default: DEFAULT_KUBE_CREDENTIALS_DIR,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Directory with the ServiceAccount `token` (re-read for every request: projected tokens rotate) and `ca.crt`.',
     setBy: 'not set: the projected token volume is mounted at the default',
   }),
@@ -1400,7 +1523,7 @@ export const SETTINGS = {
     env: 'NOTIFY_WEBHOOK_URL',
     kind: url(['https:', 'http:']),
     defaultText: 'unset: no webhook (unless NOTIFY_WEBHOOK_URL_FILE)',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     secret: true,
     doc: 'Webhook URL. Never logged: logs show scheme://host only. Mutually exclusive with NOTIFY_WEBHOOK_URL_FILE.',
     setBy: 'not set (the constructs use NOTIFY_WEBHOOK_URL_FILE)',
@@ -1409,7 +1532,7 @@ export const SETTINGS = {
     env: 'NOTIFY_WEBHOOK_URL_FILE',
     kind: absolutePath(),
     defaultText: 'unset: no webhook (unless NOTIFY_WEBHOOK_URL)',
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'File holding the webhook URL (a mounted Secret key); re-read for every delivery, so a rotated Secret applies without a restart.',
     setBy: '`uploader` when `notifications.webhook` is set: the Secret\'s key mounted read-only',
   }),
@@ -1417,7 +1540,7 @@ export const SETTINGS = {
     env: 'NOTIFY_QUEUE_SIZE',
     kind: integer({ min: 1, max: 10_000 }),
     default: 100,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'Pending notifications per channel; when full the oldest is dropped and counted.',
     setBy: 'not set',
   }),
@@ -1425,7 +1548,7 @@ export const SETTINGS = {
     env: 'NOTIFY_SHUTDOWN_GRACE',
     kind: seconds({ min: 0 }),
     default: 5,
-    readBy: [COMMANDS.uploader],
+    readBy: S3_READERS,
     doc: 'At shutdown, pending notifications get this long to go out; then they are dropped with a log line.',
     setBy: 'not set',
   }),
@@ -1433,7 +1556,7 @@ export const SETTINGS = {
     env: 'S3_CA_BUNDLE_FILE',
     kind: absolutePath(),
     defaultText: 'unset: Node\'s built-in public roots only',
-    readBy: [COMMANDS.uploader, COMMANDS.api],
+    readBy: [COMMANDS.uploader, COMMANDS.api, COMMANDS.analyzer],
     doc: 'PEM file of extra certificate authorities for the S3 endpoint (the AWS SDK does not read AWS_CA_BUNDLE) and the '
       + 'notification webhook, appended '
       + 'to Node\'s built-in roots. Read once at start: a missing or unreadable file, or one without a certificate, stops the '
@@ -1444,7 +1567,7 @@ export const SETTINGS = {
     env: 'NOTIFY_RETRIEVAL_CLI',
     kind: oneOf(RETRIEVAL_HINTS, 'RetrievalHint'),
     default: 'off',
-    readBy: [COMMANDS.uploader],
+    readBy: [COMMANDS.uploader, COMMANDS.analyzer],
     doc: 'The command the Event and the notifications give for getting the dump instead of only its S3 URI: '
       + '`oc heapdump get -n <namespace> <name>` (`oc`), the same with `kubectl`, or none (`off`); with API_WEB_URL also the dump\'s web page.',
     setBy: '`uploader`: `oc` on OpenShift, `kubectl` on Kubernetes, when `api.enabled`',

@@ -171,6 +171,8 @@ export interface RenderOptions {
   readonly frames?: number;
   /** Largest objects listed. @default 10 */
   readonly objects?: number;
+  /** Where the analyzer writes this dump's leak report (`s3://…/<key>.leaks.txt`). @default no such line */
+  readonly leakReport?: string;
 }
 
 /** The short human-readable summary (`<dump key>.summary.txt`). */
@@ -188,6 +190,7 @@ export function renderSummaryText(doc: SummaryDocument, options: RenderOptions =
       `, ${dump.complete ? 'complete' : 'INCOMPLETE'}, sha256 ${dump.sha256}`,
   );
   out.push(`  ${where}; written ${dump.modifiedAt}, uploaded ${dump.uploadedAt}`);
+  if (options.leakReport) out.push(`  leak suspects, retained sizes and who holds them: ${options.leakReport} (the analyzer writes it within minutes)`);
   out.push('');
   const t = heap.totals;
   out.push(

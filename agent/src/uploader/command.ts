@@ -19,6 +19,7 @@ import { Summaries, type VerifiedListener } from './summaries';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
 import { Uploader, type UploaderOptions } from './uploader';
+import { analyzerWaker } from '../analyzer/wake-client';
 
 // The S3 client is shared with the heapdumps API server (agent/src/net/s3-client.ts).
 export { createS3Client };
@@ -74,7 +75,11 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   const notifier = createNotifier(config.notify, config.nodeName, { logger: ctx.logger, clock: ctx.clock, registry: ctx.registry, signal: ctx.signal, post });
   ctx.onShutdown('notifications', () => notifier.close());
   const lifecycle = createLifecycleCheck(config, store, ctx);
-  const opts = await summaryParts(config, store, ctx, (dump, triage) => notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval)));
+  const wakeAnalyzer = config.analyzerWakeUrl !== undefined ? analyzerWaker(config.analyzerWakeUrl, ctx.logger.child('analyzer-wake')) : undefined;
+  const opts = await summaryParts(config, store, ctx, (dump, triage) => {
+    notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval));
+    wakeAnalyzer?.();
+  });
   await new Uploader(config, store, retainer, ctx, { ...opts, ...(lifecycle ? { lifecycle } : {}) }).run();
 }
 
@@ -92,7 +97,12 @@ export async function summaryParts(
   const log = ctx.logger.child('analysis');
   const metrics = createUploaderMetrics(ctx.registry);
   const { journal, atStart } = await AnalysisJournal.open(config.stateDir, log);
-  const summaries = new Summaries({ store, journal, nodeName: config.nodeName, backoff, clock: ctx.clock, signal: ctx.signal, log, metrics, ...(onVerified ? { onVerified } : {}) });
+  const summaries = new Summaries({
+    store, journal, nodeName: config.nodeName, backoff, clock: ctx.clock, signal: ctx.signal, log, metrics,
+    // the leak analyzer is deployed: the summary names the leak report it writes
+    leakReports: config.analyzerWakeUrl !== undefined,
+    ...(onVerified ? { onVerified } : {}),
+  });
   summaries.writeOwed(atStart.owed);
   if (!config.analysis) return { summaries };
   if (!ctx.agentCommand) throw new Error('the uploader needs the agent\'s own command line to start its analysis process');

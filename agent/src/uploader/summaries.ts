@@ -33,6 +33,8 @@ export interface SummariesDeps {
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly metrics: UploaderMetrics;
+  /** The leak analyzer is deployed: summaries name its report. @default false */
+  readonly leakReports?: boolean;
   readonly onVerified?: VerifiedListener;
 }
 
@@ -73,7 +75,7 @@ export class Summaries {
   private async write(version: string | undefined, dump: VerifiedDump, heap: HeapSummary): Promise<void> {
     const { store, log, metrics } = this.deps;
     const keys = dump.summaryKeys;
-    const triage = triageOutcome(heap, this.deps.nodeName);
+    const triage = triageOutcome(heap, this.deps.nodeName, this.deps.leakReports ?? false);
     if (!keys) {
       this.deps.onVerified?.(dump, triage);
       return;

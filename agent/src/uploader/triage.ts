@@ -3,6 +3,7 @@
  * from the analysis process) in the summary document next to the verified dump, and its top classes
  * for one-line notifications.
  */
+import { LEAK_REPORT_SUFFIXES } from '../contract';
 import { inertJson } from '../text/escape';
 import { type HeapSummary, renderSummaryText, summaryDocument } from '../triage/summary';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
@@ -10,7 +11,8 @@ import type { TriageOutcome, VerifiedDump } from './upload-job';
 /** The summary's top classes used by one-line notifications. */
 const TOP_CLASSES = 3;
 
-export function triageOutcome(heap: HeapSummary, nodeName: string): TriageOutcome {
+/** `leakReports`: the leak analyzer is deployed, so the summary names `<key>.leaks.txt`. */
+export function triageOutcome(heap: HeapSummary, nodeName: string, leakReports = false): TriageOutcome {
   return {
     topClasses: [...heap.classes].sort((a, b) => b.shallowBytes - a.shallowBytes).slice(0, TOP_CLASSES)
       .map((c) => ({ name: c.name, shallowBytes: c.shallowBytes, instances: c.instances })),
@@ -30,7 +32,8 @@ export function triageOutcome(heap: HeapSummary, nodeName: string): TriageOutcom
         ...(dump.compressed ? { compression: dump.compressed } : {}),
         ...(dump.uncompressedSize !== undefined ? { uncompressedSize: dump.uncompressedSize } : {}),
       }, heap);
-      return { json: inertJson(doc, 2) + '\n', text: renderSummaryText(doc) };
+      const leakReport = leakReports ? `s3://${dump.bucket}/${dump.key}${LEAK_REPORT_SUFFIXES.text}` : undefined;
+      return { json: inertJson(doc, 2) + '\n', text: renderSummaryText(doc, leakReport ? { leakReport } : {}) };
     },
   };
 }

@@ -10,7 +10,8 @@ import { mkdtempSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { dumpName } from '../../../agent/src/dump-name';
-import { ENV } from '../../../agent/src/contract';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ENV, LEAK_REPORT_SUFFIXES } from '../../../agent/src/contract';
 import { type Answer, apiEnv, freePort, putDump, request, type SeededDump, startApiInProcess, startWorld, type World, type InProcessApi } from '../../support/api-world';
 import type { FakeRule } from '../../support/kube-api-server';
 import { disposeAll, type S3Server, startS3Server } from '../../support/s3';
@@ -68,6 +69,10 @@ beforeAll(async () => {
   });
   a1 = await put('team-a', 'orders-api-6f7c9d8b5-x7k2p', 3 * 1024 * 1024 + 17, { summary: SUMMARY, leaks: LEAKS });
   a2 = await put('team-a', 'orders-worker-5d4c-abcde', 70_001);
+  // the leak analyzer's attempts marker while it analyses a2: an object next to the dump, not a dump
+  const client = s3.client();
+  await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: a2.key + LEAK_REPORT_SUFFIXES.attempts, Body: '{"attempts":1}\n' }));
+  client.destroy();
   b1 = await put('team-b', 'billing-7c9-qwert', 50_000, { summary: SUMMARY, leaks: LEAKS });
   c1 = await put('team-c', 'search-1', 10_000);
   const port = await freePort();

@@ -86,7 +86,7 @@ describe('resolveNotifyConfig', () => {
 
   test('webhook from the env or from a mounted file', () => {
     expect(resolveNotifyConfig({ [NOTIFY_ENV.webhookUrl]: 'https://hooks.example.com/x', [NOTIFY_ENV.webhookFormat]: 'slack' }).webhook)
-      .toEqual({ url: { kind: 'env', url: 'https://hooks.example.com/x' }, format: 'slack', events: ['dump-uploaded', 'incomplete-dump-uploaded'] });
+      .toEqual({ url: { kind: 'env', url: 'https://hooks.example.com/x' }, format: 'slack', events: ['dump-uploaded', 'incomplete-dump-uploaded', 'dump-analyzed'] });
     expect(resolveNotifyConfig({ [NOTIFY_ENV.webhookUrlFile]: '/etc/heapdump/webhook/url', [NOTIFY_ENV.webhookEvents]: 'incomplete-dump-uploaded' }).webhook)
       .toEqual({ url: { kind: 'file', path: '/etc/heapdump/webhook/url' }, format: 'json', events: ['incomplete-dump-uploaded'] });
   });

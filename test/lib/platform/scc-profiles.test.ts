@@ -30,13 +30,14 @@ describe('SCC admission of every pod template (OpenShift)', () => {
     }
   });
 
-  test('each workload needs exactly its own SCC; the injector and the heapdumps API need none (restricted-v2)', () => {
+  test('each workload needs exactly its own SCC; the injector, the heapdumps API and the analyzer need none (restricted-v2)', () => {
     const { objects } = synthPipeline({ agentImage: IMAGE });
     const expected: Record<string, string[]> = {
       'dump-volume-manager': ['dump-volume-privileged'],
       'heap-dump-s3-uploader': ['heap-dump-uploader'],
       'heapdump-injector': ['restricted-v2'],
       'heapdump-api': ['restricted-v2'],
+      'heapdump-analyzer': ['restricted-v2'],
       'memory-leak-app': ['heap-dump-app'],
     };
     for (const w of workloads(objects)) {
@@ -81,6 +82,8 @@ describe('SCC admission of every pod template (OpenShift)', () => {
       [PIPELINE_NS, 'dump-volume-manager-scc', 'dump-volume-scc-user', [{ kind: 'ServiceAccount', name: 'dump-volume-manager', namespace: PIPELINE_NS }]],
       [PIPELINE_NS, 'heap-dump-s3-uploader-scc', 'heap-dump-uploader-scc-user', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: PIPELINE_NS }]],
       ...['memory-leak-demo', 'orders', 'payments'].map((ns) => [ns, 'heap-dump-s3-uploader-events', 'heapdump-event-reporter', [{ kind: 'ServiceAccount', name: 'heap-dump-s3-uploader', namespace: PIPELINE_NS }]]),
+      // the analyzer's follow-up Events: the same role, its own ServiceAccount
+      ...['memory-leak-demo', 'orders', 'payments'].map((ns) => [ns, 'heapdump-analyzer-events', 'heapdump-event-reporter', [{ kind: 'ServiceAccount', name: 'heapdump-analyzer', namespace: PIPELINE_NS }]]),
       ['kube-system', 'heapdump-api-auth-reader', 'extension-apiserver-authentication-reader', [{ kind: 'ServiceAccount', name: 'heapdump-api', namespace: PIPELINE_NS }]],
     ]);
     const apiRoles = ['heapdump-pipeline-heapdumps-edit', 'heapdump-pipeline-heapdumps-view'];
