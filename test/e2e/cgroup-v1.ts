@@ -142,11 +142,14 @@ export class ContainerCgroup {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+    // a killed process leaves the group a moment after it is reaped: try again for a while
     for (const d of [this.cpuDir, this.memDir]) {
-      try {
-        fs.rmdirSync(d);
-      } catch {
-        // a process still exiting: the group goes when it is empty (best effort)
+      for (let attempt = 0; attempt < 40 && fs.existsSync(d); attempt++) {
+        try {
+          fs.rmdirSync(d);
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
       }
     }
   }
