@@ -112,10 +112,8 @@ export class Analyses {
     if (since !== undefined) {
       return this.skipped(order, `its analysis was running when the uploader stopped (${since}); it is not analysed again, so that a dump cannot keep the uploader restarting`);
     }
-    const queue = this.waiting.get(order.tenant) ?? [];
-    if (queue.length >= MAX_WAITING_PER_TENANT || this.waitingCount >= MAX_WAITING) {
-      return this.skipped(order, `${queue.length >= MAX_WAITING_PER_TENANT ? `${queue.length} dumps of its namespace` : `${this.waitingCount} dumps`} were already waiting for analysis`);
-    }
+    const full = this.queueFull(order.tenant);
+    if (full) return this.skipped(order, full);
     let fh: FileHandle;
     try {
       fh = await reopen(order.fh, order.state);
@@ -123,13 +121,31 @@ export class Analyses {
       return this.skipped(order, `the file could not be opened for the analysis: ${(error as Error).message}`);
     }
     await this.journal.add(order.version, order.id);
+    // Again, now: other requests of the namespace may have been queued during the awaits.
+    const fullNow = this.queueFull(order.tenant);
+    if (fullNow) {
+      await fh.close().catch(() => undefined);
+      return this.skipped(order, fullNow);
+    }
     return new Promise<HeapSummary>((resolve) => {
-      queue.push({ order, fh, resolve });
-      this.waiting.set(order.tenant, queue);
+      // The namespace's queue as it is now: the one of before the awaits may have been replaced
+      // meanwhile (another request of the namespace, a shutdown), and a request pushed onto an array
+      // the map no longer holds would never run, its summary and Event never written.
+      const current = this.waiting.get(order.tenant) ?? [];
+      current.push({ order, fh, resolve });
+      this.waiting.set(order.tenant, current);
       this.waitingCount++;
       this.deps.metrics.analysisQueue.set(this.pending);
       this.next();
     });
+  }
+
+  /** Why the namespace's request cannot wait (its queue or the whole queue is full), or undefined. */
+  private queueFull(tenant: string): string | undefined {
+    const queued = this.waiting.get(tenant)?.length ?? 0;
+    if (queued >= MAX_WAITING_PER_TENANT) return `${queued} dumps of its namespace were already waiting for analysis`;
+    if (this.waitingCount >= MAX_WAITING) return `${this.waitingCount} dumps were already waiting for analysis`;
+    return undefined;
   }
 
   private skipped(order: AnalysisOrder, reason: string): HeapSummary {
