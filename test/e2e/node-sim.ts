@@ -27,12 +27,13 @@
  * test's own server, as an operator would configure them), and options passed explicitly by the caller
  * (listed in `overrides()` so reports can print them).
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { SETTINGS } from '../../agent/src/settings';
 import { COMMANDS, ENV, PATHS } from '../../agent/src/contract';
 import { envSettings } from '../../agent/src/settings';
+import { node24Binary } from '../support/node24';
 import { pidAlive, registerCleanup, runTracked, sleep, spawnTracked, stopPid, TrackedProcess } from '../support/procs';
 import {
   commandLine, Container, mountTable, MountEntry, NodeLayout, PodContext, processIdentity, resolveEnv, setprivArgs,
@@ -124,6 +125,8 @@ export class NodeSim {
   private containerSeq = 0;
   /** The agent bundle as the simulated containers run it. */
   private readonly agentBundle: string;
+  /** The image's Node (24, from scripts/image/versions.sh), beside the bundle: the agents run on it, not on jest's. */
+  readonly agentNode: string;
   private unregister: () => void = () => undefined;
   /** App containers (JVMs) started so far. */
   readonly apps: SimContainer[] = [];
@@ -140,6 +143,7 @@ export class NodeSim {
     mkdirSync(path.dirname(this.agentBundle), { mode: 0o755 });
     copyFileSync(AGENT_BUNDLE, this.agentBundle);
     chmodSync(this.agentBundle, 0o644);
+    this.agentNode = path.join(this.root, 'image', 'node');
     this.nodeName = opts.nodeName ?? 'sim-node-1';
     this.pvcDir = path.join(this.root, 'pvc');
     this.nodeRoot = path.join(this.root, 'node');
@@ -161,6 +165,14 @@ export class NodeSim {
   }
 
   private async init(): Promise<void> {
+    // a hard link where the checkout and the temp dir share a file system (no copy of 120 MB), else a copy
+    const node = await node24Binary();
+    try {
+      linkSync(node, this.agentNode);
+    } catch {
+      copyFileSync(node, this.agentNode);
+      chmodSync(this.agentNode, 0o755);
+    }
     mkdirSync(this.pvcDir, { recursive: true });
     this.holder = spawnTracked('unshare', ['--mount', '--propagation', 'private', '--', 'sleep', 'infinity'], { env: { PATH: SIM_PATH } });
     // the namespace exists once unshare has exec'd sleep
@@ -340,7 +352,7 @@ export class NodeSim {
     env.HOME ??= '/tmp';
     // the image's entrypoint is `node agent.js`; the container only gives the sub-command as args
     const cmd = commandLine(container, rawEnv, procTable);
-    const argv = isAgent ? [process.execPath, this.agentBundle, ...cmd] : cmd;
+    const argv = isAgent ? [this.agentNode, this.agentBundle, ...cmd] : cmd;
     const identity = processIdentity(w.spec, container, w === this.opts.manifests.app ? this.opts.appUid ?? 1000 : 0);
     return { env, argv, table, identity, rawEnv };
   }
