@@ -1,11 +1,13 @@
 /**
  * One upload exactly as the agent's uploader does it (same config resolver, same S3 client and store:
- * one read pass with sha256 + the triage analysis (+ the payload digest for one PUT), streamed upload
- * (multipart: each part digested just before it is sent),
- * HEAD-verify (size, sha256, server-side encryption), then the triage summary), in its own process so that the bench reads its own peak RSS
- * and CPU time. Bundled by `npm run bench`. Env: the agent's uploader env (S3_*, AWS_*, UPLOAD_*,
- * NODE_NAME, DUMP_ROOT) plus BENCH_FILE and BENCH_KEY. Prints one JSON line:
- * { ms, bytes, multipart, cpuMs, passCpuMs, passMs, topClass } (passCpuMs/passMs: the read pass and summary alone).
+ * one read pass with sha256 (+ the payload digest for one PUT) while the analysis process (the bundled
+ * agent, .build/agent/agent.js, as the uploader starts it) analyses the same file, streamed upload
+ * (multipart: each part digested just before it is sent), HEAD-verify (size, sha256, server-side encryption), then the analysis's end),
+ * in its own process so that the bench reads its own peak RSS and CPU time. Bundled by `npm run bench`.
+ * Env: the agent's uploader env (S3_*, AWS_*, UPLOAD_*, NODE_NAME, DUMP_ROOT) plus BENCH_FILE and
+ * BENCH_KEY. Prints one JSON line: { ms, bytes, multipart, cpuMs, passCpuMs, passMs, topClass,
+ * analysisCpuMs, analysisPeakRssMiB } (passCpuMs/passMs: the read pass alone; cpuMs: this process only,
+ * analysisCpuMs: the analysis process's).
  *
  * BENCH_MODE=floor-sha256 | floor-md5 | floor-both | floor-read: no S3; the file read once in 1 MiB
  * chunks (as the read pass does) and hashed with Node's own crypto; prints { ms, bytes, cpuMs } (the
@@ -18,8 +20,9 @@ import { createLogger } from '../agent/src/runtime/logger';
 import { createStore } from '../agent/src/uploader/command';
 import { encryptionMismatch } from '../agent/src/uploader/encryption';
 import { tuneV8ForFlatMemory } from '../agent/src/uploader/file-source';
+import * as path from 'path';
+import { runAnalysisProcess } from '../agent/src/uploader/analysis-process';
 import { readPass, withReadTimeout } from '../agent/src/uploader/read-pass';
-import { hprofTriage } from '../agent/src/uploader/triage';
 
 const cpuMs = (): number => {
   const u = process.cpuUsage();
@@ -63,14 +66,18 @@ async function main(): Promise<void> {
   try {
     const { size } = await fh.stat();
     const partSize = store.partSizeFor(size);
-    const triage = config.analysis ? hprofTriage('hprof', config.nodeName) : undefined;
-    // As the job: the read pass applies the read timeout itself, the part digests get a timed read;
-    // the read pass digests only what goes as one PUT.
+    const st = await fh.stat({ bigint: true });
+    // As the job: the analysis process starts with the read pass and reads the same file beside it.
+    const analysis = config.analysis ? runAnalysisProcess(fh.fd, {
+      kind: 'hprof', size,
+      budgets: { cpuSeconds: config.analysisCpuSeconds, inflateMaxRatio: config.inflateMaxRatio, inflateMaxBytes: config.inflateMaxBytes },
+      expect: { dev: String(st.dev), ino: String(st.ino) },
+    }, { command: [process.execPath, path.resolve('.build/agent/agent.js')], maxRssBytes: config.analysisMaxMemoryBytes }) : undefined;
+    // The read pass applies the read timeout itself, the part digests get a timed read; the read pass
+    // digests only what goes as one PUT.
     const fileRead = async (b: Buffer, p: number, l: number) => (await fh.read(b, 0, l, p)).bytesRead;
     const read = withReadTimeout(fileRead, config.readTimeoutMs);
-    const pass = await readPass(fileRead, { size, ...(partSize === undefined ? { digest: config.digest } : {}), gzipHprof: false, analysis: triage?.analysis }, { readTimeoutMs: config.readTimeoutMs });
-    if (pass.analysisError) throw new Error(`triage failed: ${pass.analysisError}`);
-    const outcome = triage ? await triage.summarise(fh, 'hprof') : undefined;
+    const pass = await readPass(fileRead, { size, ...(partSize === undefined ? { digest: config.digest } : {}), gzipHprof: false }, { readTimeoutMs: config.readTimeoutMs });
     const passCpuMs = cpuMs();
     const passMs = Date.now() - t0;
     const sha256 = pass.sha256;
@@ -82,7 +89,13 @@ async function main(): Promise<void> {
     if (!head || head.size !== size || head.metadata.sha256 !== sha256) throw new Error(`verification failed: ${JSON.stringify(head)}`);
     const notEncrypted = encryptionMismatch(head.encryption, store.encryption);
     if (notEncrypted !== undefined) throw new Error(`verification failed: ${notEncrypted}`);
-    process.stdout.write(JSON.stringify({ ms: Date.now() - t0, bytes: size, multipart, cpuMs: cpuMs(), passCpuMs, passMs, topClass: outcome?.topClasses[0]?.name }) + '\n');
+    const out = analysis ? await analysis : undefined;
+    if (out && !out.ok) throw new Error(`analysis failed: ${out.reason}`);
+    const topClass = out?.ok ? [...out.analysis.heap.classes].sort((a, b) => b.shallowBytes - a.shallowBytes)[0]?.name : undefined;
+    process.stdout.write(JSON.stringify({
+      ms: Date.now() - t0, bytes: size, multipart, cpuMs: cpuMs(), passCpuMs, passMs, topClass,
+      analysisCpuMs: out ? Math.round(out.cpuSeconds * 1000) : 0, analysisPeakRssMiB: out ? out.peakRssBytes / 2 ** 20 : 0,
+    }) + '\n');
   } finally {
     await fh.close();
     store.client.destroy();

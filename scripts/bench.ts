@@ -155,6 +155,7 @@ function uploaderEnv(s3: S3Server, root: string): NodeJS.ProcessEnv {
     ...s3Env(s3),
     [ENV.nodeName]: 'bench-node',
     [ENV.dumpRoot]: root,
+    [ENV.uploaderStateDir]: `${root}.state`,
     ...(UPLOADER_NODE_OPTIONS ? { NODE_OPTIONS: UPLOADER_NODE_OPTIONS } : {}),
   };
 }
@@ -280,6 +281,9 @@ async function throughput(s3: S3Server, file: string, root: string, size: number
       }
       rows[j].runs.push(r);
       console.error(`  ${s3.kind} ${size / MIB} MiB run ${i + 1}/${runs} ${c.name}: ${(r.seconds).toFixed(1)} s, ${(size / MIB / r.seconds).toFixed(0)} MiB/s, CPU ${(r.cpuSeconds / (size / GIB)).toFixed(2)} s/GiB (sys ${(r.sysSeconds / (size / GIB)).toFixed(2)}), peak ${r.peakMiB.toFixed(1)} MiB`);
+      // the uploader's analysis process (its CPU is in the driver's rusage, its RSS is not in the peak: that is the max of the two)
+      const analysis = /"analysisCpuMs":(\d+),"analysisPeakRssMiB":([\d.]+)/.exec((r as { stdout?: string }).stdout ?? '');
+      if (analysis) console.error(`    analysis process: ${(Number(analysis[1]) / 1000).toFixed(2)} CPU s, peak RSS ${Number(analysis[2]).toFixed(1)} MiB (beside the uploader in the same cgroup)`);
       await deleteKeys(s3, [key]); // keep the server's disk / memory use flat
     }
   }
@@ -463,6 +467,7 @@ async function agentRows(s3: S3Server, tmp: string, group: LimitGroup | undefine
   } finally {
     await agent.dispose();
     fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(`${root}.state`, { recursive: true, force: true });
   }
 }
 

@@ -30,6 +30,8 @@ export const LAZY_MODULES: Readonly<Record<string, string>> = {
   // @kubernetes/client-node (imported by agent/src/report/kube-events.ts only when Kubernetes Events are
   // enabled): inlined into the uploader's text it would cost every uploader ~8 MiB even with events off.
   './kube-api': path.join(ROOT, 'agent', 'src', 'report', 'kube-api.ts'),
+  // The analysis process's code (the HPROF analyzer): only that process compiles it.
+  './triage/child': path.join(ROOT, 'agent', 'src', 'triage', 'child.ts'),
   // the leak analysis the analyzer runs in a child process (`agent.js analyze`), and a person on a terminal
   './leaks/cli': path.join(ROOT, 'agent', 'src', 'leaks', 'cli.ts'),
 };

@@ -3,10 +3,10 @@
  * [--json]`; with `--leaks`, the analyzer's leak report instead (`<key>.leaks.txt`, or the leaks/v1 JSON
  * with --json), made by the same code as `node agent.js analyze FILE`.
  *
- * The summary: the uploader's own pieces, as its upload job runs them: one read pass (readPass: sha256,
- * gzip decode for a `.hprof.gz`, the analyzer fed with the decoded bytes), names read by position at
- * the end, and the same document and rendering as the `<dump key>.summary.txt/.json` objects. For
- * dumps that predate the pipeline or were copied off a node by hand.
+ * The summary: the uploader's own pieces: its read pass (readPass: sha256, gzip decode for a `.hprof.gz`),
+ * the analysis its analysis process runs (analyseDump, with the default budgets, here in-process),
+ * and the same document and rendering as the `<dump key>.summary.txt/.json` objects. For dumps that
+ * predate the pipeline or were copied off a node by hand.
  *
  * The "dump" part of the document describes the local file: `key` is its path, `bucket` is empty and
  * `uri` is a file:// URI; node is this machine's hostname; namespace and pod are not known.
@@ -16,8 +16,10 @@ import { hostname } from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { runAnalyzeCli } from '../agent/src/leaks/cli';
+import { SETTINGS } from '../agent/src/settings';
 import { inertJson } from '../agent/src/text/escape';
-import { fileNameReader, gzipFileNameReader, HprofAnalyzer, renderSummaryText, summaryDocument } from '../agent/src/triage';
+import { renderSummaryText, summaryDocument } from '../agent/src/triage';
+import { analyseDump, inflateLimit } from '../agent/src/triage/dump-analysis';
 import { readPass } from '../agent/src/uploader/read-pass';
 import { kindOfName } from '../agent/src/uploader/upload-job';
 
@@ -52,13 +54,18 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`summarize: ${file} is not a regular file\n`);
       return 2;
     }
-    const analyzer = new HprofAnalyzer();
+    const budgets = {
+      cpuSeconds: SETTINGS.dumpAnalysisCpuSeconds.default as number,
+      inflateMaxRatio: SETTINGS.dumpInflateMaxRatio.default as number,
+      inflateMaxBytes: SETTINGS.dumpInflateMaxBytes.default as number,
+    };
     const pass = await readPass(
       async (buffer, position, length) => (await fh.read(buffer, 0, length, position)).bytesRead,
-      { size: st.size, gzipHprof: kind === 'hprof-gzip', analysis: analyzer },
+      { size: st.size, gzipHprof: kind === 'hprof-gzip', inflateLimit: inflateLimit(budgets, st.size) },
       { readTimeoutMs: READ_TIMEOUT_MS },
     );
-    const heap = await analyzer.finish(kind === 'hprof-gzip' ? gzipFileNameReader(fh) : fileNameReader(fh));
+    const cpu = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+    const { heap } = await analyseDump(async (b, o, l, p) => (await fh.read(b, o, l, p)).bytesRead, { kind, size: st.size, budgets, cpuSeconds: cpu });
     const doc = summaryDocument({
       key: file,
       bucket: '',

@@ -111,8 +111,17 @@ export interface UploaderConfig extends CommonConfig {
   readonly afterUpload: AfterUpload;
   readonly maxWatches: number;
   readonly maxFiles: number;
+  readonly maxFilesPerNamespace: number;
+  readonly maxEntriesPerPod: number;
+  readonly uploadSlots: number;
   readonly readTimeoutMs: number;
   readonly analysis: boolean;
+  /** CPU seconds of an analysis, plus as many per GiB of HPROF. */
+  readonly analysisCpuSeconds: number;
+  readonly inflateMaxRatio: number;
+  readonly inflateMaxBytes: number;
+  readonly analysisMaxMemoryBytes: number;
+  readonly stateDir: string;
   /** Who is told about each verified dump (Kubernetes Event, webhook). */
   readonly notify: NotifyConfig;
   /** 0 = off. */
@@ -264,8 +273,16 @@ export function resolveUploaderConfig(env: Env): UploaderConfig {
     afterUpload: required(env, SETTINGS.afterUpload),
     maxWatches: required(env, SETTINGS.watchMaxDirectories),
     maxFiles: required(env, SETTINGS.dumpMaxFiles),
+    maxFilesPerNamespace: required(env, SETTINGS.dumpMaxFilesPerNamespace),
+    maxEntriesPerPod: required(env, SETTINGS.dumpMaxEntriesPerPod),
+    uploadSlots: required(env, SETTINGS.uploadSlots),
     readTimeoutMs: required(env, SETTINGS.fileReadTimeout),
     analysis: required(env, SETTINGS.dumpAnalysis),
+    analysisCpuSeconds: required(env, SETTINGS.dumpAnalysisCpuSeconds),
+    inflateMaxRatio: required(env, SETTINGS.dumpInflateMaxRatio),
+    inflateMaxBytes: required(env, SETTINGS.dumpInflateMaxBytes),
+    analysisMaxMemoryBytes: required(env, SETTINGS.dumpAnalysisMaxMemory),
+    stateDir: required(env, SETTINGS.uploaderStateDir),
     notify: resolveNotifyConfig(env),
     retentionMaxAgeMs: required(env, SETTINGS.retentionMaxAge),
     retentionMaxBytes: required(env, SETTINGS.retentionMaxBytes),

@@ -15,6 +15,7 @@ import type { CommandContext, HttpRouteHandler } from './runtime/context';
 import { systemClock } from './runtime/clock';
 import { startHttpServer } from './runtime/http';
 import { StuckReads } from './fs/stuck-io';
+import { ANALYSIS_PROCESS_ARG } from './triage/child-protocol';
 import { killSelf } from './runtime/exit';
 import { Lifecycle } from './runtime/lifecycle';
 import { createLogger, type LogFormat, type Logger } from './runtime/logger';
@@ -73,6 +74,11 @@ function writerFor(format: LogFormat): (line: string) => void {
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // The uploader's analysis process (triage/child-protocol.ts): not a command, no config, no HTTP.
+  if (argv[0] === ANALYSIS_PROCESS_ARG) {
+    const { runAnalysisChild } = await import('./triage/child');
+    return runAnalysisChild();
+  }
   if (argv[0] === 'analyze') {
     // A local tool (a dump's leak report on a terminal; the analyzer's child process), not a pod command.
     const { runAnalyzeCli } = await import('./leaks/cli');
@@ -160,6 +166,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     onShutdown: (name, step) => lifecycle.onShutdown(name, step),
     heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
     stuckReads,
+    agentCommand: [process.execPath, process.argv[1]],
     httpRoute: (method, path, handler) => routes.set(`${method} ${path}`, handler),
   };
 

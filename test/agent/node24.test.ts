@@ -54,6 +54,7 @@ function startUploader(node: string, nodeName: string, root: string): { proc: Tr
     ...s3Env(s3),
     [ENV.nodeName]: nodeName,
     [ENV.dumpRoot]: root,
+    [ENV.uploaderStateDir]: `${root}.state`,
     [ENV.httpHost]: '127.0.0.1',
     [ENV.httpPort]: '0',
     [ENV.s3Prefix]: 'n24/',

@@ -163,6 +163,7 @@ function agentConfig(root: string, env: Record<string, string>): UploaderConfig 
     [ENV.s3ForcePathStyle]: 'true',
     [ENV.nodeName]: `node-${n}`,
     [ENV.dumpRoot]: root,
+    [ENV.uploaderStateDir]: `${root}.state`,
     [ENV.s3Prefix]: 'transport/',
     [ENV.watchInterval]: '1',
     [ENV.fileStableTime]: '1',

@@ -63,6 +63,18 @@ export interface Container {
   envFrom?: EnvFromSource[];
   volumeMounts?: VolumeMount[];
   securityContext?: SecurityContext;
+  resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+}
+/** An httpGet probe (the only kind the manifests use). */
+export interface Probe {
+  httpGet?: { path?: string; port: string | number; host?: string; scheme?: string };
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  failureThreshold?: number;
+  successThreshold?: number;
 }
 export interface Volume {
   name: string;
@@ -75,6 +87,7 @@ export interface Volume {
   projected?: { sources: unknown[]; defaultMode?: number };
 }
 export interface PodSpec {
+  terminationGracePeriodSeconds?: number;
   containers: Container[];
   initContainers?: Container[];
   volumes?: Volume[];

@@ -39,6 +39,7 @@ import {
   translateEnv, translatePath, PodSpec,
 } from './kubelet-sim';
 import { containerOf, Manifests, REPO_ROOT, Workload } from './manifests';
+import { type RoleReport, SimKubelet } from './sim-kubelet';
 
 export interface S3Target {
   readonly endpoint: string;
@@ -75,6 +76,12 @@ export interface NodeSimOptions {
   readonly bindMounts?: boolean;
   /** Log agent output lines to the console (debugging). */
   readonly verbose?: boolean;
+  /**
+   * Enforce what the kubelet enforces (sim-kubelet.ts): each container in a cgroup with its manifest's
+   * limits, the agents' liveness and readiness probes with their timing, a restart on a failed
+   * liveness probe. @default true (where cgroup v1 is mounted), unless E2E_SIM_KUBELET=off
+   */
+  readonly kubelet?: boolean;
 }
 
 export interface SimContainer {
@@ -83,6 +90,9 @@ export interface SimContainer {
   readonly env: Record<string, string>;
   readonly argv: string[];
 }
+
+/** What the simulated kubelet saw of each role: restarts, OOM kills, probes, memory. */
+export type { RoleReport } from './sim-kubelet';
 
 /** The agent bundle the image runs (built by jest's globalSetup / `npm run bundle`); from the repo root, so a bundled script finds it too. */
 const AGENT_BUNDLE = process.env.E2E_AGENT_BUNDLE ?? path.join(REPO_ROOT, '.build', 'agent', 'agent.js');
@@ -117,6 +127,8 @@ export class NodeSim {
   private unregister: () => void = () => undefined;
   /** App containers (JVMs) started so far. */
   readonly apps: SimContainer[] = [];
+  /** The kubelet's enforcement: cgroups, probes, restarts. */
+  readonly kubelet: SimKubelet;
 
   private constructor(readonly opts: NodeSimOptions) {
     this.root = mkdtempSync(path.join(os.tmpdir(), 'e2e-node-'));
@@ -132,6 +144,7 @@ export class NodeSim {
     this.pvcDir = path.join(this.root, 'pvc');
     this.nodeRoot = path.join(this.root, 'node');
     this.bindMounts = opts.bindMounts ?? process.env.E2E_SIM_MOUNTS !== 'paths';
+    this.kubelet = new SimKubelet(opts.kubelet ?? process.env.E2E_SIM_KUBELET !== 'off', opts.verbose ? (l) => console.log(l) : undefined);
   }
 
   static async create(opts: NodeSimOptions): Promise<NodeSim> {
@@ -377,16 +390,25 @@ export class NodeSim {
    * an application pod has (two demo JVMs both listen on 8080). Agent pods keep the host network: they
    * reach the S3 server on the host's loopback. nsenter, unshare and setpriv all exec without forking.
    */
-  private launch(name: string, argv: string[], env: Record<string, string>, setpriv: string[], ownNetwork = false, pid1 = false): SimContainer {
-    const net = ownNetwork ? ['unshare', '--net', '--'] : [];
+  private launch(
+    name: string, argv: string[], env: Record<string, string>, setpriv: string[],
+    o: { ownNetwork?: boolean; pid1?: boolean; role?: string; container?: Container; graceSeconds?: number; restart?: () => Promise<unknown> } = {},
+  ): SimContainer {
+    const net = o.ownNetwork ? ['unshare', '--net', '--'] : [];
     // a container's own PID namespace: its entrypoint is PID 1 (unshare forks it and stays its parent)
-    const pid = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', '--'] : [];
-    const proc = spawnTracked('nsenter', [`--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...net, ...pid, ...setpriv, ...argv], { env, cwd: '/' });
+    const pid = o.pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', '--'] : [];
+    const full = ['nsenter', `--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...net, ...pid, ...setpriv, ...argv];
+    // the container's cgroup (its manifest's limits) is joined before anything of it runs
+    const k = o.container ? this.kubelet.prepare(o.role ?? name, o.container) : undefined;
+    const [cmd, ...args] = k ? k.wrap(full) : full;
+    const proc = spawnTracked(cmd, args, { env, cwd: '/' });
     this.started.add(proc);
     if (this.opts.verbose) {
       proc.child.stdout?.on('data', (d: Buffer) => process.stdout.write(`[${name}] ${d.toString()}`));
       proc.child.stderr?.on('data', (d: Buffer) => process.stdout.write(`[${name}!] ${d.toString()}`));
     }
+    // probes reach agent containers only (host network); an app pod's network is its own here
+    if (k && o.container) this.kubelet.attach(k.instance, proc, o.ownNetwork ? { ...o.container, livenessProbe: undefined, readinessProbe: undefined } : o.container, o.graceSeconds ?? 30, o.restart ?? (async () => undefined));
     return { name, proc, env, argv };
   }
 
@@ -396,12 +418,15 @@ export class NodeSim {
    */
   private async startContainer(
     w: Workload, c: Container, podName: string,
-    opts: { name: string; extraEnv?: Record<string, string>; ownNetwork?: boolean; timeoutMs?: number; pid1?: boolean },
+    opts: { name: string; extraEnv?: Record<string, string>; ownNetwork?: boolean; timeoutMs?: number; pid1?: boolean; role?: string; restart?: () => Promise<unknown> },
   ): Promise<SimContainer> {
     const ctrRoot = this.bindMounts ? path.join(this.root, 'ctr', podName, `${c.name}-${++this.containerSeq}`) : undefined;
     const p = await this.prepareWhenMountable(w, c, podName, opts.extraEnv, ctrRoot, opts.timeoutMs ?? 60_000);
     if (ctrRoot) await this.mountContainer(ctrRoot, p.table);
-    return this.launch(opts.name, p.argv, p.env, setprivArgs(p.identity), opts.ownNetwork, opts.pid1);
+    return this.launch(opts.name, p.argv, p.env, setprivArgs(p.identity), {
+      ownNetwork: opts.ownNetwork, pid1: opts.pid1, role: opts.role ?? opts.name, container: c,
+      graceSeconds: w.spec.terminationGracePeriodSeconds ?? 30, ...(opts.restart ? { restart: opts.restart } : {}),
+    });
   }
 
   /**
@@ -429,7 +454,7 @@ export class NodeSim {
   /** Starts the mount guard container (privileged: no setpriv). */
   async startGuard(): Promise<SimContainer> {
     const w = this.opts.manifests.guard;
-    this.guard = await this.startContainer(w, containerOf(w, COMMANDS.mountGuard), `${w.name}-sim`, { name: 'guard', extraEnv: this.opts.guardEnv });
+    this.guard = await this.startContainer(w, containerOf(w, COMMANDS.mountGuard), `${w.name}-sim`, { name: 'guard', extraEnv: this.opts.guardEnv, restart: () => this.startGuard() });
     this.guards.push(this.guard);
     return this.guard;
   }
@@ -437,7 +462,7 @@ export class NodeSim {
   /** Runs a pod's wait-ready init container to completion; throws with its output when it fails. */
   async runWaitReady(w: Workload, podName: string, timeoutMs = 60_000): Promise<SimContainer> {
     const c = containerOf(w, COMMANDS.waitReady, true);
-    const sc = await this.startContainer(w, c, podName, { name: `wait-ready ${podName}`, timeoutMs });
+    const sc = await this.startContainer(w, c, podName, { name: `wait-ready ${podName}`, role: 'wait-ready', timeoutMs });
     const timer = setTimeout(() => sc.proc.signal('SIGKILL'), timeoutMs);
     const exit = await sc.proc.exited;
     clearTimeout(timer);
@@ -456,9 +481,14 @@ export class NodeSim {
   /** (Re)starts the uploader container in its pod (a container restart: init containers do not run again). */
   async restartUploader(): Promise<SimContainer> {
     const w = this.opts.manifests.uploader;
-    this.uploader = await this.startContainer(w, containerOf(w, COMMANDS.uploader), `${w.name}-sim`, { name: 'uploader', extraEnv: this.opts.uploaderEnv });
+    this.uploader = await this.startContainer(w, containerOf(w, COMMANDS.uploader), `${w.name}-sim`, { name: 'uploader', extraEnv: this.opts.uploaderEnv, restart: () => this.restartUploader() });
     this.uploaders.push(this.uploader);
     return this.uploader;
+  }
+
+  /** What the simulated kubelet saw of a role ('uploader', 'guard', 'app', 'wait-ready'): restarts, OOM kills, probes, memory. */
+  kubeletReport(role: string): RoleReport {
+    return this.kubelet.report(role);
   }
 
   /** stdout lines of every guard container started so far. */
@@ -546,7 +576,7 @@ export class NodeSim {
     const jvm = [heap, ...jto.split(/\s+/).filter((t) => t && !HEAP_FLAGS.test(t)), ...(opts.jvmOptions ?? [])];
     // JAVA_TOOL_OPTIONS with only the heap size replaced (paths are translated by prepare as usual)
     const sc = await this.startContainer(w, { ...c, env: (c.env ?? []).map((e) => (e.name === 'JAVA_TOOL_OPTIONS' ? { name: e.name, value: jvm.join(' ') } : e)) },
-      podName, { name: `app ${podName}`, ownNetwork: true, pid1: opts.pid1, extraEnv: opts.env });
+      podName, { name: `app ${podName}`, role: 'app', ownNetwork: true, pid1: opts.pid1, extraEnv: opts.env });
     this.apps.push(sc);
     return { ...sc, podName };
   }
@@ -556,6 +586,7 @@ export class NodeSim {
   /** SIGKILLs a container and waits until it is gone. */
   async kill(c: SimContainer | undefined): Promise<void> {
     if (!c) return;
+    this.kubelet.stoppingOnPurpose(c.proc);
     c.proc.signal('SIGKILL');
     await c.proc.exited;
   }
@@ -563,6 +594,7 @@ export class NodeSim {
   /** SIGTERM, then SIGKILL after graceMs. */
   async stop(c: SimContainer | undefined, graceMs = 10_000): Promise<void> {
     if (!c) return;
+    this.kubelet.stoppingOnPurpose(c.proc);
     await c.proc.dispose(graceMs);
   }
 
@@ -574,9 +606,11 @@ export class NodeSim {
 
   async dispose(): Promise<void> {
     this.unregister();
+    this.kubelet.stop();
     for (const p of [...this.started].reverse()) {
       if (p.exitInfo() === undefined) await p.dispose(3000);
     }
+    await this.kubelet.dispose();
     if (this.holder && pidAlive(this.holder.pid)) await stopPid(this.holder.pid, 2000, 'SIGKILL');
     if (this.holder) await this.holder.dispose(1000);
     rmSync(this.root, { recursive: true, force: true });

@@ -26,6 +26,7 @@ import { disposeAll, registerCleanup, repoPath, runTracked, spawnTracked, type T
 import { getObjectSha256, type S3Server, sha256File, startS3Server } from '../support/s3';
 import { issueServerCert, makeCa } from '../support/tls';
 import { eventually } from '../agent/uploader/harness';
+import { note } from '../support/notes';
 import {
   commandLine, type Container, mountTable, type NodeLayout, type PodContext, type PodSpec, processIdentity, resolveEnv, setprivArgs,
   translateEnv, translatePath,
@@ -232,8 +233,7 @@ test('the uploader as its DaemonSet runs it uploads a JVM dump, and the Slack we
     await eventually('both channels counted as sent', () => logged(proc, 'notification sent').length === 2, 10_000);
     expect(logged(proc, 'notification failed')).toEqual([]);
     const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-    // eslint-disable-next-line no-console
-    console.log(`uploader under Node 24 --jitless, cgroup ${JSON.stringify(p.limits)}: peak RSS ${/VmHWM:\s+(\d+ kB)/.exec(status)?.[1]}`);
+    note(`uploader under Node 24 --jitless, cgroup ${JSON.stringify(p.limits)}: peak RSS ${/VmHWM:\s+(\d+ kB)/.exec(status)?.[1]}`);
   } finally {
     await proc.dispose();
     group.dispose();

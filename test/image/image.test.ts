@@ -257,6 +257,10 @@ describe('agent image: the uploader container, run as the synthesized DaemonSet 
     const archived = path.join(root, PATHS.archiveDir, 'ns1', 'app-0', path.basename(keys[0]));
     expect(await sha256File(archived)).toBe(digest);
 
+    // the analysis ran in the image as its own process (node agent.js --analysis-process) and the summary followed
+    await waitFor('the summary', () => logged('dump summary written').length === 1, 30_000);
+    expect(logged('dump analysed')).toHaveLength(1);
+
     // Node 24 in the image: no runtime warnings (on Node 20 the SDK warns about its end of support)
     expect(logged('runtime warning')).toEqual([]);
     expect(jsonLines(agent.stdout).filter((e) => e.level === 'error')).toEqual([]);

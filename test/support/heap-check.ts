@@ -204,8 +204,14 @@ export class HeapCheck {
     for (let i = post.length - 1; i >= 0; i--) order.push(post[i]);
     const num = new Map<bigint | null, number>(order.map((v, i) => [v, i]));
     const preds = new Map<bigint, Array<bigint | null>>();
-    for (const r of this.roots) if (seen.has(r)) preds.set(r, [...(preds.get(r) ?? []), null]);
-    for (const v of seen) for (const t of this.objects.get(v)!.refs) if (seen.has(t)) preds.set(t, [...(preds.get(t) ?? []), v]);
+    // Appended in place: a class object has as many predecessors as it has instances.
+    const addPred = (t: bigint, v: bigint | null) => {
+      const list = preds.get(t);
+      if (list) list.push(v);
+      else preds.set(t, [v]);
+    };
+    for (const r of this.roots) if (seen.has(r)) addPred(r, null);
+    for (const v of seen) for (const t of this.objects.get(v)!.refs) if (seen.has(t)) addPred(t, v);
     const idom = new Map<bigint | null, bigint | null>([[null, null]]);
     const intersect = (a: bigint | null, c: bigint | null): bigint | null => {
       let x = a;
@@ -230,7 +236,11 @@ export class HeapCheck {
     }
     this.idom = new Map([...idom].filter(([k]) => k !== null)) as Map<bigint, bigint | null>;
     this.children = new Map();
-    for (const [v, d] of this.idom) this.children.set(d, [...(this.children.get(d) ?? []), v]);
+    for (const [v, d] of this.idom) {
+      const list = this.children.get(d);
+      if (list) list.push(v);
+      else this.children.set(d, [v]);
+    }
     this.retained = new Map();
     for (let i = order.length - 1; i >= 0; i--) {
       const v = order[i];

@@ -29,6 +29,8 @@ export interface CommandContext {
    * ends the process with a signal instead of an exit that would wait for them forever.
    */
   readonly stuckReads: StuckReads;
+  /** How to start this agent again (Node binary, script): the uploader's analysis process runs it. */
+  readonly agentCommand?: readonly string[];
   /**
    * Optional: answer `method path` on the agent's HTTP port besides the probes and metrics (the
    * analyzer's POST /wake). The handler must be cheap: it runs on the thread that answers the probes.

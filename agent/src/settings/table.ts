@@ -1419,8 +1419,80 @@ export const SETTINGS = {
     kind: integer({ min: 1, max: 1_000_000 }),
     default: 10_000,
     readBy: [COMMANDS.uploader],
-    doc: 'Dump files tracked at most (memory bound); beyond, files wait until others are gone, with a warning and a gauge.',
+    doc: 'Dump files tracked at most on the node (memory bound), shared max-min fairly between namespaces; beyond, files wait '
+      + 'until others are gone, with a warning and a gauge.',
     setBy: 'not set',
+  }),
+  dumpMaxFilesPerNamespace: setting({
+    env: 'DUMP_MAX_FILES_PER_NAMESPACE',
+    kind: integer({ min: 1, max: 100_000 }),
+    default: 100,
+    readBy: [COMMANDS.uploader],
+    doc: 'Dump files tracked at most per namespace folder (the first found, breadth first); beyond, they wait until others are '
+      + 'gone. With DUMP_MAX_FILES shared fairly between namespaces, one namespace\'s files never keep another\'s from being seen.',
+    setBy: 'not set',
+  }),
+  dumpMaxEntriesPerPod: setting({
+    env: 'DUMP_MAX_ENTRIES_PER_POD',
+    kind: integer({ min: 100, max: 10_000_000 }),
+    default: 10_000,
+    readBy: [COMMANDS.uploader],
+    doc: 'Directory entries one scan reads per pod folder (its subfolders included), in batches; beyond, the rest of that pod '
+      + 'folder is not looked at (a warning naming it, and a gauge). Bounds what a tenant\'s own folder can cost every scan.',
+    setBy: 'not set',
+  }),
+  uploadSlots: setting({
+    env: 'UPLOAD_SLOTS',
+    kind: integer({ min: 1, max: 8 }),
+    default: 2,
+    readBy: [COMMANDS.uploader],
+    doc: 'Dumps uploaded at once, never two of the same namespace; free slots go to the namespace served least recently. '
+      + 'With 2, one tenant\'s multi-GiB upload never holds another tenant\'s dump for its whole transfer (docs/performance.md: memory).',
+    setBy: 'not set',
+  }),
+  dumpAnalysisCpuSeconds: setting({
+    env: 'DUMP_ANALYSIS_CPU_SECONDS',
+    kind: integer({ min: 1, max: 3600, unit: 'CPU seconds' }),
+    default: 10,
+    readBy: [COMMANDS.uploader],
+    doc: 'CPU budget of one dump\'s analysis: this many CPU seconds, plus as many again per GiB of HPROF read. Past it the analysis '
+      + 'stops and the summary says so (the dump is uploaded either way). HotSpot dumps need under a second per GiB.',
+    setBy: 'not set',
+  }),
+  dumpInflateMaxRatio: setting({
+    env: 'DUMP_INFLATE_MAX_RATIO',
+    kind: integer({ min: 2, max: 1100 }),
+    default: 100,
+    readBy: [COMMANDS.uploader],
+    doc: 'A `.hprof.gz` is decompressed (to check that it is whole, and for its analysis) to at most this many times its size '
+      + '(64 MiB at least). Beyond, it is uploaded after FILE_STABLE_TIME marked complete=unknown, with a partial summary.',
+    setBy: 'not set',
+  }),
+  dumpInflateMaxBytes: setting({
+    env: 'DUMP_INFLATE_MAX_BYTES',
+    kind: byteSize(),
+    default: 64 * 1024 ** 3,
+    readBy: [COMMANDS.uploader],
+    doc: 'A `.hprof.gz` is decompressed to at most this many bytes (see DUMP_INFLATE_MAX_RATIO).',
+    setBy: 'not set',
+  }),
+  dumpAnalysisMaxMemory: setting({
+    env: 'DUMP_ANALYSIS_MAX_MEMORY',
+    kind: byteSize(),
+    default: 128 * 1024 ** 2,
+    readBy: [COMMANDS.uploader],
+    doc: 'Resident memory of the analysis process (one at a time, beside the uploader in its container): past it the analysis is '
+      + 'stopped and the summary says so. Keep it below the container\'s memory limit minus the uploader\'s own peak (~100 MiB).',
+    setBy: 'not set',
+  }),
+  uploaderStateDir: setting({
+    env: 'UPLOADER_STATE_DIR',
+    kind: absolutePath(),
+    default: '/tmp/heapdump-uploader',
+    readBy: [COMMANDS.uploader],
+    doc: 'Where the uploader remembers, across a container restart, which dumps\' analyses had not finished (no crash loop on one '
+      + 'file) and which summaries are still owed: a folder on the pod\'s own emptyDir, which survives container restarts.',
+    setBy: 'not set (the `tmp` emptyDir is mounted at /tmp)',
   }),
   fileReadTimeout: setting({
     env: 'FILE_READ_TIMEOUT',

@@ -21,7 +21,7 @@
  * number of times however the chunks fall, and names are read once at the end.
  */
 import { ClassTable, FLAG, Kind, PRIMITIVE_ROWS, SENTINEL_ROW } from './class-table';
-import { basicTypeSize, basicTypeSizeTable, headerSizes, javaClassName, PRIMITIVE_ARRAY_NAMES, SUB, TAG } from './hprof-format';
+import { basicTypeSize, basicTypeSizeTable, headerSizes, javaClassName, PRIMITIVE_ARRAY_NAMES, RECORD_BUDGET, SUB, TAG } from './hprof-format';
 import { HprofRecordParser, HprofVisitor, StructureVerdict } from './hprof-records';
 import { formatId, IdTable } from './id-table';
 import { LargestObjects } from './largest';
@@ -61,6 +61,8 @@ export interface AnalyzerOptions {
    * `randomAccess`: an uncompressed file). @default 33554432
    */
   readonly maxRecoveryBytes?: number;
+  /** Top-level records analysed; past them the analysis stops, saying so. @default RECORD_BUDGET (5,000,000) */
+  readonly maxRecords?: number;
 }
 
 const DEFAULTS: Required<AnalyzerOptions> = {
@@ -77,6 +79,7 @@ const DEFAULTS: Required<AnalyzerOptions> = {
   checkpointBytes: 64 * 1024,
   maxCheckpoints: 65_536,
   maxRecoveryBytes: 32 * 1024 * 1024,
+  maxRecords: RECORD_BUDGET,
 };
 
 /** What `body()` is for. */
@@ -158,6 +161,7 @@ export class HprofAnalyzer implements HprofVisitor {
     this.opts = { ...DEFAULTS, ...definedOnly(options) };
     const o = this.opts;
     this.parser = new HprofRecordParser(this);
+    this.parser.maxRecords = o.maxRecords;
     this.classes = new ClassTable(o.maxClasses);
     this.names = new NameIndex(o.maxNames, Math.min(o.maxNameBytes, 65535));
     this.stacks = new StackTable(o.maxThreads, o.maxFramesPerThread, o.maxFrameRecords);

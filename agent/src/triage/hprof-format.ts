@@ -18,6 +18,16 @@ export const SUPPORTED_ID_SIZES: readonly number[] = [4, 8];
 /** u1 tag + u4 time + u4 length. */
 export const RECORD_HEADER_SIZE = 9;
 
+/**
+ * The record-count budget: top-level records looked at in one dump. A HotSpot dump has well under a
+ * million (one UTF8 record per symbol, one LOAD CLASS per class, frames, traces, a few heap dump
+ * segments); a crafted stream of millions of empty 9-byte records (a 349 KB .hprof.gz inflates to 20
+ * million of them) would otherwise cost seconds per file in every walk. Past it, the completeness
+ * checks say "incomplete" (the dump then waits the full stability window and is uploaded marked
+ * incomplete) and the analysis stops, saying so.
+ */
+export const RECORD_BUDGET = 5_000_000;
+
 /** Top-level record tags. */
 export const TAG = {
   utf8: 0x01,

@@ -144,6 +144,9 @@ export class HprofRecordParser {
   private primHdr = 0;
   private rootSizes = new Int32Array(256);
 
+  /** The record-count budget: past this many top-level records the analysis stops (noted), the walk too. */
+  maxRecords = Infinity;
+
   /** Stream offset from which the next object sub-record is reported to `visitor.checkpoint`. */
   private nextCheckpoint = Infinity;
   private checkpointEvery = Infinity;
@@ -394,7 +397,10 @@ export class HprofRecordParser {
       this.recTag = tag;
       this.recLength = length;
       this.recEnd = recEnd;
-      this.records++;
+      if (++this.records > this.maxRecords) {
+        this.stop(`more than ${this.maxRecords} records (the record budget): the analysis stopped at offset ${this.recStart}`);
+        return n;
+      }
       if ((tag === TAG.heapDumpSegment || tag === TAG.heapDump) && !this.degraded) {
         this.inSegment = true;
         this.state = State.Segment;

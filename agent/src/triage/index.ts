@@ -4,5 +4,6 @@ export type { AnalyzerOptions } from './analyzer';
 export type { StructureVerdict } from './hprof-records';
 export { headerSizes } from './hprof-format';
 export type { NameRange, NameReader } from './name-index';
-export { bufferNameReader, fileNameReader, gzipFileNameReader } from './name-readers';
+export { bufferNameReader, fileNameReader, gzipFileNameReader, gzipReaderNameReader, readerNameReader } from './name-readers';
+export type { RangeRead } from './name-readers';
 export * from './summary';

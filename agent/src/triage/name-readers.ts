@@ -18,11 +18,21 @@ const GAP = 64 * 1024;
 /** Largest single read. */
 const MAX_READ = 1024 * 1024;
 
+/** Reads up to `length` bytes at `position` into `buffer` at `offset`; the count read (0 at the end). */
+export type RangeRead = (buffer: Buffer, offset: number, length: number, position: number) => Promise<number>;
+
+const fileRead = (fh: FileHandle): RangeRead => async (buffer, offset, length, position) => (await fh.read(buffer, offset, length, position)).bytesRead;
+
 export function fileNameReader(fh: FileHandle): NameReader {
-  return Object.assign(readFileRanges(fh), { randomAccess: true });
+  return readerNameReader(fileRead(fh));
 }
 
-function readFileRanges(fh: FileHandle): (ranges: readonly NameRange[]) => Promise<Buffer[]> {
+/** fileNameReader over any positioned read (e.g. of a raw descriptor). */
+export function readerNameReader(read: RangeRead): NameReader {
+  return Object.assign(readFileRanges(read), { randomAccess: true });
+}
+
+function readFileRanges(read: RangeRead): (ranges: readonly NameRange[]) => Promise<Buffer[]> {
   return async (ranges) => {
     const out: Buffer[] = new Array(ranges.length);
     let i = 0;
@@ -38,7 +48,7 @@ function readFileRanges(fh: FileHandle): (ranges: readonly NameRange[]) => Promi
       const buf = Buffer.alloc(end - start);
       let got = 0;
       while (got < buf.length) {
-        const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
+        const bytesRead = await read(buf, got, buf.length - got, start + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
@@ -63,6 +73,11 @@ export function bufferNameReader(stream: Buffer): NameReader {
  * inflated before the damage (the others empty).
  */
 export function gzipFileNameReader(fh: FileHandle, opts: { readChunk?: number } = {}): NameReader {
+  return gzipReaderNameReader(fileRead(fh), opts);
+}
+
+/** gzipFileNameReader over any positioned read. */
+export function gzipReaderNameReader(read: RangeRead, opts: { readChunk?: number } = {}): NameReader {
   const chunk = opts.readChunk ?? 128 * 1024;
   return async (ranges: readonly NameRange[]) => {
     const out: Buffer[] = ranges.map((r) => Buffer.alloc(r.length));
@@ -76,7 +91,7 @@ export function gzipFileNameReader(fh: FileHandle, opts: { readChunk?: number } 
       (async function* () {
         while (!stopped) {
           const buf = Buffer.allocUnsafe(chunk);
-          const { bytesRead } = await fh.read(buf, 0, chunk, pos);
+          const bytesRead = await read(buf, 0, chunk, pos);
           if (bytesRead === 0) return;
           pos += bytesRead;
           yield buf.subarray(0, bytesRead);

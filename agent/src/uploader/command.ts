@@ -9,12 +9,16 @@ import { createNotifier } from '../report/notifier';
 import type { DumpReport } from '../report/report';
 import { retrievalHint, type RetrievalHintOptions } from '../report/retrieval-hint';
 import { Retainer } from './after-upload';
+import { Analyses } from './analyses';
+import { AnalysisJournal } from './analysis-journal';
 import { nodePrefix } from './keys';
 import { LifecycleCheck } from './lifecycle';
-import { hprofTriage } from './triage';
+import { createUploaderMetrics } from './metrics';
+import { DEFAULT_BACKOFF } from './retry';
+import { Summaries, type VerifiedListener } from './summaries';
 import type { TriageOutcome, VerifiedDump } from './upload-job';
 import { S3Store } from './s3-store';
-import { Uploader } from './uploader';
+import { Uploader, type UploaderOptions } from './uploader';
 import { analyzerWaker } from '../analyzer/wake-client';
 
 // The S3 client is shared with the heapdumps API server (agent/src/net/s3-client.ts).
@@ -72,14 +76,42 @@ export async function runUploader(config: UploaderConfig, ctx: CommandContext): 
   ctx.onShutdown('notifications', () => notifier.close());
   const lifecycle = createLifecycleCheck(config, store, ctx);
   const wakeAnalyzer = config.analyzerWakeUrl !== undefined ? analyzerWaker(config.analyzerWakeUrl, ctx.logger.child('analyzer-wake')) : undefined;
-  await new Uploader(config, store, retainer, ctx, {
-    ...(config.analysis ? { triage: (kind) => hprofTriage(kind, config.nodeName, config.analyzerWakeUrl !== undefined) } : {}),
-    ...(lifecycle ? { lifecycle } : {}),
-    onVerified: (dump, triage) => {
-      notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval));
-      wakeAnalyzer?.();
-    },
-  }).run();
+  const opts = await summaryParts(config, store, ctx, (dump, triage) => {
+    notifier.dumpUploaded(dumpReport(dump, triage, config.nodeName, config.notify.retrieval));
+    wakeAnalyzer?.();
+  });
+  await new Uploader(config, store, retainer, ctx, { ...opts, ...(lifecycle ? { lifecycle } : {}) }).run();
+}
+
+/**
+ * The analyses (in their own process, one at a time), the journal that remembers them across a
+ * restart, and the summaries written from them; the summaries a previous process owed are written first.
+ */
+export async function summaryParts(
+  config: UploaderConfig,
+  store: S3Store,
+  ctx: Pick<CommandContext, 'logger' | 'clock' | 'registry' | 'signal' | 'agentCommand'>,
+  onVerified: VerifiedListener | undefined,
+  backoff = DEFAULT_BACKOFF,
+): Promise<Pick<UploaderOptions, 'summaries' | 'analyses'>> {
+  const log = ctx.logger.child('analysis');
+  const metrics = createUploaderMetrics(ctx.registry);
+  const { journal, atStart } = await AnalysisJournal.open(config.stateDir, log);
+  const summaries = new Summaries({
+    store, journal, nodeName: config.nodeName, backoff, clock: ctx.clock, signal: ctx.signal, log, metrics,
+    // the leak analyzer is deployed: the summary names the leak report it writes
+    leakReports: config.analyzerWakeUrl !== undefined,
+    ...(onVerified ? { onVerified } : {}),
+  });
+  summaries.writeOwed(atStart.owed);
+  if (!config.analysis) return { summaries };
+  if (!ctx.agentCommand) throw new Error('the uploader needs the agent\'s own command line to start its analysis process');
+  const analyses = new Analyses({
+    command: ctx.agentCommand,
+    budgets: { cpuSeconds: config.analysisCpuSeconds, inflateMaxRatio: config.inflateMaxRatio, inflateMaxBytes: config.inflateMaxBytes },
+    maxRssBytes: config.analysisMaxMemoryBytes,
+  }, journal, atStart.interrupted, { log, metrics, signal: ctx.signal });
+  return { summaries, analyses };
 }
 
 /** What the owning team is told about one verified dump. */

@@ -7,6 +7,7 @@
  * windows, so thousands of small string records cost a few reads), never the bodies: cheap for GiB files.
  * A dump the JVM is still writing, or one cut short by an OOM kill, fails the walk.
  */
+import { RECORD_BUDGET } from '../triage/hprof-format';
 
 export type HprofVerdict =
   | { readonly kind: 'complete' }
@@ -25,7 +26,7 @@ const WINDOW = 64 * 1024;
  * crafted file of tiny records could make the walk last minutes. Past this many it is not a dump
  * to trust early: the verdict is incomplete and the file waits for the full stability window.
  */
-export const MAX_WALK_RECORDS = 5_000_000;
+export const MAX_WALK_RECORDS = RECORD_BUDGET;
 
 export async function checkHprof(read: PositionedRead, size: number): Promise<HprofVerdict> {
   const head = Buffer.alloc(Math.min(64, size));
@@ -89,68 +90,91 @@ export async function checkHprofFile(path: string | Buffer): Promise<HprofVerdic
 
 /**
  * The same structural check over a byte stream (push based), for dumps that cannot be read at
- * positions: the decompressed bytes of a `.hprof.gz`. Only the record headers are parsed; bodies are
- * skipped by their (unsigned 32-bit) length, so the cost is the decompression, not the walk.
+ * positions: the decompressed bytes of a `.hprof.gz`. Only the record headers are parsed (in place
+ * when a header lies within one chunk; only a header cut by a chunk boundary is carried); bodies are
+ * skipped by their (unsigned 32-bit) length, so the cost is the decompression, not the walk. Past
+ * MAX_WALK_RECORDS records the verdict is "incomplete" and `done` tells the caller it may stop feeding.
  */
 export class HprofStreamWalker {
   private bytes = 0;
-  /** Header bytes, then one record header at a time (never more than 64 + 13 bytes). */
+  /** Header bytes (up to 64 + 13), or a record header cut by a chunk boundary (< 9). */
   private pending = Buffer.alloc(0);
   private headerDone = false;
   private skip = 0;
   private lastTag = -1;
   private lastLength = -1;
+  private records = 0;
   private verdict?: HprofVerdict;
+
+  /** A verdict is reached whatever follows (not an HPROF, or over the record budget): feeding more changes nothing. */
+  get done(): boolean {
+    return this.verdict !== undefined;
+  }
 
   update(chunk: Buffer): void {
     this.bytes += chunk.length;
-    let c = chunk;
-    while (c.length > 0 && this.verdict === undefined) {
+    if (this.verdict !== undefined) return;
+    let p = 0;
+    const n = chunk.length;
+    if (!this.headerDone) {
+      const take = Math.min(n, 64 + 13 - this.pending.length);
+      this.pending = Buffer.concat([this.pending, chunk.subarray(0, take)]);
+      const used = this.tryHeader(take === n);
+      if (used < 0) return;
+      // the bytes after the header belong to the first record
+      p = take - (this.pending.length - used);
+      this.pending = Buffer.alloc(0);
+      if (p < 0) p = 0;
+    }
+    while (p < n) {
       if (this.skip > 0) {
-        const n = Math.min(this.skip, c.length);
-        this.skip -= n;
-        c = c.subarray(n);
+        const k = Math.min(this.skip, n - p);
+        this.skip -= k;
+        p += k;
         continue;
       }
-      const need = this.headerDone ? RECORD_HEADER : 64 + 13;
-      const take = Math.min(c.length, need - this.pending.length);
-      this.pending = Buffer.concat([this.pending, c.subarray(0, take)]);
-      c = c.subarray(take);
-      if (!this.headerDone) this.tryHeader(c.length === 0);
-      else if (this.pending.length === RECORD_HEADER) {
-        this.lastTag = this.pending[0];
-        this.lastLength = this.pending.readUInt32BE(5);
-        this.skip = this.lastLength;
-        this.pending = Buffer.alloc(0);
+      let h: Buffer = chunk;
+      let at = p;
+      if (this.pending.length > 0 || n - p < RECORD_HEADER) {
+        const take = Math.min(n - p, RECORD_HEADER - this.pending.length);
+        this.pending = Buffer.concat([this.pending, chunk.subarray(p, p + take)]);
+        p += take;
+        if (this.pending.length < RECORD_HEADER) return;
+        h = this.pending;
+        at = 0;
+      } else {
+        p += RECORD_HEADER;
       }
+      if (++this.records > MAX_WALK_RECORDS) {
+        this.verdict = { kind: 'incomplete', reason: `more than ${MAX_WALK_RECORDS} records: not checked further` };
+        return;
+      }
+      this.lastTag = h[at];
+      this.lastLength = h.readUInt32BE(at + 5);
+      this.skip = this.lastLength;
+      if (h === this.pending) this.pending = Buffer.alloc(0);
     }
   }
 
-  /** Parses the header once its NUL and the 12 bytes after it are in `pending`; gives back what follows. */
-  private tryHeader(endOfChunk: boolean): void {
+  /** Parses the header once its NUL and the 12 bytes after it are pending: its length, or -1 (not yet, or a verdict). */
+  private tryHeader(endOfChunk: boolean): number {
     const nul = this.pending.indexOf(0);
     if (nul < 0) {
       if (this.pending.length >= 64) this.verdict = { kind: 'not-hprof', reason: 'no HPROF header' };
-      return;
+      return -1;
     }
     const magic = this.pending.subarray(0, nul).toString('latin1');
     if (!MAGICS.includes(magic)) {
       this.verdict = { kind: 'not-hprof', reason: `unknown header ${JSON.stringify(magic)}` };
-      return;
+      return -1;
     }
     const first = nul + 1 + 4 + 8;
     if (this.pending.length < first) {
       if (!endOfChunk && this.pending.length >= 64 + 13) this.verdict = { kind: 'not-hprof', reason: 'header too long' };
-      return;
+      return -1;
     }
-    const rest = this.pending.subarray(first);
     this.headerDone = true;
-    this.pending = Buffer.alloc(0);
-    if (rest.length > 0) {
-      // bytes read past the header belong to the first record: walk them like any chunk
-      this.bytes -= rest.length;
-      this.update(Buffer.from(rest));
-    }
+    return first;
   }
 
   structure(): { complete: boolean; reason?: string; bytes: number } {

@@ -14,8 +14,12 @@ export interface UploaderMetrics {
   readonly lastSuccess: Gauge;
   readonly settled: Counter<'action'>;
   readonly settleErrors: Counter<'reason'>;
-  readonly skipped: Counter<'reason'>;
+  readonly skipped: Gauge<'reason'>;
   readonly untracked: Gauge;
+  readonly truncatedPods: Gauge;
+  readonly analyses: Counter<'result'>;
+  readonly analysisQueue: Gauge;
+  readonly jobsRunning: Gauge;
   readonly watched: Gauge;
   readonly unwatched: Gauge;
   readonly localBytes: Gauge<'state'>;
@@ -52,8 +56,12 @@ export function createUploaderMetrics(registry: Registry): UploaderMetrics {
     lastSuccess: gauge('last_success_timestamp_seconds', 'Unix time of the last verified upload'),
     settled: counter('local_files_settled_total', 'Local dumps handled after verification: archived, deleted, or expired from the archive', ['action']),
     settleErrors: counter('settle_errors_total', 'Verified dumps that could not be archived or deleted yet (they stay in place, retried), by error code', ['reason']),
-    skipped: counter('files_skipped_total', 'Matching entries never uploaded: fifo, socket, device, symlink, hardlink, sparse', ['reason']),
-    untracked: gauge('untracked_files', 'Dump files beyond DUMP_MAX_FILES (not tracked until others are gone)'),
+    skipped: gauge('skipped_files', 'Matching entries in the last scan that are not plain dump files, never uploaded: fifo, socket, device, symlink, hardlink, sparse', ['reason']),
+    untracked: gauge('untracked_files', 'Dump files found in the last scan but not tracked: beyond DUMP_MAX_FILES_PER_NAMESPACE or their namespace\'s share of DUMP_MAX_FILES'),
+    truncatedPods: gauge('scan_truncated_pod_folders', 'Pod folders whose entry budget (DUMP_MAX_ENTRIES_PER_POD) ran out in the last scan: the rest of them was not looked at'),
+    analyses: counter('analyses_total', 'Dump analyses: complete, stopped (by a budget: partial summary), failed (the process failed or was stopped), skipped (not run: see the log)', ['result']),
+    analysisQueue: gauge('analysis_queue', 'Dump analyses waiting or running (one runs at a time)'),
+    jobsRunning: gauge('jobs_running', 'Dumps being worked on now (at most UPLOAD_SLOTS, one per namespace)'),
     watched: gauge('watched_directories', 'Directories watched for filesystem events'),
     unwatched: gauge('unwatched_directories', 'Directories beyond WATCH_MAX_DIRECTORIES (found by the periodic scan only)'),
     localBytes: gauge('local_dump_bytes', 'Bytes of dumps on this node: pending (not in S3 yet) and archived (verified copies)', ['state']),

@@ -7,9 +7,11 @@
  *    gzip on the fly digests the compressed parts it makes: both start sending without a second hash of
  *    the whole file first;
  *  - for a gzip-compressed HPROF: the streaming decode (every member to its end, trailers checked)
- *    and the structure of the decompressed dump (does it end on HEAP DUMP END);
- *  - the triage analysis of the (decompressed) HPROF.
- * The analysis and the decode never fail the pass: their failure is recorded; the upload goes on.
+ *    and the structure of the decompressed dump (does it end on HEAP DUMP END), within the inflate
+ *    budget (`inflateLimit` decompressed bytes) and the record budget (hprof.ts): a bomb's decode stops
+ *    there, its completeness unknown, instead of costing what the tenant wants.
+ * The decode never fails the pass: its failure is recorded; the upload goes on. The triage analysis
+ * is not part of the pass: it runs in its own process (analyses.ts), reading the same file.
  */
 import { createHash } from 'crypto';
 import { createGunzip, type Gunzip } from 'zlib';
@@ -25,11 +27,6 @@ export type { PayloadDigest };
 /** Reads up to `length` bytes at `position` into `buffer`; the count read (0 at EOF). */
 export type PositionedRead = (buffer: Buffer, position: number, length: number) => Promise<number>;
 
-/** A push-based analysis of an HPROF byte stream (the triage analyzer satisfies it). */
-export interface StreamAnalysis {
-  update(chunk: Buffer): void;
-}
-
 export interface PassPlan {
   /** Bytes to read (the size that was observed). */
   readonly size: number;
@@ -40,8 +37,8 @@ export interface PassPlan {
   readonly digest?: PayloadDigest;
   /** The file is a gzip-compressed HPROF: decode it and check the decompressed structure. */
   readonly gzipHprof: boolean;
-  /** The (decoded) bytes to analyse, or undefined for none. */
-  readonly analysis?: StreamAnalysis;
+  /** Decompressed bytes decoded at most (gzipHprof); past them the completeness is unknown. @default no limit */
+  readonly inflateLimit?: number;
 }
 
 export interface PassResult {
@@ -56,9 +53,9 @@ export interface PassResult {
     readonly reason?: string;
     /** Decompressed bytes (known when every member decoded). */
     readonly uncompressedSize?: number;
+    /** The decode stopped at the inflate budget: whether the dump is complete is not known. */
+    readonly unknown?: true;
   };
-  /** Why the analysis stopped early, if it did (the summary is then partial or absent). */
-  readonly analysisError?: string;
 }
 
 export interface PassDeps {
@@ -98,9 +95,7 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
   const whole = createHash('sha256');
   // The one PUT's payload digest is the whole file's: MD5 is the only extra hash (and sha256 none).
   const wholeMd5 = plan.digest === 'md5' ? createHash('md5') : undefined;
-  const decoder = plan.gzipHprof ? new GzipDecoder(plan.analysis) : undefined;
-  let analysisError: string | undefined;
-  const analyse = !plan.gzipHprof && plan.analysis ? guarded(plan.analysis, (e) => (analysisError ??= e)) : undefined;
+  const decoder = plan.gzipHprof ? new GzipDecoder(plan.inflateLimit ?? Infinity) : undefined;
 
   const buf = Buffer.allocUnsafe(deps.chunkSize ?? DEFAULT_CHUNK);
   let pos = 0;
@@ -111,7 +106,6 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
     const chunk = buf.subarray(0, n);
     whole.update(chunk);
     wholeMd5?.update(chunk);
-    analyse?.(chunk);
     if (decoder) await decoder.write(chunk);
     pos += n;
     deps.onBytes?.(n);
@@ -119,27 +113,11 @@ export async function readPass(read: PositionedRead, plan: PassPlan, deps: PassD
   const sha256 = whole.digest();
   const md5 = wholeMd5?.digest();
   const decoded = decoder ? await decoder.end() : undefined;
-  if (decoder?.analysisError) analysisError ??= decoder.analysisError;
   return {
     sha256: sha256.toString('hex'),
     ...(md5 ? { md5: md5.toString('hex') } : {}),
     ...(plan.digest === 'sha256' ? { payloadDigest: sha256 } : md5 ? { payloadDigest: md5 } : {}),
     ...(decoded ? { decoded } : {}),
-    ...(analysisError !== undefined ? { analysisError } : {}),
-  };
-}
-
-/** Wraps an analysis so an exception disables it instead of failing the pass. */
-function guarded(a: StreamAnalysis, onError: (message: string) => void): (chunk: Buffer) => void {
-  let failed = false;
-  return (chunk) => {
-    if (failed) return;
-    try {
-      a.update(chunk);
-    } catch (error) {
-      failed = true;
-      onError(`analysis failed: ${(error as Error).message}`);
-    }
   };
 }
 
@@ -147,54 +125,71 @@ function guarded(a: StreamAnalysis, onError: (message: string) => void): (chunk:
  * Streaming gunzip of every member (HotSpot writes a compressed dump as many gzip members, in
  * parallel): zlib checks each member's CRC-32 and length trailer; a cut-off stream or a bad trailer
  * is an incomplete dump, never an exception. The decompressed bytes go to the structure walker
- * (does the dump end on HEAP DUMP END) and to the analysis.
+ * (does the dump end on HEAP DUMP END). The inflation itself runs on libuv's thread pool; the walker
+ * looks at record headers only. It stops early (and the rest of the file is only hashed) once the
+ * walker has its verdict (not an HPROF, over the record budget) or past `limit` decompressed bytes.
  */
 class GzipDecoder {
   private readonly gz: Gunzip;
   private bytes = 0;
   private error?: Error;
-  analysisError?: string;
-  private readonly analyse?: (chunk: Buffer) => void;
+  private stopped?: 'walked' | 'limit';
   private readonly walker = new HprofStreamWalker();
 
-  constructor(analysis?: StreamAnalysis) {
+  constructor(private readonly limit: number) {
     this.gz = createGunzip();
-    if (analysis) this.analyse = guarded(analysis, (e) => (this.analysisError ??= e));
     this.gz.on('data', (out: Buffer) => {
+      if (this.stopped) return;
       this.bytes += out.length;
+      if (this.bytes > this.limit) {
+        this.stop('limit');
+        return;
+      }
       this.walker.update(out);
-      this.analyse?.(out);
+      if (this.walker.done) this.stop('walked');
     });
     this.gz.on('error', (e) => (this.error ??= e));
   }
 
+  private stop(why: 'walked' | 'limit'): void {
+    this.stopped = why;
+    // zlib would go on inflating what it holds: a bomb's megabyte is gigabytes
+    this.gz.destroy();
+  }
+
   /** Writes a copy (the caller reuses its buffer) and waits while zlib catches up. */
   async write(chunk: Buffer): Promise<void> {
-    if (this.error) return;
+    if (this.error || this.stopped) return;
     if (!this.gz.write(Buffer.from(chunk))) {
       await new Promise<void>((resolve) => {
         const done = () => {
           this.gz.off('drain', done);
           this.gz.off('error', done);
+          this.gz.off('close', done);
           resolve();
         };
         this.gz.once('drain', done);
         this.gz.once('error', done);
+        this.gz.once('close', done);
       });
     }
   }
 
   async end(): Promise<NonNullable<PassResult['decoded']>> {
-    if (!this.error) {
+    if (!this.error && !this.stopped) {
       await new Promise<void>((resolve) => {
         this.gz.once('end', resolve);
         this.gz.once('error', () => resolve());
+        this.gz.once('close', resolve); // stopped (destroyed) while the last bytes were inflated
         this.gz.end();
       });
     }
     this.gz.destroy();
-    if (this.error) return { complete: false, reason: `gzip stream is not complete: ${this.error.message}` };
+    if (this.stopped === 'limit') {
+      return { complete: false, unknown: true, reason: `not checked to its end: it inflates to more than ${this.limit} bytes (the inflate budget)` };
+    }
+    if (this.error && !this.stopped) return { complete: false, reason: `gzip stream is not complete: ${this.error.message}` };
     const structure = this.walker.structure();
-    return { complete: structure.complete, ...(structure.reason ? { reason: structure.reason } : {}), uncompressedSize: this.bytes };
+    return { complete: structure.complete, ...(structure.reason ? { reason: structure.reason } : {}), ...(this.stopped ? {} : { uncompressedSize: this.bytes }) };
   }
 }

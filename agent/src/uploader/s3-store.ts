@@ -355,10 +355,11 @@ export class S3Store {
   }
 
   /**
-   * Aborts every open multipart upload under `prefix` (ours: the node's own key space). Returns the
-   * count, or undefined when the server does not implement listing (s3rver: 501).
+   * Aborts every open multipart upload under `prefix` (ours: the node's own key space), or only those
+   * initiated before `initiatedBefore` (others may be in flight). Returns the count, or undefined when
+   * the server does not implement listing (s3rver: 501).
    */
-  async abortOrphans(prefix: string): Promise<number | undefined> {
+  async abortOrphans(prefix: string, initiatedBefore?: Date): Promise<number | undefined> {
     let aborted = 0;
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
@@ -373,6 +374,8 @@ export class S3Store {
       }
       for (const u of page.Uploads ?? []) {
         if (!u.Key || !u.UploadId) continue;
+        // an upload started after `initiatedBefore` may be one this process is sending right now
+        if (initiatedBefore && !(u.Initiated && u.Initiated < initiatedBefore)) continue;
         await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: u.Key, UploadId: u.UploadId }));
         aborted++;
       }

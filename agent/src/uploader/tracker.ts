@@ -2,24 +2,25 @@
  * What the uploader knows about each dump file it has seen: the one place where that state changes.
  *
  * S3 stays the only record of what is done (a restart asks S3 again); this map only saves work and
- * decides when to look at a file again. It is bounded: files beyond `maxFiles` are not tracked (the
- * scanner reports them; the loop warns and counts), and entries of files that are gone are dropped
- * at every full scan.
+ * decides when to look at a file again. It holds exactly the files the last scan reported (bounded
+ * per namespace and fairly node-wide by the scan, scan-rules.ts) plus those a job is working on;
+ * entries of files that are gone or no longer reported are dropped at every full scan. Entries that
+ * are not candidates (symlinks, FIFOs, ...) are never tracked: they are counted per scan and hold no
+ * slot (10,000 dangling symlinks once held every slot of the node).
  */
 import type { FileIdentity } from '../fs/pinned-dir';
 import { sameVersion } from '../fs/pinned-dir';
 import type { HprofVerdict } from './hprof';
-import type { DumpFile, SkipReason } from './scanner';
-import { observe, type Observation } from './stability';
+import type { DumpFile } from './scan-rules';
+import { observe, type Observation, readyAt, type StabilityWindows } from './stability';
+import { kindOfName } from './scan-rules';
 import type { CachedPass } from './upload-job';
 
 export type Phase =
   /** Seen, not in S3 yet (or changed since). */
   | 'pending'
   /** Verified in S3 (this version); may still wait for its local clean-up. */
-  | 'done'
-  /** Never uploaded: not a plain regular file (see SkipReason). */
-  | 'skipped';
+  | 'done';
 
 export interface Tracked {
   readonly id: string;
@@ -38,13 +39,10 @@ export interface Tracked {
   readonly done?: { readonly state: FileIdentity; readonly key: string };
   /** Phase done: the local clean-up (archive, delete) is finished or not wanted. */
   readonly settled?: boolean;
-  readonly skip?: SkipReason;
 }
 
 export class Tracker {
   private readonly map = new Map<string, Tracked>();
-
-  constructor(private readonly maxFiles: number) {}
 
   get size(): number {
     return this.map.size;
@@ -59,47 +57,55 @@ export class Tracker {
   }
 
   /**
-   * Folds a complete scan in: new files are added (up to the bound), changed ones go back to pending
-   * (a changed version is a new dump until S3 says otherwise), vanished ones are dropped. Returns how
-   * many files could not be tracked because of the bound.
+   * Folds a complete scan in: new files are added, changed ones go back to pending (a changed version
+   * is a new dump until S3 says otherwise), files no longer reported are dropped unless `busy` (a job
+   * is working on them; its outcome is recorded when it ends). Returns the ids dropped.
    */
-  reconcile(files: readonly DumpFile[], skipped: ReadonlyArray<{ id: string; reason: SkipReason; segments: readonly Buffer[] }>, now: number): { untracked: number; newlySkipped: Array<{ id: string; reason: SkipReason }> } {
+  reconcile(files: readonly DumpFile[], now: number, busy: (id: string) => boolean = () => false): string[] {
     const seen = new Set<string>();
-    let untracked = 0;
     for (const file of files) {
       seen.add(file.id);
       const prev = this.map.get(file.id);
-      if (!prev && this.map.size >= this.maxFiles) {
-        untracked++;
-        continue;
-      }
       const obs = observe(prev?.obs, file.state, now);
-      if (prev && prev.phase !== 'skipped' && obs === prev.obs) {
+      if (prev && obs === prev.obs) {
         this.map.set(file.id, { ...prev, file });
         continue;
       }
       // New, or a new version: nothing known about it yet.
       this.map.set(file.id, { id: file.id, file, obs, phase: 'pending', attempt: 0, nextAttemptAt: 0 });
     }
-    const newlySkipped: Array<{ id: string; reason: SkipReason }> = [];
-    for (const s of skipped) {
-      seen.add(s.id);
-      const prev = this.map.get(s.id);
-      if (prev?.phase === 'skipped' && prev.skip === s.reason) continue;
-      if (!prev && this.map.size >= this.maxFiles) continue;
-      newlySkipped.push({ id: s.id, reason: s.reason });
-      const placeholder: DumpFile = prev?.file ?? { id: s.id, segments: s.segments, state: ZERO_STATE, uid: -1 };
-      this.map.set(s.id, { id: s.id, file: placeholder, obs: prev?.obs ?? { state: ZERO_STATE, mtimeMs: 0, firstSeenAt: now }, phase: 'skipped', attempt: 0, nextAttemptAt: 0, skip: s.reason });
+    const dropped: string[] = [];
+    for (const id of this.map.keys()) {
+      if (seen.has(id) || busy(id)) continue;
+      this.map.delete(id);
+      dropped.push(id);
     }
-    for (const id of this.map.keys()) if (!seen.has(id)) this.map.delete(id);
-    return { untracked, newlySkipped };
+    return dropped;
   }
 
-  /** Files that may be worked on now, oldest modification first. */
+  /**
+   * When the next file may become due (its stability window or its backoff ends), not counting `busy`
+   * ones (their job's end wakes the loop). The short window applies unless this very version already
+   * failed its completeness check.
+   */
+  nextDueAt(windows: StabilityWindows, busy: (id: string) => boolean): number {
+    let wake = Infinity;
+    for (const t of this.map.values()) {
+      if (busy(t.id)) continue;
+      if (t.phase === 'done' && !t.settled) wake = Math.min(wake, t.nextAttemptAt);
+      if (t.phase !== 'pending') continue;
+      const kind = kindOfName(t.file.segments[t.file.segments.length - 1]);
+      const failed = (Tracker.current(t.check, t.obs.state) && t.check?.verdict.kind !== 'complete')
+        || (Tracker.current(t.pass, t.obs.state) && kind === 'hprof-gzip' && !t.pass?.result.decoded?.complete);
+      const window = kind !== 'other' && !failed ? windows.completeQuietMs : windows.stableMs;
+      wake = Math.min(wake, Math.max(readyAt(t.obs, window, windows), t.nextAttemptAt));
+    }
+    return wake;
+  }
+
+  /** Files that may be worked on now (the scheduler picks among them, fairly). */
   due(now: number): Tracked[] {
-    return this.all()
-      .filter((t) => (t.phase === 'pending' || (t.phase === 'done' && !t.settled)) && t.nextAttemptAt <= now)
-      .sort((a, b) => a.obs.mtimeMs - b.obs.mtimeMs);
+    return this.all().filter((t) => (t.phase === 'pending' || (t.phase === 'done' && !t.settled)) && t.nextAttemptAt <= now);
   }
 
   setCheck(t: Tracked, state: FileIdentity, verdict: HprofVerdict): Tracked {
@@ -139,11 +145,12 @@ export class Tracker {
     return entry && sameVersion(entry.state, state) ? entry : undefined;
   }
 
+  /** Records an outcome; an entry a full scan has dropped meanwhile (the file is gone) stays dropped. */
   private update(t: Tracked, change: Partial<Tracked>): Tracked {
-    const next = { ...(this.map.get(t.id) ?? t), ...change };
-    this.map.set(t.id, next);
+    const now = this.map.get(t.id);
+    const next = { ...(now ?? t), ...change };
+    if (now) this.map.set(t.id, next);
     return next;
   }
 }
 
-const ZERO_STATE: FileIdentity = { dev: 0n, ino: 0n, size: 0, mtimeNs: 0n, ctimeNs: 0n };

@@ -1,37 +1,18 @@
 /**
- * The triage analysis inside the upload job: the HPROF analyzer (agent/src/triage) fed by the read
- * pass with the very bytes that are hashed (for a `.hprof.gz`, its decompressed bytes), then the
- * summary objects written next to the verified dump. The dump's upload never depends on it: a dump
- * that is not an HPROF, or an analysis that fails, simply has no summary (or a partial one, marked).
+ * The triage summary of a dump as the uploader writes it: the analysis's HeapSummary (analyses.ts,
+ * from the analysis process) in the summary document next to the verified dump, and its top classes
+ * for one-line notifications.
  */
-import type { FileHandle } from 'fs/promises';
-import {
-  fileNameReader, gzipFileNameReader, type HeapSummary, HprofAnalyzer, renderSummaryText, summaryDocument,
-} from '../triage';
 import { LEAK_REPORT_SUFFIXES } from '../contract';
 import { inertJson } from '../text/escape';
-import type { DumpKind, Triage, TriageOutcome, VerifiedDump } from './upload-job';
+import { type HeapSummary, renderSummaryText, summaryDocument } from '../triage/summary';
+import type { TriageOutcome, VerifiedDump } from './upload-job';
 
 /** The summary's top classes used by one-line notifications. */
 const TOP_CLASSES = 3;
 
-/**
- * A Triage for an HPROF (plain or gzip-compressed); undefined for other dumps (OpenJ9 .phd, ...).
- * `leakReports`: the leak analyzer is deployed, so the summary names `<key>.leaks.txt`.
- */
-export function hprofTriage(kind: DumpKind, nodeName: string, leakReports = false): Triage | undefined {
-  if (kind === 'other') return undefined;
-  const analyzer = new HprofAnalyzer();
-  return {
-    analysis: analyzer,
-    async summarise(fh: FileHandle): Promise<TriageOutcome> {
-      const heap = await analyzer.finish(kind === 'hprof-gzip' ? gzipFileNameReader(fh) : fileNameReader(fh));
-      return outcome(heap, nodeName, leakReports);
-    },
-  };
-}
-
-function outcome(heap: HeapSummary, nodeName: string, leakReports: boolean): TriageOutcome {
+/** `leakReports`: the leak analyzer is deployed, so the summary names `<key>.leaks.txt`. */
+export function triageOutcome(heap: HeapSummary, nodeName: string, leakReports = false): TriageOutcome {
   return {
     topClasses: [...heap.classes].sort((a, b) => b.shallowBytes - a.shallowBytes).slice(0, TOP_CLASSES)
       .map((c) => ({ name: c.name, shallowBytes: c.shallowBytes, instances: c.instances })),

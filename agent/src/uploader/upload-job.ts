@@ -19,31 +19,20 @@ import { fsError, type FileIdentity, identityOf, openPath, type PinnedDir, sameV
 import type { StuckReads } from '../fs/stuck-io';
 import type { Clock } from '../runtime/clock';
 import type { Logger } from '../runtime/logger';
+import type { HeapSummary } from '../triage/summary';
+import type { Analyses } from './analyses';
+import { versionKey } from './analysis-journal';
 import { describeWanted, encryptionMismatch, etagIsMd5Form, NO_ENCRYPTION, type ObjectEncryption } from './encryption';
 import { checkHprof, type HprofVerdict } from './hprof';
 import { contentSuffixedKey, dumpKey, metadataValue, podOf } from './keys';
 import { ensureTags, podTags } from './object-tags';
-import { type PassResult, type PayloadDigest, type PositionedRead, readPass, type StreamAnalysis, withReadTimeout } from './read-pass';
+import { type DumpKind, kindOfName } from './scan-rules';
+import { type PassResult, type PayloadDigest, type PositionedRead, readPass, withReadTimeout } from './read-pass';
 import { expectedEtag, type HeadResult, type S3Store } from './s3-store';
 import { type Readiness } from './stability';
 import { Tracker, type Tracked } from './tracker';
 
-/** What a dump file is, by its name. */
-export type DumpKind = 'hprof' | 'hprof-gzip' | 'other';
-
-export function kindOfName(name: Buffer): DumpKind {
-  const s = name.toString('latin1');
-  if (s.endsWith('.hprof')) return 'hprof';
-  if (s.endsWith('.hprof.gz')) return 'hprof-gzip';
-  return 'other';
-}
-
-/** The triage analysis of one dump: fed by the read pass, summarised after it. */
-export interface Triage {
-  readonly analysis: StreamAnalysis;
-  /** Builds the summary (may read a few names from the open file); never throws for bad input. */
-  summarise(fh: FileHandle, kind: DumpKind): Promise<TriageOutcome>;
-}
+export { type DumpKind, kindOfName } from './scan-rules';
 
 export interface TriageOutcome {
   /** The summary objects' bodies (JSON and text), given the verified dump's facts. */
@@ -60,6 +49,8 @@ export interface JobSettings {
   readonly readTimeoutMs: number;
   /** Log progress of long reads and uploads at most this often. */
   readonly progressIntervalMs: number;
+  /** Decompressed bytes a `.hprof.gz` of `size` bytes may be decoded to (the inflate budget). @default no limit */
+  readonly inflateLimit?: (size: number) => number;
 }
 
 export interface JobDeps {
@@ -71,8 +62,8 @@ export interface JobDeps {
   readonly onBytes: (n: number) => void;
   /** Reads of hung storage that timed out and have not returned (shared with main.ts, for the exit). */
   readonly stuck: StuckReads;
-  /** @default no triage */
-  readonly triage?: (kind: DumpKind) => Triage | undefined;
+  /** The triage analyses (summaries); undefined when DUMP_ANALYSIS is off. */
+  readonly analyses?: Analyses;
 }
 
 /** A dump whose object is verified in S3. */
@@ -96,18 +87,19 @@ export interface VerifiedDump {
   readonly summaryKeys?: { readonly json: string; readonly text: string };
 }
 
-/** A read pass and its triage outcome, kept for the version they ran on. */
+/** A read pass and its analysis (pending or done), kept for the version they ran on. */
 export interface CachedPass {
   readonly state: FileIdentity;
   readonly result: PassResult;
-  readonly triage?: TriageOutcome;
+  /** The summary of this version, once its analysis is done (analyses.ts). */
+  readonly analysis?: Promise<HeapSummary>;
 }
 
 export type JobOutcome =
   | { readonly kind: 'wait' }
   /** The cheap check or the read pass ran: cache it and decide again later. */
   | { readonly kind: 'checked'; readonly state: FileIdentity; readonly check?: HprofVerdict; readonly pass?: CachedPass }
-  | { readonly kind: 'verified'; readonly state: FileIdentity; readonly dump: VerifiedDump; readonly triage?: TriageOutcome };
+  | { readonly kind: 'verified'; readonly state: FileIdentity; readonly dump: VerifiedDump; readonly analysis?: Promise<HeapSummary> };
 
 /** Whether an object holds this content: sha256 and original size in its metadata, and (uncompressed) its size. */
 export function sameContent(head: HeadResult, sha256: string, size: number, gzip: boolean): boolean {
@@ -209,39 +201,48 @@ export class UploadJob {
     const partSize = gzip ? undefined : this.deps.store.partSizeFor(state.size);
     const started = this.deps.clock.now();
     let cached = Tracker.current(t.pass, state);
+    // The analysis runs in its own process and the upload never waits for it. Asked for before the pass,
+    // it reads alongside it when no other analysis runs (the same pages); a compressed dump is proven
+    // whole by this very pass, so its analysis is asked for only once it goes.
+    const requestAnalysis = () => (kind !== 'other' && this.deps.analyses
+      ? this.deps.analyses.request({ version: versionKey(state), id: t.id, tenant: podOf(t.file.segments).namespace ?? '', kind, state, fh })
+      : undefined);
     if (!cached) {
-      const triage = this.deps.triage?.(kind);
+      const analysis = kind === 'hprof' ? requestAnalysis() : undefined;
       // Only one PUT sends the bytes with a digest of this read: multipart digests each part as it sends
       // it, and gzip on the fly its compressed parts.
       const onePut = !gzip && partSize === undefined;
-      const result = await readPass(fileRead, { size: state.size, ...(onePut ? { digest: this.settings.digest } : {}), gzipHprof: kind === 'hprof-gzip', analysis: triage?.analysis }, {
+      const inflateLimit = kind === 'hprof-gzip' ? this.settings.inflateLimit?.(state.size) : undefined;
+      const result = await readPass(fileRead, {
+        size: state.size, ...(onePut ? { digest: this.settings.digest } : {}), gzipHprof: kind === 'hprof-gzip', ...(inflateLimit !== undefined ? { inflateLimit } : {}),
+      }, {
         signal: this.deps.signal,
         onBytes: this.progress(t.id, 'reading', state.size),
         readTimeoutMs: this.settings.readTimeoutMs,
         stuck,
       });
-      if (result.analysisError) this.log.warn('dump analysis stopped early: the summary is partial or absent', { key: t.id, reason: result.analysisError });
-      const triageOutcome = triage ? await triage.summarise(fh, kind).catch((error: Error) => {
-        this.log.warn('dump summary failed: the dump is uploaded without it', { key: t.id, error });
-        return undefined;
-      }) : undefined;
-      cached = { state, result, ...(triageOutcome ? { triage: triageOutcome } : {}) };
+      cached = { state, result, ...(analysis ? { analysis } : {}) };
       if (kind === 'hprof-gzip' && !result.decoded?.complete && readiness !== 'quiet-full') {
         // Not (yet) a whole compressed dump: keep the pass (same version = same bytes) and wait the full window.
         return { kind: 'checked', state, pass: cached };
       }
     }
+    if (kind === 'hprof-gzip' && !cached.analysis && (cached.result.decoded?.complete || readiness === 'quiet-full')) {
+      const analysis = requestAnalysis();
+      if (analysis) cached = { ...cached, analysis };
+    }
     const pass = cached.result;
     if (kind === 'hprof-gzip' && !pass.decoded?.complete && readiness !== 'quiet-full') return { kind: 'wait' };
 
     const complete: 'true' | 'false' | 'unknown' = kind === 'hprof' ? (check?.kind === 'complete' ? 'true' : 'false')
-      : kind === 'hprof-gzip' ? (pass.decoded?.complete ? 'true' : 'false') : 'unknown';
+      : kind === 'hprof-gzip' ? (pass.decoded?.complete ? 'true' : pass.decoded?.unknown ? 'unknown' : 'false') : 'unknown';
     if (complete === 'false') {
       const reason = kind === 'hprof' ? (check && check.kind !== 'complete' ? check.reason : undefined) : pass.decoded?.reason;
       this.log.warn('dump is not structurally complete: uploading it marked incomplete', { key: t.id, reason });
     }
-    const dump = await this.upload(fh, read, t, state, pass, { gzip, partSize, complete, overwrite, started, summary: cached.triage !== undefined });
-    return { kind: 'verified', state, dump, ...(cached.triage ? { triage: cached.triage } : {}) };
+    if (pass.decoded?.unknown) this.log.warn('compressed dump not checked to its end (inflate budget): uploading it marked complete=unknown', { key: t.id, reason: pass.decoded.reason });
+    const dump = await this.upload(fh, read, t, state, pass, { gzip, partSize, complete, overwrite, started, summary: cached.analysis !== undefined });
+    return { kind: 'verified', state, dump, ...(cached.analysis ? { analysis: cached.analysis } : {}) };
   }
 
   private async upload(

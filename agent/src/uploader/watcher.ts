@@ -5,8 +5,10 @@
  * inotify attaches to the directory itself, so a tenant renaming or swapping a folder afterwards
  * cannot point the watch elsewhere. Watches are capped (inotify watches are a per-user kernel
  * resource shared with every other process of the node's root user): beyond the cap, directories
- * are left to the periodic scan, with a warning and a gauge. The scan goes breadth first, so the
- * namespace and pod folders, where dumps are written, get the watches first.
+ * are left to the periodic scan, with a warning and a gauge. The root, namespace and pod folders,
+ * where dumps are written, are always watched (there are as many as pods on the node) and do not
+ * count against the cap: a tenant nesting thousands of folders in its own pod folder takes the cap's
+ * watches, never the watch of another pod's folder made after them.
  */
 import { type FSWatcher, watch } from 'fs';
 import type { PinnedDir } from '../fs/pinned-dir';
@@ -21,6 +23,8 @@ export interface WatchStats {
 export class DirWatcher {
   /** id (path + inode) -> watcher */
   private readonly watchers = new Map<string, FSWatcher>();
+  /** Ids of watched directories below the pod folders (those count against the cap). */
+  private readonly deep = new Set<string>();
   private seen = new Set<string>();
   private unwatched = 0;
   private warned = false;
@@ -41,7 +45,8 @@ export class DirWatcher {
     const id = `${segments.map((s) => s.toString('latin1')).join('/')}\0${dir.stat.ino}`;
     this.seen.add(id);
     if (this.watchers.has(id)) return;
-    if (this.watchers.size >= this.maxWatches) {
+    const deep = segments.length > 2;
+    if (deep && this.deep.size >= this.maxWatches) {
       this.unwatched++;
       return;
     }
@@ -50,8 +55,10 @@ export class DirWatcher {
       w.on('error', () => {
         w.close();
         this.watchers.delete(id);
+        this.deep.delete(id);
       });
       this.watchers.set(id, w);
+      if (deep) this.deep.add(id);
     } catch (error) {
       this.unwatched++;
       this.log.debug('cannot watch a directory: the periodic scan covers it', { path: dir.display, error: error as Error });
@@ -65,6 +72,7 @@ export class DirWatcher {
         if (!this.seen.has(id)) {
           w.close();
           this.watchers.delete(id);
+          this.deep.delete(id);
         }
       }
     }
@@ -82,5 +90,6 @@ export class DirWatcher {
   close(): void {
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
+    this.deep.clear();
   }
 }

@@ -10,8 +10,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { AGENT_BUNDLE } from '../../../scripts/bundle-agent';
 import { LEAKS_SCHEMA, type LeaksDocument } from '../../../agent/src/leaks';
-import { readPass } from '../../../agent/src/uploader/read-pass';
-import { hprofTriage } from '../../../agent/src/uploader/triage';
+import { analyseDump } from '../../../agent/src/triage/dump-analysis';
+import { triageOutcome } from '../../../agent/src/uploader/triage';
 import { writeChainDump } from '../../support/chain-dump';
 import { node24Binary } from '../../support/node24';
 import { repoPath } from '../../support/procs';
@@ -64,10 +64,12 @@ describe('summary.txt', () => {
     const fh = await open(file, 'r');
     try {
       const render = async (leaks: boolean) => {
-        const triage = hprofTriage('hprof', 'worker-1', leaks)!;
+        // as the uploader's analysis process analyses it, and the uploader renders its summary
         const { size } = await fh.stat();
-        await readPass(async (b, p, l) => (await fh.read(b, 0, l, p)).bytesRead, { size, gzipHprof: false, analysis: triage.analysis }, { readTimeoutMs: 10_000 });
-        const out = await triage.summarise(fh, 'hprof');
+        const { heap } = await analyseDump(async (b, o, l, p) => (await fh.read(b, o, l, p)).bytesRead, {
+          kind: 'hprof', size, budgets: { cpuSeconds: 10, inflateMaxRatio: 100, inflateMaxBytes: 2 ** 30 }, cpuSeconds: () => 0,
+        });
+        const out = triageOutcome(heap, 'worker-1', leaks);
         return out.render({ key: 'p/w/ns/pod/x.hprof', bucket: 'dumps', size, storedSize: size, sha256: 'ab', complete: 'true', modifiedAt: 't', uploadedAt: 't', duplicate: false, seconds: 0 }).text;
       };
       expect(await render(true)).toContain('\n  leak suspects, retained sizes and who holds them: s3://dumps/p/w/ns/pod/x.hprof.leaks.txt (the analyzer writes it within minutes)\n');

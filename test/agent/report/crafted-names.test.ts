@@ -10,7 +10,8 @@ import { open } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
 import { objectKey } from '../../../agent/src/uploader/keys';
-import { hprofTriage } from '../../../agent/src/uploader/triage';
+import { analyseDump } from '../../../agent/src/triage/dump-analysis';
+import { triageOutcome } from '../../../agent/src/uploader/triage';
 import { bufferNameReader, HprofAnalyzer, renderSummaryText, summaryDocument, type HeapSummary } from '../../../agent/src/triage';
 import { buildEvent } from '../../../agent/src/report/kube-events';
 import { type DumpReport, eventNote } from '../../../agent/src/report/report';
@@ -208,10 +209,12 @@ test('summary.json and summary.txt as the uploader renders them: the JSON keeps 
     const file = path.join(dir, 'java_pid1.hprof');
     const bytes = craftedDump();
     writeFileSync(file, bytes);
-    const triage = hprofTriage('hprof', 'worker-1')!;
-    triage.analysis.update(bytes);
+    // as the analysis process analyses it, and the uploader renders its summary
     const fh = await open(file, 'r');
-    const outcome = await triage.summarise(fh, 'hprof').finally(() => fh.close());
+    const { heap } = await analyseDump(async (b, o, l, p) => (await fh.read(b, o, l, p)).bytesRead, {
+      kind: 'hprof', size: bytes.length, budgets: { cpuSeconds: 10, inflateMaxRatio: 100, inflateMaxBytes: 2 ** 30 }, cpuSeconds: () => 0,
+    }).finally(() => fh.close());
+    const outcome = triageOutcome(heap, 'worker-1');
     const { json, text } = outcome.render({
       key: KEY, bucket: 'heap-dumps', size: bytes.length, storedSize: bytes.length, sha256: 'ab'.repeat(32), complete: 'true', namespace: 'shop',
       pod: 'cart-7d9f8-abcde', modifiedAt: '2026-11-30T01:00:00.000Z', uploadedAt: '2026-11-30T01:02:03.456Z', duplicate: false, seconds: 1,

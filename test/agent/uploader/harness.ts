@@ -1,4 +1,5 @@
 /** Runs the uploader loop in-process against a real S3 server, with small windows, for integration tests. */
+import * as path from 'path';
 import { Registry } from 'prom-client';
 import { resolveUploaderConfig, type UploaderConfig } from '../../../agent/src/config';
 import { ENV } from '../../../agent/src/contract';
@@ -7,10 +8,11 @@ import { memoryLogger } from '../../../agent/src/runtime/logger';
 import { Lifecycle } from '../../../agent/src/runtime/lifecycle';
 import { StuckReads } from '../../../agent/src/fs/stuck-io';
 import { insertTag, occurrenceStamp } from '../../../agent/src/uploader/keys';
-import { createLifecycleCheck, createRetainer, createS3Client, createStore } from '../../../agent/src/uploader/command';
-import { hprofTriage } from '../../../agent/src/uploader/triage';
-import type { DumpKind } from '../../../agent/src/uploader/upload-job';
+import { createLifecycleCheck, createRetainer, createS3Client, createStore, summaryParts } from '../../../agent/src/uploader/command';
+import type { TriageOutcome, VerifiedDump } from '../../../agent/src/uploader/upload-job';
 import { Uploader, UploaderOptions } from '../../../agent/src/uploader/uploader';
+import { AGENT_BUNDLE } from '../../../scripts/bundle-agent';
+import { node24Binary } from '../../support/node24';
 import { s3Env, type S3Server } from '../../support/s3';
 
 export type Events = ReturnType<typeof memoryLogger>['events'];
@@ -39,16 +41,23 @@ export function testConfig(server: S3Server, root: string, over: Partial<Uploade
     [ENV.fileStableTime]: '3',
     [ENV.completeQuietTime]: '0.3',
     [ENV.logLevel]: 'debug',
+    // next to the root: a restarted uploader on the same root finds its journal, as a restarted container does
+    [ENV.uploaderStateDir]: path.join(path.dirname(root), `${path.basename(root)}.uploader-state`),
     // s3rver has no bucket lifecycle (501): as docs/access-control.md says for such a server, no retention check there.
     ...(server.kind === 's3rver' ? { [ENV.s3RetentionDays]: '0' } : {}),
   });
   return { ...base, ...over, s3: { ...base.s3, ...s3Over } };
 }
 
-export const FAST_RETRY: UploaderOptions = { backoff: { baseMs: 100, capMs: 1000 }, readinessIntervalMs: 500, progressIntervalMs: 200 };
+export type HarnessOptions = Partial<UploaderOptions> & {
+  /** Told about every verified dump, after its summary (as the notifier is). */
+  readonly onVerified?: (dump: VerifiedDump, triage: TriageOutcome | undefined) => void;
+};
+
+export const FAST_RETRY: HarnessOptions = { backoff: { baseMs: 100, capMs: 1000 }, readinessIntervalMs: 500, progressIntervalMs: 200 };
 
 /** `lifecycleIntervalMs`: how often the bucket's lifecycle rule is looked at again (the agent's: 10 minutes). */
-export function startUploader(config: UploaderConfig, options: UploaderOptions & { lifecycleIntervalMs?: number } = FAST_RETRY): RunningUploader {
+export function startUploader(config: UploaderConfig, options: HarnessOptions & { lifecycleIntervalMs?: number } = FAST_RETRY): RunningUploader {
   const { lifecycleIntervalMs, ...opts } = options;
   const logger = memoryLogger();
   const registry = new Registry();
@@ -60,23 +69,23 @@ export function startUploader(config: UploaderConfig, options: UploaderOptions &
   // the SDK retries a little by itself; tests want failures to surface quickly
   const store = createStore(config, { logger }, client);
   const retainer = createRetainer(config, store, logger);
-  // As the agent runs it (uploader/command.ts): the triage analysis when DUMP_ANALYSIS is on, the lifecycle check unless S3_RETENTION_DAYS=0.
+  // As the agent runs it (uploader/command.ts): the analyses when DUMP_ANALYSIS is on, the lifecycle check unless S3_RETENTION_DAYS=0.
   const bucketLifecycle = createLifecycleCheck(config, store, { logger, clock: systemClock, registry }, lifecycleIntervalMs);
-  const withTriage: UploaderOptions = {
-    ...(config.analysis ? { triage: (kind: DumpKind) => hprofTriage(kind, config.nodeName) } : {}),
-    ...(bucketLifecycle ? { lifecycle: bucketLifecycle } : {}),
-    ...opts,
-  };
-  const uploader = new Uploader(config, store, retainer, {
-    logger,
-    clock: systemClock,
-    registry,
-    signal: ctl.signal,
-    setReady: (ready, reason) => void readiness.push({ ready, reason }),
-    heartbeat: (loop, maxSilenceMs) => lifecycle.heartbeat(loop, maxSilenceMs),
-    stuckReads: new StuckReads(),
-  }, withTriage);
-  const done = uploader.run().finally(() => client.destroy());
+  const done = (async () => {
+    const ctx = {
+      logger,
+      clock: systemClock,
+      registry,
+      signal: ctl.signal,
+      setReady: (ready: boolean, reason?: string) => void readiness.push({ ready, reason }),
+      heartbeat: (loop: string, maxSilenceMs: number) => lifecycle.heartbeat(loop, maxSilenceMs),
+      stuckReads: new StuckReads(),
+      // As the agent runs it: the analysis process is the bundled agent (jest's globalSetup builds it) on the image's Node.
+      agentCommand: [await node24Binary(), AGENT_BUNDLE],
+    };
+    const parts = await summaryParts(config, store, ctx, opts.onVerified, opts.backoff);
+    await new Uploader(config, store, retainer, ctx, { ...opts, ...parts, ...(bucketLifecycle ? { lifecycle: bucketLifecycle } : {}) }).run();
+  })().finally(() => client.destroy());
   return {
     events: logger.events,
     registry,

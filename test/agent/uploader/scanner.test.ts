@@ -88,6 +88,70 @@ describe('scanDumps', () => {
   });
 });
 
+describe('scanDumps: per-tenant budgets (issue 20)', () => {
+  let tmp: string;
+  let root: string;
+  beforeEach(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'scan-budget-'));
+    root = path.join(tmp, 'root');
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const rel = (segs: readonly Buffer[]) => segs.map((s) => s.toString('latin1')).join('/');
+  async function scan(limits: Parameters<typeof scanDumps>[1]['limits']) {
+    const dir = await PinnedDir.open(root);
+    try {
+      return await scanDumps(dir, { patterns: DEFAULT_DUMP_PATTERNS, markerName: '.ready', limits });
+    } finally {
+      await dir.close();
+    }
+  }
+  const pod = (ns: string, name: string) => {
+    const d = path.join(root, ns, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+
+  it('a pod folder stops at its entry budget (its subfolders included); other pod folders are read whole', async () => {
+    const evil = pod('evil', 'pod');
+    for (let i = 0; i < 300; i++) writeFileSync(path.join(evil, `junk${i}`), '');
+    mkdirSync(path.join(evil, 'deeper'));
+    for (let i = 0; i < 300; i++) writeFileSync(path.join(evil, 'deeper', `junk${i}`), '');
+    writeFileSync(path.join(pod('shop', 'web'), 'java_pid1.hprof'), 'x');
+    const small = await scan({ maxDepth: 8, maxDirs: 100, maxFiles: 100, maxEntriesPerPod: 200 });
+    expect(small.truncatedPods).toEqual(['evil/pod']);
+    expect(small.files.map((f) => rel(f.segments))).toEqual(['shop/web/java_pid1.hprof']);
+    // 301 entries in the pod folder, 300 more below: a budget of 700 reads them all
+    const enough = await scan({ maxDepth: 8, maxDirs: 100, maxFiles: 100, maxEntriesPerPod: 700 });
+    expect(enough.truncatedPods).toEqual([]);
+    expect(enough.dirCount).toBe(6); // root, evil, shop, evil/pod, shop/web, evil/pod/deeper
+  });
+
+  it('files per namespace are bounded, and the node-wide bound is shared so that no namespace is crowded out', async () => {
+    const evil = pod('evil', 'pod');
+    for (let i = 0; i < 50; i++) writeFileSync(path.join(evil, `bomb${i}.hprof`), 'x');
+    writeFileSync(path.join(pod('shop', 'web'), 'java_pid1.hprof'), 'x');
+    const perNs = await scan({ maxDepth: 8, maxDirs: 100, maxFiles: 1000, maxFilesPerNamespace: 10 });
+    expect(perNs.files.filter((f) => rel(f.segments).startsWith('evil/'))).toHaveLength(10);
+    expect(perNs.files.some((f) => rel(f.segments) === 'shop/web/java_pid1.hprof')).toBe(true);
+    expect(Object.fromEntries(perNs.unreported)).toEqual({ evil: 40 });
+    const node = await scan({ maxDepth: 8, maxDirs: 100, maxFiles: 5, maxFilesPerNamespace: 100 });
+    expect(node.files.filter((f) => rel(f.segments).startsWith('evil/'))).toHaveLength(4);
+    expect(node.files.some((f) => rel(f.segments) === 'shop/web/java_pid1.hprof')).toBe(true);
+    expect(node.truncated.files).toBe(true);
+  });
+
+  it('skipped entries are counted, a bounded number of them listed, none reported as files', async () => {
+    const evil = pod('evil', 'pod');
+    for (let i = 0; i < 1500; i++) symlinkSync('/nonexistent', path.join(evil, `x${i}.hprof`));
+    writeFileSync(path.join(pod('shop', 'web'), 'java_pid1.hprof'), 'x');
+    const r = await scan(undefined);
+    expect(r.skippedCount).toEqual({ symlink: 1500 });
+    expect(r.skipped).toHaveLength(1000);
+    expect(r.files.map((f) => rel(f.segments))).toEqual(['shop/web/java_pid1.hprof']);
+  });
+});
+
 describe('globToRegExp', () => {
   it('supports * and ? and treats the rest literally', () => {
     expect(globToRegExp('*.hprof').test('java_pid1.hprof')).toBe(true);

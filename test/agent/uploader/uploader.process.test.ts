@@ -48,6 +48,8 @@ function agentEnv(root: string, node: string, port: number, extraEnv: Record<str
     ...s3Env(s3),
     [ENV.nodeName]: node,
     [ENV.dumpRoot]: root,
+    // the pod's emptyDir: next to the root, so a restart on the same root finds its journal
+    [ENV.uploaderStateDir]: `${root}.state`,
     [ENV.httpHost]: '127.0.0.1',
     [ENV.httpPort]: String(port),
     [ENV.s3Prefix]: 'proc/',
