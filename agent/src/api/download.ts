@@ -4,6 +4,11 @@
  * net/direct-response.ts), with `Range` (resume), `If-Range`, the sha256 as `Digest` / `Repr-Digest` (of the whole
  * file, also on a 206) and as the strong `ETag`, an audit log line and metrics.
  *
+ * The whole file is checked as it goes: its bytes are hashed on their way out and the last buffer is sent only if
+ * they hash to the recorded sha256; otherwise the response is cut short of its Content-Length (audit result
+ * `store-corrupt`), so a changed or damaged object is never served as whole. A Range of part of the file cannot be
+ * checked here: its length is, and the client checks the whole file it assembles against the Digest.
+ *
  * A gzip-compressed upload (`uploader.gzip`) is served as the stored .gz bytes; its sha256 is the original's,
  * so it is sent as `X-Heapdump-Sha256` with `X-Heapdump-Encoding: gzip` and no Digest header (the client checks
  * it after decompressing).
@@ -11,6 +16,7 @@
 import type * as http from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { BodyMismatch, checkingStream } from '../net/body-check';
 import { DirectResponse } from '../net/direct-response';
 import type { Logger } from '../runtime/logger';
 import type { DumpMeta, DumpRecord } from './dump-index';
@@ -129,19 +135,23 @@ export async function serveDownload(req: http.IncomingMessage, res: http.ServerR
     return audit(req.method === 'HEAD' ? 'head' : 'complete', 0);
   }
   let sent = 0;
+  // the whole file, stored as it was hashed: checked on the way out
+  const sha256 = length === r.size && meta.sha256 !== undefined && meta.encodingApplied !== 'gzip' ? meta.sha256 : undefined;
   try {
     if (body instanceof DirectResponse) {
-      sent = await body.sendTo(res);
+      sent = await body.sendTo(res, { sha256 });
     } else {
       // another body (e.g. the SDK's checksum validation wraps it): streamed as it comes
       body.on('data', (c: Buffer) => (sent += c.length));
-      await pipeline(body, res);
+      await (sha256 === undefined ? pipeline(body, res) : pipeline(body, checkingStream(sha256), res));
     }
     audit(range !== undefined ? 'partial' : 'complete', sent);
   } catch (error) {
     res.destroy();
     if (body instanceof DirectResponse) sent = body.bytesSent;
-    audit(abort.signal.aborted && sent < length ? 'client-closed' : 'store-failed', sent, { error: (error as Error).message });
+    const result = error instanceof BodyMismatch ? 'store-corrupt' : abort.signal.aborted && sent < length ? 'client-closed' : 'store-failed';
+    audit(result, sent, { error: (error as Error).message });
+    if (result === 'store-corrupt') d.logger.error('dump in S3 does not match its sha256; not served whole', { key: r.key, error: (error as Error).message });
   } finally {
     res.off('close', onClose);
   }

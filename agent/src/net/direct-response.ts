@@ -10,10 +10,14 @@
  * When the client's socket is full the S3 socket is paused (TCP holds S3 back) until it drains; the idle timeout
  * only runs while we read, so a slow client is not taken for a silent S3. The body is also a plain Readable (for
  * any other reader): then each read is pushed as it came, and buffers are not reused.
+ *
+ * `sendTo(sink, { sha256 })` also checks the bytes as they go (body-check.ts): the last buffer is written only once
+ * the whole body hashed to that sha256; otherwise the send fails with a BodyMismatch and the sink is left short.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { BodyCheck } from './body-check';
 import { parseResponseHead, type ResponseHead } from './response-head';
 
 export const BUFFER_BYTES = 256 * 1024;
@@ -22,6 +26,11 @@ const MIN_READ_BYTES = 64 * 1024;
 const MAX_HEAD_BYTES = 64 * 1024;
 
 type Phase = 'head' | 'waiting' | 'stream' | 'send' | 'done';
+
+export interface SendOptions {
+  /** Hex: the whole body must hash to it before its last bytes are written. */
+  readonly sha256?: string;
+}
 
 export class DirectResponse extends Readable {
   /** The status line and headers; rejects when the connection fails or ends before them. */
@@ -38,6 +47,7 @@ export class DirectResponse extends Readable {
   private readonly free: Buffer[] = [];
   private sent = 0;
   private sink?: ServerResponse;
+  private check?: BodyCheck;
   /** Why the exchange ended early (kept for a sendTo that comes after). */
   private failure?: Error;
   private headSettle!: { resolve: (h: ResponseHead) => void; reject: (e: Error) => void };
@@ -83,10 +93,11 @@ export class DirectResponse extends Readable {
    * Writes the body to `sink` and ends it; resolves with the bytes written once it has finished. Rejects when S3
    * fails or the client goes away (`sink` emits 'close' before 'finish'); the S3 connection is closed either way.
    */
-  public sendTo(sink: ServerResponse): Promise<number> {
+  public sendTo(sink: ServerResponse, o: SendOptions = {}): Promise<number> {
     if (this.phase !== 'waiting') return Promise.reject(this.failure ?? new Error(`the body cannot be sent now (${this.phase})`));
     this.phase = 'send';
     this.sink = sink;
+    if (o.sha256 !== undefined) this.check = new BodyCheck(o.sha256);
     return new Promise<number>((resolve, reject) => {
       const onDrain = () => this.readMore();
       const onFinish = () => this.settleSend(undefined);
@@ -168,6 +179,7 @@ export class DirectResponse extends Readable {
       this.free.push(buf);
       return true;
     }
+    this.check?.update(chunk);
     this.sent += chunk.length;
     return this.sink!.write(chunk, () => this.free.push(buf));
   }
@@ -227,6 +239,10 @@ export class DirectResponse extends Readable {
       this.phase = 'done';
       this.push(null);
     } else if (this.phase === 'send' && sink !== undefined) {
+      // the last bytes: written only if the whole body is what was expected
+      const mismatch = this.check?.finish(this.cur.subarray(this.start, this.filled));
+      this.check = undefined;
+      if (mismatch !== undefined) return this.fail(mismatch);
       this.flush();
       this.phase = 'done';
       sink.end();

@@ -6,7 +6,7 @@
  * http.ServerResponse and read back by a real client.
  */
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import { mkdtempSync, rmSync } from 'fs';
 import * as http from 'http';
 import * as net from 'net';
@@ -16,7 +16,8 @@ import * as tls from 'tls';
 import { DumpStore, type ObjectStream } from '../../../agent/src/api/dump-store';
 import type { S3Config } from '../../../agent/src/config';
 import { DirectGetHandler } from '../../../agent/src/net/direct-get';
-import { DirectResponse } from '../../../agent/src/net/direct-response';
+import { BodyMismatch } from '../../../agent/src/net/body-check';
+import { DirectResponse, type SendOptions } from '../../../agent/src/net/direct-response';
 import { createAgents } from '../../../agent/src/net/proxy';
 import { createS3Client } from '../../../agent/src/net/s3-client';
 import { type ConnectProxy, startConnectProxy } from '../../support/connect-proxy';
@@ -30,6 +31,12 @@ const MiB = 1024 * 1024;
 /** Twelve and a bit of the reader's 256 KiB buffers. */
 const big = randomBytes(3 * MiB + 12_345);
 const huge = randomBytes(96 * MiB);
+const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** `big` with one byte changed in its last 256 KiB buffer, and one with a byte changed in its first */
+const lateFlip = Buffer.from(big);
+lateFlip[big.length - 3] ^= 0x80;
+const earlyFlip = Buffer.from(big);
+earlyFlip[7] ^= 0x01;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver') as new (o: Record<string, unknown>) => { run(): Promise<{ port: number }>; close(): Promise<void> };
@@ -115,9 +122,9 @@ function collect(res: http.IncomingMessage): Promise<Buffer> {
 }
 
 /** As the download does it: the headers, the body, and a cut answer when the body fails. */
-const sendWhole = (s: ObjectStream) => async (res: http.ServerResponse) => {
+const sendWhole = (s: ObjectStream, o: SendOptions = {}) => async (res: http.ServerResponse) => {
   res.writeHead(200, { 'content-length': s.length });
-  return (s.body as DirectResponse).sendTo(res).catch((error: Error) => {
+  return (s.body as DirectResponse).sendTo(res, o).catch((error: Error) => {
     res.destroy();
     throw error;
   });
@@ -149,7 +156,7 @@ beforeAll(async () => {
   proxy = await startConnectProxy([HIDDEN]);
   closers.push(() => proxy.close());
   const client = new S3Client({ region: TEST_REGION, endpoint: `http://127.0.0.1:${s3Port}`, forcePathStyle: true, credentials: { accessKeyId: KEYS, secretAccessKey: KEYS }, requestChecksumCalculation: 'WHEN_REQUIRED' });
-  for (const [key, body] of [['big', big], ['huge', huge]] as const) await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentLength: body.length }));
+  for (const [key, body] of [['big', big], ['huge', huge], ['late-flip', lateFlip], ['early-flip', earlyFlip]] as const) await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentLength: body.length }));
   client.destroy();
 }, 120_000);
 
@@ -189,6 +196,33 @@ describe('the bytes, whole and in ranges, on every way to S3', () => {
   }, 60_000);
 });
 
+describe('sendTo with the sha256: the last bytes go only after the whole body hashed to it', () => {
+  test('the right bytes arrive whole; changed bytes, early or late, leave the client short and the send fails', async () => {
+    const store = storeFor(`http://127.0.0.1:${s3Port}`);
+    const ok = await throughServer(sendWhole(await store.stream('big', undefined), { sha256: hex(big).toUpperCase() }));
+    expect([ok.body.equals(big), await ok.sent]).toEqual([true, big.length]);
+    for (const key of ['early-flip', 'late-flip']) {
+      const s = await store.stream(key, undefined);
+      let got = Buffer.alloc(0);
+      const r = await throughServer(sendWhole(s, { sha256: hex(big) }), (res) => new Promise((resolve) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', () => resolve((got = Buffer.concat(chunks))));
+        res.on('end', () => resolve((got = Buffer.concat(chunks))));
+      }));
+      await expect(r.sent).rejects.toBeInstanceOf(BodyMismatch);
+      await expect(r.sent).rejects.toThrow(`the ${big.length} bytes S3 sent hash to sha256 ${hex(key === 'late-flip' ? lateFlip : earlyFlip)}, not the dump's ${hex(big)}`);
+      // what came is a true prefix of what S3 holds, and the changed byte's buffer (at least) never came
+      expect(got.length).toBeLessThan(big.length);
+      expect(got.equals((key === 'late-flip' ? lateFlip : earlyFlip).subarray(0, got.length))).toBe(true);
+      if (key === 'late-flip') expect(got.length).toBeLessThanOrEqual(big.length - 3);
+      // written before the send failed; a destroyed socket may drop some of it
+      expect((s.body as DirectResponse).bytesSent).toBeGreaterThanOrEqual(got.length);
+      expect((s.body as DirectResponse).bytesSent).toBeLessThan(big.length);
+    }
+  });
+});
+
 describe('S3 errors are the SDK\'s as everywhere else', () => {
   test('missing key, range past the end, an unknown access key, nobody listening', async () => {
     const store = storeFor(`http://127.0.0.1:${s3Port}`);
@@ -224,7 +258,7 @@ describe('the client sets the pace', () => {
     const relay = await startRelay();
     const s = await storeFor(`http://127.0.0.1:${relay.port}`).stream('huge', undefined);
     const samples: number[] = [];
-    const r = await throughServer(sendWhole(s), async (res) => {
+    const r = await throughServer(sendWhole(s, { sha256: hex(huge) }), async (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       await new Promise((resolve) => res.once('data', resolve));
