@@ -28,11 +28,11 @@ const BUCKET = 'direct-bucket';
 const HIDDEN = 's3.test.invalid';
 const KEYS = 'S3RVER';
 const MiB = 1024 * 1024;
-/** Twelve and a bit of the reader's 256 KiB buffers. */
+/** Three and a bit of the reader's 1 MiB buffers. */
 const big = randomBytes(3 * MiB + 12_345);
 const huge = randomBytes(96 * MiB);
 const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-/** `big` with one byte changed in its last 256 KiB buffer, and one with a byte changed in its first */
+/** `big` with one byte changed in its last buffer, and one with a byte changed in its first */
 const lateFlip = Buffer.from(big);
 lateFlip[big.length - 3] ^= 0x80;
 const earlyFlip = Buffer.from(big);
@@ -181,7 +181,7 @@ describe('the bytes, whole and in ranges, on every way to S3', () => {
     const sent = await throughServer(sendWhole(whole));
     expect([sent.body.equals(big), await sent.sent]).toEqual([true, big.length]);
     // ranges inside one buffer, across buffers, the last bytes; sent, and read as a plain Readable
-    for (const [from, to] of [[1, 1], [262_143, 2 * 262_144 + 5], [big.length - 1000, big.length - 1]] as const) {
+    for (const [from, to] of [[1, 1], [MiB - 1, 2 * MiB + 5], [big.length - 1000, big.length - 1]] as const) {
       const a = await store.stream('big', [from, to]);
       const viaSend = await throughServer(sendWhole(a));
       const b = await store.stream('big', [from, to]);
@@ -300,12 +300,12 @@ async function fakeS3(answer: (n: number, socket: net.Socket) => void): Promise<
 
 describe('an S3 that misbehaves', () => {
   test('breaking off within the body: the send fails, saying how much was missing, and the client sees a cut answer', async () => {
-    const fake = await fakeS3((_n, s) => s.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n'), randomBytes(300_000)])));
+    const fake = await fakeS3((_n, s) => s.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 4194304\r\n\r\n'), randomBytes(1_500_000)])));
     const s = await storeFor(fake.url).stream('k', undefined);
     const r = throughServer(sendWhole(s));
     await expect(r).rejects.toThrow('incomplete answer');
     expect(s.body).toBeInstanceOf(DirectResponse);
-    await expect((s.body as DirectResponse).sendTo({} as never)).rejects.toThrow('S3 closed the connection with 748576 bytes of the answer still to come');
+    await expect((s.body as DirectResponse).sendTo({} as never)).rejects.toThrow('S3 closed the connection with 2694304 bytes of the answer still to come');
   });
 
   test('a chunked body or an error answer goes to the SDK\'s own handler (the request is sent again)', async () => {
