@@ -134,6 +134,9 @@ export async function serveDownload(req: http.IncomingMessage, res: http.ServerR
     res.off('close', onClose);
     return audit(req.method === 'HEAD' ? 'head' : 'complete', 0);
   }
+  // The status and headers go now, not with the first buffer (up to 1 MiB later): the client sees the size and the
+  // digest at once, and a body that fails its check is always an answer cut short, whatever its size.
+  res.flushHeaders();
   let sent = 0;
   // the whole file, stored as it was hashed: checked on the way out
   const sha256 = length === r.size && meta.sha256 !== undefined && meta.encodingApplied !== 'gzip' ? meta.sha256 : undefined;

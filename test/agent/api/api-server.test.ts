@@ -10,7 +10,7 @@ import { mkdtempSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { dumpName } from '../../../agent/src/dump-name';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import * as https from 'https';
 import { ENV, LEAK_REPORT_SUFFIXES } from '../../../agent/src/contract';
 import { type Answer, apiEnv, freePort, putDump, request, type SeededDump, startApiInProcess, startWorld, type World, type InProcessApi } from '../../support/api-world';
@@ -339,13 +339,15 @@ describe('failures', () => {
     ];
     const client = s3.client();
     try {
-      const put = (pod: string) => putDump(s3, { prefix: PREFIX, node: 'worker-1', namespace: 'team-z', pod, file: 'java_pid1.2026-11-30T01-02-03.456Z.hprof', body: good });
-      const seeded = new Map<string, SeededDump>();
-      for (const pod of [...cases.map(([p]) => p), 'replaced']) seeded.set(pod, await put(pod));
+      const file = 'java_pid1.2026-11-30T01-02-03.456Z.hprof';
+      const seeded = new Map<string, { key: string }>();
+      seeded.set('replaced', await putDump(s3, { prefix: PREFIX, node: 'worker-1', namespace: 'team-z', pod: 'replaced', file, body: good }));
+      // the others are stored as they are damaged from the start, under the metadata the uploader gives the good file
       for (const [pod, stored] of cases) {
-        const key = seeded.get(pod)!.key;
-        const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
-        await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: stored, ContentLength: stored.length, Metadata: head.Metadata }));
+        const key = `${PREFIX}worker-1/team-z/${pod}/${file}`;
+        const metadata = { node: 'worker-1', namespace: 'team-z', pod, sha256: sha(good).toString('hex'), complete: 'true', 'original-size': String(good.length), 'modified-time': '2026-11-30T01:02:03.456Z' };
+        await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: stored, ContentLength: stored.length, Metadata: metadata }));
+        seeded.set(pod, { key });
       }
       // the index learns new names by listing again, at most every 2 s
       const replacedName = dumpName(seeded.get('replaced')!.key);
@@ -355,7 +357,8 @@ describe('failures', () => {
       }
       for (const [pod, stored] of cases) {
         const name = dumpName(seeded.get(pod)!.key);
-        const r = await readRaw(world.aggregator.url, nsPath('team-z', name, 'download'), 'alice-token');
+        // straight to the API server (its own answer; the aggregator stand-in cuts an answer it has not begun to relay)
+        const r = await readRaw(api.url, nsPath('team-z', name, 'download'), 'alice-token');
         // the headers promise the whole file and its digest, the bytes stop short of it: no client takes it as whole
         expect({ pod, status: r.status, length: r.headers['content-length'], digest: r.headers.digest, complete: r.complete })
           .toEqual({ pod, status: 200, length: String(stored.length), digest: `sha-256=${sha(good).toString('base64')}`, complete: false });
@@ -372,7 +375,7 @@ describe('failures', () => {
       }
       // replaced by a shorter object after it was listed: S3's length is not the listed one, and nothing is sent
       await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: seeded.get('replaced')!.key, Body: good.subarray(0, 1000), ContentLength: 1000 }));
-      const r = await readRaw(world.aggregator.url, nsPath('team-z', replacedName, 'download'), 'alice-token');
+      const r = await readRaw(api.url, nsPath('team-z', replacedName, 'download'), 'alice-token');
       expect([r.status, r.complete, r.body.includes(good.subarray(0, 64))]).toEqual([503, true, false]);
       expect(api.events.filter((e) => e.msg === 'heap dump download' && e.name === replacedName).at(-1)).toMatchObject({ result: 'store-unavailable', bytes: 0 });
     } finally {
