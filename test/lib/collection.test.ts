@@ -223,7 +223,7 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
     // every selected component has a pod in the synthesized objects that carries that label and a port named as scraped
     const port = pm.spec.podMetricsEndpoints[0].port;
     for (const component of pm.spec.selector.matchExpressions[0].values as string[]) {
-      const workloads = objects.filter((o) => ['DaemonSet', 'Deployment'].includes(o.kind) && o.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
+      const workloads = (objects as Json[]).filter((o) => ['DaemonSet', 'Deployment'].includes(o.kind) && o.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
       expect({ component, scraped: workloads.some((w) => w.spec.template.spec.containers.some((c: Json) => (c.ports ?? []).some((p: Json) => p.name === port))) }).toEqual({ component, scraped: true });
     }
     const rule = find(objects, 'PrometheusRule', 'heapdump-pipeline-alerts');
