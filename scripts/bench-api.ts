@@ -4,12 +4,17 @@
  *
  *  1. Download: one dump (default 1 GiB) from the S3 server, round-robin --runs times each:
  *     - baseline: `/usr/bin/aws s3 cp s3://<bucket>/<key> -` (to /dev/null), at its defaults, no limits;
+ *     - second baseline: `curl` of a presigned URL of the object, straight from S3 (one GET, to /dev/null);
  *     - through the component: `curl` with a bearer token from the API server (`.../heapdumps/<name>/download`),
  *       to /dev/null. The server runs as the manifest runs it: the bundled agent on the image's Node 24, the
  *       synthesized Deployment's env (NODE_OPTIONS included), in a cgroup with the api container's
  *       resources.limits (--limits manifest, default; or none), as uid 1001.
- *     The first curl run writes the file and its sha256 is checked. Reported: MiB/s medians, their ratio, and the
- *     server's peak RSS (VmHWM at the end, and VmRSS sampled every 50 ms during the downloads).
+ *     Before the timed runs, one untimed run of each: curl's writes the file, whose sha256 is checked, and
+ *     aws's warms its Python the same way. Reported: MiB/s medians, their ratio, CPU seconds per GiB of each
+ *     process (server, curl, aws, and the S3 server's own process), and the server's peak RSS (VmHWM at the end,
+ *     and VmRSS sampled every 50 ms during the downloads). --pin-server puts the S3 server on the last CPU and
+ *     everything else (the API server, curl, aws) on the others, as in `npm run bench`: a server on its own
+ *     hardware, as S3 is in production; without it all share every CPU.
  *  2. Lists: --dumps small dumps (default 10,000, in 10 namespaces) are put into the bucket before the server
  *     starts; once its index holds them, `GET .../heapdumps` across all namespaces (JSON and Table) and one
  *     namespace's Table are timed (first byte to last byte, --runs each; median and max); plus the index's own
@@ -18,7 +23,8 @@
  * Everything is started and stopped by PID; temp files and cgroups are removed.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createHash, randomBytes } from 'crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { createHash, createHmac, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
@@ -44,6 +50,8 @@ const HELP = `usage: npm run bench:api -- [options]
   --runs N                repetitions of each download and list, round-robin; medians (default 3)
   --dumps N               dumps for the list timings (default 10000; 0 = skip)
   --limits manifest|none  the api container's resources.limits for the server (default manifest)
+  --pin-server            the S3 server on the last CPU, the API server and both clients on the others
+                          (default: all share every CPU)
   --out FILE              also write the report there
   --help                  this text
 env: BENCH_NODE_OPTIONS overrides the server's NODE_OPTIONS (default: the manifest's).`;
@@ -91,6 +99,40 @@ function getTimed(url: string, accept: string, ca: string): Promise<{ ms: number
   });
 }
 
+/** The CPUs this process and everything it starts from now on may run on (`taskset -a -p`: all its threads). */
+async function pinSelf(cpus: string): Promise<void> {
+  const r = await runTracked('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { timeoutMs: 10_000 });
+  if (r.code !== 0) throw new Error(`taskset -a -p -c ${cpus} ${process.pid} failed (exit ${r.code}): ${r.stderr.trim()}`);
+}
+
+/** Node's SHA-256 / HMAC-SHA-256 in the shape SignatureV4 wants. */
+class Sha256 {
+  private readonly h: { update(d: string | Uint8Array): unknown; digest(): Buffer };
+  public constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    const bytes = (d: string | ArrayBuffer | ArrayBufferView) => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d));
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  public update(d: string | ArrayBuffer | ArrayBufferView): void {
+    this.h.update(typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d));
+  }
+  public digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.h.digest()));
+  }
+  public reset(): void {
+    // one use each
+  }
+}
+
+/** A presigned (SigV4, path-style) GET URL of `key`, valid for an hour. */
+async function presignedGet(s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string }, key: string): Promise<string> {
+  const u = new URL(s3.endpoint);
+  const signer = new SignatureV4({ credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, region: s3.region, service: 's3', sha256: Sha256, uriEscapePath: false });
+  const p = `/${s3.bucket}/${key.split('/').map((s) => encodeURIComponent(s)).join('/')}`;
+  const signed = await signer.presign({ method: 'GET', protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: p, query: {}, headers: { host: u.host } }, { expiresIn: 3600 });
+  const q = Object.entries(signed.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
+  return `${s3.endpoint}${p}?${q}`;
+}
+
 function status(pid: number, field: string): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -100,6 +142,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     server: { type: 'string', default: 's3rver' }, 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' },
     dumps: { type: 'string', default: '10000' }, limits: { type: 'string', default: 'manifest' }, out: { type: 'string' }, help: { type: 'boolean' },
+    'pin-server': { type: 'boolean', default: false },
   } });
   if (values.help) return void console.log(HELP);
   const runs = Number(values.runs);
@@ -114,8 +157,13 @@ async function main(): Promise<void> {
   fs.chmodSync(tmp, 0o755);
   try {
     say(`bench:api ${new Date().toISOString()} on ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const cpus = os.cpus().length;
+    const pin = values['pin-server'] && cpus >= 2 ? { server: String(cpus - 1), others: cpus === 2 ? '0' : `0-${cpus - 2}` } : undefined;
+    if (pin) await pinSelf(pin.server);
     const s3 = await startS3Server(values.server === 'rgw' ? 'ceph' : 's3rver');
+    if (pin) await pinSelf(pin.others);
     say(`S3 server: ${s3.kind} at ${s3.endpoint}`);
+    say(pin ? `CPUs: the S3 server on CPU ${pin.server}; the API server, curl and aws on CPU ${pin.others} (--pin-server)` : 'CPUs: the S3 server, the API server and the clients share every CPU');
 
     // The dump: random bytes (S3 servers do not compress), uploaded with the uploader's metadata.
     const file = path.join(tmp, 'dump.hprof');
@@ -192,29 +240,47 @@ async function main(): Promise<void> {
         // exited
       }
     }, 50);
+    sampler.unref(); // an error must not leave the bench waiting on it
+    const awsCmd = ['-c', `'${AWS_CLI}' --endpoint-url '${s3.endpoint}' s3 cp 's3://${s3.bucket}/${key}' - > /dev/null`];
+    // untimed: the download checked against the sha256, and aws once, so that neither side's first run is in the medians
+    const check = path.join(tmp, 'downloaded.hprof');
+    await timed('curl', curl(check), process.env);
+    const got = await sha256File(check);
+    if (got !== sha256) throw new Error(`download through the API: sha256 ${got}, expected ${sha256}`);
+    fs.rmSync(check);
+    await timed('bash', awsCmd, awsCliEnv(s3));
+    const s3Pid = s3.pid();
+    const s3Cpu = () => (s3Pid === undefined ? NaN : cpuOf(s3Pid));
+    // one GET of a presigned URL of the object, as plain as a client gets (the S3 endpoint is http on loopback here)
+    const curlS3Cmd = ['-sS', '-f', '-o', '/dev/null', await presignedGet(s3, key)];
+    await timed('curl', curlS3Cmd, process.env);
     const aws: number[] = [];
     const api: number[] = [];
+    const direct: number[] = [];
+    const directCpu: number[] = [];
     const awsCpu: number[] = [];
     const curlCpu: number[] = [];
     const serverCpu: number[] = [];
+    const s3CpuAws: number[] = [];
+    const s3CpuApi: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const check = r === 0 ? path.join(tmp, 'downloaded.hprof') : '/dev/null';
-      const order: Array<'aws' | 'api'> = r % 2 === 0 ? ['aws', 'api'] : ['api', 'aws'];
+      const order: Array<'aws' | 'api' | 'curl-s3'> = r % 2 === 0 ? ['aws', 'api', 'curl-s3'] : ['curl-s3', 'api', 'aws'];
       for (const who of order) {
-        if (who === 'aws') {
-          aws.push(await timed('bash', ['-c', `'${AWS_CLI}' --endpoint-url '${s3.endpoint}' s3 cp 's3://${s3.bucket}/${key}' - > /dev/null`], awsCliEnv(s3)));
+        const s3Before = s3Cpu();
+        if (who === 'curl-s3') {
+          direct.push(await timed('curl', curlS3Cmd, process.env));
+          directCpu.push(lastCpu);
+        } else if (who === 'aws') {
+          aws.push(await timed('bash', awsCmd, awsCliEnv(s3)));
           awsCpu.push(lastCpu);
+          s3CpuAws.push(s3Cpu() - s3Before);
         } else {
           const before = cpuOf(server.pid);
-          api.push(await timed('curl', curl(check), process.env));
+          api.push(await timed('curl', curl('/dev/null'), process.env));
           curlCpu.push(lastCpu);
           serverCpu.push(cpuOf(server.pid) - before);
+          s3CpuApi.push(s3Cpu() - s3Before);
         }
-      }
-      if (r === 0) {
-        const got = await sha256File(check);
-        if (got !== sha256) throw new Error(`download through the API: sha256 ${got}, expected ${sha256}`);
-        fs.rmSync(check);
       }
     }
     clearInterval(sampler);
@@ -222,10 +288,12 @@ async function main(): Promise<void> {
     say('');
     say(`download of ${sizeMib} MiB, ${runs} runs each, round-robin (MiB/s: median [all])`);
     say(`  aws s3 cp (direct from S3, to /dev/null)      ${mibs(median(aws)).toFixed(1).padStart(7)}  [${aws.map((s) => mibs(s).toFixed(1)).join(', ')}]`);
+    say(`  curl of a presigned URL (direct from S3)     ${mibs(median(direct)).toFixed(1).padStart(7)}  [${direct.map((s) => mibs(s).toFixed(1)).join(', ')}]`);
     say(`  curl through the API server (to /dev/null)   ${mibs(median(api)).toFixed(1).padStart(7)}  [${api.map((s) => mibs(s).toFixed(1)).join(', ')}]`);
-    say(`  ratio API / aws: ${(median(aws) / median(api) * 100).toFixed(0)} % (target >= 90 %)`);
+    say(`  ratio API / aws s3 cp: ${(median(aws) / median(api) * 100).toFixed(0)} % (target >= 90 %); API / curl from S3: ${(median(direct) / median(api) * 100).toFixed(0)} %`);
     const perGib = (xs: number[]) => (median(xs) / (sizeMib / 1024)).toFixed(2);
-    say(`  CPU s per GiB (median): aws ${perGib(awsCpu)}; API server ${perGib(serverCpu)} + curl ${perGib(curlCpu)} (the S3 server's own CPU is in neither)`);
+    say(`  CPU s per GiB (median): aws ${perGib(awsCpu)}; curl from S3 ${perGib(directCpu)}; API server ${perGib(serverCpu)} [${serverCpu.map((c) => (c / (sizeMib / 1024)).toFixed(2)).join(', ')}] + curl ${perGib(curlCpu)}`);
+    say(`  the S3 server's own process (${s3.kind === 'ceph' ? 'radosgw; not the OSD' : 's3rver'}), CPU s per GiB (median): serving aws ${perGib(s3CpuAws)}, serving the API server ${perGib(s3CpuApi)}`);
     say(`  server RSS: peak sampled ${rssPeak.toFixed(1)} MiB, VmHWM ${status(server.pid, 'VmHWM').toFixed(1)} MiB (target <= 96 MiB); CPU throttled: ${JSON.stringify(group.throttled())}`);
 
     // 2. lists

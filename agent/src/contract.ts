@@ -39,9 +39,10 @@ export const NODE_OPTIONS_BY_COMMAND: Readonly<Partial<Record<Command, string>>>
   // ~51 MiB instead of ~63-67 MiB, and p99 latency was no worse, on a busy 2-core machine even better
   // (no compiler threads competing): `npm run bench:inject` measures both modes.
   inject: '--jitless',
-  // The API server streams (native sockets and TLS) and serializes JSON (a builtin): without the JIT its peak RSS
-  // while sending 1 GiB was 87-92 MiB instead of ~101 MiB, at the same throughput within the machine's noise, and
-  // a 10,000-dump list stayed well under a second (`npm run bench:api`, docs/performance.md).
+  // The API server streams (native sockets, TLS and SHA-256 on reused 1 MiB buffers, no JavaScript per chunk) and
+  // serializes JSON (a builtin): without the JIT its peak RSS while sending 1 GiB was 84 MiB instead of 96 MiB (the
+  // target's limit), at the same ratio to `aws s3 cp` within the machine's noise, and a 10,000-dump list stayed under
+  // a second (`npm run bench:api`, BENCH_NODE_OPTIONS= for the JIT; docs/performance.md).
   api: '--jitless',
   // analyzer: no --jitless. Its work is the dump's object graph in JavaScript: without the JIT an analysis is ~12x
   // slower (SmallObjects, 10.8 M objects: 33-43 instead of 3.2-3.7 CPU s; `npm run bench:leaks`).

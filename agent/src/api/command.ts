@@ -45,7 +45,9 @@ export async function runApi(config: ApiConfig, ctx: CommandContext): Promise<vo
   ctx.onShutdown('kubernetes client', () => kube.close());
   const client = createS3Client(config.s3, 64, logger.child('aws-sdk'));
   ctx.onShutdown('s3 client', () => client.destroy());
-  const store = new DumpStore(client, config.s3.bucket, config.s3.prefix);
+  const bodies = createS3Client(config.s3, 64, logger.child('aws-sdk'), { directGets: true });
+  ctx.onShutdown('s3 client for downloads', () => bodies.destroy());
+  const store = new DumpStore(client, config.s3.bucket, config.s3.prefix, bodies);
   const index = new DumpIndex(store, logger.child('index'));
   let requestHeader = await readRequestHeader(kube, ctx);
   const tokens = new TokenReviewer(kube, config.decisionCacheMs);

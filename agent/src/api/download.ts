@@ -1,26 +1,29 @@
 /**
  * `GET .../heapdumps/<name>/download`: the dump's bytes, streamed from S3 to the client with backpressure (never
- * the file; several ranged GETs in flight, ranged-stream.ts), with `Range` (resume), `If-Range`, the sha256 as `Digest` /
- * `Repr-Digest` (of the whole file, also on a 206) and as the strong `ETag`, an audit log line and metrics.
+ * the file: one GET of the asked range, read from its socket into a few reused buffers and written on as they fill,
+ * net/direct-response.ts), with `Range` (resume), `If-Range`, the sha256 as `Digest` / `Repr-Digest` (of the whole
+ * file, also on a 206) and as the strong `ETag`, an audit log line and metrics.
+ *
+ * The whole file is checked as it goes: its bytes are hashed on their way out and the last buffer is sent only if
+ * they hash to the recorded sha256; otherwise the response is cut short of its Content-Length (audit result
+ * `store-corrupt`), so a changed or damaged object is never served as whole. A Range of part of the file cannot be
+ * checked here: its length is, and the client checks the whole file it assembles against the Digest.
  *
  * A gzip-compressed upload (`uploader.gzip`) is served as the stored .gz bytes; its sha256 is the original's,
  * so it is sent as `X-Heapdump-Sha256` with `X-Heapdump-Encoding: gzip` and no Digest header (the client checks
  * it after decompressing).
  */
 import type * as http from 'node:http';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { BodyMismatch, checkingStream } from '../net/body-check';
+import { DirectResponse } from '../net/direct-response';
 import type { Logger } from '../runtime/logger';
-import { sharedBudget } from '../uploader/file-source';
 import type { DumpMeta, DumpRecord } from './dump-index';
 import { StoreError, type DumpStore } from './dump-store';
-import { DOWNLOAD_PARTS, openRanged } from './ranged-stream';
 import type { Identity } from './identity';
 import type { ApiMetrics } from './metrics';
 import { SECURITY_HEADERS, sendStatus, status } from './status';
-
-/** Bytes streamed between two young-generation collections (measured with `npm run bench:api`). */
-const GC_EVERY_BYTES = 4 * 1024 * 1024;
 
 export type RangeAsk = { readonly kind: 'full' } | { readonly kind: 'range'; readonly start: number; readonly end: number } | { readonly kind: 'unsatisfiable' };
 
@@ -94,50 +97,64 @@ export async function serveDownload(req: http.IncomingMessage, res: http.ServerR
   const abort = new AbortController();
   const onClose = () => abort.abort();
   res.once('close', onClose);
-  let body: Readable;
-  try {
-    // HEAD (a client asking for the size and digest before it resumes): the headers from the index, no GET to S3.
-    body = r.size === 0 || req.method === 'HEAD' ? Readable.from([]) : await openRanged(d.store, r.key, from, to, DOWNLOAD_PARTS, abort.signal);
-  } catch (error) {
-    res.off('close', onClose);
-    const e = error as StoreError;
-    if (abort.signal.aborted) return audit('client-closed', 0);
-    if (e instanceof StoreError && e.kind === 'not-found') {
-      audit('gone', 0);
-      return sendStatus(res, status(404, 'NotFound', `heapdumps "${r.name}" not found`, { name: r.name, kind: 'heapdumps' }));
+  const length = r.size === 0 ? 0 : to - from + 1;
+  // HEAD (a client asking for the size and digest before it resumes): the headers from the index, no GET to S3.
+  let body: Readable | undefined;
+  if (length > 0 && req.method !== 'HEAD') {
+    try {
+      const s = await d.store.stream(r.key, [from, to], abort.signal);
+      body = s.body;
+      if (s.length !== length) {
+        body.destroy();
+        throw new StoreError('unavailable', `get ${r.key}: S3 answered ${s.length} bytes for the ${length} asked for (the object changed since it was listed)`);
+      }
+    } catch (error) {
+      res.off('close', onClose);
+      const e = error as StoreError;
+      if (abort.signal.aborted) return audit('client-closed', 0);
+      if (e instanceof StoreError && e.kind === 'not-found') {
+        audit('gone', 0);
+        return sendStatus(res, status(404, 'NotFound', `heapdumps "${r.name}" not found`, { name: r.name, kind: 'heapdumps' }));
+      }
+      audit('store-unavailable', 0, { error: e.message });
+      return sendStatus(res, status(503, 'ServiceUnavailable', 'the dump store (S3) cannot be reached right now; nothing was sent, try again in a minute'), { 'retry-after': '30' });
     }
-    audit('store-unavailable', 0, { error: e.message });
-    return sendStatus(res, status(503, 'ServiceUnavailable', 'the dump store (S3) cannot be reached right now; nothing was sent, try again in a minute'), { 'retry-after': '30' });
   }
-  const obj = { body, length: r.size === 0 ? 0 : to - from + 1 };
   const headers: Record<string, string | number> = {
     'content-type': 'application/octet-stream',
-    'content-length': obj.length,
+    'content-length': length,
     'content-disposition': `attachment; filename="${downloadFileName(r)}"`,
     ...SECURITY_HEADERS,
     ...digestHeaders,
   };
-  if (range !== undefined) headers['content-range'] = `bytes ${range[0]}-${range[0] + obj.length - 1}/${r.size}`;
+  if (range !== undefined) headers['content-range'] = `bytes ${range[0]}-${range[0] + length - 1}/${r.size}`;
   res.writeHead(range !== undefined ? 206 : 200, headers);
-  if (req.method === 'HEAD') {
-    obj.body.destroy();
+  if (body === undefined) {
     res.end();
     res.off('close', onClose);
-    return audit('head', 0);
+    return audit(req.method === 'HEAD' ? 'head' : 'complete', 0);
   }
+  // The status and headers go now, not with the first buffer (up to 1 MiB later): the client sees the size and the
+  // digest at once, and a body that fails its check is always an answer cut short, whatever its size.
+  res.flushHeaders();
   let sent = 0;
-  obj.body.on('data', (c: Buffer) => {
-    sent += c.length;
-    // A fresh Buffer per chunk from the S3 socket: without a young-generation collection every few MiB, V8 lets
-    // tens of MiB of them pile up before it collects (the uploader's measured remedy, uploader/file-source.ts).
-    sharedBudget.account(c.length, GC_EVERY_BYTES);
-  });
+  // the whole file, stored as it was hashed: checked on the way out
+  const sha256 = length === r.size && meta.sha256 !== undefined && meta.encodingApplied !== 'gzip' ? meta.sha256 : undefined;
   try {
-    await pipeline(obj.body, res);
+    if (body instanceof DirectResponse) {
+      sent = await body.sendTo(res, { sha256 });
+    } else {
+      // another body (e.g. the SDK's checksum validation wraps it): streamed as it comes
+      body.on('data', (c: Buffer) => (sent += c.length));
+      await (sha256 === undefined ? pipeline(body, res) : pipeline(body, checkingStream(sha256), res));
+    }
     audit(range !== undefined ? 'partial' : 'complete', sent);
   } catch (error) {
     res.destroy();
-    audit(abort.signal.aborted && sent < obj.length ? 'client-closed' : 'store-failed', sent, { error: (error as Error).message });
+    if (body instanceof DirectResponse) sent = body.bytesSent;
+    const result = error instanceof BodyMismatch ? 'store-corrupt' : abort.signal.aborted && sent < length ? 'client-closed' : 'store-failed';
+    audit(result, sent, { error: (error as Error).message });
+    if (result === 'store-corrupt') d.logger.error('dump in S3 does not match its sha256; not served whole', { key: r.key, error: (error as Error).message });
   } finally {
     res.off('close', onClose);
   }

@@ -1,7 +1,8 @@
 /**
  * Read-only S3 access of the API server: list the bucket below the prefix, HEAD a dump, stream a dump (or a
  * byte range of it) and read the small JSON/text objects next to it. Every failure is a StoreError that says
- * whether S3 could not be reached (the API answers 503) or the object is not there (404).
+ * whether S3 could not be reached (the API answers 503) or the object is not there (404). A dump's bytes come through
+ * `bodies`, a client whose GETs are read by DirectGetHandler (net/direct-get.ts): its body is a DirectResponse.
  */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
@@ -64,6 +65,8 @@ export class DumpStore {
     readonly bucket: string,
     /** '' or ends with '/'. */
     readonly prefix: string,
+    /** The client that streams dumps (createS3Client with directGets); default `client`. */
+    readonly bodies: S3Client = client,
   ) {}
 
   /** Every object below the prefix, page by page (1000 per page). */
@@ -100,7 +103,7 @@ export class DumpStore {
   /** The object's bytes as a stream (`range`: inclusive start and end, already checked against the size). */
   public async stream(key: string, range: readonly [number, number] | undefined, signal?: AbortSignal): Promise<ObjectStream> {
     try {
-      const out = await this.client.send(new GetObjectCommand({
+      const out = await this.bodies.send(new GetObjectCommand({
         Bucket: this.bucket, Key: key, ...(range !== undefined ? { Range: `bytes=${range[0]}-${range[1]}` } : {}),
       }), { abortSignal: signal });
       const length = out.ContentLength ?? 0;

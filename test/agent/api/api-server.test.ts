@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { dumpName } from '../../../agent/src/dump-name';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import * as https from 'https';
 import { ENV, LEAK_REPORT_SUFFIXES } from '../../../agent/src/contract';
 import { type Answer, apiEnv, freePort, putDump, request, type SeededDump, startApiInProcess, startWorld, type World, type InProcessApi } from '../../support/api-world';
 import type { FakeRule } from '../../support/kube-api-server';
@@ -53,6 +54,20 @@ const direct = (p: string, o: { token?: string; headers?: Record<string, string 
 const nsPath = (ns: string, name?: string, sub?: string) => `${G}/namespaces/${ns}/heapdumps${name !== undefined ? `/${name}` : ''}${sub !== undefined ? `/${sub}` : ''}`;
 const keysOf = (a: Answer) => (a.json<{ items: Array<{ spec: { key: string } }> }>().items).map((i) => i.spec.key).sort();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest();
+
+/** A GET whose answer may be cut short: the bytes that came, and whether the answer was complete. */
+function readRaw(url: string, p: string, token: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; complete: boolean }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    https.get({ host: u.hostname, port: u.port, path: p, ca: world.pki.servingCa.certPem, agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), complete: res.complete });
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', done);
+      res.on('error', done); // cut short ('aborted'): what came is the answer
+    }).on('error', reject);
+  });
+}
 
 beforeAll(async () => {
   s3 = await startS3Server('s3rver');
@@ -311,6 +326,60 @@ describe('failures', () => {
       expect(viaProxy.status).toBe(503);
     } finally {
       world.kube.unavailable = false;
+    }
+  });
+
+  test('bytes in S3 that no longer hash to the dump\'s sha256 are never served whole: cut short of the Content-Length, audited', async () => {
+    const good = randomBytes(1024 * 1024 + 5);
+    const cases: Array<[string, Buffer]> = [
+      // one byte changed, the length and the metadata as uploaded
+      ['flipped', Buffer.concat([good.subarray(0, 300_000), Buffer.from([good[300_000] ^ 1]), good.subarray(300_001)])],
+      // stored short (as an aborted PUT may leave it) under the whole file's metadata
+      ['short', good.subarray(0, 700_000)],
+    ];
+    const client = s3.client();
+    try {
+      const file = 'java_pid1.2026-11-30T01-02-03.456Z.hprof';
+      const seeded = new Map<string, { key: string }>();
+      seeded.set('replaced', await putDump(s3, { prefix: PREFIX, node: 'worker-1', namespace: 'team-z', pod: 'replaced', file, body: good }));
+      // the others are stored as they are damaged from the start, under the metadata the uploader gives the good file
+      for (const [pod, stored] of cases) {
+        const key = `${PREFIX}worker-1/team-z/${pod}/${file}`;
+        const metadata = { node: 'worker-1', namespace: 'team-z', pod, sha256: sha(good).toString('hex'), complete: 'true', 'original-size': String(good.length), 'modified-time': '2026-11-30T01:02:03.456Z' };
+        await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: stored, ContentLength: stored.length, Metadata: metadata }));
+        seeded.set(pod, { key });
+      }
+      // the index learns new names by listing again, at most every 2 s
+      const replacedName = dumpName(seeded.get('replaced')!.key);
+      for (let i = 0; (await viaAggregator('alice-token', nsPath('team-z', replacedName))).status !== 200; i++) {
+        if (i === 20) throw new Error('the index never listed the new dumps');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      for (const [pod, stored] of cases) {
+        const name = dumpName(seeded.get(pod)!.key);
+        // straight to the API server (its own answer; the aggregator stand-in cuts an answer it has not begun to relay)
+        const r = await readRaw(api.url, nsPath('team-z', name, 'download'), 'alice-token');
+        // the headers promise the whole file and its digest, the bytes stop short of it: no client takes it as whole
+        expect({ pod, status: r.status, length: r.headers['content-length'], digest: r.headers.digest, complete: r.complete })
+          .toEqual({ pod, status: 200, length: String(stored.length), digest: `sha-256=${sha(good).toString('base64')}`, complete: false });
+        expect(r.body.length).toBeLessThan(stored.length);
+        expect(r.body.equals(stored.subarray(0, r.body.length))).toBe(true);
+        const audit = api.events.filter((e) => e.msg === 'heap dump download' && e.name === name);
+        expect(audit.at(-1)).toMatchObject({ result: 'store-corrupt', user: 'alice', namespace: 'team-z', error: expect.stringContaining(sha(good).toString('hex')) });
+        // bytes written before the check failed (a cut connection may drop some of them on the way)
+        expect(audit.at(-1)!.bytes as number).toBeGreaterThanOrEqual(r.body.length);
+        expect(audit.at(-1)!.bytes as number).toBeLessThan(stored.length);
+        // a part of the file cannot be checked here (the client checks the file it assembles): served by its length
+        const part = await viaAggregator('alice-token', nsPath('team-z', name, 'download'), { range: 'bytes=10-99' });
+        expect([part.status, part.body.equals(stored.subarray(10, 100))]).toEqual([206, true]);
+      }
+      // replaced by a shorter object after it was listed: S3's length is not the listed one, and nothing is sent
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: seeded.get('replaced')!.key, Body: good.subarray(0, 1000), ContentLength: 1000 }));
+      const r = await readRaw(api.url, nsPath('team-z', replacedName, 'download'), 'alice-token');
+      expect([r.status, r.complete, r.body.includes(good.subarray(0, 64))]).toEqual([503, true, false]);
+      expect(api.events.filter((e) => e.msg === 'heap dump download' && e.name === replacedName).at(-1)).toMatchObject({ result: 'store-unavailable', bytes: 0 });
+    } finally {
+      client.destroy();
     }
   });
 
