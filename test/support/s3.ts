@@ -38,6 +38,8 @@ export interface S3Server {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly bucket: string;
+  /** The server's data directory, where it has one on the file system (s3rver). */
+  readonly dataDir?: string;
   pid(): number | undefined;
   client(): S3Client;
   stop(): Promise<void>;
@@ -65,6 +67,8 @@ export interface S3Backend {
   dispose(): Promise<void>;
   /** Runs `radosgw-admin` with the cluster's config (Ceph only); resolves its stdout. */
   radosgwAdmin?(args: string[]): Promise<string>;
+  /** The server's data directory, where it has one on the file system (s3rver). */
+  readonly dataDir?: string;
 }
 
 export const TEST_REGION = 'us-east-1';
@@ -120,6 +124,9 @@ class RunningS3Server implements S3Server {
   }
   get secretAccessKey(): string {
     return this.backend.secretAccessKey;
+  }
+  get dataDir(): string | undefined {
+    return this.backend.dataDir;
   }
 
   pid(): number | undefined {
