@@ -257,9 +257,13 @@ export class Uploader extends Construct {
       notifyMounts.push(token.volumeMount);
     }
 
+    const retrievalEnv = retrieval !== undefined
+      ? [envVar(SETTINGS.notifyRetrievalCli, retrieval.cli), ...(retrieval.webUrl !== undefined ? [envVar(SETTINGS.apiWebUrl, retrieval.webUrl)] : [])]
+      : [];
     this.s3Access = {
       configMapName,
-      env: [...credentialEnv(s.credentials), ...notifyEnv, ...(ca !== undefined ? [ca.env] : [])],
+      // the analyzer's notifications name the same command as the uploader's
+      env: [...credentialEnv(s.credentials), ...notifyEnv, ...retrievalEnv, ...(ca !== undefined ? [ca.env] : [])],
       volumes: [...notifyVolumes.filter((v) => v.name === 'notify-webhook'), ...(ca !== undefined ? [ca.volume] : [])],
       volumeMounts: [...notifyMounts.filter((m) => m.name === 'notify-webhook'), ...(ca !== undefined ? [ca.mount] : [])],
       ...(s.credentials.source === 'workload-identity' ? { serviceAccountAnnotations: s.credentials.serviceAccountAnnotations } : {}),
@@ -284,7 +288,7 @@ export class Uploader extends Construct {
           envVar(SETTINGS.shutdownTimeout, (GRACE_SECONDS - 5) * 1000),
           ...credentialEnv(s.credentials),
           ...notifyEnv,
-          ...(retrieval !== undefined ? [envVar(SETTINGS.notifyRetrievalCli, retrieval.cli), ...(retrieval.webUrl !== undefined ? [envVar(SETTINGS.apiWebUrl, retrieval.webUrl)] : [])] : []),
+          ...retrievalEnv,
           ...(ca !== undefined ? [ca.env] : []),
           ...(analyzerWakeUrl !== undefined ? [envVar(SETTINGS.analyzerWakeUrl, analyzerWakeUrl)] : []),
         ],

@@ -12,6 +12,7 @@ import { LEAK_REPORT_SUFFIXES, OBJECT_METADATA } from '../contract';
 import { type LeakDumpRef, type LeaksDocument, notAnalyzed } from '../leaks/document';
 import { renderLeaksText } from '../leaks/render';
 import type { LeakNotifier } from '../report/leak-notifier';
+import { retrievalHint } from '../report/retrieval-hint';
 import type { Logger } from '../runtime/logger';
 import { inertJson } from '../text/escape';
 import { podTags } from '../uploader/object-tags';
@@ -98,9 +99,11 @@ export async function analyzeDump(d: PendingDump, memoryBudgetBytes: number, dep
     await store.putSmall(keys.json, Buffer.from(inertJson(doc, 2) + '\n'), 'application/json', meta, signal, tags);
     await clearAttempts(store, d.key);
     log.info('leak report written', { key: keys.json, status: doc.status, suspects: doc.suspects.length, ...(doc.reason ? { reason: doc.reason } : {}) });
+    const retrieval = config.notify.retrieval !== undefined ? retrievalHint(ref.namespace ?? '', d.key, config.notify.retrieval, 'leaks') : undefined;
     deps.notifier.reportWritten({
       namespace: ref.namespace ?? '', pod: ref.pod ?? '', node: ref.node ?? '', objectUri: ref.uri, key: d.key, reportKeys: keys,
       status: doc.status, headline: doc.headline, ...(doc.reason ? { reason: doc.reason } : {}), suspects: doc.suspects.length, analyzedAt: deps.now(),
+      ...(retrieval !== undefined ? { retrieval } : {}),
     });
     return 'reported';
   };

@@ -6,6 +6,7 @@
  */
 import { escapeText } from '../text/escape';
 import { truncateUtf8 } from './report';
+import type { RetrievalHint } from './retrieval-hint';
 
 /** What the analyzer knows about an analysed dump. */
 export interface LeakNotice {
@@ -26,6 +27,8 @@ export interface LeakNotice {
   readonly suspects: number;
   /** When the report was written, ms since the epoch. */
   readonly analyzedAt: number;
+  /** How the team reads the report with its own identity (`oc heapdump leaks ...`), when the heapdumps API is deployed. */
+  readonly retrieval?: RetrievalHint;
 }
 
 export const LEAK_NOTIFICATION_EVENT = 'dump-analyzed';
@@ -43,13 +46,18 @@ export function leakSentence(n: LeakNotice): string {
   return `No leak suspect in heap dump ${escapeText(n.objectUri)}: no object or class retains 10 % of the heap or more.`;
 }
 
+/** Where the team reads the whole report: the command (and web page) when the API is there, else the S3 URI. */
+export function reportPointer(n: LeakNotice): string {
+  return n.retrieval !== undefined ? n.retrieval.text : `Leak report: ${escapeText(reportUri(n, n.reportKeys.text))}`;
+}
+
 /**
  * The Event's note (at most `maxBytes` UTF-8 bytes, the API server's limit): the headline first (what the
  * team needs), then where the report is; when too long, the report pointer goes, then the headline is cut.
  */
 export function leakEventNote(n: LeakNotice, maxBytes = 1024): string {
   const first = leakSentence(n);
-  const pointer = `Leak report: ${escapeText(reportUri(n, n.reportKeys.text))}`;
+  const pointer = reportPointer(n);
   const both = `${first} ${pointer}`;
   if (Buffer.byteLength(both, 'utf8') <= maxBytes) return both;
   return truncateUtf8(first, maxBytes);
@@ -80,6 +88,7 @@ export function leakJsonPayload(n: LeakNotice, cluster?: string): Record<string,
       keys: [n.reportKeys.json, n.reportKeys.text],
       uris: [reportUri(n, n.reportKeys.json), reportUri(n, n.reportKeys.text)],
     },
+    ...(n.retrieval !== undefined ? { retrieval: { name: n.retrieval.name, command: n.retrieval.command, ...(n.retrieval.webUrl !== undefined ? { webUrl: n.retrieval.webUrl } : {}) } } : {}),
     analyzedAt: new Date(n.analyzedAt).toISOString(),
     text: leakPlainText(n, cluster),
   };
@@ -103,7 +112,7 @@ export function leakSlackPayload(n: LeakNotice, cluster?: string): { text: strin
       { type: 'section', text: { type: 'plain_text', text: clip(leakSentence(n), 3000), emoji: false } },
       {
         type: 'context',
-        elements: [{ type: 'plain_text', text: clip(`${cluster ? `${escapeText(cluster)} · ` : ''}node ${escapeText(n.node)} · report ${escapeText(reportUri(n, n.reportKeys.text))}`, 2000), emoji: false }],
+        elements: [{ type: 'plain_text', text: clip(`${cluster ? `${escapeText(cluster)} · ` : ''}node ${escapeText(n.node)} · ${n.retrieval !== undefined ? n.retrieval.text : `report ${escapeText(reportUri(n, n.reportKeys.text))}`}`, 2000), emoji: false }],
       },
     ],
   };

@@ -19,14 +19,17 @@ export interface RetrievalHintOptions {
   readonly webUrl?: string;
 }
 
+/** What the hint's command does: download the dump, or print its leak report. */
+export type RetrievalVerb = 'get' | 'leaks';
+
 export interface RetrievalHint {
   /** The dump's object name. */
   readonly name: string;
-  /** `oc heapdump get -n <namespace> <name>` */
+  /** `oc heapdump get -n <namespace> <name>` (or `leaks`) */
   readonly command: string;
   /** The dump's web page, when a base URL is configured. */
   readonly webUrl?: string;
-  /** One line: `Get it: <command>` and ` (web: <url>)` when there is one. */
+  /** One line: `Get it: <command>` (`Read it: ` for the leak report) and ` (web: <url>)` when there is one. */
   readonly text: string;
 }
 
@@ -37,15 +40,15 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
  * a namespace name (a folder nobody's pod made: the API serves no such dump). The namespace is then a DNS label
  * and the object name is made of [a-z0-9.-] only, so the command is one shell-safe line as it stands.
  */
-export function retrievalHint(namespace: string, key: string, opts: RetrievalHintOptions): RetrievalHint | undefined {
+export function retrievalHint(namespace: string, key: string, opts: RetrievalHintOptions, verb: RetrievalVerb = 'get'): RetrievalHint | undefined {
   if (!DNS_LABEL.test(namespace)) return undefined;
   const name = dumpName(key);
-  const command = `${opts.cli} heapdump get -n ${namespace} ${name}`;
+  const command = `${opts.cli} heapdump ${verb} -n ${namespace} ${name}`;
   const webUrl = opts.webUrl !== undefined ? webDumpUrl(opts.webUrl, namespace, name) : undefined;
   return {
     name,
     command,
     ...(webUrl !== undefined ? { webUrl } : {}),
-    text: `Get it: ${command}${webUrl !== undefined ? ` (web: ${webUrl})` : ''}`,
+    text: `${verb === 'get' ? 'Get it' : 'Read it'}: ${command}${webUrl !== undefined ? ` (web: ${webUrl})` : ''}`,
   };
 }

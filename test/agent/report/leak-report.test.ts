@@ -5,6 +5,7 @@
  */
 import { buildLeakEvent, LEAK_EVENT_REASON, leakEventName } from '../../../agent/src/report/leak-notifier';
 import { leakEventNote, leakJsonPayload, type LeakNotice, leakSlackPayload } from '../../../agent/src/report/leak-report';
+import { retrievalHint } from '../../../agent/src/report/retrieval-hint';
 import { eventsV1ServerErrors } from '../../support/kube-api-server';
 
 const base: LeakNotice = {
@@ -17,6 +18,18 @@ const base: LeakNotice = {
 describe('leak notification texts', () => {
   it('the Event note: the headline, then where the report is', () => {
     expect(leakEventNote(base)).toBe(`${base.headline} Leak report: s3://dumps/${base.reportKeys.text}`);
+  });
+
+  it('with the heapdumps API: the team is told the command that prints the report with its own identity, not an S3 URI', () => {
+    const retrieval = retrievalHint(base.namespace, base.key, { cli: 'oc', webUrl: 'https://heapdumps.apps.example.com' }, 'leaks')!;
+    const n = { ...base, retrieval };
+    // the name as the API derives it (agent/src/dump-name.ts), checked by shape here: pod folder, time stamp, key hash
+    expect(retrieval.name).toMatch(/^orders-api-7c9-abcde\.20261207-200000\.[0-9a-f]{12}$/);
+    expect(leakEventNote(n)).toBe(`${base.headline} Read it: oc heapdump leaks -n orders ${retrieval.name} (web: ${retrieval.webUrl})`);
+    expect(leakJsonPayload(n)).toMatchObject({ retrieval: { name: retrieval.name, command: `oc heapdump leaks -n orders ${retrieval.name}`, webUrl: retrieval.webUrl } });
+    const slack = JSON.stringify(leakSlackPayload(n));
+    expect(slack).toContain(`oc heapdump leaks -n orders ${retrieval.name}`);
+    expect(slack).not.toContain('s3://');
   });
 
   it('capped at 1024 bytes: the report pointer goes first, then the headline is cut on a character', () => {
