@@ -1,8 +1,7 @@
 /**
  * What `npm run demo` needs from the machine, checked before anything starts: a JDK (the demo application is
  * `java /app/Leak.java`, a single-source launch that compiles in the JVM: javac's module is needed), util-linux
- * (unshare, nsenter, setpriv, mount, findmnt: the simulated node), openssl (the API server stand-in's TLS), and a
- * private mount namespace: as root the real thing; without root, inside a user namespace (the degraded path).
+ * (unshare, nsenter, setpriv, mount, findmnt: the simulated node), and a private mount namespace: as root the real thing; without root, inside a user namespace (the degraded path).
  *
  * A missing piece is one line (DemoError: what is missing, where it was looked for, how to get it), never a
  * stack trace. What runs differently from a cluster is listed in `degraded`, and the demo prints it.
@@ -72,7 +71,6 @@ export function checkPrerequisites(): DemoEnvironment {
   if (missingTools.length > 0) {
     throw new DemoError(`the simulated node needs util-linux: ${missingTools.join(', ')} not found on PATH (${pathVar}); Debian: apt-get install util-linux mount`);
   }
-  if (onPath('openssl', pathVar) === undefined) throw new DemoError(`the Kubernetes API stand-in needs openssl for its TLS certificate: not found on PATH (${pathVar}); Debian: apt-get install openssl`);
 
   const ns = mountNamespaceSupport();
   if (ns.mode === undefined) {

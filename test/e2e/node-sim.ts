@@ -486,8 +486,10 @@ export class NodeSim {
     const lines = ['set -e'];
     for (const m of [...table].sort((x, y) => x.mountPath.length - y.mountPath.length)) {
       const dst = path.join(ctrRoot, m.mountPath);
-      // emptyDir (and any missing non-hostPath source) is created by the kubelet; hostPaths were checked
-      lines.push(`[ -e ${q(m.source)} ] || mkdir -p ${q(m.source)}`, `mkdir -p ${q(dst)}`, `mount --rbind ${q(m.source)} ${q(dst)}`);
+      // emptyDir (and any missing non-hostPath source) is created by the kubelet; hostPaths were checked.
+      // The kubelet makes an emptyDir 0777: a container whose user the manifest leaves to the image (the analyzer) writes there.
+      const emptyDir = m.source.startsWith(path.join(this.root, 'empty') + '/');
+      lines.push(`[ -e ${q(m.source)} ] || { mkdir -p ${q(m.source)}${emptyDir ? ` && chmod 0777 ${q(m.source)}` : ''}; }`, `mkdir -p ${q(dst)}`, `mount --rbind ${q(m.source)} ${q(dst)}`);
       const prop = m.propagation === 'Bidirectional' ? '--make-rshared' : m.propagation === 'HostToContainer' ? '--make-rslave' : '--make-rprivate';
       lines.push(`mount ${prop} ${q(dst)}`);
       if (m.readOnly) lines.push(`mount -o remount,bind,ro ${q(dst)}`);
