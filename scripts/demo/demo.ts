@@ -18,7 +18,7 @@ import { SETTINGS } from '../../agent/src/settings';
 import { makeS3Client } from '../../test/support/s3';
 import { buildAgentBundle } from '../bundle-agent';
 import { LocalDump } from './local-dump';
-import { finishedDump, readOutcome, renderOutcome } from './outcome';
+import { finishedDump, readOutcome, renderEvents, renderOutcome } from './outcome';
 import { checkPrerequisites, DemoError } from './prereqs';
 import { ProgressView } from './progress';
 import { DEMO_APP, DemoSetupError, DemoStack } from './stack';
@@ -27,6 +27,8 @@ import { ComponentWatch, mib } from './watch';
 /** How long the JVM may take to run out of memory, and the dump to get its reports, before the demo gives up. */
 const OOM_TIMEOUT_MS = 60_000;
 const REPORTS_TIMEOUT_MS = 90_000;
+/** How long the Events (the uploader's and the analyzer's) may trail the reports. */
+const EVENTS_WAIT_MS = 5000;
 
 const USAGE = 'usage: npm run demo [-- --s3 URL --bucket NAME]   (with --s3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set for that server)';
 
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
     await buildAgentBundle();
     view.set('build', 'agent bundle built', { state: 'done' });
     await stack.startS3(args.external);
+    await stack.startKubeApi();
     await stack.startNode();
     view.set('node', `simulated node ${stack.sim.nodeName}: its own mount namespace, the PVC and hostPaths under a temp dir`, { state: 'done' });
     await stack.startAgents();
@@ -118,14 +121,20 @@ async function main(): Promise<number> {
       const key = await until('the dump\'s summary and leak report in S3', REPORTS_TIMEOUT_MS, () => finishedDump(client, stack.s3.bucket, prefix), () => signal !== undefined);
       view.set('report', 'leak report in S3 next to the dump; reading it back', { state: 'done' });
       const outcome = await readOutcome(client, stack.s3.bucket, key, written);
+      // the analyzer's Event follows its report: give it a moment
+      if (stack.kube) await until('the Events', EVENTS_WAIT_MS, async () => (stack.events().length >= 2 ? true : undefined), () => signal !== undefined).catch(() => undefined);
       view.close();
       const configured = stack.sim.uploaderEnv()[SETTINGS.notifyRetrievalCli.env!];
       const cli: RetrievalCli = (RETRIEVAL_CLIS as readonly string[]).includes(configured ?? '') ? (configured as RetrievalCli) : 'oc';
       process.stdout.write(`${renderOutcome(outcome, cli)}\n`);
+      const events = renderEvents(stack.events(), stack.manifests.app.namespace);
+      if (events) process.stdout.write(`${events}\n`);
     } finally {
       client.destroy();
     }
-    for (const w of watch.warnings) process.stdout.write(`(agent warning: ${w})\n`);
+    if (watch.warnings.length > 0) {
+      process.stdout.write(`\nWarnings the agents logged (their pods' logs show the same):\n${watch.warnings.map((w) => `  ${w}\n`).join('')}`);
+    }
     await cleanUp();
     process.stdout.write(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s; every process the demo started is stopped and its temp dirs are removed.\n`);
     return 0;
@@ -133,7 +142,7 @@ async function main(): Promise<number> {
     view.close();
     if (error instanceof Interrupted) return new Promise<number>(() => undefined); // onSignal exits
     await local.dump?.close();
-    const what = error instanceof DemoSetupError || error instanceof DemoError ? error.message : (error as Error).stack ?? String(error);
+    const what = (error as Error).message ?? String(error);
     process.stderr.write(`\ndemo failed: ${what}\n`);
     for (const w of watch.warnings) process.stderr.write(`  agent warning: ${w}\n`);
     await cleanUp().catch((e: Error) => process.stderr.write(`${e.message}\n`));

@@ -79,19 +79,19 @@ export function renderOutcome(o: DemoOutcome, cli: RetrievalCli, classes = 5): s
   lines.push('  verified: the object\'s bytes hash to the file the JVM wrote, and to the uploader\'s sha256 metadata');
 
   const heap = o.summary.heap;
-  lines.push('', `Summary (${escapeText(o.key)}.summary.json): the largest classes by shallow size`);
+  lines.push('', 'Summary (next to the dump: .summary.json, .summary.txt): the largest classes by shallow size');
   if (heap) {
     const width = Math.min(60, Math.max(...heap.classes.slice(0, classes).map((c) => escapeText(c.name).length)));
     for (const c of heap.classes.slice(0, classes)) {
       lines.push(`  ${escapeText(c.name).padEnd(width)}  ${mib(c.shallowBytes).padStart(10)}  ${String(c.instances).padStart(8)} objects`);
     }
-    lines.push(`  (${heap.totals.objects} objects, ${mib(heap.totals.shallowBytes)} in all; the whole text: ${escapeText(o.key)}.summary.txt)`);
+    lines.push(`  (${heap.totals.objects} objects, ${mib(heap.totals.shallowBytes)} in all)`);
   } else {
     lines.push('  no heap summary (the summary says why)');
   }
 
   const l = o.leaks;
-  lines.push('', `Leak report (${escapeText(o.key)}${LEAK_REPORT_SUFFIXES.json}): ${l.status}${l.reason ? `: ${escapeText(l.reason)}` : ''}`);
+  lines.push('', `Leak report (next to the dump: ${LEAK_REPORT_SUFFIXES.json}, ${LEAK_REPORT_SUFFIXES.text}): ${l.status}${l.reason ? `: ${escapeText(l.reason)}` : ''}`);
   // headlines are escaped by the analyzer already; escaping again only doubles a backslash in a crafted name
   lines.push(`  ${l.headline ?? 'no leak suspect above the threshold'}`);
   const s = l.suspects[0];
@@ -106,5 +106,23 @@ export function renderOutcome(o: DemoOutcome, cli: RetrievalCli, classes = 5): s
   lines.push('', 'What the owning team runs, with its own cluster identity (no S3 credentials):');
   if (get && read) lines.push(`  ${get.text}`, `  ${read.text}`);
   else lines.push(`  (no command: ${escapeText(namespace)} is not a namespace name)`);
+  return lines.join('\n');
+}
+
+export interface ShownEvent {
+  readonly reason: string;
+  readonly type: string;
+  readonly note: string;
+  readonly regarding: string;
+}
+
+/** The Events the agents posted, as the team reads them (`oc get events`, `oc describe pod`). */
+export function renderEvents(events: readonly ShownEvent[], namespace: string): string {
+  if (events.length === 0) return '';
+  const lines = ['', `Events on the pod (what \`oc get events -n ${escapeText(namespace)}\` shows the team):`];
+  for (const e of events) {
+    lines.push(`  ${escapeText(e.type)} ${escapeText(e.reason)} ${escapeText(e.regarding)}`);
+    for (const l of e.note.split('\n')) lines.push(`    ${escapeText(l, 2048)}`);
+  }
   return lines.join('\n');
 }

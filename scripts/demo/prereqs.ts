@@ -1,13 +1,15 @@
 /**
  * What `npm run demo` needs from the machine, checked before anything starts: a JDK (the demo application is
  * `java /app/Leak.java`, a single-source launch that compiles in the JVM: javac's module is needed), util-linux
- * (unshare, nsenter, setpriv, mount, findmnt: the simulated node), and a private mount namespace: as root the real thing; without root, inside a user namespace (the degraded path).
+ * (unshare, nsenter, setpriv, mount, findmnt: the simulated node), openssl (optional: the Kubernetes API stand-in's
+ * TLS certificate, for the Events), and a private mount namespace: as root the real thing; without root, inside a user namespace (the degraded path).
  *
  * A missing piece is one line (DemoError: what is missing, where it was looked for, how to get it), never a
  * stack trace. What runs differently from a cluster is listed in `degraded`, and the demo prints it.
  */
 import { spawnSync } from 'child_process';
-import { accessSync, constants, existsSync } from 'fs';
+import { accessSync, constants, existsSync, statSync } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { cgroupV1Available } from '../../test/e2e/cgroup-v1';
 import { REPO_ROOT } from '../../test/e2e/manifests';
@@ -21,6 +23,8 @@ export interface DemoEnvironment {
   readonly mode: 'root' | 'user';
   /** Containers get their manifest's cgroup limits and probes. */
   readonly cgroups: boolean;
+  /** openssl is there to make the Kubernetes API stand-in's certificate (else no Events are shown). */
+  readonly openssl: boolean;
   /** The Node binary the agents run, and whether it is the image's (Node 24). */
   readonly node: { readonly binary: string; readonly version: string; readonly image: boolean };
   readonly javaVersion: string;
@@ -72,12 +76,18 @@ export function checkPrerequisites(): DemoEnvironment {
     throw new DemoError(`the simulated node needs util-linux: ${missingTools.join(', ')} not found on PATH (${pathVar}); Debian: apt-get install util-linux mount`);
   }
 
+  const openssl = onPath('openssl', pathVar) !== undefined;
   const ns = mountNamespaceSupport();
   if (ns.mode === undefined) {
     throw new DemoError(`the simulated node needs a private mount namespace: run as root (sudo npm run demo), or allow unprivileged user namespaces (${ns.reason})`);
   }
   const degraded: string[] = [];
   const root = ns.mode === 'root';
+  // as root the containers run as the manifests' users (the app 1000, the analyzer 1001): they must reach the node's temp dir
+  const closed = root ? closedAncestor(os.tmpdir()) : undefined;
+  if (closed !== undefined) {
+    throw new DemoError(`the simulated node lives under TMPDIR (${os.tmpdir()}), but ${closed} is closed to other users (mode without o+x), and the containers run as other uids; set TMPDIR to a directory such as /tmp`);
+  }
   if (!root) {
     degraded.push(
       'not root: the node runs in a user namespace where you are uid 0 (real bind mounts, but only there); every container ' +
@@ -87,9 +97,18 @@ export function checkPrerequisites(): DemoEnvironment {
   const cgroups = root && cgroupV1Available();
   if (root && !cgroups) degraded.push('no cgroup v1 memory/cpu hierarchy here: the containers run without their resource limits and probes');
 
+  if (!openssl) degraded.push('no openssl on PATH: no Kubernetes API stand-in (its TLS certificate), so the agents\' Events go nowhere and are not shown');
   const imageNode = existsSync(IMAGE_NODE);
   const binary = imageNode ? IMAGE_NODE : process.execPath;
   const nodeVersion = imageNode ? spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim() : process.version;
   if (!imageNode) degraded.push(`the agents run on this machine's Node ${process.version}, not the image's Node 24 (bash scripts/fetch-node.sh fetches it)`);
-  return { mode: ns.mode, cgroups, node: { binary, version: nodeVersion, image: imageNode }, javaVersion: version!, degraded };
+  return { mode: ns.mode, cgroups, openssl, node: { binary, version: nodeVersion, image: imageNode }, javaVersion: version!, degraded };
+}
+
+/** The first directory from `dir` up that others cannot enter (no o+x), or undefined. */
+function closedAncestor(dir: string): string | undefined {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return d;
+    if (d === path.dirname(d)) return undefined;
+  }
 }

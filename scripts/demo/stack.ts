@@ -5,10 +5,12 @@
  * wait-ready first), then the demo application's pod (wait-ready, then the JVM from the ConfigMap's
  * Leak.java). Everything is stopped by PID in dispose(), also after a failure half-way.
  */
+import { randomUUID } from 'crypto';
 import { ANALYZER_WAKE_PATH, COMMANDS, ENV } from '../../agent/src/contract';
 import { SETTINGS } from '../../agent/src/settings';
 import { loadManifests, type Manifests, type Workload } from '../../test/e2e/manifests';
 import { NodeSim, type SimContainer } from '../../test/e2e/node-sim';
+import { type FakeKubeApi, startFakeKubeApi } from '../../test/support/kube-api-server';
 import { freePort } from '../../test/support/procs';
 import { startS3Server, TEST_REGION } from '../../test/support/s3';
 import type { DemoEnvironment } from './prereqs';
@@ -45,6 +47,8 @@ export class DemoStack {
   tap!: S3Tap;
   sim!: NodeSim;
   analyzer!: Workload;
+  /** The Kubernetes API stand-in the agents post their Events to (undefined without openssl). */
+  kube: FakeKubeApi | undefined;
   private analyzerPort = 0;
   readonly manifests: Manifests = loadManifests();
 
@@ -90,6 +94,30 @@ export class DemoStack {
     this.stops.push(() => this.tap.close());
   }
 
+  /**
+   * A loopback stand-in for the API server (test/support/kube-api-server.ts), so the Events the agents post on
+   * the app's pod (what the team sees with `oc get events`) arrive somewhere and can be shown.
+   */
+  async startKubeApi(): Promise<void> {
+    if (!this.env.openssl) return;
+    const kube = await startFakeKubeApi();
+    this.stops.push(() => kube.close());
+    this.kube = kube;
+    this.hooks.onStep('kube-api', `API server stand-in on ${kube.url}: receives the Events`);
+  }
+
+  /** The Events posted so far: reason, type and note, on which object. */
+  events(): Array<{ reason: string; type: string; note: string; regarding: string }> {
+    return (this.kube?.requests ?? []).filter((r) => r.method === 'POST' && /\/events$/.test(r.path.split('?')[0])).flatMap((r) => {
+      try {
+        const e = JSON.parse(r.body) as { reason?: string; type?: string; note?: string; regarding?: { kind?: string; name?: string } };
+        return [{ reason: e.reason ?? '', type: e.type ?? '', note: e.note ?? '', regarding: `${e.regarding?.kind ?? ''}/${e.regarding?.name ?? ''}` }];
+      } catch {
+        return [];
+      }
+    });
+  }
+
   async startNode(): Promise<void> {
     this.analyzer = this.findAnalyzer();
     this.analyzerPort = await freePort();
@@ -102,6 +130,7 @@ export class DemoStack {
       userNamespace: this.env.mode === 'user',
       kubelet: this.env.cgroups,
       onContainerStart: this.hooks.onContainer,
+      ...(this.kube ? { kubeApi: { host: '127.0.0.1', port: Number(new URL(this.kube.url).port), ca: this.kube.certs.ca.toString() } } : {}),
       // the Service name in the manifests' ANALYZER_WAKE_URL resolves nowhere here: the analyzer's port on loopback
       uploaderEnv: { [SETTINGS.analyzerWakeUrl.env!]: `http://127.0.0.1:${this.analyzerPort}${ANALYZER_WAKE_PATH}` },
     });
@@ -117,7 +146,10 @@ export class DemoStack {
   }
 
   async startApp(): Promise<SimContainer & { podName: string }> {
-    return this.sim.startApp(undefined, { pid1: true, env: { ...DEMO_APP.env } });
+    const podName = this.sim.newAppPodName();
+    // the pod exists for the API server: the Events name it by its uid
+    this.kube?.pods.set(`${this.manifests.app.namespace}/${podName}`, randomUUID());
+    return this.sim.startApp(podName, { pid1: true, env: { ...DEMO_APP.env } });
   }
 
   /** Stops everything started, newest first; keeps going past errors and reports them at the end. */

@@ -64,8 +64,9 @@ export class ComponentWatch {
 
   private agentEvent(role: string, row: string, f: Fields): void {
     if (f.level === 'warn' || f.level === 'error') {
-      const { time: _t, level: _l, msg, ...rest } = f;
-      this.warnings.push(`${role}: ${msg} ${JSON.stringify(rest)}`.slice(0, 400));
+      const why = ['warning', 'detail', 'cause', 'reason', 'error'].map((k) => f[k]).filter((x) => x !== undefined).map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+      const line = `${role}: ${f.msg}${why.length > 0 ? ` (${why.join(': ')})` : ''}`;
+      this.warnings.push(line.length > 200 ? `${line.slice(0, 199)}…` : line);
     }
     const v = this.view;
     switch (`${role}|${f.msg}`) {

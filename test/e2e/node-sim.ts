@@ -94,7 +94,12 @@ export interface NodeSimOptions {
    * loopback stand-in for the API server when the agents' Events should arrive somewhere.
    * @default 127.0.0.1:6443 (nothing listens)
    */
-  readonly kubeApi?: { readonly host: string; readonly port: number };
+  readonly kubeApi?: {
+    readonly host: string;
+    readonly port: number;
+    /** The stand-in's CA (PEM): the `ca.crt` of the kube-root-ca.crt ConfigMap, projected into every ServiceAccount volume. */
+    readonly ca?: string;
+  };
   /**
    * Without root: the node's mount namespace is made inside a user namespace where the caller is uid 0
    * (`unshare --user --map-root-user`), so the bind mounts and capabilities are real but only there; every
@@ -262,6 +267,8 @@ export class NodeSim {
       if (ENV.s3Bucket in data) configMaps[name][ENV.s3Bucket] = s3.bucket;
       if (ENV.s3EndpointUrl in data) configMaps[name][ENV.s3EndpointUrl] = s3.endpoint;
     }
+    // what the cluster publishes in every namespace: the API server's CA, here the stand-in's
+    if (this.opts.kubeApi?.ca !== undefined) configMaps['kube-root-ca.crt'] = { 'ca.crt': this.opts.kubeApi.ca };
     return {
       nodeName: this.nodeName,
       namespace: w.namespace,
