@@ -16,7 +16,6 @@ import { ENV } from '../../agent/src/contract';
 import { RETRIEVAL_CLIS, type RetrievalCli } from '../../agent/src/report/retrieval-hint';
 import { SETTINGS } from '../../agent/src/settings';
 import { makeS3Client } from '../../test/support/s3';
-import { buildAgentBundle } from '../bundle-agent';
 import { LocalDump } from './local-dump';
 import { finishedDump, readOutcome, renderEvents, renderOutcome } from './outcome';
 import { checkPrerequisites, DemoError } from './prereqs';
@@ -93,7 +92,7 @@ async function main(): Promise<number> {
   const local = { dump: undefined as LocalDump | undefined };
   try {
     view.set('build', 'bundling the agent (npm run bundle)');
-    await buildAgentBundle();
+    await stack.buildAgent();
     view.set('build', 'agent bundle built', { state: 'done' });
     await stack.startS3(args.external);
     await stack.startKubeApi();

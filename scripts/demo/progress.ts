@@ -96,7 +96,7 @@ export class ProgressView {
   private draw(): void {
     this.clear();
     // one terminal line per row: a wrapped row would break the cursor arithmetic
-    const width = Math.max(20, (this.out.columns ?? 100) - 1);
+    const width = Math.max(20, (this.out.columns || 100) - 1);
     const lines = [...this.rows.values()].map((r) => {
       const s = this.format(r);
       return s.length > width ? `${s.slice(0, width - 1)}…` : s;

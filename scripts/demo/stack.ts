@@ -6,6 +6,9 @@
  * Leak.java). Everything is stopped by PID in dispose(), also after a failure half-way.
  */
 import { randomUUID } from 'crypto';
+import { mkdtempSync, rmSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { ANALYZER_WAKE_PATH, COMMANDS, ENV } from '../../agent/src/contract';
 import { SETTINGS } from '../../agent/src/settings';
 import { loadManifests, type Manifests, type Workload } from '../../test/e2e/manifests';
@@ -13,6 +16,7 @@ import { NodeSim, type SimContainer } from '../../test/e2e/node-sim';
 import { type FakeKubeApi, startFakeKubeApi } from '../../test/support/kube-api-server';
 import { freePort } from '../../test/support/procs';
 import { startS3Server, TEST_REGION } from '../../test/support/s3';
+import { buildAgentBundle } from '../bundle-agent';
 import type { DemoEnvironment } from './prereqs';
 import { type S3Tap, type S3Transfer, startS3Tap } from './s3-tap';
 
@@ -50,6 +54,7 @@ export class DemoStack {
   /** The Kubernetes API stand-in the agents post their Events to (undefined without openssl). */
   kube: FakeKubeApi | undefined;
   private analyzerPort = 0;
+  private agentBundle: string | undefined;
   readonly manifests: Manifests = loadManifests();
 
   constructor(
@@ -118,6 +123,16 @@ export class DemoStack {
     });
   }
 
+  /**
+   * The agent bundle, built into a temp dir of the demo's own (`npm run bundle`'s build, not its output file:
+   * the checkout may be read-only, or another user's).
+   */
+  async buildAgent(): Promise<void> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'heapdump-demo-'));
+    this.stops.push(async () => rmSync(dir, { recursive: true, force: true }));
+    this.agentBundle = await buildAgentBundle(path.join(dir, 'agent.js'));
+  }
+
   async startNode(): Promise<void> {
     this.analyzer = this.findAnalyzer();
     this.analyzerPort = await freePort();
@@ -125,6 +140,7 @@ export class DemoStack {
       manifests: this.manifests,
       s3: { ...this.s3, endpoint: this.tap.endpoint },
       nodeName: 'demo-node-1',
+      agentBundle: this.agentBundle,
       appHeap: DEMO_APP.heap,
       nodeBinary: this.env.node.binary,
       userNamespace: this.env.mode === 'user',

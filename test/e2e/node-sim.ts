@@ -318,7 +318,7 @@ export class NodeSim {
       for (const it of items) {
         const file = path.join(dir, it.path);
         mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-        writeFileSync(file, data[it.key], { mode: v.configMap.defaultMode ?? 0o644 });
+        writeFresh(file, data[it.key], v.configMap.defaultMode ?? 0o644);
       }
       for (let d = dir; d.startsWith(this.root) && d !== this.root; d = path.dirname(d)) chmodSync(d, 0o755);
       dirs[v.name] = dir;
@@ -337,11 +337,11 @@ export class NodeSim {
       const dir = path.join(this.root, 'proj', podName, v.name);
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       for (const src of v.projected.sources as Array<Record<string, any>>) { // eslint-disable-line @typescript-eslint/no-explicit-any
-        if (src.serviceAccountToken) writeFileSync(path.join(dir, src.serviceAccountToken.path), 'sim-service-account-token', { mode: 0o444 });
-        for (const it of src.configMap?.items ?? []) writeFileSync(path.join(dir, it.path), ctx.configMaps[src.configMap.name]?.[it.key] ?? 'sim-ca', { mode: 0o444 });
+        if (src.serviceAccountToken) writeFresh(path.join(dir, src.serviceAccountToken.path), 'sim-service-account-token', 0o444);
+        for (const it of src.configMap?.items ?? []) writeFresh(path.join(dir, it.path), ctx.configMaps[src.configMap.name]?.[it.key] ?? 'sim-ca', 0o444);
         for (const it of src.downwardAPI?.items ?? src.downwardApi?.items ?? []) {
           const field = it.fieldRef?.fieldPath;
-          writeFileSync(path.join(dir, it.path), field === 'metadata.namespace' ? ctx.namespace : field === 'metadata.name' ? ctx.podName : '', { mode: 0o444 });
+          writeFresh(path.join(dir, it.path), field === 'metadata.namespace' ? ctx.namespace : field === 'metadata.name' ? ctx.podName : '', 0o444);
         }
       }
       for (let d = dir; d.startsWith(this.root) && d !== this.root; d = path.dirname(d)) chmodSync(d, 0o755);
@@ -703,6 +703,15 @@ function imageNode(bin: string, inImage: string): string {
     chmodSync(inImage, 0o755);
   }
   return inImage;
+}
+
+/**
+ * Writes a projected file anew (each container start projects its pod's volumes again): removed first, as a
+ * read-only file (0444) cannot be opened for writing by its owner unless that owner is root.
+ */
+function writeFresh(file: string, data: string, mode: number): void {
+  rmSync(file, { force: true });
+  writeFileSync(file, data, { mode });
 }
 
 /** The value of a `-XX:Name=value` option in JAVA_TOOL_OPTIONS. */

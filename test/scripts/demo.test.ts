@@ -1,9 +1,10 @@
 /**
- * `npm run demo` as CI runs it (CI=true, no terminal, no stdin), pointed at the test's own S3 server so the
- * object can be checked after the demo has stopped everything: the output names the S3 object, the summary's
- * top class and the leak suspect; the object really is in the bucket with those bytes and documents; and the
- * demo leaves nothing behind: no process (everything it started runs in a pids cgroup of its own, which must
- * be empty once it exited) and no temp dir (TMPDIR is a directory of the test's, which must be empty).
+ * `npm run demo` as CI runs it (CI=true, no terminal, no stdin; test/support/demo-run.ts), checking what a
+ * newcomer is promised: the output names the S3 object, the summary's top class and the leak suspect, and the
+ * commands a team would use; the object really is in the bucket with those bytes and documents (the main run
+ * writes to the test's own s3rver, so it can be read after the demo stopped everything); and nothing is left
+ * behind (no process in the run's pids cgroup, nothing in its TMPDIR), also after Ctrl-C; the path without
+ * root (a user namespace); one line when a prerequisite is missing.
  *
  * What the test knows independently of the pipeline: the demo's application (lib/demo-app/Leak.java) keeps
  * byte[] chunks in its static list Leak.RETAINED until the heap is full, so byte[] must be the largest class
@@ -11,21 +12,22 @@
  * prefix and namespace of pipeline.config.json.
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { spawn } from 'child_process';
+import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
+import { type DemoRun, pidsCgroupAvailable, runDemo } from '../support/demo-run';
 import { describeWithMountNs } from '../support/mountns';
 import { note } from '../support/notes';
-import { disposeAll, repoPath, sleep } from '../support/procs';
+import { disposeAll, repoPath } from '../support/procs';
 import { type S3Server, startS3Server } from '../support/s3';
 
 jest.setTimeout(150_000);
 
-const PIDS_ROOT = '/sys/fs/cgroup/pids';
 const config = JSON.parse(readFileSync(repoPath('pipeline.config.json'), 'utf8')) as { uploader: { prefix: string }; app: { namespace: string } };
+const NOBODY = 65534;
 
 async function getObject(s3: S3Server, key: string): Promise<Buffer> {
   const client = s3.client();
@@ -39,59 +41,37 @@ async function getObject(s3: S3Server, key: string): Promise<Buffer> {
   }
 }
 
+/** Nothing running, nothing in TMPDIR (the pids check only where a pids cgroup can be made). */
+function expectNothingLeft(run: DemoRun): void {
+  if (pidsCgroupAvailable()) expect(run.leftPids).toEqual([]);
+  expect(run.leftFiles).toEqual([]);
+}
+
+/** Whether the path without root can run here: root to switch users, the checkout reachable, user namespaces allowed. */
+function nobodyCanRun(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root (cannot switch to another user)';
+  for (let d = repoPath(); d !== path.dirname(d); d = path.dirname(d)) {
+    if ((statSync(d).mode & 0o005) !== 0o005) return `${d} is closed to other users`;
+  }
+  const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'unshare', '--user', '--map-root-user', '--mount', 'true'], { encoding: 'utf8' });
+  return r.status === 0 ? undefined : `no user namespace for uid ${NOBODY}: ${r.stderr.trim()}`;
+}
+
 describeWithMountNs('npm run demo', () => {
   let s3: S3Server;
-  let tmp: string;
-  let cgroup: string | undefined;
-  let run: { code: number | null; stdout: string; stderr: string; ms: number };
+  let run: DemoRun;
 
   beforeAll(async () => {
     s3 = await startS3Server('s3rver', { bucket: 'demo-test-bucket' });
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'demo-test-'));
-    // as /tmp: the containers run as other users and must reach the node's files below it
-    chmodSync(tmp, 0o755);
-    if (existsSync(path.join(PIDS_ROOT, 'cgroup.procs')) && process.getuid?.() === 0) {
-      cgroup = path.join(PIDS_ROOT, `demo-test-${process.pid}`);
-      mkdirSync(cgroup);
-    }
-    const entry = [repoPath('scripts', 'run-ts.cjs'), repoPath('scripts', 'demo', 'demo.ts'), '--s3', s3.endpoint, '--bucket', s3.bucket];
-    // the shell joins the cgroup, then becomes the demo: every process the demo starts is in that group
-    const argv = cgroup ? ['sh', '-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$@"`, 'sh', process.execPath, ...entry] : [process.execPath, ...entry];
-    const t0 = Date.now();
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd: repoPath(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CI: 'true', TMPDIR: tmp, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGINT'), 120_000);
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-    clearTimeout(timer);
-    run = { code, stdout, stderr, ms: Date.now() - t0 };
-    note(`npm run demo (non-TTY, --s3 the test's s3rver): exit ${code} after ${run.ms} ms`);
+    run = await runDemo({ args: ['--s3', s3.endpoint, '--bucket', s3.bucket], env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } });
+    note(`npm run demo (non-TTY, --s3 the test's s3rver): exit ${run.code} after ${run.ms} ms`);
   }, 140_000);
 
   afterAll(async () => {
-    if (cgroup && existsSync(cgroup)) {
-      // anything left is the demo's: by PID, then the group
-      for (const pid of readFileSync(path.join(cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      await sleep(200);
-      rmdirSync(cgroup);
-    }
-    rmSync(tmp, { recursive: true, force: true });
     await disposeAll();
   });
 
-  test('it succeeds, in plain lines, within a minute', () => {
+  test('it succeeds within a minute, in plain lines, and leaves nothing behind', () => {
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(run.stdout).not.toMatch(/\x1b\[/); // eslint-disable-line no-control-regex
     // the progress view's steps, each a line of its own with the seconds since the start
@@ -99,6 +79,7 @@ describeWithMountNs('npm run demo', () => {
       expect(run.stdout).toMatch(new RegExp(`^\\[ *[\\d.]+s\\] ${step.source}`, 'm'));
     }
     expect(run.ms).toBeLessThan(60_000);
+    expectNothingLeft(run);
   });
 
   test('the object it names is in the bucket, byte for byte, with its summary and leak report', async () => {
@@ -121,7 +102,7 @@ describeWithMountNs('npm run demo', () => {
     expect(run.stdout).toMatch(/the largest classes by shallow size\n {2}byte\[\] +[\d.]+ MiB/);
 
     // the leak suspect: the static list the application leaks into
-    const leaks = JSON.parse((await getObject(s3, `${key}.leaks.json`)).toString('utf8')) as { status: string; headline: string; suspects: Array<{ heldBy: { text: string } }> };
+    const leaks = JSON.parse((await getObject(s3, `${key}.leaks.json`)).toString('utf8')) as { status: string; suspects: Array<{ heldBy: { text: string } }> };
     expect(leaks.status).toBe('analyzed');
     expect(leaks.suspects[0].heldBy.text).toBe('static field Leak.RETAINED');
     expect(run.stdout).toMatch(/^ {2}Leak suspect: static field Leak\.RETAINED \(java\.util\.ArrayList\) retains [\d.]+ MiB/m);
@@ -132,18 +113,30 @@ describeWithMountNs('npm run demo', () => {
     expect(run.stdout).toContain(`  Read it: oc heapdump leaks -n ${config.app.namespace} ${name![1]}`);
   });
 
-  test('nothing is left running and no temp dir is left', async () => {
-    if (cgroup) {
-      let procs = '';
-      for (let i = 0; i < 20; i++) {
-        procs = readFileSync(path.join(cgroup, 'cgroup.procs'), 'utf8').trim();
-        if (procs === '') break;
-        await sleep(100);
-      }
-      expect(procs).toBe('');
-    } else {
-      note('demo test: not root or no pids cgroup: the processes left behind are not checked');
-    }
-    expect(readdirSync(tmp)).toEqual([]);
+  test('Ctrl-C while the JVM leaks: everything it started is stopped, its temp dirs are gone (the embedded s3rver too)', async () => {
+    const r = await runDemo({ interruptOn: /\] › jvm +running: leaking/ });
+    expect(r.stdout).toMatch(/✓ s3 +s3rver on http:\/\/127\.0\.0\.1:\d+/);
+    expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 130, stderr: 'SIGINT: stopping everything the demo started...' });
+    expectNothingLeft(r);
   });
+
+  const why = nobodyCanRun();
+  (why === undefined ? test : test.skip)(`without root: in a user namespace, said so, with the same result${why ? ` [SKIPPED: ${why}]` : ''}`, async () => {
+    const r = await runDemo({ user: NOBODY });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^note: not root: the node runs in a user namespace/m);
+    expect(r.stdout).toMatch(/^ {2}Leak suspect: static field Leak\.RETAINED /m);
+    expectNothingLeft(r);
+  });
+});
+
+test('a missing JDK is one line and exit code 2', () => {
+  const empty = mkdtempSync(path.join(os.tmpdir(), 'demo-nopath-'));
+  try {
+    const r = spawnSync(process.execPath, [repoPath('scripts', 'run-ts.cjs'), repoPath('scripts', 'demo', 'demo.ts')], { encoding: 'utf8', env: { PATH: empty, CI: 'true' }, timeout: 30_000 });
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(r.stderr).toBe(`demo: the demo runs its application on a real JVM and needs a JDK 11 or later: java and javac not found on PATH (${empty}); install one (Debian: apt-get install openjdk-17-jdk-headless) or put its bin/ on PATH\n`);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
 });
