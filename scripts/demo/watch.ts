@@ -56,6 +56,8 @@ export class ComponentWatch {
     }
     // two pods have a wait-ready init container: the uploader's and the app's
     const row = role !== 'wait-ready' ? role : c.name.startsWith(`wait-ready ${this.appName}`) ? 'app init' : 'upl. init';
+    // the rows in the order the containers start (an agent's first log line may come later than the next one's)
+    this.view.set(row, `container started (pid ${c.proc.pid})`, { state: 'run' });
     eachLine(c, (l) => {
       const f = parse(l);
       if (f) this.agentEvent(role, row, f);
@@ -96,7 +98,8 @@ export class ComponentWatch {
     let m: RegExpExecArray | null;
     if (/^Picked up JAVA_TOOL_OPTIONS/.test(line)) v.set('jvm', `compiling Leak.java in the JVM (single-source launch), ${this.heap}`);
     else if (/^Leak: listening/.test(line)) v.set('jvm', `running: leaking into the static list Leak.RETAINED (${this.heap})`);
-    else if ((m = /^Leak: retained (\d+) MB/.exec(line))) v.set('jvm', `leaking: ${m[1]} MB retained (${this.heap})`, { quiet: true });
+    // plain lines every 12 MB only: the terminal row follows every chunk
+    else if ((m = /^Leak: retained (\d+) MB/.exec(line))) v.set('jvm', `leaking: ${m[1]} MB retained (${this.heap})`, { quiet: Number(m[1]) % 12 !== 0 });
     else if (/^java\.lang\.OutOfMemoryError/.test(line)) v.set('jvm', `${line.trim()}: HotSpot dumps the heap`, { state: 'fail' });
     else if ((m = /^Dumping heap to (\S+)/.exec(line))) v.set('dump', `HotSpot writing ${path.basename(m[1])} into the pod's dump folder (the shared volume)`, { state: 'run' });
     else if ((m = /^Heap dump file created \[(\d+) bytes in ([\d.]+) secs\]/.exec(line))) {
