@@ -38,8 +38,6 @@ export interface S3Server {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly bucket: string;
-  /** The server's data directory, where it has one on the file system (s3rver). */
-  readonly dataDir?: string;
   pid(): number | undefined;
   client(): S3Client;
   stop(): Promise<void>;
@@ -67,8 +65,6 @@ export interface S3Backend {
   dispose(): Promise<void>;
   /** Runs `radosgw-admin` with the cluster's config (Ceph only); resolves its stdout. */
   radosgwAdmin?(args: string[]): Promise<string>;
-  /** The server's data directory, where it has one on the file system (s3rver). */
-  readonly dataDir?: string;
 }
 
 export const TEST_REGION = 'us-east-1';
@@ -124,9 +120,6 @@ class RunningS3Server implements S3Server {
   }
   get secretAccessKey(): string {
     return this.backend.secretAccessKey;
-  }
-  get dataDir(): string | undefined {
-    return this.backend.dataDir;
   }
 
   pid(): number | undefined {

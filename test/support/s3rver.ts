@@ -19,8 +19,7 @@ class S3rverBackend implements S3Backend {
 
   constructor(
     readonly port: number,
-    /** Where s3rver keeps the objects (`<dataDir>/<bucket>/<key>._S3rver_object`, written in place as the bytes arrive). */
-    readonly dataDir: string,
+    private readonly dir: string,
     private readonly bucket: string,
   ) {}
 
@@ -35,7 +34,7 @@ class S3rverBackend implements S3Backend {
     // --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation tokens with DES, which
     // OpenSSL 3 (Node >= 17) only has in the legacy provider; without it any truncated listing is a 500
     const proc = spawnTracked(process.execPath, [
-      '--openssl-legacy-provider', repoPath('node_modules', 's3rver', 'bin', 's3rver.js'), '-d', this.dataDir, '-a', '127.0.0.1', '-p', String(this.port),
+      '--openssl-legacy-provider', repoPath('node_modules', 's3rver', 'bin', 's3rver.js'), '-d', this.dir, '-a', '127.0.0.1', '-p', String(this.port),
       '--configure-bucket', this.bucket, '--silent',
     ], { watchdog: true });
     this.proc = proc;
@@ -62,7 +61,7 @@ class S3rverBackend implements S3Backend {
     if (this.disposed) return;
     this.disposed = true;
     await this.stop();
-    rmSync(this.dataDir, { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
