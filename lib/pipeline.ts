@@ -228,7 +228,11 @@ export class HeapDumpPipeline extends Construct {
         selectorLabels: props.monitoring?.selectorLabels,
         alertLabels: props.monitoring?.alertLabels,
         runbookUrl: m.runbookUrl,
-        components: [...(webhook !== undefined ? SCRAPED_COMPONENTS_WITH_INJECTOR : SCRAPED_COMPONENTS), ...(r.api !== undefined ? [COMMANDS.api] : [])],
+        components: [
+          ...(webhook !== undefined ? SCRAPED_COMPONENTS_WITH_INJECTOR : SCRAPED_COMPONENTS),
+          ...(r.api !== undefined ? [COMMANDS.api] : []),
+          ...(r.analyzer ? [COMMANDS.analyzer] : []),
+        ],
         namePrefix: r.namePrefix,
       }));
     }

@@ -16,6 +16,7 @@ import type { Manifests } from './manifests';
 import { NodeSim, type RoleReport } from './node-sim';
 import { sha256Of, waitFor, waitForObject } from './observe';
 import { offerToTenants, Tenant } from './tenants';
+import { note } from '../support/notes';
 
 export const INVARIANT_MS = 30_000;
 /** The attacker's and the victim's uids (different namespaces too). */
@@ -188,10 +189,11 @@ export async function expectInvariant(sim: NodeSim, client: S3Client, bucket: st
   if (observeUntil > Date.now()) await new Promise((r) => setTimeout(r, observeUntil - Date.now()));
   const report = sim.kubeletReport('uploader');
   const summary = { latencyMs, transferSeconds: transfer, healthMaxMs: health.maxMs, healthFailures: health.failures, ...report, probes: report.probes.length };
-  console.log(`isolation: ${JSON.stringify(summary)}`);
+  note(`isolation: ${JSON.stringify(summary)}`);
   if (latencyMs - transfer * 1000 > INVARIANT_MS) {
     // what the uploader did meanwhile, for the failure message
     const from = new Date(victim.lastWriteMs - 2000).toISOString();
+    // a failing run shows what the uploader did (a passing one prints nothing)
     console.log(sim.uploaderLog().filter((l) => /"(uploading|uploaded and verified|dump analysed|dump analysis stopped[^"]*)"/.test(l) && l.slice(9, 33) >= from).slice(0, 80).join('\n'));
   }
   expect(latencyMs - transfer * 1000).toBeLessThanOrEqual(INVARIANT_MS);

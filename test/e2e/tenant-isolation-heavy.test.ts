@@ -16,6 +16,7 @@ import { realDump } from './fault-rows';
 import { ATTACKER_UID, expectInvariant, type IsolationNode, metric, verifiedAt, withIsolationNode, writeVictimDump } from './isolation';
 import { loadManifests, Manifests } from './manifests';
 import { waitFor } from './observe';
+import { note } from '../support/notes';
 import { offerToTenants, Tenant } from './tenants';
 
 jest.setTimeout(1_800_000);
@@ -59,7 +60,7 @@ describeHeavy('one tenant cannot stop another tenant\'s dump: heavy variants', (
     expect(verifiedAt(sim, v.key)).toBeLessThan(verifiedAt(sim, '/evil/') ?? Infinity);
     await waitFor(() => sim.uploaderLog().some((l) => l.includes('"uploaded and verified"') && l.includes('/evil/')), 600_000, 500);
     const r = sim.kubeletReport('uploader');
-    console.log(`isolation heavy: 4 GiB + small: peak memory charged to the uploader's cgroup ${(r.peakRssBytes / 2 ** 20).toFixed(1)} MiB, `
+    note(`isolation heavy: 4 GiB + small: peak memory charged to the uploader's cgroup ${(r.peakRssBytes / 2 ** 20).toFixed(1)} MiB, `
       + `peak sum of its processes' RSS ${(r.peakProcessRssBytes / 2 ** 20).toFixed(1)} MiB, of ${(r.memoryLimitBytes ?? 0) / 2 ** 20} MiB; OOM kills ${r.oomKills}`);
     expect(r.peakProcessRssBytes).toBeLessThan(r.memoryLimitBytes as number);
     expect(r.oomKills).toBe(0);

@@ -217,9 +217,15 @@ describe.each([['openshift', OPENSHIFT], ['kubernetes', KUBERNETES]] as const)('
     });
   });
 
-  test('monitoring: the PodMonitor scrapes the injector and the heapdumps API too; the stack follows the platform', () => {
+  test('monitoring: the PodMonitor scrapes the injector, the heapdumps API and the analyzer too; the stack follows the platform', () => {
     const pm = find(objects, 'PodMonitor', 'heapdump-agents');
-    expect(pm.spec.selector.matchExpressions[0].values).toEqual(['mount-guard', 'uploader', 'inject', 'api']);
+    expect(pm.spec.selector.matchExpressions[0].values).toEqual(['mount-guard', 'uploader', 'inject', 'api', 'analyzer']);
+    // every selected component has a pod in the synthesized objects that carries that label and a port named as scraped
+    const port = pm.spec.podMetricsEndpoints[0].port;
+    for (const component of pm.spec.selector.matchExpressions[0].values as string[]) {
+      const workloads = (objects as Json[]).filter((o) => ['DaemonSet', 'Deployment'].includes(o.kind) && o.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
+      expect({ component, scraped: workloads.some((w) => w.spec.template.spec.containers.some((c: Json) => (c.ports ?? []).some((p: Json) => p.name === port))) }).toEqual({ component, scraped: true });
+    }
     const rule = find(objects, 'PrometheusRule', 'heapdump-pipeline-alerts');
     expect(rule.metadata.labels['openshift.io/prometheus-rule-evaluation-scope']).toBe(platform === 'openshift' ? 'leaf-prometheus' : undefined);
     if (platform === 'kubernetes') expect(rule.metadata.labels.release).toBe('kube-prometheus-stack');

@@ -92,6 +92,19 @@ async function markerThroughTarget(g: Guard): Promise<Record<string, unknown> | 
   }
 }
 
+/**
+ * Unmount the target and remove its directory, as a node losing a hostPath would. The guard checks
+ * and repairs all the while: a check that lands between the umount and the rmdir mounts again (the
+ * rmdir then fails with EBUSY), which is the guard doing its job, so the pair is tried again.
+ */
+async function takeTargetAway(g: Guard, opts: { lazy?: boolean } = {}): Promise<{ code: number; stderr: string }> {
+  const umount = opts.lazy ? 'umount -l' : 'umount';
+  const r = await g.ns.exec(
+    `for i in $(seq 1 50); do ${umount} '${g.target}' 2>/dev/null; err=$(rmdir '${g.target}' 2>&1) && exit 0; done; echo "$err" >&2; exit 1`,
+  );
+  return { code: r.code, stderr: r.stderr };
+}
+
 async function httpStatus(g: Guard, p: string): Promise<number> {
   return (await fetch(`http://127.0.0.1:${g.port}${p}`)).status;
 }
@@ -203,7 +216,7 @@ describeWithMountNs('mount guard (bundle, real bind mounts)', () => {
     const g = await startGuard();
     await waitFor('healthy', () => healthy(g), 10_000);
     // Take the target away (it is a hostPath directory on a node): mount --bind has nowhere to go.
-    expect((await g.ns.exec(`umount '${g.target}' && rmdir '${g.target}'`)).code).toBe(0);
+    expect(await takeTargetAway(g)).toMatchObject({ code: 0 });
     await waitFor('not ready', async () => (await httpStatus(g, '/readyz')) === 503, 5_000);
     expect(fs.existsSync(path.join(g.source, '.ready'))).toBe(false);
     const body = await (await fetch(`http://127.0.0.1:${g.port}/readyz`)).json();
@@ -454,7 +467,7 @@ describeWithMountNs('mount guard against hostile tenants (real uids, real races)
       // three failures that remove the marker (the name is free again, the tenant plants at once), each repaired
       for (let cycle = 0; cycle < 3; cycle++) {
         // lazy: a check may hold the mount open for an instant
-        expect((await g.ns.exec(`umount -l '${g.target}' && rmdir '${g.target}'`)).code).toBe(0);
+        expect(await takeTargetAway(g, { lazy: true })).toMatchObject({ code: 0 });
         await waitFor('not ready', async () => (await httpStatus(g, '/readyz')) === 503, 5_000);
         await sleep(3 * intervalS * 1000);
         expect((await g.ns.exec(`mkdir '${g.target}'`)).code).toBe(0);
