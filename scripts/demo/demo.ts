@@ -35,7 +35,10 @@ function parseArgs(argv: readonly string[]): { external?: { endpoint: string; bu
   const opts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '-h' || a === '--help') throw new DemoError(USAGE);
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(`${USAGE}\n\nRuns the pipeline on one simulated node (no cluster): the demo JVM's OOM dump to S3, its summary and leak report.\n`);
+      process.exit(0);
+    }
     if ((a === '--s3' || a === '--bucket') && argv[i + 1] !== undefined) opts[a] = argv[++i];
     else throw new DemoError(`unknown argument ${JSON.stringify(a)}; ${USAGE}`);
   }
@@ -141,11 +144,15 @@ async function main(): Promise<number> {
     view.close();
     if (error instanceof Interrupted) return new Promise<number>(() => undefined); // onSignal exits
     await local.dump?.close();
-    const what = (error as Error).message ?? String(error);
-    process.stderr.write(`\ndemo failed: ${what}\n`);
-    for (const w of watch.warnings) process.stderr.write(`  agent warning: ${w}\n`);
     await cleanUp().catch((e: Error) => process.stderr.write(`${e.message}\n`));
-    return error instanceof DemoSetupError ? 2 : 1;
+    // a set-up problem the user can fix: one line, as for the prerequisites
+    if (error instanceof DemoSetupError) {
+      process.stderr.write(`demo: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`\ndemo failed: ${(error as Error).message ?? String(error)}\n`);
+    for (const w of watch.warnings) process.stderr.write(`  agent warning: ${w}\n`);
+    return 1;
   }
 }
 

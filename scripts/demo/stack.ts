@@ -5,6 +5,7 @@
  * wait-ready first), then the demo application's pod (wait-ready, then the JVM from the ConfigMap's
  * Leak.java). Everything is stopped by PID in dispose(), also after a failure half-way.
  */
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { randomUUID } from 'crypto';
 import { mkdtempSync, rmSync } from 'fs';
 import * as os from 'os';
@@ -15,7 +16,7 @@ import { loadManifests, type Manifests, type Workload } from '../../test/e2e/man
 import { NodeSim, type SimContainer } from '../../test/e2e/node-sim';
 import { type FakeKubeApi, startFakeKubeApi } from '../../test/support/kube-api-server';
 import { freePort } from '../../test/support/procs';
-import { startS3Server, TEST_REGION } from '../../test/support/s3';
+import { makeS3Client, startS3Server, TEST_REGION } from '../../test/support/s3';
 import { buildAgentBundle } from '../bundle-agent';
 import type { DemoEnvironment } from './prereqs';
 import { type S3Tap, type S3Transfer, startS3Tap } from './s3-tap';
@@ -85,6 +86,17 @@ export class DemoStack {
       const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
       if (!accessKeyId || !secretAccessKey) throw new DemoSetupError(`--s3 ${external.endpoint}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for it`);
       this.s3 = { ...external, region: process.env.AWS_DEFAULT_REGION ?? TEST_REGION, accessKeyId, secretAccessKey, embedded: false, dispose: async () => undefined };
+      // before any pod starts: a wrong URL, bucket or key is one line now, not a timeout later
+      const client = makeS3Client(external.endpoint, accessKeyId, secretAccessKey);
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: external.bucket }), { abortSignal: AbortSignal.timeout(10_000) });
+      } catch (error) {
+        const e = error as Error & { $metadata?: { httpStatusCode?: number } };
+        const why = e.$metadata?.httpStatusCode !== undefined ? `HTTP ${e.$metadata.httpStatusCode} ${e.name}` : e.message;
+        throw new DemoSetupError(`--s3 ${external.endpoint} --bucket ${external.bucket}: the bucket cannot be reached with AWS_ACCESS_KEY_ID ${accessKeyId} (${why})`);
+      } finally {
+        client.destroy();
+      }
       this.hooks.onStep('s3', `using ${external.endpoint}, bucket ${external.bucket}`);
     } else {
       const server = await startS3Server('s3rver', { bucket: this.manifestBucket() });

@@ -3,8 +3,8 @@
  * newcomer is promised: the output names the S3 object, the summary's top class and the leak suspect, and the
  * commands a team would use; the object really is in the bucket with those bytes and documents (the main run
  * writes to the test's own s3rver, so it can be read after the demo stopped everything); and nothing is left
- * behind (no process in the run's pids cgroup, nothing in its TMPDIR), also after Ctrl-C; the path without
- * root (a user namespace); one line when a prerequisite is missing.
+ * behind (no process in the run's pids cgroup, nothing in its TMPDIR), also after Ctrl-C and a failed start; the
+ * path without root (a user namespace); one line when a prerequisite is missing or the S3 server cannot be used.
  *
  * What the test knows independently of the pipeline: the demo's application (lib/demo-app/Leak.java) keeps
  * byte[] chunks in its static list Leak.RETAINED until the heap is full, so byte[] must be the largest class
@@ -21,7 +21,7 @@ import { Readable } from 'stream';
 import { type DemoRun, pidsCgroupAvailable, runDemo } from '../support/demo-run';
 import { describeWithMountNs } from '../support/mountns';
 import { note } from '../support/notes';
-import { disposeAll, repoPath } from '../support/procs';
+import { disposeAll, freePort, repoPath } from '../support/procs';
 import { type S3Server, startS3Server } from '../support/s3';
 
 jest.setTimeout(150_000);
@@ -117,6 +117,17 @@ describeWithMountNs('npm run demo', () => {
     const r = await runDemo({ interruptOn: /\] › jvm +running: leaking/ });
     expect(r.stdout).toMatch(/✓ s3 +s3rver on http:\/\/127\.0\.0\.1:\d+/);
     expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 130, stderr: 'SIGINT: stopping everything the demo started...' });
+    expectNothingLeft(r);
+  });
+
+  test('an S3 server it cannot use is one line and exit code 2, before any pod starts; what it built is removed', async () => {
+    const port = await freePort();
+    const r = await runDemo({ args: ['--s3', `http://127.0.0.1:${port}`, '--bucket', 'no-such-bucket'], env: { AWS_ACCESS_KEY_ID: 'AKIDEMO', AWS_SECRET_ACCESS_KEY: 'not-shown' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^demo: --s3 http://127\\.0\\.0\\.1:${port} --bucket no-such-bucket: the bucket cannot be reached with AWS_ACCESS_KEY_ID AKIDEMO \\([^\n]+\\)\n$`));
+    expect(r.stdout + r.stderr).not.toContain('not-shown');
+    expect(r.stdout).toMatch(/✓ build +agent bundle built/);
+    expect(r.stdout).not.toMatch(/ guard /);
     expectNothingLeft(r);
   });
 
