@@ -72,6 +72,8 @@ describeWithMountNs('npm run demo', () => {
   });
 
   test('it succeeds within a minute, in plain lines, and leaves nothing behind', () => {
+    // what runDemo runs is what `npm run demo` runs
+    expect((JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.demo).toBe('node scripts/run-ts.cjs scripts/demo/demo.ts');
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(run.stdout).not.toMatch(/\x1b\[/); // eslint-disable-line no-control-regex
     // the progress view's steps, each a line of its own with the seconds since the start
