@@ -15,6 +15,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 import { ENV } from '../../agent/src/contract';
 import { RETRIEVAL_CLIS, type RetrievalCli } from '../../agent/src/report/retrieval-hint';
 import { SETTINGS } from '../../agent/src/settings';
+import { loadManifests, type Manifests } from '../../test/e2e/manifests';
 import { makeS3Client } from '../../test/support/s3';
 import { LocalDump } from './local-dump';
 import { finishedDump, readOutcome, renderEvents, renderOutcome } from './outcome';
@@ -63,19 +64,26 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
 
 class Interrupted extends Error {}
 
+/** The manifests the demo runs (synthesized from pipeline.config.json, or PIPELINE_CONFIG, as `npm run synth` does). */
+function manifests(): Manifests {
+  try {
+    return loadManifests();
+  } catch (error) {
+    throw new DemoError(`the demo runs the pipeline your config synthesizes, with its demo application (app.enabled) and analyzer: ${(error as Error).message}`);
+  }
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const args = parseArgs(process.argv.slice(2));
   const env = checkPrerequisites();
   const view = new ProgressView(process.stdout, process.stdout.isTTY === true && process.env.CI !== 'true');
-  // eslint-disable-next-line prefer-const
-  let watch: ComponentWatch;
+  const watch = new ComponentWatch(view, DEMO_APP.heap, manifests().app.name);
   const stack = new DemoStack(env, {
     onContainer: (c, role) => watch.container(c, role),
     onTransfer: (t) => watch.transfer(t),
     onStep: (c, text) => view.set(c, text, { state: 'done' }),
   });
-  watch = new ComponentWatch(view, DEMO_APP.heap, stack.manifests.app.name);
   let signal: NodeJS.Signals | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanUp = () => (cleaning ??= stack.dispose());
@@ -142,7 +150,8 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     view.close();
-    if (error instanceof Interrupted) return new Promise<number>(() => undefined); // onSignal exits
+    // after Ctrl-C, whatever failed because its processes were stopped is no news: onSignal exits
+    if (error instanceof Interrupted || signal !== undefined) return new Promise<number>(() => undefined);
     await local.dump?.close();
     await cleanUp().catch((e: Error) => process.stderr.write(`${e.message}\n`));
     // a set-up problem the user can fix: one line, as for the prerequisites
@@ -164,7 +173,7 @@ main().then(
       process.stderr.write(`demo: ${error.message}\n`);
       process.exit(2);
     }
-    process.stderr.write(`demo: ${error.stack ?? error.message}\n`);
+    process.stderr.write(`demo: ${error.message}\n`);
     process.exit(1);
   },
 );
