@@ -27,7 +27,7 @@
  * test's own server, as an operator would configure them), and options passed explicitly by the caller
  * (listed in `overrides()` so reports can print them).
  */
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { SETTINGS } from '../../agent/src/settings';
@@ -83,6 +83,33 @@ export interface NodeSimOptions {
    * liveness probe. @default true (where cgroup v1 is mounted), unless E2E_SIM_KUBELET=off
    */
   readonly kubelet?: boolean;
+  /**
+   * The agent bundle the simulated image holds (copied into the node's temp dir).
+   * @default E2E_AGENT_BUNDLE, else .build/agent/agent.js
+   */
+  readonly agentBundle?: string;
+  /** The Node binary the agent containers run. @default the image's Node 24 (test/support/node24.ts), not the one running the tests */
+  readonly nodeBinary?: string;
+  /**
+   * The `kubernetes` Service's address the kubelet gives every container (KUBERNETES_SERVICE_HOST/PORT): a
+   * loopback stand-in for the API server when the agents' Events should arrive somewhere.
+   * @default 127.0.0.1:6443 (nothing listens)
+   */
+  readonly kubeApi?: {
+    readonly host: string;
+    readonly port: number;
+    /** The stand-in's CA (PEM): the `ca.crt` of the kube-root-ca.crt ConfigMap, projected into every ServiceAccount volume. */
+    readonly ca?: string;
+  };
+  /**
+   * Without root: the node's mount namespace is made inside a user namespace where the caller is uid 0
+   * (`unshare --user --map-root-user`), so the bind mounts and capabilities are real but only there; every
+   * container runs as the caller's own uid (the only one mapped), and no cgroup can be made (no limits, no probes).
+   * @default false
+   */
+  readonly userNamespace?: boolean;
+  /** Called for every container the node starts (restarts by the simulated kubelet included). */
+  readonly onContainerStart?: (c: SimContainer, role: string) => void;
 }
 
 export interface SimContainer {
@@ -97,6 +124,8 @@ export type { RoleReport } from './sim-kubelet';
 
 /** The agent bundle the image runs (built by jest's globalSetup / `npm run bundle`); from the repo root, so a bundled script finds it too. */
 const AGENT_BUNDLE = process.env.E2E_AGENT_BUNDLE ?? path.join(REPO_ROOT, '.build', 'agent', 'agent.js');
+/** The uid of the agent image's USER (agent/Dockerfile): what a pod that leaves runAsUser open runs as (the analyzer). */
+export const IMAGE_UID = 1001;
 const SIM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The agent's variables whose defaults are container paths (the sim translates them; see prepare()). */
 const AGENT_PATH_DEFAULTS: Record<string, string> = Object.fromEntries(
@@ -125,8 +154,12 @@ export class NodeSim {
   private containerSeq = 0;
   /** The agent bundle as the simulated containers run it. */
   private readonly agentBundle: string;
-  /** The image's Node (24, from scripts/image/versions.sh), beside the bundle: the agents run on it, not on jest's. */
-  readonly agentNode: string;
+  /** The Node binary the agent containers run (the image's Node 24 unless `nodeBinary` says otherwise; set by init). */
+  agentNode = '';
+  /** The uid a pod's containers get when its manifest leaves it open, by workload (see startPod). */
+  private readonly podUids = new Map<Workload, number>();
+  /** Pod containers started with startPod(), by role. */
+  readonly pods = new Map<string, SimContainer>();
   private unregister: () => void = () => undefined;
   /** App containers (JVMs) started so far. */
   readonly apps: SimContainer[] = [];
@@ -141,14 +174,14 @@ export class NodeSim {
     // below a directory only root can enter, e.g. a CI clone under a mkdtemp dir).
     this.agentBundle = path.join(this.root, 'image', 'agent.js');
     mkdirSync(path.dirname(this.agentBundle), { mode: 0o755 });
-    copyFileSync(AGENT_BUNDLE, this.agentBundle);
+    copyFileSync(opts.agentBundle ?? AGENT_BUNDLE, this.agentBundle);
     chmodSync(this.agentBundle, 0o644);
-    this.agentNode = path.join(this.root, 'image', 'node');
     this.nodeName = opts.nodeName ?? 'sim-node-1';
     this.pvcDir = path.join(this.root, 'pvc');
     this.nodeRoot = path.join(this.root, 'node');
     this.bindMounts = opts.bindMounts ?? process.env.E2E_SIM_MOUNTS !== 'paths';
-    this.kubelet = new SimKubelet(opts.kubelet ?? process.env.E2E_SIM_KUBELET !== 'off', opts.verbose ? (l) => console.log(l) : undefined);
+    // no cgroup can be made without root: the kubelet's enforcement is off in a user namespace
+    this.kubelet = new SimKubelet(!opts.userNamespace && (opts.kubelet ?? process.env.E2E_SIM_KUBELET !== 'off'), opts.verbose ? (l) => console.log(l) : undefined);
   }
 
   static async create(opts: NodeSimOptions): Promise<NodeSim> {
@@ -165,16 +198,11 @@ export class NodeSim {
   }
 
   private async init(): Promise<void> {
-    // a hard link where the checkout and the temp dir share a file system (no copy of 120 MB), else a copy
-    const node = await node24Binary();
-    try {
-      linkSync(node, this.agentNode);
-    } catch {
-      copyFileSync(node, this.agentNode);
-      chmodSync(this.agentNode, 0o755);
-    }
+    // the image's Node (24) unless the caller brings its own: the agents run on it, not on jest's
+    this.agentNode = imageNode(this.opts.nodeBinary ?? (await node24Binary()), path.join(this.root, 'image', 'node'));
     mkdirSync(this.pvcDir, { recursive: true });
-    this.holder = spawnTracked('unshare', ['--mount', '--propagation', 'private', '--', 'sleep', 'infinity'], { env: { PATH: SIM_PATH } });
+    const user = this.opts.userNamespace ? ['--user', '--map-root-user'] : [];
+    this.holder = spawnTracked('unshare', [...user, '--mount', '--propagation', 'private', '--', 'sleep', 'infinity'], { env: { PATH: SIM_PATH } });
     // the namespace exists once unshare has exec'd sleep
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
@@ -206,7 +234,14 @@ export class NodeSim {
 
   /** Runs a command inside the namespace as root and waits for it. */
   nsExec(argv: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
-    return runTracked('nsenter', [`--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...argv], { env: { PATH: SIM_PATH }, timeoutMs });
+    return runTracked('nsenter', [...this.enterNs(), '--', ...argv], { env: { PATH: SIM_PATH }, timeoutMs });
+  }
+
+  /** nsenter's options that enter the node's mount namespace (and its user namespace, when it has one). */
+  private enterNs(): string[] {
+    const h = this.holder.pid;
+    // --preserve-credentials: the caller already is uid 0 there (its uid is the one mapped to 0)
+    return this.opts.userNamespace ? [`--user=/proc/${h}/ns/user`, `--mount=/proc/${h}/ns/mnt`, '--preserve-credentials'] : [`--mount=/proc/${h}/ns/mnt`];
   }
 
   /** What the simulation changes relative to the manifests (for reports). */
@@ -234,6 +269,8 @@ export class NodeSim {
       if (ENV.s3Bucket in data) configMaps[name][ENV.s3Bucket] = s3.bucket;
       if (ENV.s3EndpointUrl in data) configMaps[name][ENV.s3EndpointUrl] = s3.endpoint;
     }
+    // what the cluster publishes in every namespace: the API server's CA, here the stand-in's
+    if (this.opts.kubeApi?.ca !== undefined) configMaps['kube-root-ca.crt'] = { 'ca.crt': this.opts.kubeApi.ca };
     return {
       nodeName: this.nodeName,
       namespace: w.namespace,
@@ -283,7 +320,7 @@ export class NodeSim {
       for (const it of items) {
         const file = path.join(dir, it.path);
         mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-        writeFileSync(file, data[it.key], { mode: v.configMap.defaultMode ?? 0o644 });
+        writeFresh(file, data[it.key], v.configMap.defaultMode ?? 0o644);
       }
       for (let d = dir; d.startsWith(this.root) && d !== this.root; d = path.dirname(d)) chmodSync(d, 0o755);
       dirs[v.name] = dir;
@@ -302,11 +339,11 @@ export class NodeSim {
       const dir = path.join(this.root, 'proj', podName, v.name);
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       for (const src of v.projected.sources as Array<Record<string, any>>) { // eslint-disable-line @typescript-eslint/no-explicit-any
-        if (src.serviceAccountToken) writeFileSync(path.join(dir, src.serviceAccountToken.path), 'sim-service-account-token', { mode: 0o444 });
-        for (const it of src.configMap?.items ?? []) writeFileSync(path.join(dir, it.path), ctx.configMaps[src.configMap.name]?.[it.key] ?? 'sim-ca', { mode: 0o444 });
+        if (src.serviceAccountToken) writeFresh(path.join(dir, src.serviceAccountToken.path), 'sim-service-account-token', 0o444);
+        for (const it of src.configMap?.items ?? []) writeFresh(path.join(dir, it.path), ctx.configMaps[src.configMap.name]?.[it.key] ?? 'sim-ca', 0o444);
         for (const it of src.downwardAPI?.items ?? src.downwardApi?.items ?? []) {
           const field = it.fieldRef?.fieldPath;
-          writeFileSync(path.join(dir, it.path), field === 'metadata.namespace' ? ctx.namespace : field === 'metadata.name' ? ctx.podName : '', { mode: 0o444 });
+          writeFresh(path.join(dir, it.path), field === 'metadata.namespace' ? ctx.namespace : field === 'metadata.name' ? ctx.podName : '', 0o444);
         }
       }
       for (let d = dir; d.startsWith(this.root) && d !== this.root; d = path.dirname(d)) chmodSync(d, 0o755);
@@ -327,7 +364,8 @@ export class NodeSim {
     };
     // The kubelet gives every container the `kubernetes` Service's address (also with enableServiceLinks false).
     // Nothing listens there in the simulation: an agent that calls the API server gets connection errors.
-    const rawEnv: Record<string, string> = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443', ...resolveEnv(container, ctx) };
+    const api = this.opts.kubeApi ?? { host: '127.0.0.1', port: 6443 };
+    const rawEnv: Record<string, string> = { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port), ...resolveEnv(container, ctx) };
     const table = mountTable(w.spec, container, rawEnv, layout);
     if (starting) this.checkHostPaths(w.spec, table);
     // with kubelet-like bind mounts the process sees its volumes under its own container root
@@ -353,7 +391,9 @@ export class NodeSim {
     // the image's entrypoint is `node agent.js`; the container only gives the sub-command as args
     const cmd = commandLine(container, rawEnv, procTable);
     const argv = isAgent ? [this.agentNode, this.agentBundle, ...cmd] : cmd;
-    const identity = processIdentity(w.spec, container, w === this.opts.manifests.app ? this.opts.appUid ?? 1000 : 0);
+    const manifestIdentity = processIdentity(w.spec, container, this.podUids.get(w) ?? (w === this.opts.manifests.app ? this.opts.appUid ?? 1000 : 0));
+    // in a user namespace only the caller's own uid exists (as 0): every container runs as it
+    const identity = this.opts.userNamespace ? { ...manifestIdentity, uid: 0, gid: 0 } : manifestIdentity;
     return { env, argv, table, identity, rawEnv };
   }
 
@@ -409,7 +449,7 @@ export class NodeSim {
     const net = o.ownNetwork ? ['unshare', '--net', '--'] : [];
     // a container's own PID namespace: its entrypoint is PID 1 (unshare forks it and stays its parent)
     const pid = o.pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', '--'] : [];
-    const full = ['nsenter', `--mount=/proc/${this.holder.pid}/ns/mnt`, '--', ...net, ...pid, ...setpriv, ...argv];
+    const full = ['nsenter', ...this.enterNs(), '--', ...net, ...pid, ...setpriv, ...argv];
     // the container's cgroup (its manifest's limits) is joined before anything of it runs
     const k = o.container ? this.kubelet.prepare(o.role ?? name, o.container) : undefined;
     const [cmd, ...args] = k ? k.wrap(full) : full;
@@ -421,7 +461,9 @@ export class NodeSim {
     }
     // probes reach agent containers only (host network); an app pod's network is its own here
     if (k && o.container) this.kubelet.attach(k.instance, proc, o.ownNetwork ? { ...o.container, livenessProbe: undefined, readinessProbe: undefined } : o.container, o.graceSeconds ?? 30, o.restart ?? (async () => undefined));
-    return { name, proc, env, argv };
+    const started = { name, proc, env, argv };
+    this.opts.onContainerStart?.(started, o.role ?? name);
+    return started;
   }
 
   /**
@@ -453,8 +495,10 @@ export class NodeSim {
     const lines = ['set -e'];
     for (const m of [...table].sort((x, y) => x.mountPath.length - y.mountPath.length)) {
       const dst = path.join(ctrRoot, m.mountPath);
-      // emptyDir (and any missing non-hostPath source) is created by the kubelet; hostPaths were checked
-      lines.push(`[ -e ${q(m.source)} ] || mkdir -p ${q(m.source)}`, `mkdir -p ${q(dst)}`, `mount --rbind ${q(m.source)} ${q(dst)}`);
+      // emptyDir (and any missing non-hostPath source) is created by the kubelet; hostPaths were checked.
+      // The kubelet makes an emptyDir 0777: a container whose user the manifest leaves to the image (the analyzer) writes there.
+      const emptyDir = m.source.startsWith(path.join(this.root, 'empty') + '/');
+      lines.push(`[ -e ${q(m.source)} ] || { mkdir -p ${q(m.source)}${emptyDir ? ` && chmod 0777 ${q(m.source)}` : ''}; }`, `mkdir -p ${q(dst)}`, `mount --rbind ${q(m.source)} ${q(dst)}`);
       const prop = m.propagation === 'Bidirectional' ? '--make-rshared' : m.propagation === 'HostToContainer' ? '--make-rslave' : '--make-rprivate';
       lines.push(`mount ${prop} ${q(dst)}`);
       if (m.readOnly) lines.push(`mount -o remount,bind,ro ${q(dst)}`);
@@ -496,6 +540,21 @@ export class NodeSim {
     this.uploader = await this.startContainer(w, containerOf(w, COMMANDS.uploader), `${w.name}-sim`, { name: 'uploader', extraEnv: this.opts.uploaderEnv, restart: () => this.restartUploader() });
     this.uploaders.push(this.uploader);
     return this.uploader;
+  }
+
+  /**
+   * Starts the agent container that runs `command` in a pod of another workload (a Deployment such as the leak
+   * analyzer), scheduled onto this node: env, volumes, user (`defaultUid` where the manifest leaves it open, as the
+   * image's USER does), capabilities and limits from its manifest; host network, as the agents here.
+   */
+  async startPod(w: Workload, command: string, opts: { role?: string; defaultUid?: number; extraEnv?: Record<string, string> } = {}): Promise<SimContainer> {
+    const role = opts.role ?? command;
+    this.podUids.set(w, opts.defaultUid ?? IMAGE_UID);
+    const sc = await this.startContainer(w, containerOf(w, command), `${w.name}-sim`, {
+      name: role, role, ...(opts.extraEnv ? { extraEnv: opts.extraEnv } : {}), restart: () => this.startPod(w, command, opts),
+    });
+    this.pods.set(role, sc);
+    return sc;
   }
 
   /** What the simulated kubelet saw of a role ('uploader', 'guard', 'app', 'wait-ready'): restarts, OOM kills, probes, memory. */
@@ -627,6 +686,34 @@ export class NodeSim {
     if (this.holder) await this.holder.dispose(1000);
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * The Node binary as every container user can run it: where `bin` sits below a directory others cannot enter (a
+ * checkout under a 0700 dir), a hard link (or copy) into the image dir; else `bin` itself.
+ */
+function imageNode(bin: string, inImage: string): string {
+  const runnable = (statSync(bin).mode & 0o005) === 0o005;
+  let reachable = runnable;
+  for (let d = path.dirname(bin); reachable && d !== path.dirname(d); d = path.dirname(d)) reachable = (statSync(d).mode & 0o001) !== 0;
+  if (reachable) return bin;
+  try {
+    if (!runnable) throw new Error('a link would share the mode');
+    linkSync(bin, inImage);
+  } catch {
+    copyFileSync(bin, inImage);
+    chmodSync(inImage, 0o755);
+  }
+  return inImage;
+}
+
+/**
+ * Writes a projected file anew (each container start projects its pod's volumes again): removed first, as a
+ * read-only file (0444) cannot be opened for writing by its owner unless that owner is root.
+ */
+function writeFresh(file: string, data: string, mode: number): void {
+  rmSync(file, { force: true });
+  writeFileSync(file, data, { mode });
 }
 
 /** The value of a `-XX:Name=value` option in JAVA_TOOL_OPTIONS. */
