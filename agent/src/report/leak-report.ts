@@ -58,7 +58,8 @@ export function reportPointer(n: LeakNotice): string {
 export function leakEventNote(n: LeakNotice, maxBytes = 1024): string {
   const first = leakSentence(n);
   const pointer = reportPointer(n);
-  const both = `${first} ${pointer}`;
+  // a headline ends with a class name, not a full stop: the pointer is a sentence of its own
+  const both = `${/[.!?]$/.test(first) ? first : `${first}.`} ${pointer}`;
   if (Buffer.byteLength(both, 'utf8') <= maxBytes) return both;
   return truncateUtf8(first, maxBytes);
 }

@@ -251,7 +251,7 @@ describe('agent analyzer (Node 24, uid 1001, cgroup memory limit, s3rver, Events
       // folder, the key's time stamp, 12 hex of the key's sha256.
       const stampOf = /(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)\.\d{3}Z/.exec(demoKey)!;
       const demoName = `memory-leak-app-6d5f7-x2x8q.${stampOf.slice(1, 4).join('')}-${stampOf.slice(4, 7).join('')}.${createHash('sha256').update(demoKey).digest('hex').slice(0, 12)}`;
-      expect(demoEvent.note).toBe(`${demoReport.headline} Read it: kubectl heapdump leaks -n memory-leak-demo ${demoName}`); // platform: kubernetes
+      expect(demoEvent.note).toBe(`${demoReport.headline}. Read it: kubectl heapdump leaks -n memory-leak-demo ${demoName}`); // platform: kubernetes
       expect(events.find((e) => e.regarding.name === 'j9-app-0')).toMatchObject({ type: 'Normal', note: expect.stringMatching(/was not analysed for leaks: not an HPROF dump/) });
       // the webhook (generic JSON by default) heard the same line
       const hook = await eventually('the webhook', async () => hooks.find((h) => (h.object as { key: string }).key === demoKey), 30_000);

@@ -17,7 +17,7 @@ const base: LeakNotice = {
 
 describe('leak notification texts', () => {
   it('the Event note: the headline, then where the report is', () => {
-    expect(leakEventNote(base)).toBe(`${base.headline} Leak report: s3://dumps/${base.reportKeys.text}`);
+    expect(leakEventNote(base)).toBe(`${base.headline}. Leak report: s3://dumps/${base.reportKeys.text}`);
   });
 
   it('with the heapdumps API: the team is told the command that prints the report with its own identity, not an S3 URI', () => {
@@ -25,7 +25,7 @@ describe('leak notification texts', () => {
     const n = { ...base, retrieval };
     // the name as the API derives it (agent/src/dump-name.ts), checked by shape here: pod folder, time stamp, key hash
     expect(retrieval.name).toMatch(/^orders-api-7c9-abcde\.20261207-200000\.[0-9a-f]{12}$/);
-    expect(leakEventNote(n)).toBe(`${base.headline} Read it: oc heapdump leaks -n orders ${retrieval.name} (web: ${retrieval.webUrl})`);
+    expect(leakEventNote(n)).toBe(`${base.headline}. Read it: oc heapdump leaks -n orders ${retrieval.name} (web: ${retrieval.webUrl})`);
     expect(leakJsonPayload(n)).toMatchObject({ retrieval: { name: retrieval.name, command: `oc heapdump leaks -n orders ${retrieval.name}`, webUrl: retrieval.webUrl } });
     const slack = JSON.stringify(leakSlackPayload(n));
     expect(slack).toContain(`oc heapdump leaks -n orders ${retrieval.name}`);
