@@ -62,10 +62,24 @@ async function dispatch(resolved: ResolvedConfig, ctx: CommandContext): Promise<
   }
 }
 
-/** Node's own warnings (deprecations, SDK version notices) go through the logger, not raw to stderr. */
+/**
+ * Node's own warnings go through the logger, not raw to stderr. Deprecations are for whoever updates the
+ * code (on Node 24 the Kubernetes client's use of url.parse() and punycode raises them at every start
+ * with Events on): debug, once per code; everything else (an SDK's end-of-support notice) a warning.
+ */
 function routeProcessWarnings(logger: Logger): void {
   process.removeAllListeners('warning');
-  process.on('warning', (w) => logger.warn('runtime warning', { warning: w.name, detail: w.message }));
+  const deprecations = new Set<string>();
+  process.on('warning', (w: Error & { code?: string }) => {
+    if (w.name !== 'DeprecationWarning') {
+      logger.warn('runtime warning', { warning: w.name, detail: w.message });
+      return;
+    }
+    const code = w.code ?? w.message;
+    if (deprecations.has(code)) return;
+    deprecations.add(code);
+    logger.debug('runtime deprecation (for the maintainers)', { warning: w.name, code, detail: w.message });
+  });
 }
 
 /** JSON lines on stdout (pods); text on stderr (a terminal). */

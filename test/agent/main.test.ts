@@ -77,6 +77,30 @@ describe('agent CLI (bundle)', () => {
     }
   });
 
+  test('deprecation warnings (a dependency\'s url.parse() on Node 24) are for maintainers: debug, once per code, never a warning', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-deprecation-'));
+    try {
+      const preload = path.join(dir, 'deprecate.js');
+      fs.writeFileSync(preload, [
+        "process.emitWarning('url.parse() behavior is not standardized', 'DeprecationWarning', 'DEP0169');",
+        "process.emitWarning('url.parse() behavior is not standardized', 'DeprecationWarning', 'DEP0169');",
+        "process.emitWarning('The punycode module is deprecated.', 'DeprecationWarning', 'DEP0040');",
+      ].join('\n'));
+      const env = { NODE_NAME: 'n1', DUMP_ROOT: dir, WAIT_TIMEOUT: '0.1', AGENT_HTTP_HOST: '127.0.0.1', AGENT_HTTP_PORT: '0' };
+      const atInfo = run(['wait-ready'], env, ['--require', preload]);
+      expect(atInfo.stderr).toBe('');
+      expect(atInfo.events.filter((e) => /runtime/.test(String(e.msg)))).toEqual([]);
+      const atDebug = run(['wait-ready'], { ...env, LOG_LEVEL: 'debug' }, ['--require', preload]);
+      expect(atDebug.stderr).toBe('');
+      expect(atDebug.events.filter((e) => /runtime/.test(String(e.msg))).map((e) => ({ level: e.level, code: e.code }))).toEqual([
+        { level: 'debug', code: 'DEP0169' },
+        { level: 'debug', code: 'DEP0040' },
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('HTTP port already in use: logged, exit 1', async () => {
     const net = await import('net');
     const srv = net.createServer();
