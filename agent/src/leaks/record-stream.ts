@@ -5,10 +5,9 @@
  * sub-records are the subclass's (`segment`, `sub`, `streamElements`). Completeness: the stream is whole
  * iff it ends exactly after HEAP DUMP END. Never throws on bad input: problems end up in `issues`.
  */
-import { basicTypeSizeTable, RECORD_HEADER_SIZE, TAG } from '../triage/hprof-format';
+import { basicTypeSizeTable, RECORD_HEADER_SIZE, rootSizeTable, TAG } from '../triage/hprof-format';
 import { fileHeader } from './file-header';
 import type { HeapSink } from './heap-sink';
-import { rootSizeTable } from './root-records';
 
 /** The parser's states (numbers: compared in the hot loop). */
 export const S = { Header: 0, Record: 1, Segment: 2, Skip: 3, Carry: 4, Elements: 5, Stopped: 6 } as const;

@@ -7,21 +7,6 @@ import { SUB } from '../triage/hprof-format';
 import type { Budget } from './budget';
 import { U32List } from './u32-list';
 
-/** Byte size of each ROOT sub-record kind (tag byte included), 0 for other tags. */
-export function rootSizeTable(id: number): Int32Array {
-  const r = new Int32Array(256);
-  r[SUB.rootUnknown] = 1 + id;
-  r[SUB.rootJniGlobal] = 1 + 2 * id;
-  r[SUB.rootJniLocal] = 1 + id + 8;
-  r[SUB.rootJavaFrame] = 1 + id + 8;
-  r[SUB.rootNativeStack] = 1 + id + 4;
-  r[SUB.rootStickyClass] = 1 + id;
-  r[SUB.rootThreadBlock] = 1 + id + 4;
-  r[SUB.rootMonitorUsed] = 1 + id;
-  r[SUB.rootThreadObject] = 1 + id + 8;
-  return r;
-}
-
 /** No frame number. */
 export const NO_FRAME = 0xffffffff;
 

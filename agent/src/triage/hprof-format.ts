@@ -120,6 +120,21 @@ export function basicTypeSizeTable(idSize: number): Uint8Array {
   return table;
 }
 
+/** Byte size of each ROOT sub-record kind (tag byte included) by tag 0..255, 0 for other tags. */
+export function rootSizeTable(idSize: number): Int32Array {
+  const r = new Int32Array(256);
+  r[SUB.rootUnknown] = 1 + idSize;
+  r[SUB.rootJniGlobal] = 1 + 2 * idSize;
+  r[SUB.rootJniLocal] = 1 + idSize + 8;
+  r[SUB.rootJavaFrame] = 1 + idSize + 8;
+  r[SUB.rootNativeStack] = 1 + idSize + 4;
+  r[SUB.rootStickyClass] = 1 + idSize;
+  r[SUB.rootThreadBlock] = 1 + idSize + 4;
+  r[SUB.rootMonitorUsed] = 1 + idSize;
+  r[SUB.rootThreadObject] = 1 + idSize + 8;
+  return r;
+}
+
 /**
  * Object header sizes used for shallow sizes: THE rule of this module, derived from the dump's
  * identifier size (the JVM's pointer size; HotSpot writes 8 on 64-bit JVMs whether or not oops are

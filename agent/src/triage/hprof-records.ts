@@ -19,6 +19,7 @@ import {
   HPROF_MAGICS,
   MAX_MAGIC_LENGTH,
   RECORD_HEADER_SIZE,
+  rootSizeTable,
   SUB,
   SUPPORTED_ID_SIZES,
   TAG,
@@ -142,7 +143,7 @@ export class HprofRecordParser {
   private typeSizes: Uint8Array = new Uint8Array(256);
   private instHdr = 0;
   private primHdr = 0;
-  private rootSizes = new Int32Array(256);
+  private rootSizes: Int32Array = new Int32Array(256);
 
   /** The record-count budget: past this many top-level records the analysis stops (noted), the walk too. */
   maxRecords = Infinity;
@@ -355,17 +356,7 @@ export class HprofRecordParser {
     this.typeSizes = basicTypeSizeTable(id);
     this.instHdr = 9 + 2 * id; // tag, object id, u4 stack serial, class id, u4 data length
     this.primHdr = 10 + id; // tag, array id, u4 stack serial, u4 length, u1 type
-    const r = this.rootSizes;
-    r.fill(0);
-    r[SUB.rootUnknown] = 1 + id;
-    r[SUB.rootJniGlobal] = 1 + 2 * id;
-    r[SUB.rootJniLocal] = 1 + id + 8;
-    r[SUB.rootJavaFrame] = 1 + id + 8;
-    r[SUB.rootNativeStack] = 1 + id + 4;
-    r[SUB.rootStickyClass] = 1 + id;
-    r[SUB.rootThreadBlock] = 1 + id + 4;
-    r[SUB.rootMonitorUsed] = 1 + id;
-    r[SUB.rootThreadObject] = 1 + id + 8;
+    this.rootSizes = rootSizeTable(id);
   }
 
   // ---- records -----------------------------------------------------------------------------------
