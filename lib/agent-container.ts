@@ -37,6 +37,15 @@ export function nodeNameEnv(): k8s.EnvVar {
 
 export const AGENT_PORT_NAME = 'http';
 
+/**
+ * The security context of the agent containers that need nothing of the node (webhook, analyzer, API):
+ * any non-root uid, no privilege escalation, a read-only root, no capabilities. A fresh object per call:
+ * cdk8s must not share one between containers.
+ */
+export function unprivilegedSecurityContext(): k8s.SecurityContext {
+  return { runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+}
+
 export function agentPort(): k8s.ContainerPort {
   return { name: AGENT_PORT_NAME, containerPort: HTTP.defaultPort, protocol: 'TCP' };
 }

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { ANALYZER_WAKE_PATH, COMMANDS, HTTP } from '../agent/src/contract';
 import { type Setting, SETTINGS } from '../agent/src/settings';
-import { agentCommonEnv, agentPort, agentProbes, checkResources, imagePullSecrets } from './agent-container';
+import { agentCommonEnv, agentPort, agentProbes, checkResources, imagePullSecrets, unprivilegedSecurityContext } from './agent-container';
 import { serviceAccountTokenVolume } from './event-reporter-rbac';
 import type { AnalyzerSettings, ImagePullPolicy } from './generated/settings';
 import { componentLabels } from './labels';
@@ -128,13 +128,7 @@ export class Analyzer extends Construct {
       ports: [agentPort()],
       ...agentProbes(),
       resources,
-      securityContext: {
-        runAsNonRoot: true,
-        allowPrivilegeEscalation: false,
-        privileged: false,
-        readOnlyRootFilesystem: true,
-        capabilities: { drop: ['ALL'] },
-      },
+      securityContext: unprivilegedSecurityContext(),
       volumeMounts: [
         { name: 'work', mountPath: ANALYZER_WORK_DIR },
         { name: 'tmp', mountPath: '/tmp' },

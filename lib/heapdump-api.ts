@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { COMMANDS, ENV } from '../agent/src/contract';
 import { SETTINGS } from '../agent/src/settings';
-import { agentCommonEnv, agentPort, agentProbes, checkResources, imagePullSecrets } from './agent-container';
+import { agentCommonEnv, agentPort, agentProbes, checkResources, imagePullSecrets, unprivilegedSecurityContext } from './agent-container';
 import { serviceAccountTokenVolume } from './event-reporter-rbac';
 import type { HeapDumpApiSettings, ImagePullPolicy, Platform } from './generated/settings';
 import { Route, RouteSpecTlsInsecureEdgeTerminationPolicy, RouteSpecTlsTermination, RouteSpecToKind } from './imports/route.openshift.io';
@@ -177,7 +177,7 @@ export class HeapDumpApi extends Construct {
       ],
       ...agentProbes(),
       resources,
-      securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+      securityContext: unprivilegedSecurityContext(),
       volumeMounts: [
         { name: 'tls', mountPath: API_TLS_DIR, readOnly: true },
         token.volumeMount,

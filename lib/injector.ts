@@ -4,7 +4,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { COMMANDS, INJECT_ENV, INJECT_HTTPS } from '../agent/src/contract';
 import type { CollectOptions } from '../agent/src/inject/collect-pod';
 import { SETTINGS } from '../agent/src/settings';
-import { agentCommonEnv, agentPort, agentProbes, checkResources, fieldEnv, imagePullSecrets } from './agent-container';
+import { agentCommonEnv, agentPort, agentProbes, checkResources, fieldEnv, imagePullSecrets, unprivilegedSecurityContext } from './agent-container';
 import { withExtraEnv } from './extra-env';
 import type { Affinity, ContainerResources, ExtraEnvVar, ImagePullPolicy, InjectPolicy, Platform, Toleration } from './generated/settings';
 import { componentLabels } from './labels';
@@ -185,13 +185,7 @@ export class Injector extends Construct {
       ports: [{ name: INJECTOR_HTTPS_PORT_NAME, containerPort: INJECT_HTTPS.defaultPort, protocol: 'TCP' }, agentPort()],
       ...agentProbes(),
       resources,
-      securityContext: {
-        runAsNonRoot: true,
-        allowPrivilegeEscalation: false,
-        privileged: false,
-        readOnlyRootFilesystem: true,
-        capabilities: { drop: ['ALL'] },
-      },
+      securityContext: unprivilegedSecurityContext(),
       volumeMounts: [
         // The Secret volume is updated in place when the certificate rotates; the server re-reads the files.
         { name: 'tls', mountPath: INJECT_HTTPS.tlsDir, readOnly: true },
