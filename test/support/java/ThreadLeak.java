@@ -18,6 +18,9 @@ public class ThreadLeak {
         t.setDaemon(true);
         t.start();
         ready.await();
+        // the dump must find the thread parked in hold(), its array a local of that frame: not on its way
+        // there inside countDown() (one CI run's dump had the array unreachable; not reproduced since)
+        while (t.getState() != Thread.State.TIMED_WAITING) Thread.onSpinWait();
         List<long[]> tooBig = new ArrayList<>();
         tooBig.add(new long[Integer.MAX_VALUE / 2]); // -> OutOfMemoryError: Java heap space
         System.out.println(tooBig.size());
